@@ -1,0 +1,58 @@
+"""smartstreet-geo: who to tell about new low-voltage network equipment.
+
+Read customer, equipment and network files into British National Grid
+GeoDataFrames (losing no row), find customers near new equipment and on
+affected circuits, and produce contact lists, a reconciliation and maps.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import demo
+from .crs import bng_to_lonlat, lonlat_to_bng, require_bng, to_bng
+from .errors import (
+    ColumnMappingError,
+    CoordinateError,
+    CRSError,
+    EmptyGeometryError,
+    EncodingError,
+    InputFileError,
+    MissingColumnError,
+    SmartStreetGeoError,
+    SmartStreetGeoWarning,
+)
+from .io import NetworkReadResult, ReadResult, read_customers, read_equipment, read_network
+from .schema import BNG_CRS, DEFAULT_RADII_M, EquipmentKind, Reason
+
+try:
+    __version__ = version("smartstreet-geo")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "BNG_CRS",
+    "DEFAULT_RADII_M",
+    "CRSError",
+    "ColumnMappingError",
+    "CoordinateError",
+    "EmptyGeometryError",
+    "EncodingError",
+    "EquipmentKind",
+    "InputFileError",
+    "MissingColumnError",
+    "NetworkReadResult",
+    "ReadResult",
+    "Reason",
+    "SmartStreetGeoError",
+    "SmartStreetGeoWarning",
+    "__version__",
+    "bng_to_lonlat",
+    "demo",
+    "lonlat_to_bng",
+    "read_customers",
+    "read_equipment",
+    "read_network",
+    "require_bng",
+    "to_bng",
+]

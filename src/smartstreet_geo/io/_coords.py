@@ -1,0 +1,295 @@
+"""Turn whatever a file has for location into EPSG:27700 geometries, row by row.
+
+Rows whose location is unusable are rejected with a reason; a file whose
+locations are wrong *as a whole* (degrees in easting/northing columns,
+longitude and latitude exchanged, a wrong CRS) raises
+:class:`~smartstreet_geo.errors.CoordinateError`, because rejecting every row
+would hide a labelling mistake that one edit fixes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from ..crs import classify_bng, classify_lonlat, geometries_to_bng, lonlat_to_bng
+from ..errors import CoordinateError, CRSError, MissingColumnError
+from ..schema import EASTING, GEOMETRY, LATITUDE, LONGITUDE, NORTHING, Reason
+from ._fields import Rejects, clean_text, parse_float
+
+__all__ = ["locate_rows"]
+
+#: Share of rows (with coordinates) that must agree before a whole-file error is raised.
+FILE_LEVEL_SHARE = 0.5
+
+_FILE_LEVEL_ADVICE = {
+    Reason.DEGREES_AS_METRES.value: (
+        "look like longitude/latitude degrees, not British National Grid metres. If they are "
+        "degrees, name the columns longitude/latitude (or map them, e.g. "
+        "columns={{'X': 'longitude', 'Y': 'latitude'}})"
+    ),
+    Reason.METRES_AS_DEGREES.value: (
+        "look like British National Grid eastings/northings (metres), not degrees. If they are "
+        "metres, name the columns easting/northing (or map them), or declare crs='EPSG:27700'"
+    ),
+    Reason.SWAPPED_COORDINATES.value: (
+        "appear exchanged (the x values are y values and vice versa); map the columns the "
+        "other way round"
+    ),
+}
+
+
+def locate_rows(
+    frame: pd.DataFrame,
+    raw_geometry: npt.NDArray[Any] | None,
+    raw_crs: Any,
+    declared_crs: Any,
+    rejects: Rejects,
+    *,
+    source: Path,
+    geom_types: Collection[str],
+    source_names: dict[str, str],
+) -> npt.NDArray[Any]:
+    """Return one EPSG:27700 geometry per row (None where rejected)."""
+    n = len(frame)
+    if raw_geometry is not None:
+        return _from_geometries(
+            raw_geometry, raw_crs, rejects, source=source, geom_types=geom_types
+        )
+    cols = set(frame.columns)
+    if EASTING in cols and NORTHING in cols:
+        if declared_crs is not None and CRS.from_user_input(declared_crs).to_epsg() != 27700:
+            raise CRSError(
+                f"{source}: columns {source_names[EASTING]!r}/{source_names[NORTHING]!r} are "
+                f"read as British National Grid metres, but crs={declared_crs!r} was given. "
+                "For other CRSs use a geometry column."
+            )
+        return _from_xy(frame, rejects, EASTING, NORTHING, source, source_names, bng=True)
+    if LONGITUDE in cols and LATITUDE in cols:
+        if declared_crs is not None and not CRS.from_user_input(declared_crs).is_geographic:
+            raise CRSError(
+                f"{source}: columns {source_names[LONGITUDE]!r}/{source_names[LATITUDE]!r} are "
+                f"degrees, but crs={declared_crs!r} is not a geographic CRS."
+            )
+        return _from_xy(frame, rejects, LONGITUDE, LATITUDE, source, source_names, bng=False)
+    if GEOMETRY in cols:
+        if declared_crs is None:
+            raise CRSError(
+                f"{source}: column {source_names[GEOMETRY]!r} holds geometries but no CRS is "
+                "declared; give crs=... (e.g. 'EPSG:27700'). smartstreet-geo never assumes one."
+            )
+        geoms = _parse_geometry_column(frame[GEOMETRY], rejects)
+        return _from_geometries(
+            geoms, CRS.from_user_input(declared_crs), rejects, source=source, geom_types=geom_types
+        )
+    if n == 0 and not cols:
+        return np.empty(0, dtype=object)
+    raise MissingColumnError(
+        f"{source}: no location columns. Give easting and northing (British National Grid "
+        "metres), or longitude and latitude (degrees), or a geometry column; map other names "
+        f"with columns={{...}}. Columns in the file: {', '.join(map(repr, source_names.values()))}."
+    )
+
+
+def _parse_geometry_column(values: pd.Series, rejects: Rejects) -> npt.NDArray[Any]:
+    n = len(values)
+    out = np.full(n, None, dtype=object)
+    if n == 0:
+        return out
+    sample = values.dropna()
+    if len(sample) and isinstance(sample.iloc[0], bytes | bytearray):
+        arr = values.to_numpy(dtype=object)
+        parsed = shapely.from_wkb(arr, on_invalid="ignore")
+        text = values.map(lambda b: "" if b is None else "<WKB>")
+    else:
+        text = clean_text(values)
+        parsed = shapely.from_wkt(text.to_numpy(dtype=object, na_value=None), on_invalid="ignore")
+    present = values.notna().to_numpy() & text.notna().to_numpy()
+    bad = present & np.equal(parsed, None)
+    rejects.add(bad, Reason.INVALID_GEOMETRY, GEOMETRY, text.to_numpy(dtype=object))
+    out[:] = parsed
+    return out
+
+
+def _from_xy(
+    frame: pd.DataFrame,
+    rejects: Rejects,
+    xcol: str,
+    ycol: str,
+    source: Path,
+    source_names: dict[str, str],
+    *,
+    bng: bool,
+) -> npt.NDArray[Any]:
+    n = len(frame)
+    x, xbad = parse_float(frame[xcol])
+    y, ybad = parse_float(frame[ycol])
+    xs, ys = source_names[xcol], source_names[ycol]
+    rejects.add(xbad, Reason.INVALID_COORDINATE, xs, frame[xcol].to_numpy(dtype=object))
+    rejects.add(ybad, Reason.INVALID_COORDINATE, ys, frame[ycol].to_numpy(dtype=object))
+    label = f"{xs}/{ys}"
+    reasons = classify_bng(x, y) if bng else classify_lonlat(x, y)
+    # Render "x, y" only for rows that may be reported (a million f-strings cost a second).
+    pair = _render_pairs(x, y, np.not_equal(reasons, None) | xbad | ybad)
+    _file_level_check_xy(reasons, xbad | ybad, source, label, pair)
+    for reason in np.unique(reasons[np.not_equal(reasons, None)].astype(str)):
+        rejects.add(reasons == reason, reason, label, pair)
+    out = np.full(n, None, dtype=object)
+    ok = rejects.ok & np.equal(reasons, None)
+    if not ok.any():
+        return out
+    if bng:
+        ex, ny = x[ok], y[ok]
+    else:
+        ex, ny = lonlat_to_bng(x[ok], y[ok])
+        lost = np.zeros(n, dtype=bool)
+        lost[np.flatnonzero(ok)[np.isnan(ex) | np.isnan(ny)]] = True
+        rejects.add(
+            lost,
+            Reason.OUTSIDE_GB,
+            label,
+            _render_pairs(x, y, lost),
+            "outside the OSTN15 transformation's coverage",
+        )
+        keep = ~(np.isnan(ex) | np.isnan(ny))
+        ok_idx = np.flatnonzero(ok)[keep]
+        ex, ny = ex[keep], ny[keep]
+        ok = np.zeros(n, dtype=bool)
+        ok[ok_idx] = True
+    out[ok] = shapely.points(ex, ny)
+    return out
+
+
+def _render_pairs(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_]
+) -> npt.NDArray[Any]:
+    out = np.full(len(x), None, dtype=object)
+    for i in np.flatnonzero(mask):
+        a = "blank" if np.isnan(x[i]) else repr(float(x[i]))
+        b = "blank" if np.isnan(y[i]) else repr(float(y[i]))
+        out[i] = f"{a}, {b}"
+    return out
+
+
+def _file_level_check_xy(
+    reasons: npt.NDArray[Any],
+    unparseable: npt.NDArray[np.bool_],
+    source: Path,
+    label: str,
+    pair: npt.NDArray[Any],
+) -> None:
+    r = np.where(unparseable, Reason.INVALID_COORDINATE.value, reasons)
+    has_coords = ~np.isin(
+        r.astype(str), [Reason.MISSING_COORDINATES.value, Reason.INVALID_COORDINATE.value]
+    )
+    base = int(has_coords.sum())
+    if base == 0:
+        return
+    for reason, advice in _FILE_LEVEL_ADVICE.items():
+        hit = r.astype(str) == reason
+        if hit.any() and hit.sum() >= FILE_LEVEL_SHARE * base:
+            first = int(np.flatnonzero(hit)[0])
+            raise CoordinateError(
+                f"{source}: {int(hit.sum())} of {base} rows' values in columns {label} {advice}. "
+                f"First such row: {first + 1} ({label} = {pair[first]})."
+            )
+
+
+_GEOM_TYPE_NAMES = np.array(
+    [
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ],
+    dtype=object,
+)
+
+
+def _from_geometries(
+    geoms: npt.NDArray[Any],
+    crs: Any,
+    rejects: Rejects,
+    *,
+    source: Path,
+    geom_types: Collection[str],
+) -> npt.NDArray[Any]:
+    n = len(geoms)
+    out = np.full(n, None, dtype=object)
+    if n == 0:
+        return out
+    crs = CRS.from_user_input(crs)
+    geoms = np.asarray(geoms, dtype=object)
+    missing = np.equal(geoms, None)
+    rejects.add(missing, Reason.MISSING_COORDINATES, GEOMETRY)
+    empty = ~missing & shapely.is_empty(geoms)
+    rejects.add(empty, Reason.EMPTY_GEOMETRY, GEOMETRY, "EMPTY")
+    tid = shapely.get_type_id(geoms)
+    tname = np.where(tid >= 0, _GEOM_TYPE_NAMES[np.clip(tid, 0, 7)], None)
+    wrong = ~missing & ~empty & ~np.isin(tname.astype(str), list(geom_types))
+    rejects.add(
+        wrong,
+        Reason.WRONG_GEOMETRY_TYPE,
+        GEOMETRY,
+        tname,
+        f"allowed here: {', '.join(geom_types)}",
+    )
+    live = rejects.ok & ~missing & ~empty
+    b = np.full((n, 4), np.nan)
+    b[live] = shapely.bounds(geoms[live])
+    nonfinite = live & ~np.isfinite(b).all(axis=1)
+    rejects.add(nonfinite, Reason.INVALID_COORDINATE, GEOMETRY, "non-finite coordinate")
+    live &= ~nonfinite
+    invalid = np.zeros(n, dtype=bool)
+    invalid[live] = ~shapely.is_valid(geoms[live])
+    rejects.add(invalid, Reason.INVALID_GEOMETRY, GEOMETRY, shapely.is_valid_reason(geoms))
+    live &= ~invalid
+    epsg = crs.to_epsg()
+    if crs.is_geographic:
+        reasons = _worst(classify_lonlat(b[:, 0], b[:, 1]), classify_lonlat(b[:, 2], b[:, 3]))
+    elif epsg == 27700:
+        reasons = _worst(classify_bng(b[:, 0], b[:, 1]), classify_bng(b[:, 2], b[:, 3]))
+    else:
+        reasons = np.full(n, None, dtype=object)
+    reasons[~live] = None
+    corner = _render_pairs(b[:, 0], b[:, 1], np.not_equal(reasons, None))
+    _file_level_check_xy(reasons, np.zeros(n, dtype=bool), source, "geometry", corner)
+    for reason in np.unique(reasons[np.not_equal(reasons, None)].astype(str)):
+        rejects.add(reasons == reason, reason, GEOMETRY, corner)
+    live &= rejects.ok
+    if not live.any():
+        return out
+    moved = geometries_to_bng(geoms[live], crs)
+    mb = shapely.bounds(moved)
+    lost = ~np.isfinite(mb).all(axis=1)
+    if epsg != 27700:
+        lost |= np.isfinite(mb).all(axis=1) & _worst(
+            classify_bng(mb[:, 0], mb[:, 1]), classify_bng(mb[:, 2], mb[:, 3])
+        ).astype(bool)
+    lost_rows = np.zeros(n, dtype=bool)
+    lost_rows[np.flatnonzero(live)[lost]] = True
+    rejects.add(
+        lost_rows,
+        Reason.OUTSIDE_GB,
+        GEOMETRY,
+        _render_pairs(b[:, 0], b[:, 1], lost_rows),
+        "outside Great Britain once converted",
+    )
+    keep_idx = np.flatnonzero(live)[~lost]
+    out[keep_idx] = moved[~lost]
+    return out
+
+
+def _worst(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return np.where(np.equal(a, None), b, a)

@@ -1,0 +1,198 @@
+"""Column parsers and the collector of rejected rows (vectorised)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..schema import MAX_FIELD_LENGTH, PERSONAL_COLUMNS, Reason
+from ._result import empty_rejects
+
+__all__ = ["Rejects", "clean_text", "parse_bool", "parse_date", "parse_float"]
+
+_WS = re.compile(r"\s+")
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+#: What to tell the analyst for each reason (the row, column and value are added).
+ADVICE: dict[str, str] = {
+    Reason.MISSING_ID: "the id is blank; give every row its id (e.g. the MPAN) and re-run",
+    Reason.EXACT_DUPLICATE: "identical to an earlier row with the same id; kept once "
+    "(no action needed, but the source system has a duplicate)",
+    Reason.CONFLICTING_DUPLICATE: "the same id appears on rows with different data; none of "
+    "them is used until a person decides which is right",
+    Reason.MISSING_COORDINATES: "no coordinates; add them (or the UPRN/postcode so the record "
+    "can be located) and re-run",
+    Reason.INVALID_COORDINATE: "the coordinate is not a finite number; correct it",
+    Reason.SENTINEL_COORDINATES: "coordinates (0, 0) are a placeholder, not a location; "
+    "add the real coordinates",
+    Reason.SWAPPED_COORDINATES: "the coordinates appear exchanged (x given as y); "
+    "correct the source record - smartstreet-geo does not guess",
+    Reason.DEGREES_AS_METRES: "the values look like longitude/latitude degrees but are in "
+    "easting/northing columns; correct the record or the column names",
+    Reason.METRES_AS_DEGREES: "the values look like British National Grid metres but are in "
+    "longitude/latitude columns; correct the record or the column names",
+    Reason.OUTSIDE_GB: "the location is outside Great Britain; correct the coordinates",
+    Reason.POSTCODE_LOCATION_MISMATCH: "the coordinates are far outside the postcode's district; "
+    "one of them is wrong - correct the source record",
+    Reason.EMPTY_GEOMETRY: "the geometry is empty; give the location",
+    Reason.INVALID_GEOMETRY: "the geometry cannot be read or is not valid; correct it",
+    Reason.WRONG_GEOMETRY_TYPE: "the geometry type is not allowed here",
+    Reason.MISSING_POSTCODE: "the postcode is blank; letters need one - add it",
+    Reason.INVALID_POSTCODE: "not a UK postcode (format like 'M9 4AB'); correct it",
+    Reason.INVALID_VALUE: "the value is not allowed here; correct it",
+    Reason.UNKNOWN_KIND: "not a known equipment kind",
+    Reason.FIELD_TOO_LONG: f"longer than {MAX_FIELD_LENGTH} characters; shorten it",
+    Reason.MISSING_VALUE: "a value is required here",
+}
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Return text with outer whitespace stripped and inner runs (newlines too) made one space.
+
+    Blank values become missing (NA). Integer-valued floats (an id read by a
+    spreadsheet as a number) print without ``.0``.
+    """
+    s = values
+    if pd.api.types.is_float_dtype(s.dtype):
+        as_int = s.dropna()
+        if (as_int == np.floor(as_int)).all():
+            s = s.astype("Int64")
+    if pd.api.types.is_bool_dtype(s.dtype):
+        s = s.map({True: "true", False: "false"})
+    s = s.astype("str")
+    s = s.where(values.notna(), None) if len(values) else s
+    s = s.str.replace(_WS, " ", regex=True).str.strip()
+    s = s.where(s.str.len() > 0)
+    return s.astype("str")
+
+
+def parse_float(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Parse numbers; return ``(floats, bad)`` where ``bad`` marks non-numeric text.
+
+    Blank values are NaN and not bad (they are *missing*); ``inf`` parses to
+    infinity and is judged later.
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return arr, np.zeros(len(arr), dtype=bool)
+    text = clean_text(values)
+    num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = text.notna().to_numpy() & np.isnan(num)
+    return num, bad
+
+
+def parse_bool(values: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """Parse yes/no flags; return ``(flags as boolean with NA for blank, bad)``."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean"), np.zeros(len(values), dtype=bool)
+    text = clean_text(values).str.lower()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[text.isin(_TRUE).to_numpy()] = True
+    out[text.isin(_FALSE).to_numpy()] = False
+    bad = text.notna().to_numpy() & out.isna().to_numpy()
+    return out, bad
+
+
+def parse_date(values: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """Parse ISO dates (2027-03-01) or UK dates (01/03/2027); return ``(dates, bad)``."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.dt.normalize(), np.zeros(len(values), dtype=bool)
+    text = clean_text(values)
+    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    uk = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+    out = iso.fillna(uk)
+    bad = text.notna().to_numpy() & out.isna().to_numpy()
+    return out, bad
+
+
+class Rejects:
+    """Collects the first reason each row is rejected, vectorised.
+
+    Parameters
+    ----------
+    n : int
+        Number of input rows.
+    source : Path
+        The input file, for the report.
+    """
+
+    def __init__(self, n: int, source: Path) -> None:
+        self.n = n
+        self.source = source
+        self.reason = np.full(n, None, dtype=object)
+        self.column = np.full(n, None, dtype=object)
+        self.value = np.full(n, None, dtype=object)
+        self.detail = np.full(n, None, dtype=object)
+        self.ids: pd.Series = pd.Series([None] * n, dtype="str")
+
+    @property
+    def ok(self) -> npt.NDArray[np.bool_]:
+        """Rows not rejected so far."""
+        return np.equal(self.reason, None)
+
+    def add(
+        self,
+        mask: npt.ArrayLike,
+        reason: str,
+        column: str,
+        values: Any = None,
+        detail: str | npt.ArrayLike | None = None,
+    ) -> None:
+        """Reject the rows in ``mask`` that are not rejected yet."""
+        m = np.asarray(mask, dtype=bool) & self.ok
+        if not m.any():
+            return
+        self.reason[m] = str(reason)
+        self.column[m] = column
+        if values is not None:
+            v = np.asarray(values, dtype=object)
+            self.value[m] = v[m] if v.shape == m.shape else v
+        if detail is not None:
+            d = np.asarray(detail, dtype=object)
+            self.detail[m] = d[m] if d.shape == m.shape else d
+
+    def table(self) -> pd.DataFrame:
+        """Return the rejects as a table with a message an analyst can act on."""
+        bad = ~self.ok
+        if not bad.any():
+            return empty_rejects()
+        rows = np.flatnonzero(bad) + 1
+        reason = self.reason[bad]
+        column = self.column[bad]
+        value = [_show(c, v) for c, v in zip(column, self.value[bad], strict=True)]
+        detail = self.detail[bad]
+        ids = self.ids.to_numpy(dtype=object, na_value=None)[bad]
+        messages = [
+            f"{self.source.name} row {r}, column {c} = {v!r}: "
+            f"{d + '; ' if d else ''}{ADVICE.get(why, why)}."
+            for r, c, v, why, d in zip(rows.tolist(), column, value, reason, detail, strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                "source_file": pd.Series([str(self.source)] * len(rows), dtype="str"),
+                "row_number": rows.astype("int64"),
+                "record_id": pd.Series(ids, dtype="str"),
+                "column": pd.Series(column, dtype="str"),
+                "value": pd.Series(value, dtype="str"),
+                "reason_code": pd.Series(reason, dtype="str"),
+                "message": pd.Series(messages, dtype="str"),
+            }
+        )
+
+
+def _show(column: str | None, value: Any) -> str:
+    """Render a rejected value for the report; personal columns are not copied."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    text = str(value)
+    if column in PERSONAL_COLUMNS:
+        return f"<{len(text)} characters, not shown>"
+    if len(text) > 60:
+        return text[:57] + "..."
+    return text

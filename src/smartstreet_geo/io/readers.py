@@ -1,0 +1,698 @@
+"""Readers for customers, equipment and network files.
+
+Every reader returns a :class:`~smartstreet_geo.io.ReadResult`: a GeoDataFrame
+of valid rows in British National Grid and a table of rejected rows with
+reasons. No row is dropped silently and nothing is guessed: exact duplicates
+collapse to one row (the copies are listed as ``exact_duplicate``), conflicting
+duplicates are all rejected for a person to decide.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..errors import InputFileError, MissingColumnError
+from ..locate import check_against_postcodes, is_valid_postcode, normalise_postcode
+from ..schema import (
+    ADDRESS_LINES,
+    BNG_CRS,
+    CIRCUIT_ID,
+    CONNECTION_NODE,
+    CUSTOMER_ID,
+    CUSTOMER_TEXT_COLUMNS,
+    EASTING,
+    EDGE_ID,
+    EQUIPMENT_ID,
+    FROM_NODE,
+    GEOMETRY,
+    INSTALL_DATE,
+    KIND,
+    LATITUDE,
+    LONGITUDE,
+    MAX_FIELD_LENGTH,
+    NAME,
+    NODE,
+    NORMALLY_OPEN,
+    NORTHING,
+    OUTAGE_REQUIRED,
+    POST_TOWN,
+    POSTCODE,
+    PREMISE_ID,
+    PSR,
+    PSR_NEEDS,
+    SOURCE_ROW,
+    SUBSTATION_ID,
+    TO_NODE,
+    EquipmentKind,
+    Reason,
+)
+from ._columns import resolve_columns
+from ._coords import locate_rows
+from ._fields import Rejects, clean_text, parse_bool, parse_date
+from ._files import RawTable, load_table
+from ._result import NetworkReadResult, ReadResult
+
+__all__ = ["read_customers", "read_equipment", "read_network"]
+
+log = logging.getLogger(__name__)
+
+_LOCATION_COLUMNS = (EASTING, NORTHING, LONGITUDE, LATITUDE, GEOMETRY)
+CUSTOMER_COLUMNS = (CUSTOMER_ID, *CUSTOMER_TEXT_COLUMNS, PSR)
+EQUIPMENT_COLUMNS = (EQUIPMENT_ID, KIND, CIRCUIT_ID, SUBSTATION_ID, INSTALL_DATE, OUTAGE_REQUIRED)
+EDGE_COLUMNS = (EDGE_ID, FROM_NODE, TO_NODE, CIRCUIT_ID, SUBSTATION_ID, NORMALLY_OPEN)
+SUBSTATION_COLUMNS = (SUBSTATION_ID, NODE, NAME)
+
+Columns = Mapping[str, str] | None
+
+
+@dataclass
+class _Prepared:
+    raw: RawTable
+    frame: pd.DataFrame  # canonical column names, raw values
+    names: dict[str, str]  # canonical -> name in the file
+    rejects: Rejects
+    notes: list[str]
+
+
+def _prepare(
+    path: str | Path,
+    wanted: Sequence[str],
+    required: Sequence[str],
+    *,
+    what: str,
+    columns: Columns,
+    encoding: str | None,
+    layer: str | int | None,
+    crs: Any,
+    delimiter: str | None,
+) -> _Prepared:
+    raw = load_table(path, encoding=encoding, layer=layer, delimiter=delimiter, crs=crs)
+    source = raw.path
+    usable = (*wanted, *_LOCATION_COLUMNS)
+    colmap = resolve_columns(raw.frame.columns, usable, columns, source=source)
+    names = {canon: src for src, canon in colmap.items()}
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise MissingColumnError(
+            f"{source}: {what} file has no {', '.join(map(repr, missing))} column. "
+            f"Columns in the file: {', '.join(map(repr, raw.frame.columns))}. Rename the column "
+            f"or map it, e.g. columns={{'YOUR NAME': {missing[0]!r}}} (CLI: --map "
+            f"'YOUR NAME={missing[0]}')."
+        )
+    frame = raw.frame[list(colmap)].rename(columns=colmap).reset_index(drop=True)
+    rejects = Rejects(len(frame), source)
+    return _Prepared(raw, frame, names, rejects, [])
+
+
+def _check_text(p: _Prepared, columns: Sequence[str]) -> dict[str, pd.Series]:
+    """Clean text columns, reject over-long values; absent columns become all-missing."""
+    out: dict[str, pd.Series] = {}
+    n = len(p.frame)
+    for col in columns:
+        if col not in p.frame:
+            out[col] = pd.Series([None] * n, dtype="str")
+            continue
+        text = clean_text(p.frame[col])
+        long = (text.str.len() > MAX_FIELD_LENGTH).fillna(False).to_numpy(dtype=bool)
+        p.rejects.add(long, Reason.FIELD_TOO_LONG, p.names[col], text.to_numpy(dtype=object))
+        out[col] = text
+    return out
+
+
+def _check_ids(p: _Prepared, ids: pd.Series, id_col: str) -> None:
+    p.rejects.ids = ids
+    p.rejects.add(ids.isna().to_numpy(), Reason.MISSING_ID, p.names[id_col], "")
+
+
+def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.DataFrame) -> None:
+    """Collapse exact duplicates, reject every row of a conflicting duplicate."""
+    has_id = ids.notna().to_numpy()
+    dup_any = ids.duplicated(keep=False).to_numpy() & has_id
+    if not dup_any.any():
+        return
+    sig = pd.util.hash_pandas_object(signature.astype("str").fillna("\x00"), index=False)
+    sub = pd.DataFrame({"id": ids[dup_any].to_numpy(), "sig": sig[dup_any].to_numpy()})
+    distinct = sub.groupby("id", sort=False)["sig"].transform("nunique").to_numpy()
+    rows = np.flatnonzero(dup_any)
+    conflict = np.zeros(len(ids), dtype=bool)
+    conflict[rows[distinct > 1]] = True
+    dup_ids = ids[dup_any]
+    first_of = pd.Series(rows + 1, index=dup_ids.index).groupby(dup_ids.to_numpy()).transform("min")
+    first_row = np.zeros(len(ids), dtype=np.int64)
+    first_row[rows] = first_of.to_numpy()
+    exact = ids.duplicated(keep="first").to_numpy() & has_id & ~conflict
+    name = p.names[id_col]
+    n_conflict_ids = int(pd.Series(ids[conflict]).nunique())
+    p.rejects.add(
+        conflict,
+        Reason.CONFLICTING_DUPLICATE,
+        name,
+        ids.to_numpy(dtype=object),
+        _rows_by_id(ids, conflict),
+    )
+    p.rejects.add(
+        exact,
+        Reason.EXACT_DUPLICATE,
+        name,
+        ids.to_numpy(dtype=object),
+        np.array([f"same as row {r}" for r in first_row.tolist()], dtype=object),
+    )
+    if exact.any():
+        p.notes.append(f"{int(exact.sum())} exact duplicate rows collapsed into the first copy")
+    if conflict.any():
+        p.notes.append(
+            f"{int(conflict.sum())} rows share {n_conflict_ids} ids with different data: "
+            "all rejected for review"
+        )
+
+
+def _rows_by_id(ids: pd.Series, mask: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+    out = np.full(len(ids), None, dtype=object)
+    if not mask.any():
+        return out
+    sub = ids[mask]
+    groups = sub.groupby(sub, sort=False).groups
+    for _key, idx in groups.items():
+        text = "rows " + ", ".join(str(i + 1) for i in idx)
+        out[np.asarray(idx)] = text
+    return out
+
+
+def _finish(
+    p: _Prepared,
+    what: str,
+    columns: dict[str, pd.Series | npt.NDArray[Any]],
+    geometry: npt.NDArray[Any],
+) -> ReadResult:
+    ok = p.rejects.ok
+    data = {
+        name: (col[ok] if isinstance(col, np.ndarray) else col[ok].reset_index(drop=True))
+        for name, col in columns.items()
+    }
+    data[SOURCE_ROW] = np.flatnonzero(ok).astype("int64") + 1
+    gdf = gpd.GeoDataFrame(
+        pd.DataFrame(data), geometry=gpd.GeoSeries(geometry[ok], crs=BNG_CRS), crs=BNG_CRS
+    )
+    result = ReadResult(
+        data=gdf,
+        rejects=p.rejects.table(),
+        source=str(p.raw.path),
+        n_input=len(p.frame),
+        notes=tuple(p.notes),
+    )
+    if result.n_input == 0:
+        result = ReadResult(
+            gdf, result.rejects, result.source, 0, (*result.notes, f"the {what} file has no rows")
+        )
+    log.info("%s", result.summary())
+    return result
+
+
+def _signature(p: _Prepared, parts: dict[str, Any]) -> pd.DataFrame:
+    sig = pd.DataFrame(
+        {k: (v if isinstance(v, pd.Series) else pd.Series(v)) for k, v in parts.items()}
+    )
+    for col in _LOCATION_COLUMNS:
+        if col in p.frame:
+            sig[col] = p.frame[col].astype("str").to_numpy()
+    return sig.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- customers
+def read_customers(
+    path: str | Path,
+    *,
+    columns: Columns = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    layer: str | int | None = None,
+    delimiter: str | None = None,
+    check_postcodes: bool = True,
+) -> ReadResult:
+    """Read a customer file into British National Grid, keeping every row accounted for.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV (UTF-8 with or without BOM; other encodings via ``encoding``),
+        Parquet/GeoParquet, GeoPackage or GeoJSON.
+    columns : mapping, optional
+        ``{name in the file: canonical name}`` for columns named differently,
+        e.g. ``{"MPAN": "customer_id", "X": "easting", "Y": "northing"}``.
+        Canonical names match case-insensitively, and well-known aliases
+        (``MPAN``, ``UPRN``, ``lat``/``lon``) are recognised without a mapping.
+    crs : optional
+        Only for a geometry column without a CRS of its own. ``easting``/
+        ``northing`` are always British National Grid and ``longitude``/
+        ``latitude`` ETRS89/WGS84 degrees; a CRS is never assumed otherwise.
+    encoding : str, optional
+        Text encoding of a CSV file (default UTF-8, BOM or not).
+    layer : str or int, optional
+        Layer of a multi-layer file (GeoPackage).
+    delimiter : str, optional
+        CSV field separator (default ``,``; tab for ``.tsv``).
+    check_postcodes : bool, default True
+        Check coordinates against the postcode's district (catches
+        easting/northing swapped inside England, and wrong postcodes).
+
+    Returns
+    -------
+    ReadResult
+        ``data``: one row per valid customer with ``customer_id``,
+        ``premise_id``, ``name``, ``address_line_1..3``, ``post_town``,
+        ``postcode`` (normalised), ``psr`` (bool), ``psr_needs``, ``phone``,
+        ``nominee_name``, ``nominee_phone``, ``circuit_id``, ``substation_id``,
+        ``connection_node``, ``source_row`` and Point geometry in EPSG:27700;
+        ``rejects``: every other row, with its reason.
+
+    Raises
+    ------
+    InputFileError
+        The file cannot be read (missing, empty, not valid text in the encoding).
+    MissingColumnError
+        No ``customer_id`` or no location columns.
+    CoordinateError, CRSError
+        The file's coordinates are wrong as a whole (e.g. degrees in easting
+        columns, latitude and longitude exchanged).
+
+    See Also
+    --------
+    read_equipment, read_network
+
+    Notes
+    -----
+    Text is stripped and runs of whitespace (including newlines inside quoted
+    CSV fields) become one space. ``psr`` accepts Y/N, yes/no, true/false,
+    1/0; a blank flag is taken from ``psr_needs`` (codes present means on
+    the register). Rows are rejected (never dropped) for: a blank id,
+    conflicting duplicates, missing or implausible coordinates, a blank or
+    malformed postcode, coordinates far from the postcode's district, values
+    longer than 255 characters, a PSR flag that contradicts the needs codes.
+
+    Examples
+    --------
+    >>> import smartstreet_geo as ssg
+    >>> result = ssg.read_customers(ssg.demo.path("customers"))
+    >>> result.n_valid + result.n_rejected == result.n_input
+    True
+    >>> customers, rejects = result
+    >>> customers.crs.to_epsg()
+    27700
+    """
+    p = _prepare(
+        path,
+        CUSTOMER_COLUMNS,
+        (CUSTOMER_ID,),
+        what="customer",
+        columns=columns,
+        encoding=encoding,
+        layer=layer,
+        crs=crs,
+        delimiter=delimiter,
+    )
+    n = len(p.frame)
+    ids = clean_text(p.frame[CUSTOMER_ID]) if n else pd.Series([], dtype="str")
+    _check_ids(p, ids, CUSTOMER_ID)
+    text = _check_text(p, CUSTOMER_TEXT_COLUMNS)
+    if PSR in p.frame:
+        flags, bad_flag = parse_bool(p.frame[PSR])
+    else:
+        flags, bad_flag = pd.Series(pd.NA, index=range(n), dtype="boolean"), np.zeros(n, bool)
+    _check_duplicates(p, ids, CUSTOMER_ID, _signature(p, {CUSTOMER_ID: ids, **text, PSR: flags}))
+    p.rejects.add(
+        bad_flag, Reason.INVALID_VALUE, p.names.get(PSR, PSR), p.frame.get(PSR), "expected Y/N"
+    )
+    has_needs = text[PSR_NEEDS].notna().to_numpy()
+    said_no = (flags == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712 - NA-aware
+    p.rejects.add(
+        said_no & has_needs,
+        Reason.INVALID_VALUE,
+        p.names.get(PSR, PSR),
+        flags.astype("str").to_numpy(dtype=object),
+        "PSR flag says no but PSR needs codes are present",
+    )
+    psr = flags.fillna(pd.Series(has_needs, index=flags.index)).astype(bool)
+
+    postcodes = text[POSTCODE]
+    if POSTCODE in p.frame:
+        norm = postcodes.map(normalise_postcode, na_action="ignore").astype("str")
+        valid = norm.map(is_valid_postcode, na_action="ignore").fillna(False).astype(bool)
+        p.rejects.add(norm.isna().to_numpy(), Reason.MISSING_POSTCODE, p.names[POSTCODE], "")
+        p.rejects.add(
+            ~valid.to_numpy(),
+            Reason.INVALID_POSTCODE,
+            p.names[POSTCODE],
+            postcodes.to_numpy(dtype=object),
+        )
+        postcodes = norm
+    else:
+        p.notes.append("no postcode column: postcodes not checked")
+
+    geoms = locate_rows(
+        p.frame,
+        p.raw.geometry,
+        p.raw.crs,
+        crs,
+        p.rejects,
+        source=p.raw.path,
+        geom_types=("Point",),
+        source_names=p.names,
+    )
+    if check_postcodes and POSTCODE in p.frame and n:
+        live = p.rejects.ok
+        if live.any():
+            import shapely
+
+            xy = shapely.get_coordinates(geoms[live])
+            verdict = np.full(n, None, dtype=object)
+            verdict[live] = check_against_postcodes(
+                xy[:, 0], xy[:, 1], postcodes[live].to_numpy(dtype=object)
+            )
+            pairs = np.full(n, None, dtype=object)
+            flagged = np.flatnonzero(np.not_equal(verdict, None))
+            for i, j in zip(flagged, np.searchsorted(np.flatnonzero(live), flagged), strict=True):
+                pairs[i] = f"{float(xy[j, 0])!r}, {float(xy[j, 1])!r} (postcode {postcodes.iloc[i]})"
+            for reason in (Reason.SWAPPED_COORDINATES, Reason.POSTCODE_LOCATION_MISMATCH):
+                p.rejects.add(verdict == reason.value, reason, "coordinates", pairs)
+
+    out = {
+        CUSTOMER_ID: ids,
+        PREMISE_ID: text[PREMISE_ID],
+        NAME: text[NAME],
+        **{c: text[c] for c in ADDRESS_LINES},
+        POST_TOWN: text[POST_TOWN],
+        POSTCODE: postcodes,
+        PSR: psr,
+        PSR_NEEDS: text[PSR_NEEDS],
+        **{c: text[c] for c in ("phone", "nominee_name", "nominee_phone")},
+        CIRCUIT_ID: text[CIRCUIT_ID],
+        SUBSTATION_ID: text[SUBSTATION_ID],
+        CONNECTION_NODE: text[CONNECTION_NODE],
+    }
+    return _finish(p, "customer", out, geoms)
+
+
+# --------------------------------------------------------------------------- equipment
+def read_equipment(
+    path: str | Path,
+    *,
+    columns: Columns = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    layer: str | int | None = None,
+    delimiter: str | None = None,
+) -> ReadResult:
+    """Read a file of new equipment into British National Grid.
+
+    Parameters
+    ----------
+    path, columns, crs, encoding, layer, delimiter
+        As for :func:`read_customers`.
+
+    Returns
+    -------
+    ReadResult
+        ``data``: ``equipment_id``, ``kind`` (one of
+        :class:`~smartstreet_geo.schema.EquipmentKind`), ``circuit_id``,
+        ``substation_id``, ``install_date`` (datetime, NaT when blank),
+        ``outage_required`` (bool), ``source_row`` and geometry in EPSG:27700
+        (Point, or LineString/Polygon for cable routes and works areas).
+
+    Notes
+    -----
+    A kind is matched case-insensitively with spaces as underscores
+    (``"LV Capacitor"`` is ``lv_capacitor``); an unknown kind is rejected,
+    never defaulted. A blank ``outage_required`` is rejected (an outage
+    decides who is telephoned); a file without that column is read as "no
+    outage" and says so in ``notes``.
+
+    Examples
+    --------
+    >>> import smartstreet_geo as ssg
+    >>> equipment, rejects = ssg.read_equipment(ssg.demo.path("equipment"))
+    >>> sorted(equipment["kind"].unique())[:2]
+    ['circuit_breaker', 'link_box_switch']
+    """
+    p = _prepare(
+        path,
+        EQUIPMENT_COLUMNS,
+        (EQUIPMENT_ID, KIND),
+        what="equipment",
+        columns=columns,
+        encoding=encoding,
+        layer=layer,
+        crs=crs,
+        delimiter=delimiter,
+    )
+    n = len(p.frame)
+    ids = clean_text(p.frame[EQUIPMENT_ID]) if n else pd.Series([], dtype="str")
+    _check_ids(p, ids, EQUIPMENT_ID)
+    text = _check_text(p, (KIND, CIRCUIT_ID, SUBSTATION_ID))
+    if INSTALL_DATE in p.frame:
+        dates, bad_date = parse_date(p.frame[INSTALL_DATE])
+    else:
+        dates, bad_date = (
+            pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+            np.zeros(n, bool),
+        )
+    if OUTAGE_REQUIRED in p.frame:
+        outage, bad_outage = parse_bool(p.frame[OUTAGE_REQUIRED])
+    else:
+        outage, bad_outage = pd.Series(False, index=range(n), dtype="boolean"), np.zeros(n, bool)
+        p.notes.append("no outage_required column: no equipment is treated as needing an outage")
+    _check_duplicates(
+        p,
+        ids,
+        EQUIPMENT_ID,
+        _signature(p, {EQUIPMENT_ID: ids, **text, INSTALL_DATE: dates, OUTAGE_REQUIRED: outage}),
+    )
+    kinds = text[KIND].str.lower().str.replace(" ", "_").str.replace("-", "_")
+    allowed = [k.value for k in EquipmentKind]
+    p.rejects.add(kinds.isna().to_numpy(), Reason.MISSING_VALUE, p.names[KIND], "")
+    p.rejects.add(
+        ~kinds.isin(allowed).to_numpy(),
+        Reason.UNKNOWN_KIND,
+        p.names[KIND],
+        text[KIND].to_numpy(dtype=object),
+        f"allowed: {', '.join(allowed)}",
+    )
+    p.rejects.add(
+        bad_date,
+        Reason.INVALID_VALUE,
+        p.names.get(INSTALL_DATE, INSTALL_DATE),
+        p.frame.get(INSTALL_DATE),
+        "expected a date like 2027-03-01 or 01/03/2027",
+    )
+    p.rejects.add(
+        bad_outage,
+        Reason.INVALID_VALUE,
+        p.names.get(OUTAGE_REQUIRED, OUTAGE_REQUIRED),
+        p.frame.get(OUTAGE_REQUIRED),
+        "expected true/false",
+    )
+    p.rejects.add(
+        outage.isna().to_numpy(),
+        Reason.MISSING_VALUE,
+        p.names.get(OUTAGE_REQUIRED, OUTAGE_REQUIRED),
+        "",
+        "say whether installing it needs an outage (true/false)",
+    )
+    geoms = locate_rows(
+        p.frame,
+        p.raw.geometry,
+        p.raw.crs,
+        crs,
+        p.rejects,
+        source=p.raw.path,
+        geom_types=("Point", "LineString", "MultiLineString", "Polygon", "MultiPolygon"),
+        source_names=p.names,
+    )
+    out = {
+        EQUIPMENT_ID: ids,
+        KIND: kinds,
+        CIRCUIT_ID: text[CIRCUIT_ID],
+        SUBSTATION_ID: text[SUBSTATION_ID],
+        INSTALL_DATE: dates,
+        OUTAGE_REQUIRED: outage.fillna(False).astype(bool),
+    }
+    return _finish(p, "equipment", out, geoms)
+
+
+# --------------------------------------------------------------------------- network
+def _read_edges(
+    path: str | Path, *, columns: Columns, crs: Any, layer: str | int | None, encoding: str | None
+) -> ReadResult:
+    p = _prepare(
+        path,
+        EDGE_COLUMNS,
+        (EDGE_ID, FROM_NODE, TO_NODE),
+        what="network edge",
+        columns=columns,
+        encoding=encoding,
+        layer=layer,
+        crs=crs,
+        delimiter=None,
+    )
+    n = len(p.frame)
+    ids = clean_text(p.frame[EDGE_ID]) if n else pd.Series([], dtype="str")
+    _check_ids(p, ids, EDGE_ID)
+    text = _check_text(p, (FROM_NODE, TO_NODE, CIRCUIT_ID, SUBSTATION_ID))
+    if NORMALLY_OPEN in p.frame:
+        open_, bad_open = parse_bool(p.frame[NORMALLY_OPEN])
+    else:
+        open_, bad_open = pd.Series(False, index=range(n), dtype="boolean"), np.zeros(n, bool)
+        p.notes.append("no normally_open column: every edge is treated as closed")
+    _check_duplicates(p, ids, EDGE_ID, _signature(p, {EDGE_ID: ids, **text, NORMALLY_OPEN: open_}))
+    for col in (FROM_NODE, TO_NODE):
+        p.rejects.add(text[col].isna().to_numpy(), Reason.MISSING_VALUE, p.names[col], "")
+    loop = (text[FROM_NODE] == text[TO_NODE]).fillna(False).to_numpy(dtype=bool)
+    p.rejects.add(
+        loop,
+        Reason.INVALID_VALUE,
+        p.names[TO_NODE],
+        text[TO_NODE].to_numpy(dtype=object),
+        "from_node equals to_node (an edge must join two nodes)",
+    )
+    p.rejects.add(
+        bad_open,
+        Reason.INVALID_VALUE,
+        p.names.get(NORMALLY_OPEN, NORMALLY_OPEN),
+        p.frame.get(NORMALLY_OPEN),
+        "expected true/false",
+    )
+    p.rejects.add(
+        open_.isna().to_numpy(),
+        Reason.MISSING_VALUE,
+        p.names.get(NORMALLY_OPEN, NORMALLY_OPEN),
+        "",
+        "say whether the edge is a normally-open point (true/false)",
+    )
+    geoms = locate_rows(
+        p.frame,
+        p.raw.geometry,
+        p.raw.crs,
+        crs,
+        p.rejects,
+        source=p.raw.path,
+        geom_types=("LineString",),
+        source_names=p.names,
+    )
+    out = {
+        EDGE_ID: ids,
+        FROM_NODE: text[FROM_NODE],
+        TO_NODE: text[TO_NODE],
+        CIRCUIT_ID: text[CIRCUIT_ID],
+        SUBSTATION_ID: text[SUBSTATION_ID],
+        NORMALLY_OPEN: open_.fillna(False).astype(bool),
+    }
+    return _finish(p, "network edge", out, geoms)
+
+
+def _read_substations(
+    path: str | Path, *, columns: Columns, crs: Any, layer: str | int | None, encoding: str | None
+) -> ReadResult:
+    p = _prepare(
+        path,
+        SUBSTATION_COLUMNS,
+        (SUBSTATION_ID, NODE),
+        what="substation",
+        columns=columns,
+        encoding=encoding,
+        layer=layer,
+        crs=crs,
+        delimiter=None,
+    )
+    n = len(p.frame)
+    ids = clean_text(p.frame[SUBSTATION_ID]) if n else pd.Series([], dtype="str")
+    _check_ids(p, ids, SUBSTATION_ID)
+    text = _check_text(p, (NODE, NAME))
+    _check_duplicates(p, ids, SUBSTATION_ID, _signature(p, {SUBSTATION_ID: ids, **text}))
+    p.rejects.add(
+        text[NODE].isna().to_numpy(),
+        Reason.MISSING_VALUE,
+        p.names[NODE],
+        "",
+        "the LV busbar node the circuits leave from",
+    )
+    geoms = locate_rows(
+        p.frame,
+        p.raw.geometry,
+        p.raw.crs,
+        crs,
+        p.rejects,
+        source=p.raw.path,
+        geom_types=("Point",),
+        source_names=p.names,
+    )
+    out = {SUBSTATION_ID: ids, NODE: text[NODE], NAME: text[NAME]}
+    return _finish(p, "substation", out, geoms)
+
+
+def read_network(
+    edges: str | Path,
+    substations: str | Path | None = None,
+    *,
+    edge_columns: Columns = None,
+    substation_columns: Columns = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    edges_layer: str | int | None = None,
+    substations_layer: str | int | None = None,
+) -> NetworkReadResult:
+    """Read LV network edges (cable sections, links) and substations.
+
+    Parameters
+    ----------
+    edges : str or Path
+        File of edges: ``edge_id``, ``from_node``, ``to_node``, ``circuit_id``,
+        ``substation_id``, ``normally_open`` and LineString geometry. A
+        GeoPackage may hold both layers (``edges`` and ``substations``), in
+        which case ``substations`` may be omitted.
+    substations : str or Path, optional
+        File of substations: ``substation_id``, ``node`` (the LV busbar node the
+        circuits leave from), optional ``name``, Point location.
+    edge_columns, substation_columns : mapping, optional
+        Column mappings, as for :func:`read_customers`.
+    crs, encoding : optional
+        As for :func:`read_customers`.
+    edges_layer, substations_layer : str or int, optional
+        Layer names in multi-layer files (default ``"edges"`` and
+        ``"substations"`` when both are in one GeoPackage).
+
+    Returns
+    -------
+    NetworkReadResult
+        ``edges``, ``substations`` (GeoDataFrames in EPSG:27700) and
+        ``rejects``; unpacks as ``edges, substations, rejects``.
+
+    Examples
+    --------
+    >>> import smartstreet_geo as ssg
+    >>> net = ssg.read_network(ssg.demo.path("network_edges"), ssg.demo.path("substations"))
+    >>> net.edges.geometry.geom_type.unique().tolist()
+    ['LineString']
+    """
+    edges_path = Path(edges)
+    if substations is None:
+        if edges_path.suffix.lower() != ".gpkg":
+            raise InputFileError(
+                f"{edges_path}: give the substations file too (substations=...), or one "
+                "GeoPackage with layers 'edges' and 'substations'."
+            )
+        substations = edges_path
+        edges_layer = edges_layer if edges_layer is not None else "edges"
+        substations_layer = substations_layer if substations_layer is not None else "substations"
+    e = _read_edges(edges_path, columns=edge_columns, crs=crs, layer=edges_layer, encoding=encoding)
+    s = _read_substations(
+        substations, columns=substation_columns, crs=crs, layer=substations_layer, encoding=encoding
+    )
+    return NetworkReadResult(e, s)

@@ -1,0 +1,157 @@
+"""Postcodes: normalising, validating and checking coordinates against them.
+
+The check uses a table of postcode-district centres derived from OS Code-Point
+Open (``data/postcode_districts.csv``, built by
+``data/build_postcode_districts.py``). Contains OS data © Crown copyright and
+database right.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib.resources import files
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .schema import Reason
+
+__all__ = [
+    "check_against_postcodes",
+    "district_table",
+    "is_valid_postcode",
+    "normalise_postcode",
+    "postcode_district",
+]
+
+# The Royal Mail format (BS 7666): outward code A9, A99, AA9, AA99, A9A, AA9A; inward 9AA.
+# Letters not used in given positions are excluded, as in the government data standard.
+_POSTCODE_RE = re.compile(
+    r"^(?:GIR 0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRVWXY]?)"
+    r" [0-9][ABD-HJLNP-UW-Z]{2})$"
+)
+_WS_RE = re.compile(r"\s+")
+
+#: Slack added to a district's radius before a point is called inconsistent with it.
+DISTRICT_MARGIN_M = 2_000.0
+
+
+def normalise_postcode(value: str) -> str:
+    """Return ``value`` upper-cased with exactly one space before the inward code.
+
+    Parameters
+    ----------
+    value : str
+
+    Returns
+    -------
+    str
+        The normalised text; it may still be invalid (see :func:`is_valid_postcode`).
+
+    Examples
+    --------
+    >>> normalise_postcode(" wn5  9xp ")
+    'WN5 9XP'
+    >>> normalise_postcode("m94ab")
+    'M9 4AB'
+    """
+    compact = _WS_RE.sub("", value).upper()
+    if len(compact) < 5:
+        return compact
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def is_valid_postcode(value: str) -> bool:
+    """Return True when ``value`` (already normalised) has the UK postcode format.
+
+    Examples
+    --------
+    >>> is_valid_postcode("CA22 2AB"), is_valid_postcode("M9 4XXX"), is_valid_postcode("WN12")
+    (True, False, False)
+    """
+    return bool(_POSTCODE_RE.match(value))
+
+
+def postcode_district(postcode: str) -> str:
+    """Return the outward code (district) of a normalised postcode.
+
+    Examples
+    --------
+    >>> postcode_district("CA7 9QT")
+    'CA7'
+    """
+    return postcode.split(" ", 1)[0]
+
+
+@lru_cache(maxsize=1)
+def district_table() -> pd.DataFrame:
+    """Return the packaged postcode-district centres (indexed by district).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``easting``, ``northing`` (mean of the district's unit postcodes,
+        metres), ``radius_m`` (centre to farthest unit) and ``units``.
+    """
+    path = files("smartstreet_geo").joinpath("data/postcode_districts.csv")
+    with path.open("r", encoding="utf-8") as fh:
+        table = pd.read_csv(fh, dtype={"district": str})
+    return table.set_index("district")
+
+
+def check_against_postcodes(
+    x: npt.ArrayLike, y: npt.ArrayLike, postcodes: npt.ArrayLike
+) -> npt.NDArray[np.object_]:
+    """Check National Grid points against their postcode districts.
+
+    A point farther from its district's centre than the district's radius plus
+    :data:`DISTRICT_MARGIN_M` is inconsistent. If the swapped pair would be
+    consistent the reason is ``swapped_coordinates``, otherwise
+    ``postcode_location_mismatch``. Districts missing from the table (new or
+    non-geographic postcodes) are not judged.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Eastings and northings, metres.
+    postcodes : array_like of str
+        Normalised, valid postcodes (others are not judged).
+
+    Returns
+    -------
+    numpy.ndarray of object
+        ``None`` where consistent or not judged, else a reason code.
+
+    Examples
+    --------
+    A Wigan point, the same point swapped, and a Wigan postcode placed in Carlisle:
+
+    >>> check_against_postcodes(
+    ...     [354500.0, 404100.0, 340000.0], [404100.0, 354500.0, 556000.0],
+    ...     ["WN5 9XP", "WN5 9XP", "WN5 9XP"]).tolist()
+    [None, 'swapped_coordinates', 'postcode_location_mismatch']
+    """
+    xa = np.asarray(x, dtype=np.float64)
+    ya = np.asarray(y, dtype=np.float64)
+    pcs = pd.Series(np.asarray(postcodes, dtype=object), dtype=object)
+    table = district_table()
+    districts = pcs.str.split(" ", n=1).str[0]
+    idx = table.index.get_indexer(districts)
+    known = idx >= 0
+    out = np.full(xa.shape, None, dtype=object)
+    if not known.any():
+        return out
+    rows = table.iloc[idx[known]]
+    cx = rows["easting"].to_numpy(dtype=np.float64)
+    cy = rows["northing"].to_numpy(dtype=np.float64)
+    limit = rows["radius_m"].to_numpy(dtype=np.float64) + DISTRICT_MARGIN_M
+    kx, ky = xa[known], ya[known]
+    far = np.hypot(kx - cx, ky - cy) > limit
+    swapped_ok = np.hypot(ky - cx, kx - cy) <= limit
+    res = np.full(kx.shape, None, dtype=object)
+    res[far & swapped_ok] = Reason.SWAPPED_COORDINATES.value
+    res[far & ~swapped_ok] = Reason.POSTCODE_LOCATION_MISMATCH.value
+    out[known] = res
+    return out
