@@ -15,6 +15,7 @@ __all__ = [
     "EncodingError",
     "InputFileError",
     "MissingColumnError",
+    "ParameterError",
     "SmartStreetGeoError",
     "SmartStreetGeoWarning",
 ]
@@ -50,6 +51,14 @@ class CoordinateError(SmartStreetGeoError):
 
 class EmptyGeometryError(SmartStreetGeoError):
     """An empty or missing geometry reached a computation that needs one."""
+
+
+class ParameterError(SmartStreetGeoError, ValueError):
+    """An option of a computation does not fit the data it is given.
+
+    For example an equipment kind with no radius, a negative radius, a column
+    the option names that the frame lacks, or customers that are not points.
+    """
 
 
 class SmartStreetGeoWarning(UserWarning):

@@ -16,6 +16,8 @@ from ._result import empty_rejects
 __all__ = ["Rejects", "clean_text", "parse_bool", "parse_date", "parse_float"]
 
 _WS = re.compile(r"\s+")
+#: Text that exports use for "no value" in a number column; read as missing, not as an error.
+MISSING_MARKERS = frozenset({"nan", "na", "n/a", "null", "none", "#n/a"})
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -75,15 +77,16 @@ def clean_text(values: pd.Series) -> pd.Series:
 def parse_float(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     """Parse numbers; return ``(floats, bad)`` where ``bad`` marks non-numeric text.
 
-    Blank values are NaN and not bad (they are *missing*); ``inf`` parses to
-    infinity and is judged later.
+    Blank values and missing markers (``NaN``, ``NULL``, ``N/A``...) are NaN and
+    not bad (they are *missing*); ``inf`` parses to infinity and is judged later.
     """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
         return arr, np.zeros(len(arr), dtype=bool)
     text = clean_text(values)
     num = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = text.notna().to_numpy() & np.isnan(num)
+    marker = text.str.lower().isin(MISSING_MARKERS).to_numpy()
+    bad = text.notna().to_numpy() & np.isnan(num) & ~marker
     return num, bad
 
 

@@ -72,6 +72,12 @@ EDGE_COLUMNS = (EDGE_ID, FROM_NODE, TO_NODE, CIRCUIT_ID, SUBSTATION_ID, NORMALLY
 SUBSTATION_COLUMNS = (SUBSTATION_ID, NODE, NAME)
 
 Columns = Mapping[str, str] | None
+_CLI_KIND = {
+    "customer": "customers",
+    "equipment": "equipment",
+    "network edge": "edges",
+    "substation": "substations",
+}
 
 
 @dataclass
@@ -106,7 +112,7 @@ def _prepare(
             f"{source}: {what} file has no {', '.join(map(repr, missing))} column. "
             f"Columns in the file: {', '.join(map(repr, raw.frame.columns))}. Rename the column "
             f"or map it, e.g. columns={{'YOUR NAME': {missing[0]!r}}} (CLI: --map "
-            f"'YOUR NAME={missing[0]}')."
+            f"'{_CLI_KIND[what]}:YOUR NAME={missing[0]}')."
         )
     frame = raw.frame[list(colmap)].rename(columns=colmap).reset_index(drop=True)
     rejects = Rejects(len(frame), source)

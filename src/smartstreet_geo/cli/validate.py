@@ -1,0 +1,80 @@
+"""``smartstreet-geo validate``: read inputs, report what is usable, write rejects.csv."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import ReadResult, read_customers, read_equipment, read_network
+from ..io._result import empty_rejects
+from ._common import add_input_options, column_maps, echo, prepare_out_dir
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``validate`` sub-command."""
+    p = sub.add_parser(
+        "validate",
+        help="check input files and list every rejected row with its reason",
+        description="Read customer (and equipment / network) files, print counts of valid and "
+        "rejected rows by reason, and write rejects.csv. Exit 0 when the inputs are usable, "
+        "1 when they are not (unreadable file, missing column, unknown CRS, no valid rows); "
+        "with --strict any rejected row also exits 1.",
+    )
+    p.add_argument("--customers", type=Path, required=True, help="customer file")
+    p.add_argument("--equipment", type=Path, help="new-equipment file")
+    p.add_argument("--network", type=Path, help="network edges file (or a GeoPackage with both)")
+    p.add_argument("--substations", type=Path, help="substations file")
+    p.add_argument("--out", type=Path, help="folder for rejects.csv")
+    p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any row is rejected")
+    p.add_argument("--no-postcode-check", action="store_true",
+                   help="do not check coordinates against postcode districts")
+    add_input_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the inputs named in ``args``; return the exit code."""
+    maps = column_maps(args.map)
+    results: list[tuple[str, ReadResult]] = []
+    results.append(("customers", read_customers(
+        args.customers, columns=maps["customers"] or None, crs=args.crs, encoding=args.encoding,
+        check_postcodes=not args.no_postcode_check)))
+    if args.equipment:
+        results.append(("equipment", read_equipment(
+            args.equipment, columns=maps["equipment"] or None, crs=args.crs,
+            encoding=args.encoding)))
+    if args.network:
+        net = read_network(
+            args.network, args.substations, edge_columns=maps["edges"] or None,
+            substation_columns=maps["substations"] or None, crs=args.crs, encoding=args.encoding)
+        results += [("network edges", net.edges_result), ("substations", net.substations_result)]
+    usable = True
+    for label, r in results:
+        echo(f"{label}: {r.source}")
+        echo(f"  read {r.n_input:>9,}   valid {r.n_valid:>9,}   rejected {r.n_rejected:>9,}")
+        for reason, count in r.counts_by_reason().items():
+            echo(f"    {reason:<28} {count:>9,}")
+        for note in r.notes:
+            echo(f"  note: {note}")
+        if r.n_input and r.n_valid == 0:
+            echo(f"  NOT USABLE: no valid {label} rows")
+            usable = False
+    rejects = [r.rejects for _, r in results if len(r.rejects)]
+    table = pd.concat(rejects, ignore_index=True) if rejects else empty_rejects()
+    if args.out:
+        from ..export import write_csv
+
+        out = prepare_out_dir(args.out, force=args.force)
+        path = write_csv(table, out / "rejects.csv")
+        echo(f"rejects written to {path} ({len(table):,} rows)")
+    total = sum(r.n_rejected for _, r in results)
+    if not usable:
+        return 1
+    if args.strict and total:
+        echo(f"--strict: {total:,} rejected rows")
+        return 1
+    echo("inputs usable" + (f"; {total:,} rows rejected (see rejects.csv)" if total else ""))
+    return 0
