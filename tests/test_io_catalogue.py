@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from catalogue import CASES, Case
 
 import smartstreet_geo as ssg
+from catalogue import CASES, Case
 
 
 def _write(tmp_path, case: Case):

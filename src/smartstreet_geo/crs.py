@@ -97,9 +97,7 @@ def lonlat_to_bng(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, F
     return etrs89_to_bng(lon_a, lat_a)
 
 
-def bng_to_lonlat(
-    easting: npt.ArrayLike, northing: npt.ArrayLike
-) -> tuple[FloatArray, FloatArray]:
+def bng_to_lonlat(easting: npt.ArrayLike, northing: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """Convert British National Grid to ETRS89 longitude/latitude with OSTN15.
 
     Parameters
@@ -211,7 +209,8 @@ def classify_bng(x: npt.ArrayLike, y: npt.ArrayLike) -> npt.NDArray[np.object_]:
 
     Examples
     --------
-    >>> classify_bng([383997.0, 0.0, -2.24, 1_000_000.0], [398256.0, 0.0, 53.48, 300_000.0]).tolist()
+    >>> xs, ys = [383997.0, 0.0, -2.24, 1_000_000.0], [398256.0, 0.0, 53.48, 300_000.0]
+    >>> classify_bng(xs, ys).tolist()
     [None, 'sentinel_coordinates', 'degrees_as_metres', 'swapped_coordinates']
     """
     xa = np.asarray(x, dtype=np.float64)

@@ -15,6 +15,8 @@ from importlib.resources import files
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .schema import Reason
 
@@ -23,7 +25,9 @@ __all__ = [
     "district_table",
     "is_valid_postcode",
     "normalise_postcode",
+    "normalise_postcodes",
     "postcode_district",
+    "valid_postcodes",
 ]
 
 # The Royal Mail format (BS 7666): outward code A9, A99, AA9, AA99, A9A, AA9A; inward 9AA.
@@ -61,6 +65,34 @@ def normalise_postcode(value: str) -> str:
     if len(compact) < 5:
         return compact
     return f"{compact[:-3]} {compact[-3:]}"
+
+
+def normalise_postcodes(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`normalise_postcode` (missing stays missing).
+
+    Examples
+    --------
+    >>> normalise_postcodes(pd.Series([" wn5  9xp ", "m94ab", None, "WN12"])).tolist()
+    ['WN5 9XP', 'M9 4AB', nan, 'WN12']
+    """
+    arr = pa.array(values.astype("str"), from_pandas=True)
+    arr = pc.utf8_upper(pc.replace_substring_regex(arr, r"\s+", ""))
+    compact = pd.Series(pd.array(arr, dtype="str"), index=values.index)
+    split = compact.str.slice(0, -3) + " " + compact.str.slice(-3)
+    return split.where(compact.str.len() >= 5, compact).astype("str")
+
+
+def valid_postcodes(values: pd.Series) -> npt.NDArray[np.bool_]:
+    """Vectorised :func:`is_valid_postcode`; missing values are not valid.
+
+    Examples
+    --------
+    >>> valid_postcodes(pd.Series(["CA22 2AB", "M9 4XXX", None])).tolist()
+    [True, False, False]
+    """
+    arr = pa.array(values.astype("str"), from_pandas=True)
+    hit = pc.fill_null(pc.match_substring_regex(arr, _POSTCODE_RE.pattern), False)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def is_valid_postcode(value: str) -> bool:
@@ -135,10 +167,10 @@ def check_against_postcodes(
     """
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
-    pcs = pd.Series(np.asarray(postcodes, dtype=object), dtype=object)
+    pcs = pd.Series(np.asarray(postcodes, dtype=object), dtype="str")
     table = district_table()
-    districts = pcs.str.split(" ", n=1).str[0]
-    idx = table.index.get_indexer(districts)
+    districts = pcs.str.slice(0, -4)  # normalised: outward code, space, 3-character inward code
+    idx = table.index.get_indexer(pd.Index(districts))
     known = idx >= 0
     out = np.full(xa.shape, None, dtype=object)
     if not known.any():

@@ -73,7 +73,8 @@ def resolve_columns(
             if dst not in wanted_set:
                 raise ColumnMappingError(
                     f"{source}: the column mapping maps {src!r} to {dst!r}, which is not a "
-                    f"column smartstreet-geo uses here. Use one of: {', '.join(sorted(wanted_set))}."
+                    "column smartstreet-geo uses here. Use one of: "
+                    f"{', '.join(sorted(wanted_set))}."
                 )
             result[src] = dst
     taken = set(result.values())

@@ -22,7 +22,7 @@ from pyproj import CRS
 from ..crs import classify_bng, classify_lonlat, geometries_to_bng, lonlat_to_bng
 from ..errors import CoordinateError, CRSError, MissingColumnError
 from ..schema import EASTING, GEOMETRY, LATITUDE, LONGITUDE, NORTHING, Reason
-from ._fields import Rejects, clean_text, parse_float
+from ._fields import Rejects, clean_text, none_mask, parse_float
 
 __all__ = ["locate_rows"]
 
@@ -110,10 +110,11 @@ def _parse_geometry_column(values: pd.Series, rejects: Rejects) -> npt.NDArray[A
         text = values.map(lambda b: "" if b is None else "<WKB>")
     else:
         text = clean_text(values)
-        parsed = shapely.from_wkt(text.to_numpy(dtype=object, na_value=None), on_invalid="ignore")
+        objs = text.astype(object).where(text.notna(), None).to_numpy()
+        parsed = shapely.from_wkt(objs, on_invalid="ignore")
     present = values.notna().to_numpy() & text.notna().to_numpy()
-    bad = present & np.equal(parsed, None)
-    rejects.add(bad, Reason.INVALID_GEOMETRY, GEOMETRY, text.to_numpy(dtype=object))
+    bad = present & none_mask(parsed)
+    rejects.add(bad, Reason.INVALID_GEOMETRY, GEOMETRY, text)
     out[:] = parsed
     return out
 
@@ -132,17 +133,17 @@ def _from_xy(
     x, xbad = parse_float(frame[xcol])
     y, ybad = parse_float(frame[ycol])
     xs, ys = source_names[xcol], source_names[ycol]
-    rejects.add(xbad, Reason.INVALID_COORDINATE, xs, frame[xcol].to_numpy(dtype=object))
-    rejects.add(ybad, Reason.INVALID_COORDINATE, ys, frame[ycol].to_numpy(dtype=object))
+    rejects.add(xbad, Reason.INVALID_COORDINATE, xs, frame[xcol])
+    rejects.add(ybad, Reason.INVALID_COORDINATE, ys, frame[ycol])
     label = f"{xs}/{ys}"
     reasons = classify_bng(x, y) if bng else classify_lonlat(x, y)
     # Render "x, y" only for rows that may be reported (a million f-strings cost a second).
-    pair = _render_pairs(x, y, np.not_equal(reasons, None) | xbad | ybad)
+    pair = _render_pairs(x, y, ~none_mask(reasons) | xbad | ybad)
     _file_level_check_xy(reasons, xbad | ybad, source, label, pair)
-    for reason in np.unique(reasons[np.not_equal(reasons, None)].astype(str)):
+    for reason in np.unique(reasons[~none_mask(reasons)].astype(str)):
         rejects.add(reasons == reason, reason, label, pair)
     out = np.full(n, None, dtype=object)
-    ok = rejects.ok & np.equal(reasons, None)
+    ok = rejects.ok & none_mask(reasons)
     if not ok.any():
         return out
     if bng:
@@ -186,14 +187,12 @@ def _file_level_check_xy(
     pair: npt.NDArray[Any],
 ) -> None:
     r = np.where(unparseable, Reason.INVALID_COORDINATE.value, reasons)
-    has_coords = ~np.isin(
-        r.astype(str), [Reason.MISSING_COORDINATES.value, Reason.INVALID_COORDINATE.value]
-    )
-    base = int(has_coords.sum())
+    no_coords = (r == Reason.MISSING_COORDINATES.value) | (r == Reason.INVALID_COORDINATE.value)
+    base = int(len(r) - no_coords.sum())
     if base == 0:
         return
     for reason, advice in _FILE_LEVEL_ADVICE.items():
-        hit = r.astype(str) == reason
+        hit = r == reason
         if hit.any() and hit.sum() >= FILE_LEVEL_SHARE * base:
             first = int(np.flatnonzero(hit)[0])
             raise CoordinateError(
@@ -231,12 +230,12 @@ def _from_geometries(
         return out
     crs = CRS.from_user_input(crs)
     geoms = np.asarray(geoms, dtype=object)
-    missing = np.equal(geoms, None)
+    missing = none_mask(geoms)
     rejects.add(missing, Reason.MISSING_COORDINATES, GEOMETRY)
     empty = ~missing & shapely.is_empty(geoms)
     rejects.add(empty, Reason.EMPTY_GEOMETRY, GEOMETRY, "EMPTY")
     tid = shapely.get_type_id(geoms)
-    tname = np.where(tid >= 0, _GEOM_TYPE_NAMES[np.clip(tid, 0, 7)], None)
+    tname = np.asarray(np.where(tid >= 0, _GEOM_TYPE_NAMES[np.clip(tid, 0, 7)], None))
     wrong = ~missing & ~empty & ~np.isin(tname.astype(str), list(geom_types))
     rejects.add(
         wrong,
@@ -263,9 +262,9 @@ def _from_geometries(
     else:
         reasons = np.full(n, None, dtype=object)
     reasons[~live] = None
-    corner = _render_pairs(b[:, 0], b[:, 1], np.not_equal(reasons, None))
+    corner = _render_pairs(b[:, 0], b[:, 1], ~none_mask(reasons))
     _file_level_check_xy(reasons, np.zeros(n, dtype=bool), source, "geometry", corner)
-    for reason in np.unique(reasons[np.not_equal(reasons, None)].astype(str)):
+    for reason in np.unique(reasons[~none_mask(reasons)].astype(str)):
         rejects.add(reasons == reason, reason, GEOMETRY, corner)
     live &= rejects.ok
     if not live.any():
@@ -292,4 +291,4 @@ def _from_geometries(
 
 
 def _worst(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    return np.where(np.equal(a, None), b, a)
+    return np.where(none_mask(a), b, a)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputFileError, MissingColumnError
-from ..locate import check_against_postcodes, is_valid_postcode, normalise_postcode
+from ..locate import check_against_postcodes, normalise_postcodes, valid_postcodes
 from ..schema import (
     ADDRESS_LINES,
     BNG_CRS,
@@ -57,7 +57,7 @@ from ..schema import (
 )
 from ._columns import resolve_columns
 from ._coords import locate_rows
-from ._fields import Rejects, clean_text, parse_bool, parse_date
+from ._fields import Rejects, clean_text, missing_text, none_mask, parse_bool, parse_date
 from ._files import RawTable, load_table
 from ._result import NetworkReadResult, ReadResult
 
@@ -125,11 +125,11 @@ def _check_text(p: _Prepared, columns: Sequence[str]) -> dict[str, pd.Series]:
     n = len(p.frame)
     for col in columns:
         if col not in p.frame:
-            out[col] = pd.Series([None] * n, dtype="str")
+            out[col] = missing_text(n)
             continue
         text = clean_text(p.frame[col])
         long = (text.str.len() > MAX_FIELD_LENGTH).fillna(False).to_numpy(dtype=bool)
-        p.rejects.add(long, Reason.FIELD_TOO_LONG, p.names[col], text.to_numpy(dtype=object))
+        p.rejects.add(long, Reason.FIELD_TOO_LONG, p.names[col], text)
         out[col] = text
     return out
 
@@ -145,8 +145,13 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
     dup_any = ids.duplicated(keep=False).to_numpy() & has_id
     if not dup_any.any():
         return
-    sig = pd.util.hash_pandas_object(signature.astype("str").fillna("\x00"), index=False)
-    sub = pd.DataFrame({"id": ids[dup_any].to_numpy(), "sig": sig[dup_any].to_numpy()})
+    # hash only the rows whose id repeats (a handful in a real file)
+    dup_sig = signature.iloc[np.flatnonzero(dup_any)].astype("str").fillna("\x00")
+    for col in _LOCATION_COLUMNS:  # raw location values of the repeated rows only
+        if col in p.frame:
+            dup_sig[col] = p.frame[col].iloc[np.flatnonzero(dup_any)].astype("str").to_numpy()
+    sig = pd.util.hash_pandas_object(dup_sig, index=False).to_numpy()
+    sub = pd.DataFrame({"id": ids[dup_any].to_numpy(), "sig": sig})
     distinct = sub.groupby("id", sort=False)["sig"].transform("nunique").to_numpy()
     rows = np.flatnonzero(dup_any)
     conflict = np.zeros(len(ids), dtype=bool)
@@ -162,14 +167,14 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
         conflict,
         Reason.CONFLICTING_DUPLICATE,
         name,
-        ids.to_numpy(dtype=object),
+        ids,
         _rows_by_id(ids, conflict),
     )
     p.rejects.add(
         exact,
         Reason.EXACT_DUPLICATE,
         name,
-        ids.to_numpy(dtype=object),
+        ids,
         np.array([f"same as row {r}" for r in first_row.tolist()], dtype=object),
     )
     if exact.any():
@@ -196,12 +201,13 @@ def _rows_by_id(ids: pd.Series, mask: npt.NDArray[np.bool_]) -> npt.NDArray[Any]
 def _finish(
     p: _Prepared,
     what: str,
-    columns: dict[str, pd.Series | npt.NDArray[Any]],
+    columns: Mapping[str, Any],
     geometry: npt.NDArray[Any],
 ) -> ReadResult:
     ok = p.rejects.ok
+    keep = np.flatnonzero(ok)
     data = {
-        name: (col[ok] if isinstance(col, np.ndarray) else col[ok].reset_index(drop=True))
+        name: (col[keep] if isinstance(col, np.ndarray) else col.iloc[keep].reset_index(drop=True))
         for name, col in columns.items()
     }
     data[SOURCE_ROW] = np.flatnonzero(ok).astype("int64") + 1
@@ -227,9 +233,6 @@ def _signature(p: _Prepared, parts: dict[str, Any]) -> pd.DataFrame:
     sig = pd.DataFrame(
         {k: (v if isinstance(v, pd.Series) else pd.Series(v)) for k, v in parts.items()}
     )
-    for col in _LOCATION_COLUMNS:
-        if col in p.frame:
-            sig[col] = p.frame[col].astype("str").to_numpy()
     return sig.reset_index(drop=True)
 
 
@@ -343,21 +346,21 @@ def read_customers(
         said_no & has_needs,
         Reason.INVALID_VALUE,
         p.names.get(PSR, PSR),
-        flags.astype("str").to_numpy(dtype=object),
+        p.frame.get(PSR),
         "PSR flag says no but PSR needs codes are present",
     )
     psr = flags.fillna(pd.Series(has_needs, index=flags.index)).astype(bool)
 
     postcodes = text[POSTCODE]
     if POSTCODE in p.frame:
-        norm = postcodes.map(normalise_postcode, na_action="ignore").astype("str")
-        valid = norm.map(is_valid_postcode, na_action="ignore").fillna(False).astype(bool)
+        norm = normalise_postcodes(postcodes)
+        valid = valid_postcodes(norm)
         p.rejects.add(norm.isna().to_numpy(), Reason.MISSING_POSTCODE, p.names[POSTCODE], "")
         p.rejects.add(
-            ~valid.to_numpy(),
+            ~valid,
             Reason.INVALID_POSTCODE,
             p.names[POSTCODE],
-            postcodes.to_numpy(dtype=object),
+            postcodes,
         )
         postcodes = norm
     else:
@@ -381,12 +384,14 @@ def read_customers(
             xy = shapely.get_coordinates(geoms[live])
             verdict = np.full(n, None, dtype=object)
             verdict[live] = check_against_postcodes(
-                xy[:, 0], xy[:, 1], postcodes[live].to_numpy(dtype=object)
+                xy[:, 0], xy[:, 1], postcodes.iloc[np.flatnonzero(live)]
             )
             pairs = np.full(n, None, dtype=object)
-            flagged = np.flatnonzero(np.not_equal(verdict, None))
+            flagged = np.flatnonzero(~none_mask(verdict))
             for i, j in zip(flagged, np.searchsorted(np.flatnonzero(live), flagged), strict=True):
-                pairs[i] = f"{float(xy[j, 0])!r}, {float(xy[j, 1])!r} (postcode {postcodes.iloc[i]})"
+                pairs[i] = (
+                    f"{float(xy[j, 0])!r}, {float(xy[j, 1])!r} (postcode {postcodes.iloc[i]})"
+                )
             for reason in (Reason.SWAPPED_COORDINATES, Reason.POSTCODE_LOCATION_MISMATCH):
                 p.rejects.add(verdict == reason.value, reason, "coordinates", pairs)
 
@@ -488,7 +493,7 @@ def read_equipment(
         ~kinds.isin(allowed).to_numpy(),
         Reason.UNKNOWN_KIND,
         p.names[KIND],
-        text[KIND].to_numpy(dtype=object),
+        text[KIND],
         f"allowed: {', '.join(allowed)}",
     )
     p.rejects.add(
@@ -565,7 +570,7 @@ def _read_edges(
         loop,
         Reason.INVALID_VALUE,
         p.names[TO_NODE],
-        text[TO_NODE].to_numpy(dtype=object),
+        text[TO_NODE],
         "from_node equals to_node (an edge must join two nodes)",
     )
     p.rejects.add(
