@@ -11,18 +11,23 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import demo
 from .crs import bng_to_lonlat, lonlat_to_bng, require_bng, to_bng
+from .campaign import CampaignConfig, CampaignResult, load_config, run_campaign
 from .errors import (
     ColumnMappingError,
+    ConfigError,
     CoordinateError,
     CRSError,
     EmptyGeometryError,
     EncodingError,
     InputFileError,
     MissingColumnError,
+    ParameterError,
     SmartStreetGeoError,
     SmartStreetGeoWarning,
 )
+from .export import write_campaign
 from .io import NetworkReadResult, ReadResult, read_customers, read_equipment, read_network
+from .proximity import ProximityIndex, customers_near, nearest_equipment
 from .schema import BNG_CRS, DEFAULT_RADII_M, EquipmentKind, Reason
 
 try:
@@ -34,7 +39,10 @@ __all__ = [
     "BNG_CRS",
     "DEFAULT_RADII_M",
     "CRSError",
+    "CampaignConfig",
+    "CampaignResult",
     "ColumnMappingError",
+    "ConfigError",
     "CoordinateError",
     "EmptyGeometryError",
     "EncodingError",
@@ -42,17 +50,24 @@ __all__ = [
     "InputFileError",
     "MissingColumnError",
     "NetworkReadResult",
+    "ParameterError",
+    "ProximityIndex",
     "ReadResult",
     "Reason",
     "SmartStreetGeoError",
     "SmartStreetGeoWarning",
     "__version__",
     "bng_to_lonlat",
+    "customers_near",
     "demo",
+    "load_config",
     "lonlat_to_bng",
+    "nearest_equipment",
     "read_customers",
     "read_equipment",
     "read_network",
     "require_bng",
+    "run_campaign",
     "to_bng",
+    "write_campaign",
 ]

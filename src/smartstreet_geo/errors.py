@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "CRSError",
     "ColumnMappingError",
+    "ConfigError",
     "CoordinateError",
     "EmptyGeometryError",
     "EncodingError",
@@ -39,6 +40,10 @@ class MissingColumnError(InputFileError):
 
 class ColumnMappingError(SmartStreetGeoError):
     """A column mapping names a column that does not exist or maps two columns to one."""
+
+
+class ConfigError(SmartStreetGeoError):
+    """A campaign file is malformed: unknown key, wrong type, unknown kind, missing file."""
 
 
 class CRSError(SmartStreetGeoError):

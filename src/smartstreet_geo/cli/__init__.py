@@ -21,7 +21,7 @@ from ..errors import SmartStreetGeoError
 __all__ = ["main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("validate", "near", "circuits", "demo")
+_COMMANDS = ("validate", "near", "circuits", "run", "map", "demo")
 
 log = logging.getLogger(__name__)
 

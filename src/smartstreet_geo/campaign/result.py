@@ -1,0 +1,79 @@
+"""The result of a campaign run: contacts, reconciliation, manual review, manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+__all__ = ["CampaignResult", "MAP_CATEGORIES", "RECONCILIATION_STATUSES"]
+
+#: Final status of every input customer row in the reconciliation.
+RECONCILIATION_STATUSES = ("contacted", "manual_review", "not_contacted", "rejected")
+
+#: One category per customer for maps, highest priority first.
+MAP_CATEGORIES = ("phone_call", "manual_review", "installation_letter", "leaflet", "not_contacted")
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """Everything a campaign run produced; write it with :func:`smartstreet_geo.export.write_campaign`.
+
+    Attributes
+    ----------
+    contacts : DataFrame
+        One row per contact action after de-duplication: ``campaign``,
+        ``channel``, ``customer_id``, ``premise_id``, ``premise_key``,
+        ``template_id``, ``addressee``, address columns, ``phone`` (calls),
+        ``reason``, ``equipment_ids``, ``distance_m``, ``circuit_id``.
+    manual_review : DataFrame
+        Customers a person must look at: ``customer_id``, ``source_row``,
+        ``issue``, ``detail``.
+    reconciliation : DataFrame
+        One row per input customer row: ``source_row``, ``customer_id``,
+        ``status`` (one of :data:`RECONCILIATION_STATUSES`), ``campaigns``, ``reason``.
+    rejects : DataFrame
+        Rejected input rows of every file, as returned by the readers.
+    manifest : dict
+        Inputs (path, rows, SHA-256), parameters, versions, counts, dates, warnings.
+    customers : GeoDataFrame
+        Valid customers (EPSG:27700) with ``map_category``.
+    equipment : GeoDataFrame
+        Equipment with ``radius_m`` and ``n_customers_within``.
+    edges, substations : GeoDataFrame or None
+        The network, edges with ``in_scope``.
+    warnings : list of str
+        Things the analyst must know (e.g. a list produced too late to give notice).
+    """
+
+    contacts: pd.DataFrame
+    manual_review: pd.DataFrame
+    reconciliation: pd.DataFrame
+    rejects: pd.DataFrame
+    manifest: dict[str, Any]
+    customers: gpd.GeoDataFrame
+    equipment: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame | None
+    substations: gpd.GeoDataFrame | None
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> pd.DataFrame:
+        """Return contacts per campaign and channel (for the console summary)."""
+        if self.contacts.empty:
+            return pd.DataFrame(columns=["campaign", "channel", "contacts"])
+        return (
+            self.contacts.groupby(["campaign", "channel"], sort=True)
+            .size()
+            .rename("contacts")
+            .reset_index()
+        )
+
+    def status_counts(self) -> pd.Series:
+        """Return reconciliation rows per status (they add up to the input rows)."""
+        return (
+            self.reconciliation["status"]
+            .value_counts()
+            .reindex(list(RECONCILIATION_STATUSES), fill_value=0)
+        )

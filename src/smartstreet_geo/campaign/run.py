@@ -1,0 +1,633 @@
+"""``run_campaign``: readers + proximity + circuits -> contact actions, reconciliation, manifest.
+
+Pure composition: files are read through :mod:`smartstreet_geo.io`, spatial
+relations come from :mod:`smartstreet_geo.proximity` and
+:mod:`smartstreet_geo.network`; nothing is written here (see
+:func:`smartstreet_geo.export.write_campaign`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..io import read_customers, read_equipment, read_network
+from ..io._result import empty_rejects
+from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
+from . import _circuits
+from .config import CAMPAIGNS, CampaignConfig, load_config
+from .phones import normalise_uk_phones
+from .psr import NeedsTable, assess_needs, load_needs_table
+from .result import CampaignResult
+
+__all__ = ["run_campaign"]
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[str], None]
+
+_LETTER_COLUMNS = ("name", *ADDRESS_LINES, "post_town", POSTCODE)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def premise_keys(customers: pd.DataFrame) -> pd.Series:
+    """Return one key per premise: the premise id, else the normalised address and postcode.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"premise_id": ["100", None, None],
+    ...     "address_line_1": ["1 Oak St", "2 Oak  st", "2 OAK ST"],
+    ...     "address_line_2": [None, None, None], "address_line_3": [None, None, None],
+    ...     "postcode": ["WN5 9XP", "WN5 9XP", "WN5 9XP"]})
+    >>> premise_keys(df).tolist()
+    ['uprn:100', 'addr:2 OAK ST|WN5 9XP', 'addr:2 OAK ST|WN5 9XP']
+    """
+    parts = [customers[c].fillna("").astype(str) for c in ADDRESS_LINES if c in customers]
+    address = parts[0]
+    for part in parts[1:]:
+        address = address + " " + part
+    address = address.str.upper().str.replace(r"\s+", " ", regex=True).str.strip()
+    by_address = "addr:" + address + "|" + customers[POSTCODE].fillna("").astype(str)
+    pid = customers[PREMISE_ID]
+    return ("uprn:" + pid.astype(str)).where(pid.notna(), by_address).astype(str)
+
+
+def _read_id_list(path: Path, what: str) -> pd.DataFrame:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if CUSTOMER_ID not in df.columns:
+        raise ConfigError(f"{path}: the {what} file needs a customer_id column.")
+    df[CUSTOMER_ID] = df[CUSTOMER_ID].str.strip()
+    return df
+
+
+def _scope(cfg: CampaignConfig, warnings: list[str]) -> set[str]:
+    circuits: set[str] = set()
+    if cfg.scope_circuits is not None:
+        circuits |= set(cfg.scope_circuits)
+    if cfg.scope_circuits_column is not None:
+        if cfg.circuits_file is None:
+            raise ConfigError("[scope] circuits_column needs [inputs] circuits (the circuits file).")
+        table = pd.read_csv(cfg.circuits_file, dtype=str, keep_default_na=False)
+        col = cfg.scope_circuits_column
+        if col not in table.columns or "circuit_id" not in table.columns:
+            raise ConfigError(
+                f"{cfg.circuits_file}: needs columns circuit_id and {col!r} for [scope] circuits_column."
+            )
+        flag = table[col].str.strip().str.lower().isin({"true", "yes", "y", "1"})
+        circuits |= set(table.loc[flag, "circuit_id"].str.strip())
+    if not circuits:
+        warnings.append("no circuits in scope: no leaflets will be produced")
+    return circuits
+
+
+def _reasons_near(pairs: pd.DataFrame, equipment: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer: nearest distance, equipment ids and a readable reason."""
+    if pairs.empty:
+        return pd.DataFrame(columns=[CUSTOMER_ID, "equipment_ids", "distance_m", "reason"])
+    info = equipment.set_index("equipment_id")
+    p = pairs.merge(info[["kind", "radius_m"]], left_on="equipment_id", right_index=True)
+    p = p.sort_values([CUSTOMER_ID, "distance_m", "equipment_id"], kind="stable")
+    p["text"] = (
+        p["equipment_id"]
+        + " ("
+        + p["kind"].str.replace("_", " ")
+        + ") "
+        + p["distance_m"].map(lambda d: f"{d:.1f}")
+        + " m away, radius "
+        + p["radius_m"].map(lambda r: f"{r:g}")
+        + " m"
+    )
+    g = p.groupby(CUSTOMER_ID, sort=True)
+    out = pd.DataFrame(
+        {
+            "equipment_ids": g["equipment_id"].agg(";".join),
+            "distance_m": g["distance_m"].min().round(1),
+            "reason": "new equipment nearby: " + g["text"].agg("; ".join),
+        }
+    ).reset_index()
+    return out
+
+
+def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = None) -> CampaignResult:
+    """Run a campaign: read the inputs, find who to contact, reconcile every customer.
+
+    Parameters
+    ----------
+    config : CampaignConfig, str or Path
+        A campaign file (TOML) or a config from :func:`load_config`.
+    step : callable, optional
+        Called with a short label as each step starts (progress display).
+
+    Returns
+    -------
+    CampaignResult
+
+    Raises
+    ------
+    ConfigError
+        The campaign file is wrong (e.g. an equipment kind in the data with no radius).
+    SmartStreetGeoError
+        An input file is unusable (see the readers).
+
+    Notes
+    -----
+    Campaigns: ``leaflet`` goes to every customer served by a circuit in
+    scope; ``installation_letter`` to customers within the radius of new
+    equipment (per kind); ``outage_phone_call`` to Priority Services Register
+    customers whose supply the installation of equipment with
+    ``outage_required`` interrupts, who also get an ``outage_letter``. Letters
+    are one per premise per campaign. Opting out suppresses leaflets and
+    installation letters, never outage notices. A contact history suppresses
+    what was already sent (a delta run).
+
+    Examples
+    --------
+    >>> from smartstreet_geo import demo
+    >>> result = run_campaign(demo.path("campaign"))
+    >>> int(result.status_counts().sum()) == result.manifest["inputs"][0]["rows"]
+    True
+    """
+    cfg = config if isinstance(config, CampaignConfig) else load_config(config)
+    say = step or (lambda _label: None)
+    warnings: list[str] = []
+
+    say("reading customers")
+    cust_r = read_customers(
+        cfg.customers, columns=cfg.column_maps.get("customers") or None, encoding=cfg.encoding
+    )
+    say("reading equipment")
+    eq_r = read_equipment(
+        cfg.equipment, columns=cfg.column_maps.get("equipment") or None, encoding=cfg.encoding
+    )
+    net_r = None
+    if cfg.network_edges is not None:
+        say("reading network")
+        net_r = read_network(
+            cfg.network_edges,
+            cfg.substations,
+            edge_columns=cfg.column_maps.get("edges") or None,
+            substation_columns=cfg.column_maps.get("substations") or None,
+            encoding=cfg.encoding,
+        )
+    customers = cust_r.data.copy()
+    equipment = eq_r.data.copy()
+    kinds = set(equipment["kind"])
+    missing = sorted(kinds - set(cfg.radii))
+    if missing:
+        raise ConfigError(
+            f"{cfg.source or 'campaign'}: [radii] has no radius for equipment kind(s) "
+            f"{', '.join(missing)} present in {cfg.equipment.name}; add e.g. {missing[0]} = 30 "
+            "(metres). There is no default."
+        )
+    equipment["radius_m"] = equipment["kind"].map(cfg.radii).astype(float)
+    needs_table: NeedsTable | None = load_needs_table(cfg.needs_codes) if cfg.needs_codes else None
+
+    # ------------------------------------------------------------------ circuits
+    say("circuit membership")
+    in_scope = _scope(cfg, warnings)
+    membership = _circuits.membership(customers, net_r, in_scope, cfg, warnings)
+
+    # ------------------------------------------------------------------ proximity
+    say("customers near new equipment")
+    from ..proximity import customers_near
+
+    pairs = customers_near(customers, equipment, radius=cfg.radii) if len(equipment) else None
+    if pairs is None:
+        pairs = pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id", "distance_m"])
+    near = _reasons_near(pairs, equipment)
+    equipment["n_customers_within"] = (
+        equipment["equipment_id"].map(pairs.groupby("equipment_id")[CUSTOMER_ID].nunique()).fillna(0).astype(int)
+    )
+
+    # ------------------------------------------------------------------ outages
+    say("outage impact")
+    outage_eq = equipment[equipment["outage_required"]].copy()
+    outage_eq["outage_date"] = [
+        _outage_date(r, cfg) for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
+    ]
+    affected = _circuits.downstream(customers, net_r, outage_eq, warnings)
+    latest_send: dict[str, date] = {}
+    for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True):
+        if odate is None:
+            warnings.append(f"{eid}: needs an outage but has no date; give [outage] dates or default_date")
+            continue
+        latest = odate - timedelta(days=cfg.notice_days)
+        latest_send[eid] = latest
+        if cfg.run_date > latest:
+            warnings.append(
+                f"{eid}: outage on {odate.isoformat()} needs notice sent by {latest.isoformat()} "
+                f"({cfg.notice_days} days); this list is produced on {cfg.run_date.isoformat()}, "
+                "too late to give that notice - phone the customers and agree a new date"
+            )
+
+    # ------------------------------------------------------------------ candidates
+    say("building contact lists")
+    cust = pd.DataFrame(customers.drop(columns=customers.geometry.name))
+    cust["premise_key"] = premise_keys(cust)
+    opted_out: set[str] = set()
+    if cfg.opted_out is not None:
+        opted_out = set(_read_id_list(cfg.opted_out, "opted-out")[CUSTOMER_ID])
+    history = _read_id_list(cfg.history, "contact history") if cfg.history is not None else None
+
+    candidates: list[pd.DataFrame] = []
+    review: list[dict[str, Any]] = []
+    not_reasons: dict[str, str] = {}
+
+    if "leaflet" in cfg.produce and in_scope:
+        m = membership[membership["in_scope"] & ~membership["needs_review"]]
+        c = cust.merge(m[[CUSTOMER_ID, "member_circuit", "method"]], on=CUSTOMER_ID)
+        c["reason"] = "served by trial circuit " + c["member_circuit"] + " (" + c["method"] + ")"
+        c["circuit_for_contact"] = c["member_circuit"]
+        candidates.append(_as_contacts(c, "leaflet"))
+    for row in membership[membership["needs_review"]].itertuples(index=False):
+        review.append({CUSTOMER_ID: row.customer_id, "issue": "ambiguous_circuit", "detail": row.detail})
+
+    if "installation_letter" in cfg.produce and not near.empty:
+        c = cust.merge(near, on=CUSTOMER_ID)
+        c["circuit_for_contact"] = c["circuit_id"]
+        candidates.append(_as_contacts(c, "installation_letter"))
+
+    if not affected.empty and ({"outage_phone_call", "outage_letter"} & set(cfg.produce)):
+        a = affected.merge(outage_eq[["equipment_id", "kind", "outage_date"]], on="equipment_id")
+        a["text"] = (
+            a["equipment_id"]
+            + " ("
+            + a["kind"].str.replace("_", " ")
+            + ") on "
+            + a["outage_date"].map(lambda d: d.isoformat() if d else "a date to be set")
+        )
+        a = a.sort_values([CUSTOMER_ID, "equipment_id"], kind="stable")
+        g = a.groupby(CUSTOMER_ID, sort=True)
+        per = pd.DataFrame(
+            {
+                "equipment_ids": g["equipment_id"].agg(";".join),
+                "reason": "planned supply interruption for installing " + g["text"].agg("; ".join),
+            }
+        ).reset_index()
+        psr = cust[cust["psr"]].merge(per, on=CUSTOMER_ID)
+        psr["circuit_for_contact"] = psr["circuit_id"]
+        if "outage_letter" in cfg.produce:
+            candidates.append(_as_contacts(psr, "outage_letter"))
+        if "outage_phone_call" in cfg.produce:
+            calls, call_review = _phone_calls(psr, needs_table, cfg.run_date)
+            candidates.append(calls)
+            review.extend(call_review)
+
+    contacts = pd.concat(candidates, ignore_index=True) if candidates else _as_contacts(cust.iloc[:0], "leaflet")
+
+    # ------------------------------------------------------------------ suppression
+    if opted_out:
+        supp = contacts["campaign"].isin(["leaflet", "installation_letter"]) & contacts[CUSTOMER_ID].isin(opted_out)
+        for cid in contacts.loc[supp, CUSTOMER_ID]:
+            not_reasons.setdefault(cid, "opted out of letters (outage notices are not suppressed)")
+        contacts = contacts[~supp]
+    if history is not None:
+        contacts = _apply_history(contacts, history, not_reasons)
+
+    # ------------------------------------------------------------------ one letter per premise
+    contacts, covered = _one_letter_per_premise(contacts)
+    contacts["template_id"] = contacts["campaign"].map({k: v.template_id for k, v in cfg.templates.items()})
+    wants_name = contacts["campaign"].map({k: v.addressee == "name" for k, v in cfg.templates.items()})
+    contacts["addressee"] = contacts["name"].where(wants_name.astype(bool) & contacts["name"].notna(), "The Occupier")
+
+    # ------------------------------------------------------------------ reconciliation
+    say("reconciliation")
+    manual = _manual_review_table(review, cust_r.rejects, cust)
+    reconciliation = _reconcile(cust_r, cust, contacts, covered, manual, not_reasons, in_scope, membership)
+
+    customers["map_category"] = _map_categories(customers[CUSTOMER_ID], contacts, covered, reconciliation)
+    edges = net_r.edges.copy() if net_r is not None else None
+    if edges is not None:
+        edges["in_scope"] = edges["circuit_id"].isin(in_scope)
+    rejects_parts = [cust_r.rejects, eq_r.rejects] + ([net_r.rejects] if net_r is not None else [])
+    rejects_parts = [r for r in rejects_parts if len(r)]
+    rejects = pd.concat(rejects_parts, ignore_index=True) if rejects_parts else empty_rejects()
+
+    result_wo_manifest = dict(
+        contacts=contacts.reset_index(drop=True),
+        manual_review=manual,
+        reconciliation=reconciliation,
+        rejects=rejects,
+        customers=customers,
+        equipment=equipment,
+        edges=edges,
+        substations=net_r.substations if net_r is not None else None,
+        warnings=warnings,
+    )
+    manifest = _manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
+    for w in warnings:
+        log.warning("%s", w)
+    return CampaignResult(manifest=manifest, **result_wo_manifest)  # type: ignore[arg-type]
+
+
+def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
+    if row.equipment_id in cfg.outage_dates:
+        return cfg.outage_dates[row.equipment_id]
+    if cfg.outage_use_install_date and pd.notna(row.install_date):
+        return pd.Timestamp(row.install_date).date()
+    return cfg.outage_default_date
+
+
+_CONTACT_COLUMNS = [
+    "campaign",
+    "channel",
+    CUSTOMER_ID,
+    PREMISE_ID,
+    "premise_key",
+    "source_row",
+    "name",
+    *ADDRESS_LINES,
+    "post_town",
+    POSTCODE,
+    "phone",
+    "call_number",
+    "call_who",
+    "nominee_name",
+    "needs",
+    "medically_dependent",
+    "reason",
+    "equipment_ids",
+    "distance_m",
+    "circuit_id",
+]
+
+
+def _as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
+    out = pd.DataFrame(index=frame.index)
+    out["campaign"] = campaign
+    out["channel"] = CAMPAIGNS[campaign]
+    for col in _CONTACT_COLUMNS[2:]:
+        if col == "circuit_id":
+            out[col] = frame.get("circuit_for_contact", frame.get("circuit_id"))
+        elif col in frame:
+            out[col] = frame[col]
+        else:
+            out[col] = None
+    return out[_CONTACT_COLUMNS]
+
+
+def _phone_calls(psr: pd.DataFrame, table: NeedsTable | None, on: date) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    review: list[dict[str, Any]] = []
+    own = normalise_uk_phones(psr["phone"])
+    nominee = normalise_uk_phones(psr["nominee_phone"])
+    calls = psr.copy()
+    calls["call_number"] = own.where(own.notna(), nominee)
+    calls["call_who"] = np.where(own.notna(), "customer", np.where(nominee.notna(), "nominee", None))
+    needs_text, medical = [], []
+    for cid, codes, number in zip(calls[CUSTOMER_ID], calls["psr_needs"], calls["call_number"], strict=True):
+        if table is None:
+            needs_text.append(None)
+            medical.append(None)
+        else:
+            a = assess_needs(codes, table, on=on)
+            needs_text.append(a.summary or None)
+            medical.append(a.medically_dependent)
+            if a.needs_review:
+                review.append({CUSTOMER_ID: cid, "issue": "psr_needs_code", "detail": a.review_reason()})
+        if number is None:
+            review.append(
+                {CUSTOMER_ID: cid, "issue": "psr_no_phone", "detail": "PSR customer affected by a planned outage has no usable phone number (nor a nominee's)"}
+            )
+    calls["needs"] = needs_text
+    calls["medically_dependent"] = medical
+    callable_ = calls[calls["call_number"].notna()]
+    return _as_contacts(callable_, "outage_phone_call"), review
+
+
+def _apply_history(contacts: pd.DataFrame, history: pd.DataFrame, not_reasons: dict[str, str]) -> pd.DataFrame:
+    if "campaign" not in history.columns:
+        raise ConfigError("the contact history file needs columns customer_id and campaign.")
+    h = history.copy()
+    h["campaign"] = h["campaign"].str.strip()
+    has_eq = "equipment_ids" in h.columns
+    keep = np.ones(len(contacts), dtype=bool)
+    seen_eq: dict[tuple[str, str], set[str]] = {}
+    for cid, camp, eqs in zip(h[CUSTOMER_ID], h["campaign"], h["equipment_ids"] if has_eq else [""] * len(h), strict=True):
+        seen_eq.setdefault((cid, camp), set()).update(e for e in str(eqs).split(";") if e)
+    new_reason = contacts["reason"].copy()
+    new_eq = contacts["equipment_ids"].copy()
+    for i, (cid, camp, eqs) in enumerate(zip(contacts[CUSTOMER_ID], contacts["campaign"], contacts["equipment_ids"], strict=True)):
+        key = (cid, camp)
+        if key not in seen_eq:
+            continue
+        before = seen_eq[key]
+        mine = [e for e in str(eqs or "").split(";") if e]
+        if camp in {"installation_letter", "outage_letter", "outage_phone_call"} and before and mine:
+            fresh = [e for e in mine if e not in before]
+            if fresh:
+                new_eq.iloc[i] = ";".join(fresh)
+                new_reason.iloc[i] = contacts["reason"].iloc[i] + f" (new since last run: {', '.join(fresh)})"
+                continue
+        keep[i] = False
+        not_reasons.setdefault(cid, f"already contacted ({camp}) in an earlier run (contact history)")
+    out = contacts.copy()
+    out["reason"] = new_reason
+    out["equipment_ids"] = new_eq
+    return out[keep]
+
+
+def _one_letter_per_premise(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one letter per (campaign, premise); return the kept and the covered customers."""
+    letters = contacts["channel"] == "letter"
+    lt = contacts[letters].sort_values(
+        ["campaign", "premise_key", "distance_m", CUSTOMER_ID], kind="stable", na_position="last"
+    )
+    first = ~lt.duplicated(["campaign", "premise_key"], keep="first")
+    kept = lt[first]
+    covered = lt[~first][["campaign", CUSTOMER_ID, "premise_key"]]
+    calls = contacts[~letters].sort_values([CUSTOMER_ID], kind="stable")
+    order = {name: i for i, name in enumerate(CAMPAIGNS)}
+    out = pd.concat([kept, calls], ignore_index=True)
+    out["_o"] = out["campaign"].map(order)
+    out = out.sort_values(["_o", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(columns="_o")
+    out = out.reset_index(drop=True)
+    out.insert(0, "letter_ref", _refs(out))
+    return out, covered.reset_index(drop=True)
+
+
+def _refs(contacts: pd.DataFrame) -> pd.Series:
+    prefix = contacts["campaign"].map(
+        {"leaflet": "LF", "installation_letter": "IL", "outage_letter": "OL", "outage_phone_call": "PC"}
+    )
+    n = contacts.groupby("campaign", sort=False).cumcount() + 1
+    return prefix + "-" + n.map(lambda i: f"{i:06d}")
+
+
+def _manual_review_table(review: list[dict[str, Any]], rejects: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
+    rows = pd.DataFrame(review, columns=[CUSTOMER_ID, "issue", "detail"])
+    rows = rows.merge(cust[[CUSTOMER_ID, "source_row"]], on=CUSTOMER_ID, how="left")
+    conflicts = rejects[rejects["reason_code"] == "conflicting_duplicate"]
+    dup = pd.DataFrame(
+        {
+            CUSTOMER_ID: conflicts["record_id"],
+            "issue": "conflicting_duplicate",
+            "detail": "the same customer id on rows with different data; decide which is right",
+            "source_row": conflicts["row_number"],
+        }
+    )
+    out = pd.concat([rows, dup], ignore_index=True)
+    out["source_row"] = out["source_row"].astype("Int64")
+    return out.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable").reset_index(drop=True)[
+        ["source_row", CUSTOMER_ID, "issue", "detail"]
+    ]
+
+
+def _reconcile(
+    cust_r: Any,
+    cust: pd.DataFrame,
+    contacts: pd.DataFrame,
+    covered: pd.DataFrame,
+    manual: pd.DataFrame,
+    not_reasons: dict[str, str],
+    in_scope: set[str],
+    membership: pd.DataFrame,
+) -> pd.DataFrame:
+    # plain dicts: a groupby with Python aggregations costs seconds on 85,000 customers
+    direct: dict[str, set[str]] = {}
+    reasons: dict[str, dict[str, None]] = {}
+    for cid, camp, why in zip(contacts[CUSTOMER_ID], contacts["campaign"], contacts["reason"], strict=True):
+        direct.setdefault(cid, set()).add(camp)
+        reasons.setdefault(cid, {})[why] = None
+    via: dict[str, set[str]] = {}
+    for cid, camp in zip(covered[CUSTOMER_ID], covered["campaign"], strict=True):
+        via.setdefault(cid, set()).add(camp)
+    review_ids: dict[str, dict[str, None]] = {}
+    for cid, detail in zip(manual[CUSTOMER_ID], manual["detail"], strict=True):
+        review_ids.setdefault(cid, {})[detail] = None
+    rows = []
+    for cid, srow in zip(cust[CUSTOMER_ID], cust["source_row"], strict=True):
+        camps = direct.get(cid, set()) | via.get(cid, set())
+        campaigns = ";".join(sorted(camps))
+        if cid in review_ids and cid not in direct:
+            status, reason = "manual_review", " | ".join(review_ids[cid])
+        elif camps:
+            status = "contacted"
+            parts = list(reasons.get(cid, {}))
+            if cid in via:
+                parts.append(
+                    "covered by the letter to the same premise (" + ";".join(sorted(via[cid])) + ")"
+                )
+            if cid in review_ids:
+                parts.append("also for manual review: " + " | ".join(review_ids[cid]))
+            reason = " | ".join(parts)
+        else:
+            status = "not_contacted"
+            reason = not_reasons.get(
+                cid, "not on a circuit in scope, not within any radius, not in a planned outage"
+            )
+        rows.append((int(srow), cid, status, campaigns, reason))
+    out = pd.DataFrame(rows, columns=["source_row", CUSTOMER_ID, "status", "campaigns", "reason"])
+    rej = cust_r.rejects
+    rej_rows = pd.DataFrame(
+        {
+            "source_row": rej["row_number"].astype(int),
+            CUSTOMER_ID: rej["record_id"],
+            "status": np.where(
+                rej["reason_code"] == "conflicting_duplicate",
+                "manual_review",
+                np.where(rej["reason_code"] == "exact_duplicate", "not_contacted", "rejected"),
+            ),
+            "campaigns": "",
+            "reason": rej["reason_code"] + ": " + rej["message"],
+        }
+    )
+    out = pd.concat([out, rej_rows], ignore_index=True).sort_values("source_row", kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _map_categories(ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFrame, recon: pd.DataFrame) -> np.ndarray:
+    sets: dict[str, set[str]] = {}
+    for frame in (contacts, covered):
+        for cid, camp in zip(frame[CUSTOMER_ID], frame["campaign"], strict=True):
+            sets.setdefault(cid, set()).add(camp)
+    status: dict[str, str] = {}
+    for cid, st in zip(recon[CUSTOMER_ID], recon["status"], strict=True):
+        status.setdefault(cid, st)  # rows are in source order: a valid row precedes its duplicates
+    out = []
+    for cid in ids:
+        camps = sets.get(cid, set())
+        if "outage_phone_call" in camps:
+            out.append("phone_call")
+        elif status.get(cid) == "manual_review":
+            out.append("manual_review")
+        elif "installation_letter" in camps or "outage_letter" in camps:
+            out.append("installation_letter")
+        elif "leaflet" in camps:
+            out.append("leaflet")
+        else:
+            out.append("not_contacted")
+    return np.array(out, dtype=object)
+
+
+def _manifest(cfg: CampaignConfig, cust_r: Any, eq_r: Any, net_r: Any, res: dict[str, Any], in_scope: set[str], latest_send: dict[str, date]) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    from .. import __version__
+
+    def rel(p: Path) -> str:
+        base = cfg.source.parent if cfg.source is not None else Path.cwd()
+        try:
+            return str(p.resolve().relative_to(base.resolve()))
+        except ValueError:
+            return str(p)
+
+    inputs = [
+        {"role": "customers", "path": rel(cfg.customers), "rows": cust_r.n_input, "valid": cust_r.n_valid, "rejected": cust_r.n_rejected, "sha256": _sha256(cfg.customers)},
+        {"role": "equipment", "path": rel(cfg.equipment), "rows": eq_r.n_input, "valid": eq_r.n_valid, "rejected": eq_r.n_rejected, "sha256": _sha256(cfg.equipment)},
+    ]
+    if net_r is not None:
+        inputs.append({"role": "network_edges", "path": rel(cfg.network_edges), "rows": net_r.edges_result.n_input, "valid": net_r.edges_result.n_valid, "rejected": net_r.edges_result.n_rejected, "sha256": _sha256(cfg.network_edges)})  # type: ignore[arg-type]
+        inputs.append({"role": "substations", "path": rel(net_r.substations_result.source and Path(net_r.substations_result.source)), "rows": net_r.substations_result.n_input, "valid": net_r.substations_result.n_valid, "rejected": net_r.substations_result.n_rejected, "sha256": _sha256(Path(net_r.substations_result.source))})
+    for role, p in (("circuits", cfg.circuits_file), ("opted_out", cfg.opted_out), ("history", cfg.history), ("psr_needs_codes", cfg.needs_codes), ("campaign", cfg.source)):
+        if p is not None:
+            inputs.append({"role": role, "path": rel(p), "sha256": _sha256(p)})
+    contacts = res["contacts"]
+    recon = res["reconciliation"]
+    return {
+        "tool": "smartstreet-geo",
+        "version": __version__,
+        "campaign": {"name": cfg.name, "reference": cfg.reference},
+        "created": cfg.run_date.isoformat(),
+        "delete_after": (cfg.run_date + timedelta(days=cfg.delete_after_days)).isoformat(),
+        "inputs": inputs,
+        "parameters": {
+            "radii_m": dict(sorted(cfg.radii.items())),
+            "campaigns": list(cfg.produce),
+            "circuits_in_scope": sorted(in_scope),
+            "notice_days": cfg.notice_days,
+            "latest_send_dates": {k: v.isoformat() for k, v in sorted(latest_send.items())},
+            "templates": {k: asdict(v) for k, v in sorted(cfg.templates.items())},
+            "pseudonymised_ids": cfg.pseudonymise_ids,
+        },
+        "counts": {
+            "contacts": {k: int(v) for k, v in contacts.groupby("campaign").size().sort_index().items()},
+            "reconciliation": {k: int(v) for k, v in recon["status"].value_counts().sort_index().items()},
+            "manual_review": {k: int(v) for k, v in res["manual_review"]["issue"].value_counts().sort_index().items()},
+            "rejects_by_reason": {k: int(v) for k, v in res["rejects"]["reason_code"].value_counts().sort_index().items()},
+            "equipment": int(len(res["equipment"])),
+        },
+        "packages": {
+            "python": platform.python_version(),
+            **{name: version(name) for name in ("numpy", "pandas", "geopandas", "shapely", "pyproj")},
+        },
+        "warnings": list(res["warnings"]),
+    }

@@ -1,0 +1,132 @@
+"""``smartstreet-geo run campaign.toml --out DIR``: produce the contact lists of a campaign."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from ._common import echo, prepare_out_dir
+
+_STEPS = (
+    "reading customers",
+    "reading equipment",
+    "reading network",
+    "circuit membership",
+    "customers near new equipment",
+    "outage impact",
+    "building contact lists",
+    "reconciliation",
+    "writing outputs",
+)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``run`` sub-command."""
+    p = sub.add_parser(
+        "run",
+        help="run a campaign file and write the contact lists",
+        description="Read the inputs named in a campaign file (TOML), decide who gets a leaflet, "
+        "an installation letter or an outage phone call, and write letters.csv/.xlsx, "
+        "phone_calls.csv, manual_review.csv, reconciliation.csv, rejects.csv, "
+        "contact_history.csv, manifest.json and map.html into --out.",
+    )
+    add_run_options(p)
+    p.add_argument("campaign", type=Path, help="campaign file (TOML)")
+    p.set_defaults(func=run)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and ``demo``."""
+    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    p.add_argument("--force", action="store_true", help="replace the files in a non-empty --out")
+    p.add_argument("--no-map", action="store_true", help="do not write map.html")
+    p.add_argument(
+        "--pseudonymise",
+        action="store_true",
+        help="replace customer ids in reconciliation/manual review/history by keyed pseudonyms "
+        "(key from the environment variable named in the campaign file, "
+        "default SMARTSTREET_PSEUDONYM_KEY)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the campaign in ``args``; return the exit code."""
+    return run_and_write(args.campaign, args)
+
+
+def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
+    """Run ``campaign`` and write its outputs as ``args`` say; print the summary."""
+    from tqdm import tqdm
+
+    from ..campaign import load_config, run_campaign
+    from ..export import write_campaign
+
+    cfg = load_config(campaign)
+    key: bytes | None = None
+    if args.pseudonymise or cfg.pseudonymise_ids:
+        value = os.environ.get(cfg.pseudonym_key_env, "")
+        if len(value) < 16:
+            raise ConfigError(
+                f"pseudonymised ids need a secret key of at least 16 characters in the "
+                f"environment variable {cfg.pseudonym_key_env}."
+            )
+        key = value.encode("utf-8")
+    out = prepare_out_dir(args.out, force=args.force)
+    bar = tqdm(
+        total=len(_STEPS),
+        desc="campaign",
+        unit="step",
+        file=sys.stderr,
+        disable=args.quiet or not sys.stderr.isatty(),
+        leave=False,
+    )
+    done: set[str] = set()
+
+    def step(label: str) -> None:
+        bar.set_description(label)
+        if label in _STEPS and label not in done:
+            done.add(label)
+            bar.n = len(done)
+            bar.refresh()
+
+    result = run_campaign(cfg, step=step)
+    step("writing outputs")
+    paths = write_campaign(
+        result, out, pseudonym_key=key, map_html=not args.no_map and cfg.write_map, map_tiles=cfg.map_tiles
+    )
+    bar.close()
+    _summary(result, out, paths)
+    return 0
+
+
+def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
+    from ..campaign import CampaignResult
+
+    assert isinstance(result, CampaignResult)
+    m = result.manifest
+    echo(f"campaign: {m['campaign']['name']} ({m['campaign']['reference']}), run date {m['created']}")
+    for i in m["inputs"]:
+        if "rows" in i:
+            echo(f"  {i['role']:<14} {i['rows']:>8,} rows  {i['valid']:>8,} valid  {i['rejected']:>6,} rejected")
+    echo("")
+    echo(f"  {'campaign':<22} {'channel':<8} {'contacts':>9}")
+    for row in result.counts().itertuples(index=False):
+        echo(f"  {row.campaign:<22} {row.channel:<8} {row.contacts:>9,}")
+    echo("")
+    echo("  reconciliation (every input customer row once):")
+    counts = result.status_counts()
+    for status, n in counts.items():
+        echo(f"    {status:<16} {n:>9,}")
+    echo(f"    {'total':<16} {int(counts.sum()):>9,}")
+    review = m["counts"]["manual_review"]
+    if review:
+        echo("  manual review: " + ", ".join(f"{k} {v}" for k, v in review.items()))
+    for w in result.warnings:
+        echo(f"  warning: {w}")
+    echo("")
+    echo(f"outputs in {out}: {', '.join(sorted(paths))}")
+    echo(f"these files hold personal data: delete them after {m['delete_after']}")

@@ -1,0 +1,302 @@
+"""Campaigns on small hand-made inputs whose right answer is known, plus the demo."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import smartstreet_geo as ssg
+from smartstreet_geo.campaign import load_config, normalise_uk_phone, run_campaign
+from smartstreet_geo.export import atomic_write_bytes, write_campaign
+
+E, N = 354500.0, 404100.0  # Wigan, postcode district WN5
+
+CUSTOMER_HEADER = (
+    "customer_id,premise_id,name,address_line_1,address_line_2,post_town,postcode,"
+    "easting,northing,psr,psr_needs,phone,nominee_name,nominee_phone,circuit_id"
+)
+
+
+def customer(cid, dx, *, premise=None, name=None, address=None, psr="N", needs="", phone="",
+             nominee="", nominee_phone="", circuit="C1"):
+    return ",".join(
+        [cid, premise if premise is not None else f"P{cid}", name or f"Person {cid}",
+         address or f"{cid} Oak Street", "", "WIGAN", "WN5 9XP", str(E + dx), str(N),
+         psr, needs, phone, nominee, nominee_phone, circuit]
+    )
+
+
+def make_inputs(tmp_path: Path, rows: list[str], equipment: list[str], **extra) -> dict:
+    (tmp_path / "customers.csv").write_text("\n".join([CUSTOMER_HEADER, *rows]) + "\n")
+    (tmp_path / "equipment.csv").write_text(
+        "equipment_id,kind,circuit_id,install_date,outage_required,easting,northing\n"
+        + "\n".join(equipment) + "\n"
+    )
+    cfg = {
+        "campaign": {"name": "test", "reference": "T-1", "run_date": "2027-01-04"},
+        "inputs": {"customers": "customers.csv", "equipment": "equipment.csv"},
+        "scope": {"circuits": ["C1"]},
+        "radii": {"lv_capacitor": 30, "oltc_transformer": 50, "link_box_switch": 20, "circuit_breaker": 30},
+        "campaigns": {"produce": ["leaflet", "installation_letter", "outage_phone_call"]},
+        "psr": {"needs_codes": str(ssg.demo.path("psr_needs_codes"))},
+    }
+    for k, v in extra.items():
+        cfg.setdefault(k, {}).update(v)
+    return cfg
+
+
+def run(tmp_path, cfg):
+    return run_campaign(load_config(cfg, base=tmp_path))
+
+
+# --------------------------------------------------------------------------- basics
+def test_reasons_radius_and_one_letter_per_premise(tmp_path):
+    rows = [
+        customer("1", 10, premise="A"),
+        customer("2", 10, premise="A"),  # same premise as 1: one letter
+        customer("3", 30),  # exactly at the radius: within
+        customer("4", 30.5),  # just outside
+        customer("5", 200, circuit="C2"),  # another circuit, far away
+    ]
+    cfg = make_inputs(tmp_path, rows, [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    r = run(tmp_path, cfg)
+    il = r.contacts[r.contacts["campaign"] == "installation_letter"]
+    assert sorted(il["customer_id"]) == ["1", "3"]
+    assert il.set_index("customer_id").loc["3", "reason"] == (
+        "new equipment nearby: EQ1 (lv capacitor) 30.0 m away, radius 30 m"
+    )
+    leaflets = r.contacts[r.contacts["campaign"] == "leaflet"]
+    assert sorted(leaflets["customer_id"]) == ["1", "3", "4"]
+    assert set(leaflets["addressee"]) == {"The Occupier"}
+    rec = r.reconciliation.set_index("customer_id")
+    assert rec.loc["2", "status"] == "contacted"
+    assert "covered by the letter to the same premise" in rec.loc["2", "reason"]
+    assert rec.loc["5", "status"] == "not_contacted"
+    assert r.equipment.set_index("equipment_id").loc["EQ1", "n_customers_within"] == 3
+
+
+def test_reconciliation_adds_up_with_rejects_and_duplicates(tmp_path):
+    rows = [customer(str(i), i) for i in range(1, 6)]
+    rows += [rows[0], rows[1].replace("Oak", "Elm"), "9,P9,X,1 Oak,,WIGAN,WN12,1,2,N,,,,,C1"]
+    cfg = make_inputs(tmp_path, rows, [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    r = run(tmp_path, cfg)
+    rec = r.reconciliation
+    assert len(rec) == len(rows)
+    assert sorted(rec["source_row"]) == list(range(1, len(rows) + 1))
+    assert int(r.status_counts().sum()) == len(rows)
+    by_row = rec.set_index("source_row")["status"]
+    assert by_row[6] == "not_contacted"  # exact duplicate of row 1
+    assert by_row[2] == by_row[7] == "manual_review"  # conflicting duplicate
+    assert by_row[8] == "rejected"
+    assert set(r.manual_review["issue"]) == {"conflicting_duplicate"}
+
+
+def test_kind_without_radius_is_an_error(tmp_path):
+    cfg = make_inputs(tmp_path, [customer("1", 0)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    del cfg["radii"]["lv_capacitor"]
+    with pytest.raises(ssg.ConfigError, match="no radius for equipment kind"):
+        run(tmp_path, cfg)
+    cfg["radii"]["flux_capacitor"] = 10
+    with pytest.raises(ssg.ConfigError, match="unknown equipment kind 'flux_capacitor'"):
+        load_config(cfg, base=tmp_path)
+
+
+def test_unknown_config_key_is_named(tmp_path):
+    cfg = make_inputs(tmp_path, [customer("1", 0)], [])
+    cfg["output"] = {"delete_afterdays": 3}
+    with pytest.raises(ssg.ConfigError, match=r"\[output\] unknown key 'delete_afterdays'"):
+        load_config(cfg, base=tmp_path)
+
+
+# --------------------------------------------------------------------------- PSR routing
+@pytest.mark.parametrize(
+    ("psr_fields", "called", "who", "review"),
+    [
+        ({"psr": "Y", "needs": "04", "phone": "+44 161 496 0123"}, True, "customer", set()),
+        ({"psr": "Y", "needs": "04", "phone": ""}, False, None, {"psr_no_phone"}),
+        ({"psr": "Y", "needs": "04", "phone": "12345"}, False, None, {"psr_no_phone"}),
+        ({"psr": "Y", "needs": "04", "nominee": "Sam Carer", "nominee_phone": "07700 900123"}, True, "nominee", set()),
+        ({"psr": "Y", "needs": "33@2026-06-30", "phone": "0161 496 0124"}, True, "customer", {"psr_needs_code"}),
+        ({"psr": "Y", "needs": "99", "phone": "0161 496 0125"}, True, "customer", {"psr_needs_code"}),
+        ({"psr": "N", "phone": "0161 496 0126"}, False, None, set()),
+    ],
+    ids=["phone", "no_phone", "bad_phone", "nominee", "expired_code", "unknown_code", "not_psr"],
+)
+def test_psr_routing(tmp_path, psr_fields, called, who, review):
+    rows = [customer("1", 5, **psr_fields)]
+    cfg = make_inputs(tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"])
+    r = run(tmp_path, cfg)
+    calls = r.contacts[r.contacts["campaign"] == "outage_phone_call"]
+    assert (len(calls) == 1) is called
+    if called:
+        assert calls["call_who"].iloc[0] == who
+        assert calls["call_number"].iloc[0].startswith("0")
+    assert set(r.manual_review["issue"]) == review
+    if psr_fields["psr"] == "Y":  # the PSR customer also gets the outage letter, by name
+        letters = r.contacts[r.contacts["campaign"] == "outage_letter"]
+        assert letters["addressee"].tolist() == ["Person 1"]
+
+
+def test_phone_numbers_normalised_not_mangled():
+    assert normalise_uk_phone("+44 161 496 0123") == "0161 496 0123"
+    assert normalise_uk_phone("0044 7700 900123") == "07700 900123"
+    assert normalise_uk_phone("(0161) 496-0123") == "0161 496 0123"
+    assert normalise_uk_phone("=1+1") is None
+
+
+def test_notice_date_warning(tmp_path):
+    rows = [customer("1", 5, psr="Y", needs="04", phone="0161 496 0123")]
+    late = make_inputs(tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-01-06,true,{E},{N}"])
+    r = run(tmp_path, late)
+    assert any("EQ9" in w and "too late" in w and "2027-01-01" in w for w in r.warnings)
+    early = make_inputs(tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-02-06,true,{E},{N}"])
+    assert not any("too late" in w for w in run(tmp_path, early).warnings)
+    assert run(tmp_path, early).manifest["parameters"]["latest_send_dates"] == {"EQ9": "2027-02-01"}
+
+
+def test_opt_out_suppresses_letters_not_outage_notices(tmp_path):
+    rows = [customer("1", 5, psr="Y", needs="04", phone="0161 496 0123"), customer("2", 6)]
+    (tmp_path / "optout.csv").write_text("customer_id\n1\n2\n")
+    cfg = make_inputs(
+        tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"],
+        suppression={"opted_out": "optout.csv"},
+    )
+    r = run(tmp_path, cfg)
+    got = set(zip(r.contacts["customer_id"], r.contacts["campaign"], strict=True))
+    assert got == {("1", "outage_letter"), ("1", "outage_phone_call")}
+    assert "opted out" in r.reconciliation.set_index("customer_id").loc["2", "reason"]
+
+
+# --------------------------------------------------------------------------- delta run
+def test_delta_run_contacts_only_the_newly_affected(tmp_path):
+    rows = [customer(str(i), 10 * i) for i in range(1, 8)]
+    first = make_inputs(tmp_path, rows, [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    r1 = run(tmp_path, first)
+    out1 = tmp_path / "run1"
+    out1.mkdir()
+    write_campaign(r1, out1, map_html=False)
+    sent1 = set(r1.contacts.loc[r1.contacts["campaign"] == "installation_letter", "customer_id"])
+    assert sent1 == {"1", "2", "3"}
+    # a second capacitor 45 m further east, and the first run's history
+    second = make_inputs(
+        tmp_path, rows,
+        [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}", f"EQ2,lv_capacitor,C1,2027-04-01,false,{E + 45},{N}"],
+        suppression={"history": str(out1 / "contact_history.csv")},
+    )
+    r2 = run(tmp_path, second)
+    il = r2.contacts[r2.contacts["campaign"] == "installation_letter"].set_index("customer_id")
+    # 4..7 are newly within 30 m of EQ2; 1 is not; 2 and 3 were written to about EQ1 but EQ2 is new to them
+    assert sorted(il.index) == ["2", "3", "4", "5", "6", "7"]
+    assert il.loc["3", "equipment_ids"] == "EQ2"
+    assert "new since last run: EQ2" in il.loc["3", "reason"]
+    assert r2.contacts[r2.contacts["campaign"] == "leaflet"].empty  # everyone had one
+    assert "already contacted" in r2.reconciliation.set_index("customer_id").loc["1", "reason"]
+
+
+# --------------------------------------------------------------------------- output safety
+HOSTILE = ["=HYPERLINK(1)", "+SUM(A1)", "-2+3", "@cmd"]
+TRIGGERS = ["=1+1", "+1+1", "-1+1", "@SUM(1)", "\t=1", "\r=1"]
+
+
+@pytest.mark.parametrize("value", TRIGGERS)
+def test_every_trigger_neutralised_in_csv_and_xlsx(tmp_path, value):
+    openpyxl = pytest.importorskip("openpyxl")
+    from smartstreet_geo.export import write_csv, write_xlsx
+
+    frame = pd.DataFrame({"name": [value], "phone": ["0161 496 0123"], "n": ["-2.5"]})
+    write_csv(frame, tmp_path / "x.csv")
+    got = pd.read_csv(tmp_path / "x.csv", dtype=str, keep_default_na=False)
+    assert got["name"].iloc[0] == "'" + value
+    assert got["phone"].iloc[0] == "0161 496 0123" and got["n"].iloc[0] == "-2.5"
+    write_xlsx(frame, tmp_path / "x.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "x.xlsx").active
+    # (openpyxl shows a CR stored in XLSX as its escape _x000D_)
+    assert ws["A2"].value == "'" + value.replace("\r", "_x000D_")
+    assert ws["A2"].data_type == "s"  # a string cell, not a formula
+
+
+def test_formula_injection_neutralised_in_csv_and_xlsx(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    rows = [
+        customer(str(i + 1), i, name=h, address=f"{h} Street") for i, h in enumerate(HOSTILE)
+    ]
+    rows.append(customer("9", 3, address="-5", psr="Y", needs="04", phone="+44 161 496 0123"))
+    cfg = make_inputs(tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"])
+    r = run(tmp_path, cfg)
+    out = tmp_path / "out"
+    out.mkdir()
+    write_campaign(r, out, map_html=False)
+    letters = pd.read_csv(out / "letters.csv", dtype=str, keep_default_na=False)
+    for cell in letters.to_numpy().ravel():
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")) and not (
+            cell.startswith("-") and cell != "-5"
+        ), repr(cell)
+    assert "-5" in set(letters["address_line_1"])  # a plain number is left alone
+    assert "'=HYPERLINK(1) Street" in set(letters["address_line_1"])
+    wb = openpyxl.load_workbook(out / "letters.xlsx")
+    for row in wb.active.iter_rows(values_only=True):
+        for v in row:
+            if isinstance(v, str):
+                assert not v.startswith(("=", "+", "@", "\t", "\r")), repr(v)
+    calls = pd.read_csv(out / "phone_calls.csv", dtype=str)
+    assert calls["call_number"].tolist() == ["0161 496 0123"]  # not "'+44 161 ..."
+
+
+def test_outputs_are_owner_only_and_byte_identical(tmp_path):
+    rows = [customer(str(i), 7 * i, psr="Y" if i % 3 == 0 else "N", needs="04" if i % 3 == 0 else "",
+                     phone="0161 496 0100") for i in range(1, 30)]
+    cfg = make_inputs(tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"])
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    write_campaign(run(tmp_path, cfg), a, map_html=False)
+    write_campaign(run(tmp_path, cfg), b, map_html=False)
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+        assert stat.S_IMODE(os.stat(a / name).st_mode) == 0o600
+
+
+def test_interrupted_write_leaves_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "letters.csv"
+    atomic_write_bytes(target, b"version 1\n")
+
+    def boom(_fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(target, b"version 2, half written" * 1000)
+    assert target.read_bytes() == b"version 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["letters.csv"]  # no temporary file left
+
+
+def test_pseudonymised_ids(tmp_path):
+    rows = [customer("1600000000001", 5), customer("1600000000002", 6)]
+    cfg = make_inputs(tmp_path, rows, [])
+    out = tmp_path / "out"
+    out.mkdir()
+    write_campaign(run(tmp_path, cfg), out, pseudonym_key=b"0123456789abcdef-secret", map_html=False)
+    text = (out / "reconciliation.csv").read_text() + (out / "contact_history.csv").read_text()
+    assert "1600000000001" not in text
+    rec = pd.read_csv(out / "reconciliation.csv", dtype=str)
+    assert rec["customer_id"].str.fullmatch(r"[0-9a-f]{16}").all()
+
+
+def test_manifest_records_inputs_and_dates(tmp_path):
+    cfg = make_inputs(tmp_path, [customer("1", 5)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    m = run(tmp_path, cfg).manifest
+    assert m["created"] == "2027-01-04" and m["delete_after"] == "2027-04-04"
+    roles = {i["role"]: i for i in m["inputs"]}
+    import hashlib
+
+    assert roles["customers"]["sha256"] == hashlib.sha256((tmp_path / "customers.csv").read_bytes()).hexdigest()
+    assert roles["customers"]["rows"] == 1
+    assert m["version"] == ssg.__version__
+    assert date.fromisoformat(m["created"]) == date(2027, 1, 4)
