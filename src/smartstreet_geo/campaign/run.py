@@ -335,7 +335,7 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
     )
     manifest = _manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
     for w in warnings:
-        log.warning("%s", w)
+        log.info("%s", w)
     return CampaignResult(manifest=manifest, **result_wo_manifest)  # type: ignore[arg-type]
 
 
