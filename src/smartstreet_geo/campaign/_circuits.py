@@ -90,15 +90,39 @@ def downstream(
             outage_eq[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID
         )
         return m[[CUSTOMER_ID, "equipment_id"]]
-    from ..network import Network, downstream_customers
+    from ..network import Network, downstream_customers, equipment_isolation_points
 
     net = Network(net_r.edges, net_r.substations)
-    rows = downstream_customers(
-        net,
-        customers,
-        [f"equipment:{e}" for e in outage_eq["equipment_id"]],
-        equipment=outage_eq,
-        unplaced="ignore",
-    )
-    rows["equipment_id"] = rows["isolation_point"].str.removeprefix("equipment:")
-    return rows[[CUSTOMER_ID, "equipment_id"]].drop_duplicates().reset_index(drop=True)
+    mapped = equipment_isolation_points(net, outage_eq)
+    placed = mapped["isolation_point"].notna().to_numpy()
+    parts = []
+    if placed.any():
+        rows = downstream_customers(
+            net,
+            customers,
+            mapped.loc[placed, "isolation_point"].tolist(),
+            unplaced="ignore",
+        )
+        point_to_eq = dict(zip(mapped["isolation_point"], mapped["equipment_id"], strict=True))
+        rows["equipment_id"] = rows["isolation_point"].map(point_to_eq)
+        # two equipment on one isolation point share its customers
+        for point, eids in mapped[placed].groupby("isolation_point")["equipment_id"]:
+            for eid in eids.iloc[1:]:
+                extra = rows[rows["isolation_point"] == point].copy()
+                extra["equipment_id"] = eid
+                rows = pd.concat([rows, extra], ignore_index=True)
+        parts.append(rows[[CUSTOMER_ID, "equipment_id"]])
+    if (~placed).any():
+        # Safer to call too many vulnerable customers than too few: an item we cannot place on
+        # the network takes out its whole declared feeder, and the analyst is told.
+        lost = outage_eq[outage_eq["equipment_id"].isin(mapped.loc[~placed, "equipment_id"])]
+        for row in mapped[~placed].itertuples(index=False):
+            warnings.append(
+                f"{row.equipment_id}: cannot be placed on the network ({row.rule}); everyone on "
+                "its declared circuit is treated as losing supply - check its position or give "
+                "an edge_id/node"
+            )
+        m = customers[[CUSTOMER_ID, CIRCUIT_ID]].merge(lost[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID)
+        parts.append(m[[CUSTOMER_ID, "equipment_id"]])
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id"])
+    return out.drop_duplicates().sort_values(["equipment_id", CUSTOMER_ID], kind="stable").reset_index(drop=True)

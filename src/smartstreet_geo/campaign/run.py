@@ -255,7 +255,7 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
     if "leaflet" in cfg.produce and in_scope:
         m = membership[membership["in_scope"] & ~membership["needs_review"]]
         c = cust.merge(m[[CUSTOMER_ID, "member_circuit", "method"]], on=CUSTOMER_ID)
-        c["reason"] = "served by trial circuit " + c["member_circuit"] + " (" + c["method"] + ")"
+        c["reason"] = "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
         c["circuit_for_contact"] = c["member_circuit"]
         candidates.append(_as_contacts(c, "leaflet"))
     for row in membership[membership["needs_review"]].itertuples(index=False):
