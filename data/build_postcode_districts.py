@@ -45,13 +45,19 @@ def build(out: Path) -> pd.DataFrame:
     g = units.groupby("district", sort=True)
     centre = g[["easting", "northing"]].mean()
     units = units.join(centre.add_suffix("_c"), on="district")
-    units["d"] = np.hypot(units["easting"] - units["easting_c"], units["northing"] - units["northing_c"])
+    units["d"] = np.hypot(
+        units["easting"] - units["easting_c"], units["northing"] - units["northing_c"]
+    )
     table = pd.DataFrame(
         {
             "district": centre.index,
             "easting": centre["easting"].round(0).astype(int).to_numpy(),
             "northing": centre["northing"].round(0).astype(int).to_numpy(),
-            "radius_m": units.groupby("district", sort=True)["d"].max().round(0).astype(int).to_numpy(),
+            "radius_m": units.groupby("district", sort=True)["d"]
+            .max()
+            .round(0)
+            .astype(int)
+            .to_numpy(),
             "units": g.size().to_numpy(),
         }
     )
@@ -65,7 +71,8 @@ if __name__ == "__main__":
     p.add_argument(
         "--out",
         type=Path,
-        default=Path(__file__).resolve().parents[1] / "src/smartstreet_geo/data/postcode_districts.csv",
+        default=Path(__file__).resolve().parents[1]
+        / "src/smartstreet_geo/data/postcode_districts.csv",
     )
     a = p.parse_args()
     t = build(a.out)

@@ -95,7 +95,9 @@ def test_outside_the_ostn15_grid_is_nan_not_a_helmert_guess():
 
 
 def test_to_bng_geodataframe_uses_ostn15():
-    g = gpd.GeoDataFrame(geometry=[Point(lon, lat) for _, lat, lon, _, _ in OS_TEST_POINTS], crs=4326)
+    g = gpd.GeoDataFrame(
+        geometry=[Point(lon, lat) for _, lat, lon, _, _ in OS_TEST_POINTS], crs=4326
+    )
     out = ssg.to_bng(g)
     assert out.crs.to_epsg() == 27700
     got = np.array([[p.x, p.y] for p in out.geometry])

@@ -10,8 +10,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import demo
-from .crs import bng_to_lonlat, lonlat_to_bng, require_bng, to_bng
 from .campaign import CampaignConfig, CampaignResult, load_config, run_campaign
+from .crs import bng_to_lonlat, lonlat_to_bng, require_bng, to_bng
 from .errors import (
     ColumnMappingError,
     ConfigError,
@@ -27,6 +27,7 @@ from .errors import (
 )
 from .export import write_campaign
 from .io import NetworkReadResult, ReadResult, read_customers, read_equipment, read_network
+from .maps import campaign_map, circuits_map, customers_map, equipment_map, save_map
 from .proximity import ProximityIndex, customers_near, nearest_equipment
 from .schema import BNG_CRS, DEFAULT_RADII_M, EquipmentKind, Reason
 
@@ -58,8 +59,12 @@ __all__ = [
     "SmartStreetGeoWarning",
     "__version__",
     "bng_to_lonlat",
+    "campaign_map",
+    "circuits_map",
+    "customers_map",
     "customers_near",
     "demo",
+    "equipment_map",
     "load_config",
     "lonlat_to_bng",
     "nearest_equipment",
@@ -68,6 +73,7 @@ __all__ = [
     "read_network",
     "require_bng",
     "run_campaign",
+    "save_map",
     "to_bng",
     "write_campaign",
 ]

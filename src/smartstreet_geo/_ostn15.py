@@ -70,8 +70,18 @@ def _shifts(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
     u = yi - n0
     i = e0 + n0 * _COLS
     w00, w10, w01, w11 = (1 - t) * (1 - u), t * (1 - u), (1 - t) * u, t * u
-    se = w00 * se_grid[i] + w10 * se_grid[i + 1] + w01 * se_grid[i + _COLS] + w11 * se_grid[i + _COLS + 1]
-    sn = w00 * sn_grid[i] + w10 * sn_grid[i + 1] + w01 * sn_grid[i + _COLS] + w11 * sn_grid[i + _COLS + 1]
+    se = (
+        w00 * se_grid[i]
+        + w10 * se_grid[i + 1]
+        + w01 * se_grid[i + _COLS]
+        + w11 * se_grid[i + _COLS + 1]
+    )
+    sn = (
+        w00 * sn_grid[i]
+        + w10 * sn_grid[i + 1]
+        + w01 * sn_grid[i + _COLS]
+        + w11 * sn_grid[i + _COLS + 1]
+    )
     se[~inside] = np.nan
     sn[~inside] = np.nan
     return se, sn

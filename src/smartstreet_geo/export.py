@@ -189,7 +189,9 @@ def pseudonym(values: pd.Series, key: bytes) -> pd.Series:
     return values.map(one).astype(object)
 
 
-def write_xlsx(frame: pd.DataFrame, path: str | Path, *, sheet: str = "letters", created: object = None) -> Path:
+def write_xlsx(
+    frame: pd.DataFrame, path: str | Path, *, sheet: str = "letters", created: object = None
+) -> Path:
     """Write ``frame`` as a formula-safe XLSX file, atomically, owner-only, reproducibly.
 
     Every cell is written as text or a number, never as a formula (the
@@ -204,7 +206,12 @@ def write_xlsx(frame: pd.DataFrame, path: str | Path, *, sheet: str = "letters",
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(
         buf,
-        {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
     )
     when = created if isinstance(created, dt.datetime) else dt.datetime(2000, 1, 1)
     if isinstance(created, dt.date) and not isinstance(created, dt.datetime):

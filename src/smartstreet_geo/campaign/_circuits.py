@@ -15,7 +15,10 @@ __all__ = ["downstream", "membership"]
 def membership(
     customers: pd.DataFrame, net_r: Any, in_scope: set[str], cfg: Any, warnings: list[str]
 ) -> pd.DataFrame:
-    """One row per customer: ``member_circuit``, ``method``, ``in_scope``, ``needs_review``, ``detail``.
+    """Return one row per customer: circuit, method, in scope, needs review, detail.
+
+    Columns: ``customer_id``, ``member_circuit``, ``method``, ``in_scope``,
+    ``needs_review``, ``detail``.
 
     With a network, membership is by connectivity (the customer's connection
     node), inferred from the nearest cable for customers without one; without
@@ -25,7 +28,9 @@ def membership(
     ids = customers[CUSTOMER_ID].to_numpy()
     if net_r is None:
         declared = customers[CIRCUIT_ID]
-        warnings.append("no network given: circuit membership is the customers' declared circuit_id")
+        warnings.append(
+            "no network given: circuit membership is the customers' declared circuit_id"
+        )
         return pd.DataFrame(
             {
                 CUSTOMER_ID: ids,
@@ -78,7 +83,10 @@ def membership(
 def downstream(
     customers: pd.DataFrame, net_r: Any, outage_eq: pd.DataFrame, warnings: list[str]
 ) -> pd.DataFrame:
-    """Customers who lose supply when each outage equipment is installed: ``customer_id``, ``equipment_id``."""
+    """Return who loses supply while each outage equipment is installed.
+
+    Columns ``customer_id`` and ``equipment_id``, one row per pair.
+    """
     if outage_eq.empty:
         return pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id"])
     if net_r is None:
@@ -122,7 +130,17 @@ def downstream(
                 "its declared circuit is treated as losing supply - check its position or give "
                 "an edge_id/node"
             )
-        m = customers[[CUSTOMER_ID, CIRCUIT_ID]].merge(lost[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID)
+        m = customers[[CUSTOMER_ID, CIRCUIT_ID]].merge(
+            lost[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID
+        )
         parts.append(m[[CUSTOMER_ID, "equipment_id"]])
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id"])
-    return out.drop_duplicates().sort_values(["equipment_id", CUSTOMER_ID], kind="stable").reset_index(drop=True)
+    out = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id"])
+    )
+    return (
+        out.drop_duplicates()
+        .sort_values(["equipment_id", CUSTOMER_ID], kind="stable")
+        .reset_index(drop=True)
+    )

@@ -28,7 +28,11 @@ CAMPAIGNS: dict[str, str] = {
     "outage_phone_call": "phone",
 }
 
-_ADDRESSEE_DEFAULT = {"leaflet": "occupier", "installation_letter": "occupier", "outage_letter": "name"}
+_ADDRESSEE_DEFAULT = {
+    "leaflet": "occupier",
+    "installation_letter": "occupier",
+    "outage_letter": "name",
+}
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "campaign": {"name": str, "reference": str, "run_date": (str, date)},
@@ -46,10 +50,21 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "campaigns": {"produce": list},
     "templates": {},
     "suppression": {"opted_out": str, "history": str},
-    "outage": {"dates": dict, "default_date": (str, date), "notice_days": int, "use_install_date": bool},
+    "outage": {
+        "dates": dict,
+        "default_date": (str, date),
+        "notice_days": int,
+        "use_install_date": bool,
+    },
     "psr": {"needs_codes": str},
     "membership": {"max_inference_distance_m": (int, float)},
-    "output": {"delete_after_days": int, "pseudonymise_ids": bool, "pseudonym_key_env": str, "map": bool, "map_tiles": str},
+    "output": {
+        "delete_after_days": int,
+        "pseudonymise_ids": bool,
+        "pseudonym_key_env": str,
+        "map": bool,
+        "map_tiles": str,
+    },
 }
 
 
@@ -110,7 +125,9 @@ def _date(value: Any, source: Path | None, where: str) -> date:
         raise _fail(source, where, f"{value!r} is not a date like 2027-03-01") from None
 
 
-def load_config(path_or_dict: str | Path | dict[str, Any], *, base: Path | None = None) -> CampaignConfig:
+def load_config(
+    path_or_dict: str | Path | dict[str, Any], *, base: Path | None = None
+) -> CampaignConfig:
     """Read and check a campaign file.
 
     Parameters
@@ -181,7 +198,8 @@ def load_config(path_or_dict: str | Path | dict[str, Any], *, base: Path | None 
     inputs = sec("inputs")
     customers = path(inputs.get("customers"), "inputs.customers", required=True)
     equipment = path(inputs.get("equipment"), "inputs.equipment", required=True)
-    assert customers is not None and equipment is not None
+    if customers is None or equipment is None:  # pragma: no cover - path(required=True)
+        raise _fail(source, "inputs", "customers and equipment are required")
     column_maps = {k: dict(v) for k, v in dict(inputs.get("columns", {})).items()}
     for k in column_maps:
         if k not in {"customers", "equipment", "edges", "substations"}:
@@ -192,15 +210,23 @@ def load_config(path_or_dict: str | Path | dict[str, Any], *, base: Path | None 
     radii: dict[str, float] = {}
     for kind, metres in radii_raw.items():
         if kind not in kinds:
-            raise _fail(source, "radii", f"unknown equipment kind {kind!r}; known: {', '.join(sorted(kinds))}")
+            raise _fail(
+                source,
+                "radii",
+                f"unknown equipment kind {kind!r}; known: {', '.join(sorted(kinds))}",
+            )
         if not isinstance(metres, int | float) or isinstance(metres, bool) or metres < 0:
             raise _fail(source, "radii", f"{kind} must be a number of metres >= 0")
         radii[kind] = float(metres)
 
-    produce = tuple(sec("campaigns").get("produce", ["leaflet", "installation_letter", "outage_phone_call"]))
+    produce = tuple(
+        sec("campaigns").get("produce", ["leaflet", "installation_letter", "outage_phone_call"])
+    )
     for name in produce:
         if name not in CAMPAIGNS:
-            raise _fail(source, "campaigns", f"unknown campaign {name!r}; known: {', '.join(CAMPAIGNS)}")
+            raise _fail(
+                source, "campaigns", f"unknown campaign {name!r}; known: {', '.join(CAMPAIGNS)}"
+            )
     if "outage_phone_call" in produce and "outage_letter" not in produce:
         produce = (*produce, "outage_letter")  # PSR customers called also get the letter
 
@@ -243,7 +269,10 @@ def load_config(path_or_dict: str | Path | dict[str, Any], *, base: Path | None 
         templates=templates,
         opted_out=path(sec("suppression").get("opted_out"), "suppression.opted_out"),
         history=path(sec("suppression").get("history"), "suppression.history"),
-        outage_dates={str(k): _date(v, source, "outage.dates") for k, v in dict(outage.get("dates", {})).items()},
+        outage_dates={
+            str(k): _date(v, source, "outage.dates")
+            for k, v in dict(outage.get("dates", {})).items()
+        },
         outage_default_date=_date(outage["default_date"], source, "outage.default_date")
         if "default_date" in outage
         else None,

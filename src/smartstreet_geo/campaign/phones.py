@@ -56,9 +56,9 @@ def normalise_uk_phone(value: object) -> str | None:
         return None
     if text.startswith("02") and len(text) == 11:
         return f"{text[:3]} {text[3:7]} {text[7:]}"
-    if (text.startswith("011") or text[:4] in {"0121", "0131", "0141", "0151", "0161", "0191"}) and len(
-        text
-    ) == 11:
+    if (
+        text.startswith("011") or text[:4] in {"0121", "0131", "0141", "0151", "0161", "0191"}
+    ) and len(text) == 11:
         return f"{text[:4]} {text[4:7]} {text[7:]}"
     if len(text) == 11:
         return f"{text[:5]} {text[5:]}"
@@ -67,6 +67,8 @@ def normalise_uk_phone(value: object) -> str | None:
 
 def normalise_uk_phones(values: pd.Series) -> pd.Series:
     """Vectorised :func:`normalise_uk_phone` over a Series (None where unusable)."""
-    return values.map(normalise_uk_phone, na_action="ignore").astype(object).where(
-        values.notna(), None
+    return (
+        values.map(normalise_uk_phone, na_action="ignore")
+        .astype(object)
+        .where(values.notna(), None)
     )

@@ -31,7 +31,9 @@ class NeedsTable:
 
 
 def load_needs_table(path: str | Path) -> NeedsTable:
-    """Read a needs-code table (CSV: ``code``, ``description``, ``temporary``, ``medically_dependent``).
+    """Read a PSR needs-code table.
+
+    The CSV has ``code``, ``description``, ``temporary`` and ``medically_dependent``.
 
     Parameters
     ----------
@@ -58,8 +60,11 @@ def load_needs_table(path: str | Path) -> NeedsTable:
         raise InputFileError(f"{p}: the PSR needs-code table lacks column(s) {sorted(missing)}.")
     df["code"] = df["code"].str.strip().str.zfill(2)
     for col in ("temporary", "medically_dependent"):
-        df[col] = df.get(col, pd.Series("false", index=df.index)).str.strip().str.lower().isin(
-            {"true", "yes", "y", "1"}
+        df[col] = (
+            df.get(col, pd.Series("false", index=df.index))
+            .str.strip()
+            .str.lower()
+            .isin({"true", "yes", "y", "1"})
         )
     if df["code"].duplicated().any():
         dup = df.loc[df["code"].duplicated(), "code"].iloc[0]

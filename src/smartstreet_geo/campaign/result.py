@@ -8,7 +8,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["CampaignResult", "MAP_CATEGORIES", "RECONCILIATION_STATUSES"]
+__all__ = ["MAP_CATEGORIES", "RECONCILIATION_STATUSES", "CampaignResult"]
 
 #: Final status of every input customer row in the reconciliation.
 RECONCILIATION_STATUSES = ("contacted", "manual_review", "not_contacted", "rejected")
@@ -19,7 +19,9 @@ MAP_CATEGORIES = ("phone_call", "manual_review", "installation_letter", "leaflet
 
 @dataclass(frozen=True)
 class CampaignResult:
-    """Everything a campaign run produced; write it with :func:`smartstreet_geo.export.write_campaign`.
+    """Everything a campaign run produced.
+
+    Write it with :func:`smartstreet_geo.export.write_campaign`.
 
     Attributes
     ----------

@@ -17,7 +17,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -85,12 +84,15 @@ def _scope(cfg: CampaignConfig, warnings: list[str]) -> set[str]:
         circuits |= set(cfg.scope_circuits)
     if cfg.scope_circuits_column is not None:
         if cfg.circuits_file is None:
-            raise ConfigError("[scope] circuits_column needs [inputs] circuits (the circuits file).")
+            raise ConfigError(
+                "[scope] circuits_column needs [inputs] circuits (the circuits file)."
+            )
         table = pd.read_csv(cfg.circuits_file, dtype=str, keep_default_na=False)
         col = cfg.scope_circuits_column
         if col not in table.columns or "circuit_id" not in table.columns:
             raise ConfigError(
-                f"{cfg.circuits_file}: needs columns circuit_id and {col!r} for [scope] circuits_column."
+                f"{cfg.circuits_file}: needs columns circuit_id and {col!r} "
+                "for [scope] circuits_column."
             )
         flag = table[col].str.strip().str.lower().isin({"true", "yes", "y", "1"})
         circuits |= set(table.loc[flag, "circuit_id"].str.strip())
@@ -127,7 +129,9 @@ def _reasons_near(pairs: pd.DataFrame, equipment: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = None) -> CampaignResult:
+def run_campaign(
+    config: CampaignConfig | str | Path, *, step: Step | None = None
+) -> CampaignResult:
     """Run a campaign: read the inputs, find who to contact, reconcile every customer.
 
     Parameters
@@ -215,20 +219,26 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
         pairs = pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id", "distance_m"])
     near = _reasons_near(pairs, equipment)
     equipment["n_customers_within"] = (
-        equipment["equipment_id"].map(pairs.groupby("equipment_id")[CUSTOMER_ID].nunique()).fillna(0).astype(int)
+        equipment["equipment_id"]
+        .map(pairs.groupby("equipment_id")[CUSTOMER_ID].nunique())
+        .fillna(0)
+        .astype(int)
     )
 
     # ------------------------------------------------------------------ outages
     say("outage impact")
     outage_eq = equipment[equipment["outage_required"]].copy()
     outage_eq["outage_date"] = [
-        _outage_date(r, cfg) for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
+        _outage_date(r, cfg)
+        for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
     ]
     affected = _circuits.downstream(customers, net_r, outage_eq, warnings)
     latest_send: dict[str, date] = {}
     for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True):
         if odate is None:
-            warnings.append(f"{eid}: needs an outage but has no date; give [outage] dates or default_date")
+            warnings.append(
+                f"{eid}: needs an outage but has no date; give [outage] dates or default_date"
+            )
             continue
         latest = odate - timedelta(days=cfg.notice_days)
         latest_send[eid] = latest
@@ -255,11 +265,15 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
     if "leaflet" in cfg.produce and in_scope:
         m = membership[membership["in_scope"] & ~membership["needs_review"]]
         c = cust.merge(m[[CUSTOMER_ID, "member_circuit", "method"]], on=CUSTOMER_ID)
-        c["reason"] = "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
+        c["reason"] = (
+            "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
+        )
         c["circuit_for_contact"] = c["member_circuit"]
         candidates.append(_as_contacts(c, "leaflet"))
     for row in membership[membership["needs_review"]].itertuples(index=False):
-        review.append({CUSTOMER_ID: row.customer_id, "issue": "ambiguous_circuit", "detail": row.detail})
+        review.append(
+            {CUSTOMER_ID: row.customer_id, "issue": "ambiguous_circuit", "detail": row.detail}
+        )
 
     if "installation_letter" in cfg.produce and not near.empty:
         c = cust.merge(near, on=CUSTOMER_ID)
@@ -292,11 +306,17 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
             candidates.append(calls)
             review.extend(call_review)
 
-    contacts = pd.concat(candidates, ignore_index=True) if candidates else _as_contacts(cust.iloc[:0], "leaflet")
+    contacts = (
+        pd.concat(candidates, ignore_index=True)
+        if candidates
+        else _as_contacts(cust.iloc[:0], "leaflet")
+    )
 
     # ------------------------------------------------------------------ suppression
     if opted_out:
-        supp = contacts["campaign"].isin(["leaflet", "installation_letter"]) & contacts[CUSTOMER_ID].isin(opted_out)
+        supp = contacts["campaign"].isin(["leaflet", "installation_letter"]) & contacts[
+            CUSTOMER_ID
+        ].isin(opted_out)
         for cid in contacts.loc[supp, CUSTOMER_ID]:
             not_reasons.setdefault(cid, "opted out of letters (outage notices are not suppressed)")
         contacts = contacts[~supp]
@@ -305,16 +325,26 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
 
     # ------------------------------------------------------------------ one letter per premise
     contacts, covered = _one_letter_per_premise(contacts)
-    contacts["template_id"] = contacts["campaign"].map({k: v.template_id for k, v in cfg.templates.items()})
-    wants_name = contacts["campaign"].map({k: v.addressee == "name" for k, v in cfg.templates.items()})
-    contacts["addressee"] = contacts["name"].where(wants_name.astype(bool) & contacts["name"].notna(), "The Occupier")
+    contacts["template_id"] = contacts["campaign"].map(
+        {k: v.template_id for k, v in cfg.templates.items()}
+    )
+    wants_name = contacts["campaign"].map(
+        {k: v.addressee == "name" for k, v in cfg.templates.items()}
+    )
+    contacts["addressee"] = contacts["name"].where(
+        wants_name.astype(bool) & contacts["name"].notna(), "The Occupier"
+    )
 
     # ------------------------------------------------------------------ reconciliation
     say("reconciliation")
     manual = _manual_review_table(review, cust_r.rejects, cust)
-    reconciliation = _reconcile(cust_r, cust, contacts, covered, manual, not_reasons, in_scope, membership)
+    reconciliation = _reconcile(
+        cust_r, cust, contacts, covered, manual, not_reasons, in_scope, membership
+    )
 
-    customers["map_category"] = _map_categories(customers[CUSTOMER_ID], contacts, covered, reconciliation)
+    customers["map_category"] = _map_categories(
+        customers[CUSTOMER_ID], contacts, covered, reconciliation
+    )
     edges = net_r.edges.copy() if net_r is not None else None
     if edges is not None:
         edges["in_scope"] = edges["circuit_id"].isin(in_scope)
@@ -322,7 +352,7 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
     rejects_parts = [r for r in rejects_parts if len(r)]
     rejects = pd.concat(rejects_parts, ignore_index=True) if rejects_parts else empty_rejects()
 
-    result_wo_manifest = dict(
+    result_wo_manifest: dict[str, Any] = dict(  # noqa: C408 - keyword form reads like the result
         contacts=contacts.reset_index(drop=True),
         manual_review=manual,
         reconciliation=reconciliation,
@@ -336,7 +366,7 @@ def run_campaign(config: CampaignConfig | str | Path, *, step: Step | None = Non
     manifest = _manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
     for w in warnings:
         log.info("%s", w)
-    return CampaignResult(manifest=manifest, **result_wo_manifest)  # type: ignore[arg-type]
+    return CampaignResult(manifest=manifest, **result_wo_manifest)
 
 
 def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
@@ -385,15 +415,23 @@ def _as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
     return out[_CONTACT_COLUMNS]
 
 
-def _phone_calls(psr: pd.DataFrame, table: NeedsTable | None, on: date) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def _phone_calls(
+    psr: pd.DataFrame, table: NeedsTable | None, on: date
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     review: list[dict[str, Any]] = []
     own = normalise_uk_phones(psr["phone"])
     nominee = normalise_uk_phones(psr["nominee_phone"])
     calls = psr.copy()
     calls["call_number"] = own.where(own.notna(), nominee)
-    calls["call_who"] = np.where(own.notna(), "customer", np.where(nominee.notna(), "nominee", None))
-    needs_text, medical = [], []
-    for cid, codes, number in zip(calls[CUSTOMER_ID], calls["psr_needs"], calls["call_number"], strict=True):
+    calls["call_who"] = [
+        "customer" if o else ("nominee" if nm else None)
+        for o, nm in zip(own.notna(), nominee.notna(), strict=True)
+    ]
+    needs_text: list[str | None] = []
+    medical: list[bool | None] = []
+    for cid, codes, number in zip(
+        calls[CUSTOMER_ID], calls["psr_needs"], calls["call_number"], strict=True
+    ):
         if table is None:
             needs_text.append(None)
             medical.append(None)
@@ -402,10 +440,17 @@ def _phone_calls(psr: pd.DataFrame, table: NeedsTable | None, on: date) -> tuple
             needs_text.append(a.summary or None)
             medical.append(a.medically_dependent)
             if a.needs_review:
-                review.append({CUSTOMER_ID: cid, "issue": "psr_needs_code", "detail": a.review_reason()})
+                review.append(
+                    {CUSTOMER_ID: cid, "issue": "psr_needs_code", "detail": a.review_reason()}
+                )
         if number is None:
             review.append(
-                {CUSTOMER_ID: cid, "issue": "psr_no_phone", "detail": "PSR customer affected by a planned outage has no usable phone number (nor a nominee's)"}
+                {
+                    CUSTOMER_ID: cid,
+                    "issue": "psr_no_phone",
+                    "detail": "PSR customer affected by a planned outage has no usable "
+                    "phone number (nor a nominee's)",
+                }
             )
     calls["needs"] = needs_text
     calls["medically_dependent"] = medical
@@ -413,7 +458,9 @@ def _phone_calls(psr: pd.DataFrame, table: NeedsTable | None, on: date) -> tuple
     return _as_contacts(callable_, "outage_phone_call"), review
 
 
-def _apply_history(contacts: pd.DataFrame, history: pd.DataFrame, not_reasons: dict[str, str]) -> pd.DataFrame:
+def _apply_history(
+    contacts: pd.DataFrame, history: pd.DataFrame, not_reasons: dict[str, str]
+) -> pd.DataFrame:
     if "campaign" not in history.columns:
         raise ConfigError("the contact history file needs columns customer_id and campaign.")
     h = history.copy()
@@ -421,24 +468,36 @@ def _apply_history(contacts: pd.DataFrame, history: pd.DataFrame, not_reasons: d
     has_eq = "equipment_ids" in h.columns
     keep = np.ones(len(contacts), dtype=bool)
     seen_eq: dict[tuple[str, str], set[str]] = {}
-    for cid, camp, eqs in zip(h[CUSTOMER_ID], h["campaign"], h["equipment_ids"] if has_eq else [""] * len(h), strict=True):
+    for cid, camp, eqs in zip(
+        h[CUSTOMER_ID], h["campaign"], h["equipment_ids"] if has_eq else [""] * len(h), strict=True
+    ):
         seen_eq.setdefault((cid, camp), set()).update(e for e in str(eqs).split(";") if e)
     new_reason = contacts["reason"].copy()
     new_eq = contacts["equipment_ids"].copy()
-    for i, (cid, camp, eqs) in enumerate(zip(contacts[CUSTOMER_ID], contacts["campaign"], contacts["equipment_ids"], strict=True)):
+    for i, (cid, camp, eqs) in enumerate(
+        zip(contacts[CUSTOMER_ID], contacts["campaign"], contacts["equipment_ids"], strict=True)
+    ):
         key = (cid, camp)
         if key not in seen_eq:
             continue
         before = seen_eq[key]
         mine = [e for e in str(eqs or "").split(";") if e]
-        if camp in {"installation_letter", "outage_letter", "outage_phone_call"} and before and mine:
+        if (
+            camp in {"installation_letter", "outage_letter", "outage_phone_call"}
+            and before
+            and mine
+        ):
             fresh = [e for e in mine if e not in before]
             if fresh:
                 new_eq.iloc[i] = ";".join(fresh)
-                new_reason.iloc[i] = contacts["reason"].iloc[i] + f" (new since last run: {', '.join(fresh)})"
+                new_reason.iloc[i] = (
+                    contacts["reason"].iloc[i] + f" (new since last run: {', '.join(fresh)})"
+                )
                 continue
         keep[i] = False
-        not_reasons.setdefault(cid, f"already contacted ({camp}) in an earlier run (contact history)")
+        not_reasons.setdefault(
+            cid, f"already contacted ({camp}) in an earlier run (contact history)"
+        )
     out = contacts.copy()
     out["reason"] = new_reason
     out["equipment_ids"] = new_eq
@@ -458,7 +517,9 @@ def _one_letter_per_premise(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     order = {name: i for i, name in enumerate(CAMPAIGNS)}
     out = pd.concat([kept, calls], ignore_index=True)
     out["_o"] = out["campaign"].map(order)
-    out = out.sort_values(["_o", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(columns="_o")
+    out = out.sort_values(["_o", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(
+        columns="_o"
+    )
     out = out.reset_index(drop=True)
     out.insert(0, "letter_ref", _refs(out))
     return out, covered.reset_index(drop=True)
@@ -466,13 +527,20 @@ def _one_letter_per_premise(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
 
 def _refs(contacts: pd.DataFrame) -> pd.Series:
     prefix = contacts["campaign"].map(
-        {"leaflet": "LF", "installation_letter": "IL", "outage_letter": "OL", "outage_phone_call": "PC"}
+        {
+            "leaflet": "LF",
+            "installation_letter": "IL",
+            "outage_letter": "OL",
+            "outage_phone_call": "PC",
+        }
     )
     n = contacts.groupby("campaign", sort=False).cumcount() + 1
     return prefix + "-" + n.map(lambda i: f"{i:06d}")
 
 
-def _manual_review_table(review: list[dict[str, Any]], rejects: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
+def _manual_review_table(
+    review: list[dict[str, Any]], rejects: pd.DataFrame, cust: pd.DataFrame
+) -> pd.DataFrame:
     rows = pd.DataFrame(review, columns=[CUSTOMER_ID, "issue", "detail"])
     rows = rows.merge(cust[[CUSTOMER_ID, "source_row"]], on=CUSTOMER_ID, how="left")
     conflicts = rejects[rejects["reason_code"] == "conflicting_duplicate"]
@@ -486,9 +554,9 @@ def _manual_review_table(review: list[dict[str, Any]], rejects: pd.DataFrame, cu
     )
     out = pd.concat([rows, dup], ignore_index=True)
     out["source_row"] = out["source_row"].astype("Int64")
-    return out.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable").reset_index(drop=True)[
-        ["source_row", CUSTOMER_ID, "issue", "detail"]
-    ]
+    return out.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable").reset_index(
+        drop=True
+    )[["source_row", CUSTOMER_ID, "issue", "detail"]]
 
 
 def _reconcile(
@@ -504,7 +572,9 @@ def _reconcile(
     # plain dicts: a groupby with Python aggregations costs seconds on 85,000 customers
     direct: dict[str, set[str]] = {}
     reasons: dict[str, dict[str, None]] = {}
-    for cid, camp, why in zip(contacts[CUSTOMER_ID], contacts["campaign"], contacts["reason"], strict=True):
+    for cid, camp, why in zip(
+        contacts[CUSTOMER_ID], contacts["campaign"], contacts["reason"], strict=True
+    ):
         direct.setdefault(cid, set()).add(camp)
         reasons.setdefault(cid, {})[why] = None
     via: dict[str, set[str]] = {}
@@ -554,7 +624,9 @@ def _reconcile(
     return out.reset_index(drop=True)
 
 
-def _map_categories(ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFrame, recon: pd.DataFrame) -> np.ndarray:
+def _map_categories(
+    ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFrame, recon: pd.DataFrame
+) -> np.ndarray:
     sets: dict[str, set[str]] = {}
     for frame in (contacts, covered):
         for cid, camp in zip(frame[CUSTOMER_ID], frame["campaign"], strict=True):
@@ -578,7 +650,15 @@ def _map_categories(ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFram
     return np.array(out, dtype=object)
 
 
-def _manifest(cfg: CampaignConfig, cust_r: Any, eq_r: Any, net_r: Any, res: dict[str, Any], in_scope: set[str], latest_send: dict[str, date]) -> dict[str, Any]:
+def _manifest(
+    cfg: CampaignConfig,
+    cust_r: Any,
+    eq_r: Any,
+    net_r: Any,
+    res: dict[str, Any],
+    in_scope: set[str],
+    latest_send: dict[str, date],
+) -> dict[str, Any]:
     from importlib.metadata import version
 
     from .. import __version__
@@ -591,13 +671,51 @@ def _manifest(cfg: CampaignConfig, cust_r: Any, eq_r: Any, net_r: Any, res: dict
             return str(p)
 
     inputs = [
-        {"role": "customers", "path": rel(cfg.customers), "rows": cust_r.n_input, "valid": cust_r.n_valid, "rejected": cust_r.n_rejected, "sha256": _sha256(cfg.customers)},
-        {"role": "equipment", "path": rel(cfg.equipment), "rows": eq_r.n_input, "valid": eq_r.n_valid, "rejected": eq_r.n_rejected, "sha256": _sha256(cfg.equipment)},
+        {
+            "role": "customers",
+            "path": rel(cfg.customers),
+            "rows": cust_r.n_input,
+            "valid": cust_r.n_valid,
+            "rejected": cust_r.n_rejected,
+            "sha256": _sha256(cfg.customers),
+        },
+        {
+            "role": "equipment",
+            "path": rel(cfg.equipment),
+            "rows": eq_r.n_input,
+            "valid": eq_r.n_valid,
+            "rejected": eq_r.n_rejected,
+            "sha256": _sha256(cfg.equipment),
+        },
     ]
     if net_r is not None:
-        inputs.append({"role": "network_edges", "path": rel(cfg.network_edges), "rows": net_r.edges_result.n_input, "valid": net_r.edges_result.n_valid, "rejected": net_r.edges_result.n_rejected, "sha256": _sha256(cfg.network_edges)})  # type: ignore[arg-type]
-        inputs.append({"role": "substations", "path": rel(net_r.substations_result.source and Path(net_r.substations_result.source)), "rows": net_r.substations_result.n_input, "valid": net_r.substations_result.n_valid, "rejected": net_r.substations_result.n_rejected, "sha256": _sha256(Path(net_r.substations_result.source))})
-    for role, p in (("circuits", cfg.circuits_file), ("opted_out", cfg.opted_out), ("history", cfg.history), ("psr_needs_codes", cfg.needs_codes), ("campaign", cfg.source)):
+        inputs.append(
+            {
+                "role": "network_edges",
+                "path": rel(Path(net_r.edges_result.source)),
+                "rows": net_r.edges_result.n_input,
+                "valid": net_r.edges_result.n_valid,
+                "rejected": net_r.edges_result.n_rejected,
+                "sha256": _sha256(Path(net_r.edges_result.source)),
+            }
+        )
+        inputs.append(
+            {
+                "role": "substations",
+                "path": rel(Path(net_r.substations_result.source)),
+                "rows": net_r.substations_result.n_input,
+                "valid": net_r.substations_result.n_valid,
+                "rejected": net_r.substations_result.n_rejected,
+                "sha256": _sha256(Path(net_r.substations_result.source)),
+            }
+        )
+    for role, p in (
+        ("circuits", cfg.circuits_file),
+        ("opted_out", cfg.opted_out),
+        ("history", cfg.history),
+        ("psr_needs_codes", cfg.needs_codes),
+        ("campaign", cfg.source),
+    ):
         if p is not None:
             inputs.append({"role": role, "path": rel(p), "sha256": _sha256(p)})
     contacts = res["contacts"]
@@ -619,15 +737,28 @@ def _manifest(cfg: CampaignConfig, cust_r: Any, eq_r: Any, net_r: Any, res: dict
             "pseudonymised_ids": cfg.pseudonymise_ids,
         },
         "counts": {
-            "contacts": {k: int(v) for k, v in contacts.groupby("campaign").size().sort_index().items()},
-            "reconciliation": {k: int(v) for k, v in recon["status"].value_counts().sort_index().items()},
-            "manual_review": {k: int(v) for k, v in res["manual_review"]["issue"].value_counts().sort_index().items()},
-            "rejects_by_reason": {k: int(v) for k, v in res["rejects"]["reason_code"].value_counts().sort_index().items()},
-            "equipment": int(len(res["equipment"])),
+            "contacts": {
+                k: int(v) for k, v in contacts.groupby("campaign").size().sort_index().items()
+            },
+            "reconciliation": {
+                k: int(v) for k, v in recon["status"].value_counts().sort_index().items()
+            },
+            "manual_review": {
+                k: int(v)
+                for k, v in res["manual_review"]["issue"].value_counts().sort_index().items()
+            },
+            "rejects_by_reason": {
+                k: int(v)
+                for k, v in res["rejects"]["reason_code"].value_counts().sort_index().items()
+            },
+            "equipment": len(res["equipment"]),
         },
         "packages": {
             "python": platform.python_version(),
-            **{name: version(name) for name in ("numpy", "pandas", "geopandas", "shapely", "pyproj")},
+            **{
+                name: version(name)
+                for name in ("numpy", "pandas", "geopandas", "shapely", "pyproj")
+            },
         },
         "warnings": list(res["warnings"]),
     }

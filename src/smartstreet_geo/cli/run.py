@@ -96,7 +96,11 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
     result = run_campaign(cfg, step=step)
     step("writing outputs")
     paths = write_campaign(
-        result, out, pseudonym_key=key, map_html=not args.no_map and cfg.write_map, map_tiles=cfg.map_tiles
+        result,
+        out,
+        pseudonym_key=key,
+        map_html=not args.no_map and cfg.write_map,
+        map_tiles=cfg.map_tiles,
     )
     bar.close()
     _summary(result, out, paths)
@@ -108,10 +112,15 @@ def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
 
     assert isinstance(result, CampaignResult)
     m = result.manifest
-    echo(f"campaign: {m['campaign']['name']} ({m['campaign']['reference']}), run date {m['created']}")
+    echo(
+        f"campaign: {m['campaign']['name']} ({m['campaign']['reference']}), run date {m['created']}"
+    )
     for i in m["inputs"]:
         if "rows" in i:
-            echo(f"  {i['role']:<14} {i['rows']:>8,} rows  {i['valid']:>8,} valid  {i['rejected']:>6,} rejected")
+            echo(
+                f"  {i['role']:<14} {i['rows']:>8,} rows  {i['valid']:>8,} valid  "
+                f"{i['rejected']:>6,} rejected"
+            )
     echo("")
     echo(f"  {'campaign':<22} {'channel':<8} {'contacts':>9}")
     for row in result.counts().itertuples(index=False):

@@ -29,8 +29,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--out", type=Path, help="folder for rejects.csv")
     p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
     p.add_argument("--strict", action="store_true", help="exit 1 if any row is rejected")
-    p.add_argument("--no-postcode-check", action="store_true",
-                   help="do not check coordinates against postcode districts")
+    p.add_argument(
+        "--no-postcode-check",
+        action="store_true",
+        help="do not check coordinates against postcode districts",
+    )
     add_input_options(p)
     p.set_defaults(func=run)
 
@@ -39,17 +42,39 @@ def run(args: argparse.Namespace) -> int:
     """Validate the inputs named in ``args``; return the exit code."""
     maps = column_maps(args.map)
     results: list[tuple[str, ReadResult]] = []
-    results.append(("customers", read_customers(
-        args.customers, columns=maps["customers"] or None, crs=args.crs, encoding=args.encoding,
-        check_postcodes=not args.no_postcode_check)))
+    results.append(
+        (
+            "customers",
+            read_customers(
+                args.customers,
+                columns=maps["customers"] or None,
+                crs=args.crs,
+                encoding=args.encoding,
+                check_postcodes=not args.no_postcode_check,
+            ),
+        )
+    )
     if args.equipment:
-        results.append(("equipment", read_equipment(
-            args.equipment, columns=maps["equipment"] or None, crs=args.crs,
-            encoding=args.encoding)))
+        results.append(
+            (
+                "equipment",
+                read_equipment(
+                    args.equipment,
+                    columns=maps["equipment"] or None,
+                    crs=args.crs,
+                    encoding=args.encoding,
+                ),
+            )
+        )
     if args.network:
         net = read_network(
-            args.network, args.substations, edge_columns=maps["edges"] or None,
-            substation_columns=maps["substations"] or None, crs=args.crs, encoding=args.encoding)
+            args.network,
+            args.substations,
+            edge_columns=maps["edges"] or None,
+            substation_columns=maps["substations"] or None,
+            crs=args.crs,
+            encoding=args.encoding,
+        )
         results += [("network edges", net.edges_result), ("substations", net.substations_result)]
     usable = True
     for label, r in results:

@@ -30,6 +30,15 @@ IntArray: TypeAlias = npt.NDArray[np.int64]
 Radius: TypeAlias = float | Mapping[str, float] | str
 
 _POINT = 0
+_TYPE_NAMES = {
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
 _MAX_SHOWN = 3
 
 
@@ -39,31 +48,31 @@ def _shown(values: Any) -> str:
     return ", ".join(vals) + (f" and {more} more" if more > 0 else "")
 
 
-def require_frame(frame: Any, *, what: str, id_column: str) -> gpd.GeoDataFrame:
-    """Check that ``frame`` is a GeoDataFrame in EPSG:27700 with its id column."""
+def require_frame(
+    frame: Any, *, what: str, id_column: str, against_customers: bool = False
+) -> gpd.GeoDataFrame:
+    """Check that ``frame`` is a GeoDataFrame in EPSG:27700 with its id column.
+
+    With ``against_customers=True`` (equipment checked against customers that
+    already passed), a CRS problem is reported as a mismatch between the two.
+    """
     if not isinstance(frame, gpd.GeoDataFrame):
         raise TypeError(
             f"{what} must be a geopandas.GeoDataFrame (as returned by "
             f"smartstreet_geo.io.read_*), not {type(frame).__name__}"
         )
-    require_bng(frame, what=what)
+    try:
+        require_bng(frame, what=what)
+    except CRSError as exc:
+        if not against_customers:
+            raise
+        raise CRSError(f"CRS mismatch: the customers are in {BNG_CRS} but the {exc}") from None
     if id_column not in frame.columns:
         raise ParameterError(
             f"{what} have no {id_column!r} column (columns: {_shown(frame.columns)}); "
             f"read them with smartstreet_geo.io.read_* or rename the id column to {id_column!r}."
         )
     return frame
-
-
-def require_same_crs(customers: gpd.GeoDataFrame, equipment: gpd.GeoDataFrame) -> None:
-    """Raise :class:`CRSError` unless both frames are in British National Grid."""
-    try:
-        require_bng(equipment, what="equipment")
-    except CRSError as exc:
-        raise CRSError(
-            f"the customers are in {BNG_CRS} but {exc}; both must be in the same CRS."
-        ) from None
-    require_bng(customers, what="customers")
 
 
 def _check_present(geoms: npt.NDArray[Any], ids: pd.Series, *, what: str, idc: str) -> None:
@@ -91,7 +100,7 @@ def customer_arrays(customers: gpd.GeoDataFrame) -> tuple[FloatArray, FloatArray
         if (types[not_point] < 0).any():
             _check_present(geoms, ids, what="customers", idc=CUSTOMER_ID)
         kinds = sorted(set(shapely.get_type_id(geoms[not_point]).tolist()))
-        names = [shapely.GeometryType(t).name for t in kinds]
+        names = [_TYPE_NAMES.get(t, str(t)) for t in kinds]
         raise ParameterError(
             f"{not_point.size} customers are not points ({', '.join(names)}; "
             f"{CUSTOMER_ID} {_shown(ids.iloc[not_point])}); customers must be Point "
@@ -157,9 +166,7 @@ def prepare_equipment(equipment: gpd.GeoDataFrame) -> Equipment:
     geoms = np.asarray(equipment.geometry.array, dtype=object)[rank_to_row]
     types = shapely.get_type_id(geoms)
     if (types < 0).any() or shapely.is_empty(geoms).any():
-        _check_present(
-            geoms, ids.iloc[rank_to_row], what="equipment", idc=EQUIPMENT_ID
-        )
+        _check_present(geoms, ids.iloc[rank_to_row], what="equipment", idc=EQUIPMENT_ID)
     is_point = types == _POINT
     point_rank = np.flatnonzero(is_point).astype(np.int64)
     other_rank = np.flatnonzero(~is_point).astype(np.int64)
@@ -169,19 +176,12 @@ def prepare_equipment(equipment: gpd.GeoDataFrame) -> Equipment:
     check_finite(px, py, ids.iloc[rank_to_row[point_rank]], what="equipment", idc=EQUIPMENT_ID)
     other = geoms[other_rank]
     if other.size:
-        coords = shapely.get_coordinates(other)
-        if not np.isfinite(coords).all():
-            bad = np.unique(
-                shapely.get_coordinates(other, return_index=True)[1][
-                    ~np.isfinite(coords).all(axis=1)
-                ]
-            )
-            check_finite(
-                np.full(bad.size, np.nan),
-                np.full(bad.size, np.nan),
-                ids.iloc[rank_to_row[other_rank[bad]]],
-                what="equipment",
-                idc=EQUIPMENT_ID,
+        xy, owner = shapely.get_coordinates(other, return_index=True)
+        bad = np.unique(owner[~np.isfinite(xy).all(axis=1)])
+        if bad.size:
+            raise EmptyGeometryError(
+                f"{bad.size} equipment have NaN or infinite coordinates ({EQUIPMENT_ID} "
+                f"{_shown(ids.iloc[rank_to_row[other_rank[bad]]])}); fix or drop them."
             )
     return Equipment(ids, equipment, rank_to_row, point_rank, px, py, other_rank, other)
 

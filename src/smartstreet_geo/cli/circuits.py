@@ -1,0 +1,281 @@
+"""``smartstreet-geo circuits``: circuit members and the customers an outage cuts off.
+
+Reads a network (edges + substations) and customers, reports what the network
+check finds, lists the members of the circuits asked for, and for each
+isolation point (edge, node or equipment id) the customers who lose supply.
+The console shows counts only; the lists go to CSV files in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SmartStreetGeoError
+from ..io import ReadResult, read_customers, read_equipment, read_network
+from ..schema import CUSTOMER_ID, EQUIPMENT_ID, OUTAGE_REQUIRED, PSR
+from ._common import add_input_options, column_maps, echo, prepare_out_dir
+
+METHOD_CHOICES = ("best", "connectivity", "declared", "inferred")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``circuits`` sub-command."""
+    p = sub.add_parser(
+        "circuits",
+        help="list the customers on circuits and those an outage would cut off",
+        description="Build the LV network from its edges and substations, check it (closed "
+        "rings, parts fed from nowhere, unknown connection nodes, circuits without customers), "
+        "list the customers on the given circuits (by connection node, declared circuit or "
+        "nearest cable) and the customers who lose supply when the given switches, cable "
+        "sections, nodes or equipment are isolated. Prints counts only; with --out writes "
+        "members.csv, outage.csv, network_issues.csv (and reconciliation.csv with "
+        "--reconcile). Exit 0 on success, 1 when the inputs or ids are not usable.",
+    )
+    p.add_argument(
+        "--network",
+        type=Path,
+        required=True,
+        help="network edges file (or a GeoPackage with edges and substations)",
+    )
+    p.add_argument("--substations", type=Path, help="substations file")
+    p.add_argument("--customers", type=Path, required=True, help="customer file")
+    p.add_argument(
+        "--circuit",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="circuit id to list (repeat, or comma-separate); 'all' for every circuit",
+    )
+    p.add_argument(
+        "--method",
+        choices=METHOD_CHOICES,
+        default="best",
+        help="membership method (default best: connection node where known and "
+        "fed, else nearest cable)",
+    )
+    p.add_argument(
+        "--isolate",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="edge, node or equipment id to isolate (repeat, or comma-separate); "
+        "prefix edge:, node: or equipment: if an id is ambiguous",
+    )
+    p.add_argument(
+        "--together",
+        action="store_true",
+        help="isolate all the points at once (one outage) instead of one at a time",
+    )
+    p.add_argument("--equipment", type=Path, help="equipment file: its ids may be isolation points")
+    p.add_argument(
+        "--outage-equipment",
+        action="store_true",
+        help="isolate each piece of equipment whose outage_required is true",
+    )
+    p.add_argument(
+        "--max-distance",
+        type=float,
+        default=None,
+        metavar="M",
+        help="furthest a customer may be from a cable to be placed on it by inference "
+        "(metres, default 50)",
+    )
+    p.add_argument(
+        "--review-margin",
+        type=float,
+        default=None,
+        metavar="M",
+        help="flag an inferred circuit for review when another circuit's cable is "
+        "less than this much further away (metres, default 8)",
+    )
+    p.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="compare declared, connectivity and inferred circuits of every customer "
+        "(reconciliation.csv)",
+    )
+    p.add_argument("--out", type=Path, help="folder for the CSV files")
+    p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
+    p.add_argument(
+        "--no-postcode-check",
+        action="store_true",
+        help="do not check customer coordinates against postcode districts",
+    )
+    add_input_options(p)
+    p.set_defaults(func=run)
+
+
+def _ids(values: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        out += [x.strip() for x in v.split(",") if x.strip()]
+    return out
+
+
+def _report_read(label: str, r: ReadResult) -> None:
+    echo(f"{label}: {r.n_valid:,} valid, {r.n_rejected:,} rejected ({r.source})")
+    if r.n_input and not r.n_valid:
+        raise SmartStreetGeoError(
+            f"{r.source}: no valid {label} rows; run `smartstreet-geo validate` to see why."
+        )
+
+
+def _summary(rows: pd.DataFrame, key: str, names: list[str], psr_ids: list[str]) -> pd.DataFrame:
+    """Count rows per ``key`` value (``names`` order, zeros kept): n, psr, inferred, review."""
+    flags = pd.DataFrame(
+        {
+            key: rows[key].to_numpy(),
+            "n": 1,
+            "psr": rows[CUSTOMER_ID].isin(psr_ids).to_numpy(dtype=int),
+            "inferred": (rows["method"] == "inferred").to_numpy(dtype=int),
+            "review": rows["needs_review"].to_numpy(dtype=int),
+        }
+    )
+    sums = flags.groupby(key, sort=False)[["n", "psr", "inferred", "review"]].sum()
+    return sums.reindex(names, fill_value=0).astype(int)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the ``circuits`` command; return the exit code."""
+    from ..export import write_csv
+    from ..network import (
+        DEFAULT_MAX_DISTANCE_M,
+        DEFAULT_REVIEW_MARGIN_M,
+        Network,
+        circuit_members,
+        downstream_customers,
+        reconcile_circuits,
+    )
+    from ..network._outage import _resolve  # the element each point isolates, for the table
+
+    maps = column_maps(args.map)
+    net_read = read_network(
+        args.network,
+        args.substations,
+        edge_columns=maps["edges"] or None,
+        substation_columns=maps["substations"] or None,
+        crs=args.crs,
+        encoding=args.encoding,
+    )
+    _report_read("network edges", net_read.edges_result)
+    _report_read("substations", net_read.substations_result)
+    cust_read = read_customers(
+        args.customers,
+        columns=maps["customers"] or None,
+        crs=args.crs,
+        encoding=args.encoding,
+        check_postcodes=not args.no_postcode_check,
+    )
+    _report_read("customers", cust_read)
+    customers = cust_read.data
+    equipment = None
+    if args.equipment:
+        eq_read = read_equipment(
+            args.equipment, columns=maps["equipment"] or None, crs=args.crs, encoding=args.encoding
+        )
+        _report_read("equipment", eq_read)
+        equipment = eq_read.data
+    elif args.outage_equipment:
+        raise SmartStreetGeoError("--outage-equipment needs --equipment FILE.")
+
+    max_d = DEFAULT_MAX_DISTANCE_M if args.max_distance is None else args.max_distance
+    margin = DEFAULT_REVIEW_MARGIN_M if args.review_margin is None else args.review_margin
+    network = Network(net_read.edges, net_read.substations)
+    n_open = int(np.asarray(net_read.edges["normally_open"], dtype=bool).sum())
+    echo(
+        f"network: {network.n_nodes:,} nodes, {network.n_edges:,} edges ({n_open:,} normally "
+        f"open), {len(net_read.substations):,} substations, {len(network.circuit_ids):,} "
+        "circuits"
+    )
+    att = network.attach(
+        customers,
+        infer="all" if args.reconcile else "missing",
+        max_distance=max_d,
+        review_margin_m=margin,
+    )
+    c = att.counts()
+    echo(
+        f"customers placed: {c['connected']:,} by connection node, {c['inferred']:,} by "
+        f"nearest cable, {c['unplaced']:,} not placed (of which {c['unfed']:,} on unfed "
+        f"parts, {c['unknown_node']:,} with unknown nodes, {c['no_node']:,} without a node)"
+    )
+
+    issues = network.validate(att)
+    if len(issues):
+        echo("network check:")
+        for code, count in issues["issue"].value_counts(sort=False).items():
+            echo(f"  {code:<32} {count:>9,}")
+    else:
+        echo("network check: no findings")
+    psr = (
+        np.asarray(customers[PSR], dtype=bool)
+        if PSR in customers
+        else np.zeros(len(customers), dtype=bool)
+    )
+    psr_ids = customers.loc[psr, CUSTOMER_ID].tolist()
+
+    outputs: dict[str, pd.DataFrame] = {"network_issues.csv": issues}
+    circuits = _ids(args.circuit)
+    if circuits:
+        wanted = None if circuits == ["all"] else circuits
+        members = circuit_members(att, network, circuits=wanted, method=args.method)
+        names = wanted if wanted is not None else network.circuit_ids
+        table = _summary(members, "circuit_id", names, psr_ids)
+        echo(f"circuit members ({args.method}):")
+        echo(f"  {'circuit':<20} {'customers':>9} {'PSR':>6} {'inferred':>9} {'review':>7}")
+        for cid, r in table.iterrows():
+            echo(f"  {cid:<20} {r['n']:>9,} {r['psr']:>6,} {r['inferred']:>9,} {r['review']:>7,}")
+        distinct = members.drop_duplicates(CUSTOMER_ID)
+        n_psr = int(distinct[CUSTOMER_ID].isin(psr_ids).sum())
+        echo(f"  {'all (distinct)':<20} {len(distinct):>9,} {n_psr:>6,}")
+        outputs["members.csv"] = members
+
+    points = _ids(args.isolate)
+    if args.outage_equipment and equipment is not None:
+        flagged = equipment.loc[np.asarray(equipment[OUTAGE_REQUIRED], dtype=bool), EQUIPMENT_ID]
+        points += [f"equipment:{e}" for e in flagged.tolist()]
+        echo(f"equipment needing an outage: {len(flagged):,}")
+    if points:
+        out = downstream_customers(
+            network, att, points, equipment=equipment, together=args.together, unplaced="ignore"
+        )
+        _kinds, _idx, elements = _resolve(network, points, equipment)
+        if args.together:
+            labels, elements = [" + ".join(points)], [";".join(elements)]
+        else:
+            labels = points
+        table = _summary(out, "isolation_point", list(dict.fromkeys(labels)), psr_ids)
+        element_of = dict(zip(labels, elements, strict=True))
+        echo("outage impact" + (" (all points together)" if args.together else "") + ":")
+        echo(f"  {'isolation point':<28} {'element':<24} {'off':>7} {'PSR':>6} {'inferred':>9}")
+        for point, r in table.iterrows():
+            echo(
+                f"  {point!s:<28} {element_of[str(point)]:<24} {r['n']:>7,} {r['psr']:>6,} "
+                f"{r['inferred']:>9,}"
+            )
+        echo(f"  customers off at least once: {out[CUSTOMER_ID].nunique():,}")
+        if c["unplaced"]:
+            echo(
+                f"  note: {c['unplaced']:,} customers could not be placed on the network and "
+                "were not assessed (see reconciliation.csv with --reconcile)"
+            )
+        outputs["outage.csv"] = out
+
+    if args.reconcile:
+        rec = reconcile_circuits(att, network)
+        echo("reconciliation:")
+        for status, count in rec["status"].value_counts(sort=False).items():
+            echo(f"  {status:<32} {count:>9,}")
+        outputs["reconciliation.csv"] = rec
+
+    if args.out:
+        folder = prepare_out_dir(args.out, force=args.force)
+        for name, frame in outputs.items():
+            path = write_csv(frame, folder / name)
+            echo(f"wrote {path} ({len(frame):,} rows)")
+    return 0

@@ -1,0 +1,145 @@
+"""Colours, labels and icons of the map layers (constants; no data)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from ..schema import EquipmentKind
+
+__all__ = [
+    "CATEGORIES",
+    "EQUIPMENT_STYLES",
+    "UNCATEGORISED",
+    "Style",
+    "equipment_style",
+    "icon_svg",
+]
+
+_HEX = re.compile(r"^#[0-9a-f]{6}$")
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one kind of feature is drawn and named."""
+
+    key: str
+    label: str
+    color: str
+    z: int = 1
+    glyph: str = ""
+
+    def __post_init__(self) -> None:
+        if not _HEX.match(self.color):  # colours reach CSS: constants only, checked
+            raise ValueError(f"colour {self.color!r} is not #rrggbb")
+
+
+#: Customer contact categories (``map_category``), most urgent first; ``z`` is the
+#: drawing order (higher on top).
+CATEGORIES: Final = MappingProxyType(
+    {
+        s.key: s
+        for s in (
+            Style("phone_call", "Phone call", "#e31a1c", 4),
+            Style("manual_review", "Manual review", "#c51b7d", 5),
+            Style("installation_letter", "Installation letter", "#ff7f00", 3),
+            Style("leaflet", "Leaflet", "#1f78b4", 2),
+            Style("not_contacted", "Not contacted", "#a0a0a0", 1),
+        )
+    }
+)
+#: Customers of a map without contact categories (raw input).
+UNCATEGORISED: Final = Style("customer", "Customer", "#4a5a78", 1)
+
+_GLYPHS = {
+    # two overlapping windings and a tap arrow
+    EquipmentKind.OLTC_TRANSFORMER.value: (
+        '<circle cx="8.6" cy="11" r="4.4"/><circle cx="13.4" cy="11" r="4.4"/>'
+        '<path d="M5 17.5 17 4.5M14.2 4.5h2.8v2.8"/>'
+    ),
+    # capacitor plates
+    EquipmentKind.LV_CAPACITOR.value: '<path d="M3.5 11h5M13.5 11h5M8.5 5v12M13.5 5v12"/>',
+    # an open switch
+    EquipmentKind.LINK_BOX_SWITCH.value: (
+        '<path d="M3.5 14.5h4l7-6.5M14.5 14.5h4"/><circle cx="7.5" cy="14.5" r="1.2"/>'
+    ),
+    # breaker: a box with a cross
+    EquipmentKind.CIRCUIT_BREAKER.value: '<rect x="6" y="6" width="10" height="10"/>'
+    '<path d="M6 6l10 10M16 6 6 16"/>',
+}
+
+#: Equipment kinds: label, colour and icon glyph.
+EQUIPMENT_STYLES: Final = MappingProxyType(
+    {
+        s.key: s
+        for s in (
+            Style(
+                EquipmentKind.OLTC_TRANSFORMER.value,
+                "OLTC transformer",
+                "#4b2991",
+                glyph=_GLYPHS[EquipmentKind.OLTC_TRANSFORMER.value],
+            ),
+            Style(
+                EquipmentKind.LV_CAPACITOR.value,
+                "LV capacitor",
+                "#007a5e",
+                glyph=_GLYPHS[EquipmentKind.LV_CAPACITOR.value],
+            ),
+            Style(
+                EquipmentKind.LINK_BOX_SWITCH.value,
+                "Link box switch",
+                "#a14f00",
+                glyph=_GLYPHS[EquipmentKind.LINK_BOX_SWITCH.value],
+            ),
+            Style(
+                EquipmentKind.CIRCUIT_BREAKER.value,
+                "Circuit breaker",
+                "#1a1a1a",
+                glyph=_GLYPHS[EquipmentKind.CIRCUIT_BREAKER.value],
+            ),
+        )
+    }
+)
+_OTHER_COLOURS = ("#5f6b7a", "#7a5f6b", "#6b7a5f", "#3d6f8f")
+_OTHER_GLYPH = '<circle cx="11" cy="11" r="4"/>'
+
+#: Network styles: circuits by scope, normally-open points, substations.
+CIRCUIT_IN_SCOPE: Final = Style("circuits_in_scope", "Circuits in scope (trial)", "#2e9e3e")
+CIRCUIT_OUT_OF_SCOPE: Final = Style("circuits_out_of_scope", "Circuits not in scope", "#8a8f99")
+CIRCUIT_UNKNOWN: Final = Style("circuits", "Circuits", "#5b7fa6")
+OPEN_POINT: Final = Style("open_points", "Normally-open points", "#111111")
+SUBSTATION: Final = Style("substations", "Substations", "#222222")
+
+
+def equipment_style(kind: str, other_index: int = 0) -> Style:
+    """Return the style of an equipment kind (a neutral one for an unknown kind).
+
+    Examples
+    --------
+    >>> equipment_style("lv_capacitor").label
+    'LV capacitor'
+    >>> equipment_style("heat_pump").label
+    'heat_pump'
+    """
+    if kind in EQUIPMENT_STYLES:
+        return EQUIPMENT_STYLES[kind]
+    colour = _OTHER_COLOURS[other_index % len(_OTHER_COLOURS)]
+    return Style(kind, kind, colour, glyph=_OTHER_GLYPH)
+
+
+def icon_svg(style: Style, *, size: int = 22) -> str:
+    """Return the SVG icon of an equipment style (markup from constants only).
+
+    Examples
+    --------
+    >>> icon_svg(equipment_style("circuit_breaker")).startswith("<svg")
+    True
+    """
+    return (
+        f'<svg width="{size}" height="{size}" '
+        f'viewBox="0 0 22 22"><rect x="1" y="1" width="20" height="20" rx="4" fill="#fff" '
+        f'stroke="{style.color}" stroke-width="2"/><g fill="none" stroke="{style.color}" '
+        f'stroke-width="1.7" stroke-linecap="round">{style.glyph}</g></svg>'
+    )

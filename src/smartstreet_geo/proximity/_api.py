@@ -1,0 +1,179 @@
+"""One-off proximity queries: :func:`customers_near` and :func:`nearest_equipment`."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+
+from ._index import Progress, ProximityIndex
+from ._inputs import Radius
+
+__all__ = ["customers_near", "nearest_equipment"]
+
+
+def customers_near(
+    customers: gpd.GeoDataFrame,
+    equipment: gpd.GeoDataFrame,
+    *,
+    radius: Radius,
+    sort: bool = True,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Return every (customer, equipment) pair within the radius, with the distance.
+
+    Parameters
+    ----------
+    customers : geopandas.GeoDataFrame
+        Point geometries in EPSG:27700 with a ``customer_id`` column.
+    equipment : geopandas.GeoDataFrame
+        ``equipment_id`` (and ``kind`` for a per-kind radius) with Point, line
+        or polygon geometries in EPSG:27700. The distance is to the geometry
+        (a cable route, a works area), never to its centroid.
+    radius : float, mapping or str
+        Metres for every equipment; ``{kind: metres}`` covering every kind
+        present (a kind without a radius raises, there is no default); or the
+        name of an equipment column of metres per row.
+    sort : bool, default True
+        Order rows by ``customer_id``; ``False`` keeps the customers' row order
+        (still deterministic) and skips sorting a very large output.
+    progress : callable, optional
+        Called with the number of customers just processed (for progress bars).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``equipment_id``, ``distance_m`` (metres), one row per
+        pair with distance <= radius, sorted by ``customer_id`` then
+        ``equipment_id``. Ties are all kept.
+
+    Raises
+    ------
+    CRSError
+        A frame is not in EPSG:27700 (e.g. a geographic CRS in degrees).
+    EmptyGeometryError
+        A geometry is missing or empty, or a coordinate is NaN/infinite.
+    ParameterError
+        A kind without a radius, a negative radius, customers that are not
+        points, or a missing id column.
+
+    See Also
+    --------
+    ProximityIndex : prepare customers once for many queries.
+    nearest_equipment : the nearest equipment of every customer.
+
+    Notes
+    -----
+    A distance exactly equal to the radius counts as within. The test is
+    ``dx*dx + dy*dy <= (R + 1e-9)**2`` in float64, so decimal coordinates that
+    are exactly R apart on paper are within although their binary values may
+    be 1e-11 m farther; see :data:`DISTANCE_TOLERANCE_M`. ``distance_m`` is
+    ``sqrt(dx*dx + dy*dy)`` (GEOS's distance for lines and polygons), not
+    rounded.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import Point
+    >>> customers = gpd.GeoDataFrame(
+    ...     {"customer_id": ["c1", "c2", "c3"]},
+    ...     geometry=[Point(400000, 300000), Point(400030, 300040), Point(400000, 300035)],
+    ...     crs="EPSG:27700",
+    ... )
+    >>> equipment = gpd.GeoDataFrame(
+    ...     {"equipment_id": ["T1", "C9"], "kind": ["oltc_transformer", "lv_capacitor"]},
+    ...     geometry=[Point(400000, 300000), Point(400000, 300040)],
+    ...     crs="EPSG:27700",
+    ... )
+    >>> customers_near(customers, equipment, radius={"oltc_transformer": 50, "lv_capacitor": 30})
+      customer_id equipment_id  distance_m
+    0          c1           T1         0.0
+    1          c2           C9        30.0
+    2          c2           T1        50.0
+    3          c3           C9         5.0
+    4          c3           T1        35.0
+    """
+    index = ProximityIndex(customers)
+    return index.within(equipment, radius=radius, sort=sort, progress=progress)
+
+
+def nearest_equipment(
+    customers: gpd.GeoDataFrame,
+    equipment: gpd.GeoDataFrame,
+    *,
+    k: int = 1,
+    max_distance: float | None = None,
+    sort: bool = True,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Return the k nearest equipment of every customer, with distances and ranks.
+
+    Every equipment tied with the k-th nearest is kept, as QGIS and
+    ``geopandas.sjoin_nearest`` do, so a customer can have more than k rows.
+
+    Parameters
+    ----------
+    customers : geopandas.GeoDataFrame
+        Point geometries in EPSG:27700 with a ``customer_id`` column.
+    equipment : geopandas.GeoDataFrame
+        ``equipment_id`` with Point, line or polygon geometries in EPSG:27700.
+    k : int, default 1
+        How many nearest equipment per customer (plus ties).
+    max_distance : float, optional
+        Only equipment at most this far (metres, equality counts); customers
+        with none that close get no row.
+    sort : bool, default True
+        Order rows by ``customer_id``; ``False`` keeps the customers' row order.
+    progress : callable, optional
+        Called with the number of customers just processed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``equipment_id``, ``distance_m``, ``rank``; ``rank``
+        is 1 + the number of equipment strictly nearer (ties share a rank,
+        every row has ``rank <= k``). Sorted by ``customer_id``,
+        ``distance_m``, ``equipment_id``.
+
+    Raises
+    ------
+    CRSError, EmptyGeometryError, ParameterError
+        As for :func:`customers_near`; also for ``k < 1`` or a negative
+        ``max_distance``.
+
+    See Also
+    --------
+    customers_near : every pair within a radius.
+    ProximityIndex.nearest : the same on a prepared index.
+
+    Notes
+    -----
+    Distances that differ by at most :data:`DISTANCE_TOLERANCE_M` (1 nm) are
+    ties.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import Point
+    >>> customers = gpd.GeoDataFrame(
+    ...     {"customer_id": ["c1", "c2"]},
+    ...     geometry=[Point(0, 0), Point(100, 0)],
+    ...     crs="EPSG:27700",
+    ... )
+    >>> equipment = gpd.GeoDataFrame(
+    ...     {"equipment_id": ["A", "B"]},
+    ...     geometry=[Point(10, 0), Point(90, 0)],
+    ...     crs="EPSG:27700",
+    ... )
+    >>> nearest_equipment(customers, equipment, k=2)
+      customer_id equipment_id  distance_m  rank
+    0          c1            A        10.0     1
+    1          c1            B        90.0     2
+    2          c2            B        10.0     1
+    3          c2            A        90.0     2
+    >>> nearest_equipment(customers, equipment, max_distance=5)
+    Empty DataFrame
+    Columns: [customer_id, equipment_id, distance_m, rank]
+    Index: []
+    """
+    index = ProximityIndex(customers)
+    return index.nearest(equipment, k=k, max_distance=max_distance, sort=sort, progress=progress)
