@@ -27,9 +27,23 @@ from .errors import (
 )
 from .export import write_campaign
 from .io import NetworkReadResult, ReadResult, read_customers, read_equipment, read_network
-from .maps import campaign_map, circuits_map, customers_map, equipment_map, save_map
 from .proximity import ProximityIndex, customers_near, nearest_equipment
 from .schema import BNG_CRS, DEFAULT_RADII_M, EquipmentKind, Reason
+
+# Maps import folium; load them on first use so that ``import smartstreet_geo`` stays light.
+_LAZY = dict.fromkeys(
+    ("campaign_map", "circuits_map", "customers_map", "equipment_map", "save_map"), "maps"
+)
+
+
+def __getattr__(name: str) -> object:
+    """Import the maps functions lazily (PEP 562)."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 try:
     __version__ = version("smartstreet-geo")
