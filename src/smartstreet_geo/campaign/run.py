@@ -342,9 +342,7 @@ def run_campaign(
         cust_r, cust, contacts, covered, manual, not_reasons, in_scope, membership
     )
 
-    customers["map_category"] = _map_categories(
-        customers[CUSTOMER_ID], contacts, covered, reconciliation
-    )
+    customers["map_category"] = _map_categories(customers[CUSTOMER_ID], contacts, covered, manual)
     edges = net_r.edges.copy() if net_r is not None else None
     if edges is not None:
         edges["in_scope"] = edges["circuit_id"].isin(in_scope)
@@ -625,21 +623,20 @@ def _reconcile(
 
 
 def _map_categories(
-    ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFrame, recon: pd.DataFrame
+    ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFrame, manual: pd.DataFrame
 ) -> np.ndarray:
+    """One category per customer for maps: phone call, manual review, letter, leaflet, none."""
     sets: dict[str, set[str]] = {}
     for frame in (contacts, covered):
         for cid, camp in zip(frame[CUSTOMER_ID], frame["campaign"], strict=True):
             sets.setdefault(cid, set()).add(camp)
-    status: dict[str, str] = {}
-    for cid, st in zip(recon[CUSTOMER_ID], recon["status"], strict=True):
-        status.setdefault(cid, st)  # rows are in source order: a valid row precedes its duplicates
+    review = set(manual[CUSTOMER_ID])
     out = []
     for cid in ids:
         camps = sets.get(cid, set())
         if "outage_phone_call" in camps:
             out.append("phone_call")
-        elif status.get(cid) == "manual_review":
+        elif cid in review:
             out.append("manual_review")
         elif "installation_letter" in camps or "outage_letter" in camps:
             out.append("installation_letter")
