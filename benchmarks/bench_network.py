@@ -24,6 +24,7 @@ once. Run it alone on a quiet machine: at 2 M customers it peaks at about 6 GB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import re
@@ -37,9 +38,9 @@ import pandas as pd
 import shapely
 
 sys.path.insert(0, str(Path(__file__).parent))
-import _synth_network as synth  # noqa: E402
+import _synth_network as synth
 
-from smartstreet_geo.network import (  # noqa: E402
+from smartstreet_geo.network import (
     DEFAULT_MAX_DISTANCE_M,
     DEFAULT_REVIEW_MARGIN_M,
     Network,
@@ -47,8 +48,8 @@ from smartstreet_geo.network import (  # noqa: E402
     downstream_customers,
     reconcile_circuits,
 )
-from smartstreet_geo.network import _kernels as kern  # noqa: E402
-from smartstreet_geo.network._members import _group_contains  # noqa: E402
+from smartstreet_geo.network import _kernels as kern
+from smartstreet_geo.network._members import _group_contains
 
 
 # --------------------------------------------------------------------------- measuring
@@ -69,10 +70,8 @@ def measure(fn, *args, repeat: int = 1, **kw):
     for k in range(repeat):
         out = None
         gc.collect()
-        try:
+        with contextlib.suppress(OSError):  # not Linux: the peak is not reset
             Path("/proc/self/clear_refs").write_text("5")  # reset the peak (Linux)
-        except OSError:  # pragma: no cover - not Linux
-            pass
         before = _status()["VmRSS"]
         t = time.perf_counter()
         out = fn(*args, **kw)
@@ -138,7 +137,9 @@ def nx_build(net: Network):
 
     g = nx.MultiGraph()
     closed = np.flatnonzero(~net._open)
-    g.add_edges_from(zip(net._u[closed].tolist(), net._v[closed].tolist(), closed.tolist()))
+    g.add_edges_from(
+        zip(net._u[closed].tolist(), net._v[closed].tolist(), closed.tolist(), strict=True)
+    )
     src = net.n_nodes
     g.add_edges_from((src, int(r), -1) for r in net._roots)
     return g
@@ -183,20 +184,31 @@ def main(argv: list[str] | None = None) -> dict:
     t = time.perf_counter()
     s = synth.make(args.customers, seed=args.seed)
     edges, subs, customers = frames(s)
-    say(f"synthetic network: {len(customers):,} customers, {s.n_edges:,} cable segments "
+    say(
+        f"synthetic network: {len(customers):,} customers, {s.n_edges:,} cable segments "
         f"({int(s.edge_open.sum()):,} normally open), {s.n_nodes:,} nodes, "
         f"{len(s.sub_node):,} substations, {len(s.circuit_sub):,} circuits "
-        f"(made in {time.perf_counter() - t:.1f} s)")
-    res.update(n_customers=len(customers), n_edges=s.n_edges, n_nodes=s.n_nodes,
-               n_substations=len(s.sub_node), n_circuits_true=len(s.circuit_sub))
+        f"(made in {time.perf_counter() - t:.1f} s)"
+    )
+    res.update(
+        n_customers=len(customers),
+        n_edges=s.n_edges,
+        n_nodes=s.n_nodes,
+        n_substations=len(s.sub_node),
+        n_circuits_true=len(s.circuit_sub),
+    )
 
     # ---- build
     net, dt, peak = measure(Network, edges, subs, repeat=3)
-    say(f"build Network (ids factorised + orientation + index + circuits): {dt:.3f} s, "
-        f"peak +{mb(peak)}  {net!r}")
+    say(
+        f"build Network (ids factorised + orientation + index + circuits): {dt:.3f} s, "
+        f"peak +{mb(peak)}  {net!r}"
+    )
     _, dt2, peak2 = measure(index_only, net, repeat=3)
-    say(f"  topology index alone (CSR + DFS/low-link + circuit components): {dt2:.3f} s, "
-        f"peak +{mb(peak2)}")
+    say(
+        f"  topology index alone (CSR + DFS/low-link + circuit components): {dt2:.3f} s, "
+        f"peak +{mb(peak2)}"
+    )
     res.update(build_s=dt, build_peak_mb=peak / 2**20, index_s=dt2, index_peak_mb=peak2 / 2**20)
 
     # ---- attach (connectivity) and labelling
@@ -208,10 +220,12 @@ def main(argv: list[str] | None = None) -> dict:
         node = np.asarray(att.node)
         return np.where(node >= 0, net._node_group[np.maximum(node, 0)], -1)
 
-    g_raw, dt_raw, _ = measure(label_raw, repeat=3)
+    _labels, dt_raw, _ = measure(label_raw, repeat=3)
     members, dt, peak = measure(circuit_members, att, net, method="connectivity", repeat=3)
-    say(f"feeder labelling of every customer: {dt_raw * 1000:.1f} ms as circuit numbers; "
-        f"{dt:.3f} s as the circuit_members frame ({len(members):,} rows), peak +{mb(peak)}")
+    say(
+        f"feeder labelling of every customer: {dt_raw * 1000:.1f} ms as circuit numbers; "
+        f"{dt:.3f} s as the circuit_members frame ({len(members):,} rows), peak +{mb(peak)}"
+    )
     res.update(label_raw_s=dt_raw, label_frame_s=dt, label_rows=len(members))
     del members
 
@@ -225,9 +239,11 @@ def main(argv: list[str] | None = None) -> dict:
     downstream_customers(net, att, points[:5])  # builds the id hash tables once
     out, dt, peak = measure(downstream_customers, net, att, points, repeat=5)
     per_q = out.groupby("isolation_point").size()
-    say(f"{len(points):,} downstream queries in one call: {dt * 1000:.1f} ms "
+    say(
+        f"{len(points):,} downstream queries in one call: {dt * 1000:.1f} ms "
         f"({len(out):,} customer rows; median {int(per_q.median()) if len(per_q) else 0} "
-        f"per non-empty query, {int((per_q > 0).sum())} non-empty), peak +{mb(peak)}")
+        f"per non-empty query, {int((per_q > 0).sum())} non-empty), peak +{mb(peak)}"
+    )
     res.update(downstream_1000_s=dt, downstream_rows=len(out))
 
     def one_by_one():
@@ -235,8 +251,10 @@ def main(argv: list[str] | None = None) -> dict:
             downstream_customers(net, att, [p])
 
     _, dt_loop, _ = measure(one_by_one)
-    say(f"  the same, one call per query: {dt_loop:.3f} s ({dt_loop / len(points) * 1e3:.2f} "
-        "ms per call, mostly building the answer frame)")
+    say(
+        f"  the same, one call per query: {dt_loop:.3f} s ({dt_loop / len(points) * 1e3:.2f} "
+        "ms per call, mostly building the answer frame)"
+    )
     res.update(downstream_loop_s=dt_loop)
 
     # exact check: 30 queries against a plain breadth-first search with the point removed
@@ -260,16 +278,25 @@ def main(argv: list[str] | None = None) -> dict:
 
     # ---- inference
     att_all, dt, peak = measure(net.attach, customers, infer="all")
-    say(f"inference for all {len(customers):,} customers (nearest cable, margin to another "
-        f"circuit, equally-near cables): {dt:.2f} s, peak +{mb(peak)}")
+    say(
+        f"inference for all {len(customers):,} customers (nearest cable, margin to another "
+        f"circuit, equally-near cables): {dt:.2f} s, peak +{mb(peak)}"
+    )
     res.update(infer_s=dt, infer_peak_mb=peak / 2**20)
     if not args.no_sjoin:
         cand = edges.loc[~edges["normally_open"], ["geometry"]]
         pts = customers[["geometry"]]
-        sj, dt, peak = measure(gpd.sjoin_nearest, pts, cand, max_distance=DEFAULT_MAX_DISTANCE_M,
-                               distance_col="distance_m")
-        say(f"geopandas.sjoin_nearest(max_distance={DEFAULT_MAX_DISTANCE_M:g}): {dt:.2f} s, "
-            f"peak +{mb(peak)} (nearest only: no margin, no other circuit)")
+        sj, dt, peak = measure(
+            gpd.sjoin_nearest,
+            pts,
+            cand,
+            max_distance=DEFAULT_MAX_DISTANCE_M,
+            distance_col="distance_m",
+        )
+        say(
+            f"geopandas.sjoin_nearest(max_distance={DEFAULT_MAX_DISTANCE_M:g}): {dt:.2f} s, "
+            f"peak +{mb(peak)} (nearest only: no margin, no other circuit)"
+        )
         res.update(sjoin_s=dt, sjoin_peak_mb=peak / 2**20)
         first = sj[~sj.index.duplicated()]
         d_ours = att_all.inf_dist[first.index.to_numpy()]
@@ -288,24 +315,35 @@ def main(argv: list[str] | None = None) -> dict:
             lost = nx_lost(g, net.n_nodes, fed_nodes, int(net._u[e]), int(net._v[e]), int(e))
             times.append(time.perf_counter() - t)
             want = set(np.flatnonzero(np.isin(node_of, list(lost))).tolist())
-            got = set(out.loc[out["isolation_point"] == f"edge:E{e}", "customer_id"]
-                      .str.slice(1).astype(int).tolist())
+            got = set(
+                out.loc[out["isolation_point"] == f"edge:E{e}", "customer_id"]
+                .str.slice(1)
+                .astype(int)
+                .tolist()
+            )
             assert want == got, e
         per = float(np.mean(times))
-        say(f"networkx: {per:.2f} s per downstream query (3 run, answers equal) -> "
-            f"~{per * len(points):,.0f} s for {len(points):,}")
+        say(
+            f"networkx: {per:.2f} s per downstream query (3 run, answers equal) -> "
+            f"~{per * len(points):,.0f} s for {len(points):,}"
+        )
         res.update(nx_query_s=per)
         del g
         gc.collect()
 
     rec, dt, peak = measure(reconcile_circuits, att_all, net)
-    say(f"reconcile_circuits for every customer: {dt:.2f} s, peak +{mb(peak)} "
-        f"({int(rec['needs_review'].sum()):,} rows need review)")
+    say(
+        f"reconcile_circuits for every customer: {dt:.2f} s, peak +{mb(peak)} "
+        f"({int(rec['needs_review'].sum()):,} rows need review)"
+    )
     res.update(reconcile_s=dt)
     del rec
     issues, dt, peak = measure(net.validate, att_all)
-    say(f"Network.validate with customers: {dt:.2f} s ({len(issues):,} findings: "
-        + ", ".join(f"{k} {v:,}" for k, v in issues["issue"].value_counts().items()) + ")")
+    say(
+        f"Network.validate with customers: {dt:.2f} s ({len(issues):,} findings: "
+        + ", ".join(f"{k} {v:,}" for k, v in issues["issue"].value_counts().items())
+        + ")"
+    )
     res.update(validate_s=dt)
     true_code = np.asarray(
         pd.Index(net.circuit_ids).get_indexer(pd.Index(ids("C", s.cust_circuit)))
@@ -314,14 +352,21 @@ def main(argv: list[str] | None = None) -> dict:
     ok = _group_contains(net, att_all.inf_group, true_code) & placed
     wrong = placed & ~ok
     review = att_all.inf_needs_review
-    say(f"inferred feeder agrees with the true feeder for {ok.sum() / placed.sum():.2%} of "
-        f"{int(placed.sum()):,} placed customers ({int((~placed).sum())} not placed)")
+    say(
+        f"inferred feeder agrees with the true feeder for {ok.sum() / placed.sum():.2%} of "
+        f"{int(placed.sum()):,} placed customers ({int((~placed).sum())} not placed)"
+    )
     recall = (review & wrong).sum() / max(1, wrong.sum())
     flagged = (review & placed).sum() / placed.sum()
-    say(f"needs_review at the default margin ({DEFAULT_REVIEW_MARGIN_M:g} m): "
-        f"{recall:.1%} of the wrong ones flagged, {flagged:.1%} of all inferred rows flagged")
-    res.update(agreement=float(ok.sum() / placed.sum()), review_recall=float(recall),
-               review_flagged=float(flagged))
+    say(
+        f"needs_review at the default margin ({DEFAULT_REVIEW_MARGIN_M:g} m): "
+        f"{recall:.1%} of the wrong ones flagged, {flagged:.1%} of all inferred rows flagged"
+    )
+    res.update(
+        agreement=float(ok.sum() / placed.sum()),
+        review_recall=float(recall),
+        review_flagged=float(flagged),
+    )
     margin = att_all.inf_margin
     say("  margin  wrong flagged  all flagged")
     table = []

@@ -235,6 +235,12 @@ def test_sort_false_keeps_customer_row_order():
     ]
 
 
+def test_duplicate_customer_ids_keep_row_order():
+    cust = customers_frame([(E0 + 2, N0), (E0, N0), (E0 + 1, N0)], ids=[7, 3, 7])
+    got = customers_near(cust, equipment_frame([(E0, N0)]), radius=5)
+    assert pairs_of(got) == [(3, "e000", 0.0), (7, "e000", 2.0), (7, "e000", 1.0)]
+
+
 def test_ids_keep_their_dtype():
     cust = customers_frame([(E0, N0)], ids=np.array([1600000000001], dtype=np.int64))
     eq = equipment_frame([(E0, N0)], ids=np.array([7], dtype=np.int64))
@@ -517,6 +523,31 @@ def test_index_is_reusable_across_radii_subsets_and_matches_from_coordinates():
     sub_n = index.nearest(ef.iloc[:10], k=2, mask=mask)
     pd.testing.assert_frame_equal(
         sub_n, nearest_equipment(cf[mask].reset_index(drop=True), ef.iloc[:10], k=2)
+    )
+
+
+def test_repeated_queries_on_the_customer_grid_equal_brute_force(monkeypatch):
+    from smartstreet_geo.proximity import _index
+
+    monkeypatch.setattr(_index, "_GRID_MIN_CUSTOMERS", 1)
+    monkeypatch.setattr(_index, "_GRID_MAX_SHARE", 1e9)  # always worth it
+    rng = np.random.default_rng(11)
+    cxy = np.round(E0 + rng.uniform(0, 800, (5000, 2)), 1)
+    exy = np.round(E0 + rng.uniform(0, 800, (40, 2)), 1)
+    ids = rng.permutation(len(cxy))
+    cf, ef = customers_frame(cxy, ids=ids), equipment_frame(exy)
+    index = ProximityIndex(cf)
+    first = index.within(ef, radius=30)  # streams; the second query builds the grid
+    assert index._grid is None
+    for r in (30, 0, 12.5, 75):
+        got = index.within(ef, radius=r)
+        assert index._grid is not None
+        assert pairs_of(got) == sorted(brute_within(cxy, exy, r, cids=ids), key=lambda t: t[:2])
+    pd.testing.assert_frame_equal(index.within(ef, radius=30), first)
+    mask = rng.random(len(cf)) < 0.5
+    pd.testing.assert_frame_equal(
+        index.within(ef, radius=40, mask=mask, sort=False),
+        customers_near(cf[mask].reset_index(drop=True), ef, radius=40, sort=False),
     )
 
 

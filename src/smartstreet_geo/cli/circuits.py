@@ -224,7 +224,11 @@ def run(args: argparse.Namespace) -> int:
     if circuits:
         wanted = None if circuits == ["all"] else circuits
         members = circuit_members(att, network, circuits=wanted, method=args.method)
-        names = wanted if wanted is not None else network.circuit_ids
+        names = (
+            wanted
+            if wanted is not None
+            else sorted(set(network.circuit_ids) | set(members["circuit_id"].dropna().tolist()))
+        )
         table = _summary(members, "circuit_id", names, psr_ids)
         echo(f"circuit members ({args.method}):")
         echo(f"  {'circuit':<20} {'customers':>9} {'PSR':>6} {'inferred':>9} {'review':>7}")

@@ -168,7 +168,15 @@ class Network:
         self._substations = substations
         n_e = len(edges)
         self._edge_ids = arrow_text(edges[EDGE_ID])
-        _require_unique(self._edge_ids, what="edges", column=EDGE_ID)
+        if self._edge_ids.null_count:
+            _require_unique(self._edge_ids, what="edges", column=EDGE_ID)
+        if _n_distinct(self._edge_ids) != n_e:
+            _require_unique(self._edge_ids, what="edges", column=EDGE_ID)
+        self._read_topology(edges, substations, n_e)
+        self._finish_index(k)
+        log.info("%r", self)
+
+    def _read_topology(self, edges: pd.DataFrame, substations: pd.DataFrame, n_e: int) -> None:
         fr = arrow_text(edges[FROM_NODE])
         to = arrow_text(edges[TO_NODE])
         for name, arr in ((FROM_NODE, fr), (TO_NODE, to)):
@@ -216,6 +224,9 @@ class Network:
         is_root[roots] = True
         self._is_root = is_root
 
+    def _finish_index(self, k: Any) -> None:
+        n = self.n_nodes
+        roots, is_root = self._roots, self._is_root
         # ---- supply tree from a virtual source joined to every busbar
         src = n
         uu = np.concatenate([self._u, np.full(len(roots), src, np.int32)])
@@ -231,7 +242,6 @@ class Network:
         # ---- circuits: components of the closed network with the busbars taken out
         self._comp, n_comp = k.components(self._indptr, self._nbr, is_root | _onehot(n + 1, src))
         self._build_circuits(int(n_comp))
-        log.info("%r", self)
 
     # ------------------------------------------------------------------ circuits
     def _build_circuits(self, n_comp: int) -> None:
@@ -706,6 +716,10 @@ def _require_columns(frame: Any, columns: tuple[str, ...], *, what: str) -> None
 
 def _isnull(arr: pa.Array) -> B:
     return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _n_distinct(ids: pa.Array) -> int:
+    return len(ids.dictionary_encode().dictionary)
 
 
 def _require_unique(ids: pa.Array, *, what: str, column: str) -> None:

@@ -134,6 +134,7 @@ def equipment_isolation_points(
     )
     label = np.asarray(network._circuit_label.to_pylist(), dtype=object)
     circ_codes = {c: i for i, c in enumerate(network.circuit_ids)}
+    cables: dict[str, I64] = {}
     for i in range(n):
         if edge_col[i] is not None:
             if network._edge_pos([edge_col[i]])[0] < 0:
@@ -163,12 +164,15 @@ def equipment_isolation_points(
         if not has_geom or _empty(geoms[i]):
             rule[i] = "no location to find its cable"
             continue
-        code = circ_codes.get(circuit, -1)
-        cand = label == circuit
-        if code >= 0:
-            cand |= _group_has(network, code)[network._edge_group]
-        cand &= ~(shapely.is_missing(network._geometry) | shapely.is_empty(network._geometry))
-        which = np.flatnonzero(cand)
+        if circuit not in cables:  # the circuit's cables, found once per circuit
+            code = circ_codes.get(circuit, -1)
+            cand = label == circuit
+            if code >= 0:
+                cand |= _group_has(network, code)[network._edge_group]
+            geometry = network._geometry
+            drawn = ~(shapely.is_missing(geometry) | shapely.is_empty(geometry))
+            cables[circuit] = np.flatnonzero(cand & drawn)
+        which = cables[circuit]
         if which.size == 0:
             rule[i] = f"circuit {circuit!r} has no cables in the network"
             continue

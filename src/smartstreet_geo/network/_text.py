@@ -30,8 +30,10 @@ def arrow_text(values: Any, n: int | None = None) -> pa.Array:
         arr = arr.combine_chunks()
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
-    arr = pc.utf8_trim_whitespace(arr)
-    blank = pc.equal(pc.utf8_length(arr), 0)
+    trimmed = pc.utf8_trim_whitespace(arr)
+    if pc.sum(pc.binary_length(trimmed)) != pc.sum(pc.binary_length(arr)):
+        arr = trimmed  # else keep the original: no copy of clean ids
+    blank = pc.equal(pc.binary_length(arr), 0)
     if pc.any(blank).as_py():
         arr = pc.if_else(blank, pa.scalar(None, pa.large_string()), arr)
     return arr

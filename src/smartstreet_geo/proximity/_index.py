@@ -43,6 +43,10 @@ _CHUNK: Final = 1 << 16  # customers per parallel work item
 _BATCH: Final = 1 << 21  # customers per progress update
 _MAX_CELLS: Final = 1 << 22
 _PARALLEL_MIN: Final = 1 << 18  # fewer customers than this: one thread
+_GRID_MIN_CUSTOMERS: Final = 1 << 16  # below this streaming is always cheap
+# use the customer grid when it visits under a quarter of the customers (a visit costs
+# about as much as streaming past one customer, and the grid skips the count pass)
+_GRID_MAX_SHARE: Final = 0.25
 _CELL_FACTOR: Final = 4.0  # grid cell side in radii (measured: see benchmarks/README.md)
 _PAD_M: Final = 1e-3  # cell coverage beyond radius + tolerance; only ever widens the search
 # nearest: grid cells ~ max(customers / 64, 16 x equipment) (measured: fewer customers per
@@ -170,6 +174,8 @@ class ProximityIndex:
         self._ids = customers[CUSTOMER_ID].reset_index(drop=True)
         self._monotonic: bool | None = None
         self._id_sort: IntArray | None = None
+        self._grid: Any = None
+        self._n_queries = 0
 
     @classmethod
     def from_coordinates(
@@ -209,6 +215,7 @@ class ProximityIndex:
         self = cls.__new__(cls)
         self._x, self._y, self._ids = x, y, ids
         self._monotonic, self._id_sort = None, None
+        self._grid, self._n_queries = None, 0
         return self
 
     def __len__(self) -> int:
@@ -386,6 +393,16 @@ class ProximityIndex:
         progress: Progress | None,
     ) -> Pairs:
         rows, x, y = self._subset(mask)
+        self._n_queries += 1
+        if eq.other_rank.size == 0 and eq.point_rank.size and x.size:
+            pr = r[eq.point_rank]
+            pad = pr + (DISTANCE_TOLERANCE_M + _PAD_M)
+            grid = self._customer_grid(pad)
+            if grid is not None:
+                c, j, d = grid.query(eq.px, eq.py, pad, (pr + DISTANCE_TOLERANCE_M) ** 2)
+                if progress is not None:
+                    progress(x.size)
+                return self._order_pairs(c, eq.rank_to_row[eq.point_rank[j]], j, d, rows, sort)
         parts_c: list[IntArray] = []
         parts_e: list[IntArray] = []
         parts_d: list[FloatArray] = []
@@ -536,14 +553,14 @@ class ProximityIndex:
         """Order results by customer id, keeping each customer's block intact.
 
         ``cust`` is non-decreasing (results come out in customer row order).
-        Few distinct customers: their ids are sorted directly. Many (nearest
-        queries, big radii): the order of all ids, computed once per index,
-        drives a one-pass reorder.
+        Up to half the customers: their ids are sorted directly. More (nearest
+        queries), or once the order of all ids is known: that order, computed
+        once per index, drives a one-pass reorder.
         """
         if not sort or cust.size == 0 or self._ids_monotonic():
             return Pairs(cust, erow, dist, rank)
         starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
-        if starts.size * 8 >= len(self):
+        if self._id_sort is not None or starts.size * 2 >= len(self):
             empty = np.empty(0, np.int64)
             oc, oj, od, orank = _kernels().reorder_rows(
                 cust, erow, dist, empty if rank is None else rank, self._all_id_order(), len(self)
@@ -556,12 +573,57 @@ class ProximityIndex:
         perm = _kernels().block_permutation(starts, lens, order, cust.size)
         return Pairs(cust[perm], erow[perm], dist[perm], None if rank is None else rank[perm])
 
+    def _customer_grid(self, pad: FloatArray) -> Any:
+        """Return the customer grid when it makes this query cheaper than streaming.
+
+        Built on the second query of an index (a sign it is being reused) when
+        the cells around the equipment hold far fewer customers than all of
+        them; about 0.3 s and 24 bytes per customer, once. ``None``: stream.
+        """
+        n = len(self)
+        if self._grid is None:
+            if self._n_queries < 2 or n < _GRID_MIN_CUSTOMERS:
+                return None
+            # rough guess before building: customers fill about half of the cells
+            cell = np.sqrt(np.ptp(self._x) * np.ptp(self._y) / max(1, n // 8)) + 1.0
+            side = 2.0 * pad / cell + 2.0
+            if float(np.sum(side * side)) * 16.0 > n * _GRID_MAX_SHARE:
+                return None
+            from ._customer_grid import CustomerGrid
+
+            self._grid = CustomerGrid(self._x, self._y, max_cells=_MAX_CELLS)
+        return self._grid if self._grid.visit_cost(pad) <= n * _GRID_MAX_SHARE else None
+
+    def _order_pairs(
+        self,
+        cust: IntArray,
+        erow: IntArray,
+        erank: IntArray,
+        dist: FloatArray,
+        rows: IntArray | None,
+        sort: bool,
+    ) -> Pairs:
+        """Sort pairs from the customer grid as the streaming path would give them."""
+        if rows is not None:
+            chosen = np.zeros(len(self), bool)
+            chosen[rows] = True
+            keep = chosen[cust]
+            cust, erow, erank, dist = cust[keep], erow[keep], erank[keep], dist[keep]
+        key = cust
+        if sort and cust.size and not self._ids_monotonic():
+            uniq, inv = np.unique(cust, return_inverse=True)
+            rank = np.empty(uniq.size, np.int64)
+            rank[stable_argsort(self._ids.iloc[uniq])] = np.arange(uniq.size)
+            key = rank[inv]
+        order = np.lexsort((erank, key))
+        return Pairs(cust[order], erow[order], dist[order], None)
+
     def _hit_order(self, rows: IntArray | None) -> Callable[[IntArray], IntArray]:
         """Return a function ordering customer positions (of the subset ``rows``) by id."""
 
         def order(hit: IntArray) -> IntArray:
             glob = hit if rows is None else rows[hit]
-            if glob.size * 8 < len(self):
+            if self._id_sort is None and glob.size * 2 < len(self):
                 return stable_argsort(self._ids.iloc[glob])
             slot = np.full(len(self), -1, np.int64)
             slot[glob] = np.arange(glob.size)

@@ -128,9 +128,20 @@ def check_finite(x: FloatArray, y: FloatArray, ids: Any, *, what: str, idc: str)
 
 
 def stable_argsort(values: Any) -> IntArray:
-    """Stable argsort of ids of any dtype (numbers, strings, pyarrow strings)."""
+    """Stable argsort of ids of any dtype (numbers, strings, pyarrow strings).
+
+    Numbers: numpy's (vectorised) quicksort, which is about twice as fast as
+    its stable sort, and equal to it whenever the ids are unique - checked,
+    with the stable sort as the fallback for duplicates.
+    """
     arr = values.to_numpy() if isinstance(values, pd.Series) else values
-    if isinstance(arr, np.ndarray) and arr.dtype.kind in "iufbUSM":
+    if isinstance(arr, np.ndarray) and arr.dtype.kind in "iufbM":
+        order = np.argsort(arr).astype(np.int64, copy=False)
+        ranked = arr[order]
+        if ranked.size < 2 or (ranked[1:] != ranked[:-1]).all():
+            return order
+        return np.argsort(arr, kind="stable").astype(np.int64, copy=False)
+    if isinstance(arr, np.ndarray) and arr.dtype.kind in "US":
         return np.argsort(arr, kind="stable").astype(np.int64, copy=False)
     return np.asarray(pd.Series(values).argsort(kind="stable"), dtype=np.int64)
 
