@@ -186,7 +186,7 @@ def pseudonym(values: pd.Series, key: bytes) -> pd.Series:
             return None
         return hmac.new(key, str(v).encode("utf-8"), sha256).hexdigest()[:16]
 
-    return values.map(one).astype(object)
+    return pd.Series([one(v) for v in values.astype(object)], index=values.index, dtype=object)
 
 
 def write_xlsx(

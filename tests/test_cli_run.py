@@ -1,0 +1,121 @@
+"""The real ``smartstreet-geo demo`` and ``run`` commands, as the letter team would use them."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import smartstreet_geo as ssg
+
+OUTPUTS = {
+    "letters.csv",
+    "letters.xlsx",
+    "phone_calls.csv",
+    "manual_review.csv",
+    "reconciliation.csv",
+    "rejects.csv",
+    "contact_history.csv",
+    "manifest.json",
+    "map.html",
+}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smartstreet_geo.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("demo")
+    runs = []
+    for name in ("a", "b"):
+        r = cli("demo", "--out", str(base / name), "--quiet")
+        assert r.returncode == 0, r.stderr
+        runs.append((base / name, r))
+    return runs
+
+
+def test_demo_writes_every_output_owner_only(demo_runs):
+    out, _ = demo_runs[0]
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    for p in out.iterdir():
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p.name
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
+
+
+def test_demo_is_byte_identical_run_to_run(demo_runs):
+    (a, _), (b, _) = demo_runs
+    for name in sorted(OUTPUTS):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_demo_counts_are_plausible_against_smart_street(demo_runs):
+    out, run = demo_runs[0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    contacts = manifest["counts"]["contacts"]
+    # tens of thousands on the trial circuits (67,300 fictional customers there), one per premise
+    assert 60_000 <= contacts["leaflet"] <= 67_300
+    # about 1,500 customers live close to new equipment (one letter per premise)
+    assert 1_350 <= contacts["installation_letter"] <= 1_650
+    recon = pd.read_csv(out / "reconciliation.csv", dtype=str)
+    assert len(recon) == manifest["inputs"][0]["rows"] == 85_820
+    assert recon["source_row"].astype(int).is_unique
+    assert "reconciliation (every input customer row once)" in run.stdout
+    letters = pd.read_csv(out / "letters.csv", dtype=str, keep_default_na=False)
+    assert list(letters.columns) == [
+        "letter_ref",
+        "campaign",
+        "template_id",
+        "addressee",
+        "address_line_1",
+        "address_line_2",
+        "address_line_3",
+        "post_town",
+        "postcode",
+        "reason",
+    ]
+    installation = letters[letters["campaign"] == "installation_letter"]
+    assert (installation["addressee"] == "The Occupier").all()
+    assert installation["reason"].str.contains(r"m away, radius \d+ m").all()
+    calls = pd.read_csv(out / "phone_calls.csv", dtype=str)
+    assert calls["call_number"].str.fullmatch(r"0\d{2,4} \d{3,4} ?\d{3,4}|0\d{4} \d{6}").all()
+
+
+def test_no_personal_data_on_the_console(demo_runs):
+    customers = ssg.read_customers(ssg.demo.path("customers")).data
+    sample = customers.sample(300, random_state=1)
+    for _, run in demo_runs:
+        console = run.stdout + run.stderr
+        for value in [
+            *sample["name"].dropna(),
+            *sample["address_line_1"].dropna(),
+            *sample["phone"].dropna(),
+        ]:
+            assert value not in console
+
+
+def test_existing_output_needs_force(demo_runs, tmp_path):
+    out, _ = demo_runs[0]
+    again = cli("demo", "--out", str(out), "--quiet")
+    assert again.returncode == 1 and "--force" in again.stderr
+
+
+def test_bad_campaign_file_names_the_key(tmp_path):
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('[inputs]\ncustomers = "nope.csv"\n')
+    r = cli("run", str(campaign), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    assert "[inputs.customers] file" in r.stderr and "does not exist" in r.stderr
+    assert "Traceback" not in r.stderr
