@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ColumnMappingError
+from ..io import NetworkReadResult, ReadResult
 
 _KINDS = ("customers", "equipment", "edges", "substations")
 
@@ -63,3 +64,56 @@ def prepare_out_dir(out: Path, *, force: bool) -> Path:
 def echo(text: str = "") -> None:
     """Print a line of console output (counts only; never personal data)."""
     print(text, file=sys.stdout)
+
+
+def read_customers_arg(args: argparse.Namespace, maps: dict[str, dict[str, str]]) -> ReadResult:
+    """Read ``--customers`` with the shared input options."""
+    from ..io import read_customers
+
+    return read_customers(
+        args.customers,
+        columns=maps["customers"] or None,
+        crs=args.crs,
+        encoding=args.encoding,
+        check_postcodes=not getattr(args, "no_postcode_check", False),
+    )
+
+
+def read_equipment_arg(args: argparse.Namespace, maps: dict[str, dict[str, str]]) -> ReadResult:
+    """Read ``--equipment`` with the shared input options."""
+    from ..io import read_equipment
+
+    return read_equipment(
+        args.equipment, columns=maps["equipment"] or None, crs=args.crs, encoding=args.encoding
+    )
+
+
+def read_network_arg(
+    args: argparse.Namespace, maps: dict[str, dict[str, str]]
+) -> NetworkReadResult:
+    """Read ``--network`` (and ``--substations``) with the shared input options."""
+    from ..io import read_network
+
+    return read_network(
+        args.network,
+        args.substations,
+        edge_columns=maps["edges"] or None,
+        substation_columns=maps["substations"] or None,
+        crs=args.crs,
+        encoding=args.encoding,
+    )
+
+
+def report_read(label: str, r: ReadResult) -> None:
+    """Print a file's counts (no personal data)."""
+    echo(f"{label}: read {r.n_input:,}, valid {r.n_valid:,}, rejected {r.n_rejected:,}")
+
+
+def check_out_file(out: Path, *, force: bool, example: str) -> None:
+    """Refuse a folder, or an existing file without ``--force``, as an output file."""
+    from ..errors import ParameterError
+
+    if out.is_dir():
+        raise ParameterError(f"--out {out}: is a folder; give a file name such as {example}.")
+    if out.exists() and not force:
+        raise ParameterError(f"--out {out}: the file exists; choose another name or add --force.")

@@ -16,9 +16,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SmartStreetGeoError
-from ..io import ReadResult, read_customers, read_equipment, read_network
+from ..io import ReadResult
 from ..schema import CUSTOMER_ID, EQUIPMENT_ID, OUTAGE_REQUIRED, PSR
-from ._common import add_input_options, column_maps, echo, prepare_out_dir
+from ._common import (
+    add_input_options,
+    column_maps,
+    echo,
+    prepare_out_dir,
+    read_customers_arg,
+    read_equipment_arg,
+    read_network_arg,
+)
 
 METHOD_CHOICES = ("best", "connectivity", "declared", "inferred")
 
@@ -154,30 +162,15 @@ def run(args: argparse.Namespace) -> int:
     from ..network._outage import _resolve  # the element each point isolates, for the table
 
     maps = column_maps(args.map)
-    net_read = read_network(
-        args.network,
-        args.substations,
-        edge_columns=maps["edges"] or None,
-        substation_columns=maps["substations"] or None,
-        crs=args.crs,
-        encoding=args.encoding,
-    )
+    net_read = read_network_arg(args, maps)
     _report_read("network edges", net_read.edges_result)
     _report_read("substations", net_read.substations_result)
-    cust_read = read_customers(
-        args.customers,
-        columns=maps["customers"] or None,
-        crs=args.crs,
-        encoding=args.encoding,
-        check_postcodes=not args.no_postcode_check,
-    )
+    cust_read = read_customers_arg(args, maps)
     _report_read("customers", cust_read)
     customers = cust_read.data
     equipment = None
     if args.equipment:
-        eq_read = read_equipment(
-            args.equipment, columns=maps["equipment"] or None, crs=args.crs, encoding=args.encoding
-        )
+        eq_read = read_equipment_arg(args, maps)
         _report_read("equipment", eq_read)
         equipment = eq_read.data
     elif args.outage_equipment:

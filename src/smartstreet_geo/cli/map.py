@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
-from ._common import add_input_options, column_maps, echo
+from ._common import (
+    add_input_options,
+    check_out_file,
+    column_maps,
+    echo,
+    read_customers_arg,
+    read_equipment_arg,
+    read_network_arg,
+    report_read,
+)
 
 __all__ = ["add_parser", "read_in_scope", "run"]
 
@@ -121,15 +130,11 @@ def read_in_scope(path: Path, *, encoding: str | None = None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Read the inputs, build the map and write it; return the exit code."""
-    from ..io import read_customers, read_equipment, read_network
     from ..maps import inputs_map, save_map
     from .near import parse_radius
 
     out: Path = args.out
-    if out.is_dir():
-        raise ParameterError(f"--out {out}: is a folder; give a file name such as map.html.")
-    if out.exists() and not args.force:
-        raise ParameterError(f"--out {out}: the file exists; choose another name or add --force.")
+    check_out_file(out, force=args.force, example="map.html")
     if not (args.customers or args.equipment or args.network):
         raise ParameterError("give at least one of --customers, --equipment, --network.")
     if args.substations and not args.network:
@@ -153,30 +158,15 @@ def run(args: argparse.Namespace) -> int:
     maps = column_maps(args.map)
     inputs: dict[str, Any] = {}
     if args.customers:
-        r = read_customers(
-            args.customers,
-            columns=maps["customers"] or None,
-            crs=args.crs,
-            encoding=args.encoding,
-            check_postcodes=not args.no_postcode_check,
-        )
-        echo(f"customers: read {r.n_input:,}, valid {r.n_valid:,}, rejected {r.n_rejected:,}")
+        r = read_customers_arg(args, maps)
+        report_read("customers", r)
         inputs["customers"] = r.data
     if args.equipment:
-        r = read_equipment(
-            args.equipment, columns=maps["equipment"] or None, crs=args.crs, encoding=args.encoding
-        )
-        echo(f"equipment: read {r.n_input:,}, valid {r.n_valid:,}, rejected {r.n_rejected:,}")
+        r = read_equipment_arg(args, maps)
+        report_read("equipment", r)
         inputs["equipment"] = r.data
     if args.network:
-        net = read_network(
-            args.network,
-            args.substations,
-            edge_columns=maps["edges"] or None,
-            substation_columns=maps["substations"] or None,
-            crs=args.crs,
-            encoding=args.encoding,
-        )
+        net = read_network_arg(args, maps)
         echo(f"network: {len(net.edges):,} edges, {len(net.substations):,} substations")
         inputs["edges"], inputs["substations"] = net.edges, net.substations
     in_scope = read_in_scope(args.circuits, encoding=args.encoding) if args.circuits else None

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import ReadResult, read_customers, read_equipment, read_network
+from ..io import ReadResult
 from ..io._result import empty_rejects
-from ._common import add_input_options, column_maps, echo, prepare_out_dir
+from ._common import (
+    add_input_options,
+    column_maps,
+    echo,
+    prepare_out_dir,
+    read_customers_arg,
+    read_equipment_arg,
+    read_network_arg,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,40 +49,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     """Validate the inputs named in ``args``; return the exit code."""
     maps = column_maps(args.map)
-    results: list[tuple[str, ReadResult]] = []
-    results.append(
-        (
-            "customers",
-            read_customers(
-                args.customers,
-                columns=maps["customers"] or None,
-                crs=args.crs,
-                encoding=args.encoding,
-                check_postcodes=not args.no_postcode_check,
-            ),
-        )
-    )
+    results: list[tuple[str, ReadResult]] = [("customers", read_customers_arg(args, maps))]
     if args.equipment:
-        results.append(
-            (
-                "equipment",
-                read_equipment(
-                    args.equipment,
-                    columns=maps["equipment"] or None,
-                    crs=args.crs,
-                    encoding=args.encoding,
-                ),
-            )
-        )
+        results.append(("equipment", read_equipment_arg(args, maps)))
     if args.network:
-        net = read_network(
-            args.network,
-            args.substations,
-            edge_columns=maps["edges"] or None,
-            substation_columns=maps["substations"] or None,
-            crs=args.crs,
-            encoding=args.encoding,
-        )
+        net = read_network_arg(args, maps)
         results += [("network edges", net.edges_result), ("substations", net.substations_result)]
     usable = True
     for label, r in results:

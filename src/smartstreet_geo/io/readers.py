@@ -236,6 +236,41 @@ def _signature(p: _Prepared, parts: dict[str, Any]) -> pd.DataFrame:
     return sig.reset_index(drop=True)
 
 
+def _required_flag(
+    p: _Prepared, column: str, *, absent_note: str, missing_advice: str
+) -> pd.Series:
+    """Parse a true/false column that decides something: bad or blank values are rejected.
+
+    A file without the column is read as all false, and a note says so.
+    """
+    n = len(p.frame)
+    if column not in p.frame:
+        p.notes.append(absent_note)
+        return pd.Series(False, index=range(n), dtype="boolean")
+    flags, bad = parse_bool(p.frame[column])
+    p.rejects.add(
+        bad, Reason.INVALID_VALUE, p.names[column], p.frame[column], "expected true/false"
+    )
+    p.rejects.add(
+        flags.isna().to_numpy(), Reason.MISSING_VALUE, p.names[column], "", missing_advice
+    )
+    return flags
+
+
+def _locate(p: _Prepared, crs: Any, geom_types: tuple[str, ...]) -> npt.NDArray[Any]:
+    """Locate every row of ``p`` (see :func:`~smartstreet_geo.io._coords.locate_rows`)."""
+    return locate_rows(
+        p.frame,
+        p.raw.geometry,
+        p.raw.crs,
+        crs,
+        p.rejects,
+        source=p.raw.path,
+        geom_types=geom_types,
+        source_names=p.names,
+    )
+
+
 # --------------------------------------------------------------------------- customers
 def read_customers(
     path: str | Path,
@@ -366,16 +401,7 @@ def read_customers(
     else:
         p.notes.append("no postcode column: postcodes not checked")
 
-    geoms = locate_rows(
-        p.frame,
-        p.raw.geometry,
-        p.raw.crs,
-        crs,
-        p.rejects,
-        source=p.raw.path,
-        geom_types=("Point",),
-        source_names=p.names,
-    )
+    geoms = _locate(p, crs, ("Point",))
     if check_postcodes and POSTCODE in p.frame and n:
         live = p.rejects.ok
         if live.any():
@@ -475,11 +501,12 @@ def read_equipment(
             pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
             np.zeros(n, bool),
         )
-    if OUTAGE_REQUIRED in p.frame:
-        outage, bad_outage = parse_bool(p.frame[OUTAGE_REQUIRED])
-    else:
-        outage, bad_outage = pd.Series(False, index=range(n), dtype="boolean"), np.zeros(n, bool)
-        p.notes.append("no outage_required column: no equipment is treated as needing an outage")
+    outage = _required_flag(
+        p,
+        OUTAGE_REQUIRED,
+        absent_note="no outage_required column: no equipment is treated as needing an outage",
+        missing_advice="say whether installing it needs an outage (true/false)",
+    )
     _check_duplicates(
         p,
         ids,
@@ -503,30 +530,7 @@ def read_equipment(
         p.frame.get(INSTALL_DATE),
         "expected a date like 2027-03-01 or 01/03/2027",
     )
-    p.rejects.add(
-        bad_outage,
-        Reason.INVALID_VALUE,
-        p.names.get(OUTAGE_REQUIRED, OUTAGE_REQUIRED),
-        p.frame.get(OUTAGE_REQUIRED),
-        "expected true/false",
-    )
-    p.rejects.add(
-        outage.isna().to_numpy(),
-        Reason.MISSING_VALUE,
-        p.names.get(OUTAGE_REQUIRED, OUTAGE_REQUIRED),
-        "",
-        "say whether installing it needs an outage (true/false)",
-    )
-    geoms = locate_rows(
-        p.frame,
-        p.raw.geometry,
-        p.raw.crs,
-        crs,
-        p.rejects,
-        source=p.raw.path,
-        geom_types=("Point", "LineString", "MultiLineString", "Polygon", "MultiPolygon"),
-        source_names=p.names,
-    )
+    geoms = _locate(p, crs, ("Point", "LineString", "MultiLineString", "Polygon", "MultiPolygon"))
     out = {
         EQUIPMENT_ID: ids,
         KIND: kinds,
@@ -557,11 +561,12 @@ def _read_edges(
     ids = clean_text(p.frame[EDGE_ID]) if n else pd.Series([], dtype="str")
     _check_ids(p, ids, EDGE_ID)
     text = _check_text(p, (FROM_NODE, TO_NODE, CIRCUIT_ID, SUBSTATION_ID))
-    if NORMALLY_OPEN in p.frame:
-        open_, bad_open = parse_bool(p.frame[NORMALLY_OPEN])
-    else:
-        open_, bad_open = pd.Series(False, index=range(n), dtype="boolean"), np.zeros(n, bool)
-        p.notes.append("no normally_open column: every edge is treated as closed")
+    open_ = _required_flag(
+        p,
+        NORMALLY_OPEN,
+        absent_note="no normally_open column: every edge is treated as closed",
+        missing_advice="say whether the edge is a normally-open point (true/false)",
+    )
     _check_duplicates(p, ids, EDGE_ID, _signature(p, {EDGE_ID: ids, **text, NORMALLY_OPEN: open_}))
     for col in (FROM_NODE, TO_NODE):
         p.rejects.add(text[col].isna().to_numpy(), Reason.MISSING_VALUE, p.names[col], "")
@@ -573,30 +578,7 @@ def _read_edges(
         text[TO_NODE],
         "from_node equals to_node (an edge must join two nodes)",
     )
-    p.rejects.add(
-        bad_open,
-        Reason.INVALID_VALUE,
-        p.names.get(NORMALLY_OPEN, NORMALLY_OPEN),
-        p.frame.get(NORMALLY_OPEN),
-        "expected true/false",
-    )
-    p.rejects.add(
-        open_.isna().to_numpy(),
-        Reason.MISSING_VALUE,
-        p.names.get(NORMALLY_OPEN, NORMALLY_OPEN),
-        "",
-        "say whether the edge is a normally-open point (true/false)",
-    )
-    geoms = locate_rows(
-        p.frame,
-        p.raw.geometry,
-        p.raw.crs,
-        crs,
-        p.rejects,
-        source=p.raw.path,
-        geom_types=("LineString",),
-        source_names=p.names,
-    )
+    geoms = _locate(p, crs, ("LineString",))
     out = {
         EDGE_ID: ids,
         FROM_NODE: text[FROM_NODE],
@@ -634,16 +616,7 @@ def _read_substations(
         "",
         "the LV busbar node the circuits leave from",
     )
-    geoms = locate_rows(
-        p.frame,
-        p.raw.geometry,
-        p.raw.crs,
-        crs,
-        p.rejects,
-        source=p.raw.path,
-        geom_types=("Point",),
-        source_names=p.names,
-    )
+    geoms = _locate(p, crs, ("Point",))
     out = {SUBSTATION_ID: ids, NODE: text[NODE], NAME: text[NAME]}
     return _finish(p, "substation", out, geoms)
 
