@@ -280,6 +280,15 @@ def write_campaign(
     -------
     dict
         Output name -> path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from smartstreet_geo import demo, run_campaign
+    >>> result = run_campaign(demo.path("campaign"))
+    >>> paths = write_campaign(result, tempfile.mkdtemp(), map_html=False)
+    >>> sorted(paths)[:3]
+    ['contact_history.csv', 'letters.csv', 'letters.xlsx']
     """
     import json
 
