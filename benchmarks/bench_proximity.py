@@ -511,41 +511,69 @@ def report() -> None:
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for line in RESULTS.read_text().splitlines():
         rec = json.loads(line)
-        key = (rec["method"], rec.get("n"), rec.get("m"), rec.get("radius"))
-        latest[key] = rec
+        latest[(rec["method"], rec.get("n"), rec.get("m"), rec.get("radius"))] = rec
     floor = {k[1]: v["seconds"] for k, v in latest.items() if k[0] == "floor"}
 
-    def cell(rec: dict[str, Any] | None) -> str:
+    def sec(rec: dict[str, Any] | None) -> str:
         if rec is None:
             return "-"
         if "error" in rec:
             return rec["error"].split(" after")[0]
-        return f"{rec['seconds']:.3f} s / {rec['peak_mb']:,.0f} MB"
+        return f"{rec['seconds']:.3f}"
 
-    combos = sorted({(k[1], k[2], k[3]) for k in latest if k[0] in WITHIN_METHODS[1:]})
-    print("| N | M | R | " + " | ".join(WITHIN_METHODS[1:]) + " | ours / floor |")
-    print("|---" * (len(WITHIN_METHODS) + 3) + "|")
+    def ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+        if not a or not b or "seconds" not in a or "seconds" not in b:
+            return "-"
+        return f"{b['seconds'] / a['seconds']:.1f}x"
+
+    within = WITHIN_METHODS[1:]
+    combos = sorted({(k[1], k[2], k[3]) for k in latest if k[0] in within})
+    print("Seconds (best of 3-5, one run when over 2 s):\n")
+    print("| N | M | R | pairs | " + " | ".join(within) + " | sjoin / ours | DuckDB / ours |")
+    print("|---" * (len(within) + 6) + "|")
     for n, m, r in combos:
-        row = [cell(latest.get((meth, n, m, r))) for meth in WITHIN_METHODS[1:]]
         ours = latest.get(("ours", n, m, r))
-        ratio = (
-            f"{ours['seconds'] / floor[n]:.0f}x"
-            if ours and "seconds" in ours and n in floor
-            else "-"
-        )
-        print(f"| {n:,} | {m:,} | {r:g} | " + " | ".join(row) + f" | {ratio} |")
-    print()
+        pairs = f"{ours['pairs']:,}" if ours and ours.get("pairs") is not None else "-"
+        row = [sec(latest.get((meth, n, m, r))) for meth in within]
+        gp = ratio(ours, latest.get(("geopandas_sjoin", n, m, r)))
+        dd = ratio(ours, latest.get(("duckdb", n, m, r)))
+        print(f"| {n:,} | {m:,} | {r:g} | {pairs} | " + " | ".join(row) + f" | {gp} | {dd} |")
+    print("\nSetup seconds (not in the figures above) / peak memory (VmHWM, MB), largest N:\n")
+    big = max(n for _, n, _, _ in latest if isinstance(n, int)) if latest else 0
+    print("| M | R | " + " | ".join(f"{m} setup / peak" for m in within) + " |")
+    print("|---" * (len(within) + 2) + "|")
+    for n, m, r in combos:
+        if n != big:
+            continue
+        cells = []
+        for meth in within:
+            rec = latest.get((meth, n, m, r))
+            if rec is None or "error" in rec:
+                cells.append("-")
+            else:
+                cells.append(f"{rec.get('setup_seconds', 0):.2f} / {rec['peak_mb']:,.0f}")
+        print(f"| {m:,} | {r:g} | " + " | ".join(cells) + " |")
+    print("\nNearest (k = 1), seconds / peak MB:\n")
     combos_n = sorted({(k[1], k[2]) for k in latest if k[0] in NEAREST_METHODS})
-    print("| N | M | " + " | ".join(NEAREST_METHODS) + " |")
-    print("|---" * (len(NEAREST_METHODS) + 2) + "|")
+    print("| N | M | " + " | ".join(NEAREST_METHODS) + " | sjoin_nearest / ours | (unsorted) |")
+    print("|---" * (len(NEAREST_METHODS) + 4) + "|")
     for n, m in combos_n:
-        row = [cell(latest.get((meth, n, m, 0.0))) for meth in NEAREST_METHODS]
-        print(f"| {n:,} | {m:,} | " + " | ".join(row) + " |")
+        recs = [latest.get((meth, n, m, 0.0)) for meth in NEAREST_METHODS]
+        row = ["-" if r is None else f"{sec(r)} / {r.get('peak_mb', 0):,.0f}" for r in recs]
+        sj = latest.get(("geopandas_sjoin_nearest", n, m, 0.0))
+        print(
+            f"| {n:,} | {m:,} | "
+            + " | ".join(row)
+            + f" | {ratio(recs[0], sj)} | {ratio(recs[1], sj)} |"
+        )
     print()
     for k, v in latest.items():
         if k[0] in ("environment", "numba_costs", "end_to_end_parquet_to_csv"):
             print(json.dumps(v))
     print("floor (x.sum(); y.sum()):", {f"{n:,}": f"{s * 1000:.1f} ms" for n, s in floor.items()})
+    for (meth, n, m, r), v in latest.items():
+        if meth in ("ours", "ours_reused") and n in floor and "seconds" in v:
+            print(f"{meth} {n:,} x {m:,} x {r:g} m: {v['seconds'] / floor[n]:.1f}x the floor")
 
 
 def main() -> None:

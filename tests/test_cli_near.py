@@ -130,3 +130,31 @@ def test_no_pairs_still_writes_a_header(inputs):
     assert (inputs / "pairs.csv").read_text().splitlines() == [
         '"customer_id","equipment_id","kind","distance_m"'
     ]
+
+
+def test_ids_that_look_like_formulae_are_neutralised(tmp_path):
+    (tmp_path / "c.csv").write_text(
+        "customer_id,easting,northing\n=cmd,354500,404100\n2,354510,404100\n"
+    )
+    (tmp_path / "e.csv").write_text(
+        "equipment_id,kind,easting,northing\n@E1,lv_capacitor,354500,404100\n"
+    )
+    out = tmp_path / "pairs.csv"
+    r = run(
+        "near",
+        "--customers",
+        str(tmp_path / "c.csv"),
+        "--equipment",
+        str(tmp_path / "e.csv"),
+        "--radius",
+        "30",
+        "--out",
+        str(out),
+        "--no-postcode-check",
+    )
+    assert r.returncode == 0, r.stderr
+    import pandas as pd
+
+    pairs = pd.read_csv(out, dtype=str)
+    assert sorted(pairs["customer_id"]) == ["'=cmd", "2"]
+    assert set(pairs["equipment_id"]) == {"'@E1"}

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError
-from ._common import add_input_options, column_maps, echo
+from ._common import (
+    add_input_options,
+    check_out_file,
+    column_maps,
+    echo,
+    read_customers_arg,
+    read_equipment_arg,
+    report_read,
+)
 
 __all__ = ["add_parser", "parse_radius", "run"]
 
@@ -122,18 +127,30 @@ def _centimetres(metres: Any) -> Any:
 
 
 def _write_atomic(table: Any, out: Path) -> None:
-    """Write a pyarrow table as CSV next to ``out``, then move it into place."""
+    """Write a pyarrow table as formula-safe CSV, atomically and owner-only."""
+    import io
+
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv
 
+    from ..export import FORMULA_TRIGGERS, atomic_write_bytes, neutralise_formulae
+
+    for i, name in enumerate(table.column_names):
+        col = table.column(i)
+        if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+            continue
+        risky = pc.any(pc.starts_with(col, FORMULA_TRIGGERS[0]))
+        for trigger in FORMULA_TRIGGERS[1:]:
+            risky = pc.or_(risky, pc.any(pc.starts_with(col, trigger)))
+        if risky.as_py():  # rare: only then pay for the pandas round trip
+            safe = neutralise_formulae(pd.Series(col.to_pylist(), dtype=object))
+            table = table.set_column(i, name, pa.array(safe.tolist(), type=pa.string()))
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:  # mkstemp: readable by the owner only
-            csv.write_csv(table, fh)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    csv.write_csv(table, buf)
+    atomic_write_bytes(out, buf.getvalue())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,28 +159,16 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     import pyarrow as pa
 
-    from ..io import read_customers, read_equipment
     from ..proximity import ProximityIndex
     from ..schema import CUSTOMER_ID, EQUIPMENT_ID, KIND
 
     out: Path = args.out
-    if out.exists() and not args.force:
-        raise ParameterError(f"--out {out}: the file exists; choose another name or add --force.")
-    if out.is_dir():
-        raise ParameterError(f"--out {out}: is a folder; give a file name such as pairs.csv.")
+    check_out_file(out, force=args.force, example="pairs.csv")
     maps = column_maps(args.map)
-    customers = read_customers(
-        args.customers,
-        columns=maps["customers"] or None,
-        crs=args.crs,
-        encoding=args.encoding,
-        check_postcodes=not args.no_postcode_check,
-    )
-    equipment = read_equipment(
-        args.equipment, columns=maps["equipment"] or None, crs=args.crs, encoding=args.encoding
-    )
-    for label, r in (("customers", customers), ("equipment", equipment)):
-        echo(f"{label}: read {r.n_input:,}, valid {r.n_valid:,}, rejected {r.n_rejected:,}")
+    customers = read_customers_arg(args, maps)
+    equipment = read_equipment_arg(args, maps)
+    report_read("customers", customers)
+    report_read("equipment", equipment)
     if customers.n_valid == 0 or equipment.n_valid == 0:
         echo("NOT USABLE: no valid customers or no valid equipment (run validate for reasons)")
         return 1

@@ -411,7 +411,7 @@ class ProximityIndex:
             pr = r[eq.point_rank]
             # label pairs with equipment rows directly when no merge (by rank) follows
             labels = eq.rank_to_row[eq.point_rank] if only_points else eq.point_rank
-            direct = only_points and sort and not self._ids_monotonic()
+            direct = only_points and sort
             c, j, d = _within_boxes(
                 x, y, eq.px, eq.py, eq.px, eq.py, pr, (pr + DISTANCE_TOLERANCE_M) ** 2, progress,
                 labels, self._hit_order(rows) if direct else None,
@@ -557,10 +557,12 @@ class ProximityIndex:
         queries), or once the order of all ids is known: that order, computed
         once per index, drives a one-pass reorder.
         """
-        if not sort or cust.size == 0 or self._ids_monotonic():
+        if not sort or cust.size == 0:
             return Pairs(cust, erow, dist, rank)
         starts = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
         if self._id_sort is not None or starts.size * 2 >= len(self):
+            if self._ids_monotonic():  # checked only when it can save a full sort
+                return Pairs(cust, erow, dist, rank)
             empty = np.empty(0, np.int64)
             oc, oj, od, orank = _kernels().reorder_rows(
                 cust, erow, dist, empty if rank is None else rank, self._all_id_order(), len(self)
@@ -610,7 +612,7 @@ class ProximityIndex:
             keep = chosen[cust]
             cust, erow, erank, dist = cust[keep], erow[keep], erank[keep], dist[keep]
         key = cust
-        if sort and cust.size and not self._ids_monotonic():
+        if sort and cust.size:
             uniq, inv = np.unique(cust, return_inverse=True)
             rank = np.empty(uniq.size, np.int64)
             rank[stable_argsort(self._ids.iloc[uniq])] = np.arange(uniq.size)
@@ -625,6 +627,8 @@ class ProximityIndex:
             glob = hit if rows is None else rows[hit]
             if self._id_sort is None and glob.size * 2 < len(self):
                 return stable_argsort(self._ids.iloc[glob])
+            if self._ids_monotonic():
+                return np.arange(glob.size)
             slot = np.full(len(self), -1, np.int64)
             slot[glob] = np.arange(glob.size)
             ordered = slot[self._all_id_order()]
