@@ -141,7 +141,6 @@ def test_ids_that_look_like_formulae_are_neutralised(tmp_path):
     )
     out = tmp_path / "pairs.csv"
     r = run(
-        "near",
         "--customers",
         str(tmp_path / "c.csv"),
         "--equipment",
