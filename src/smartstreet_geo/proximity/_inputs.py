@@ -127,14 +127,44 @@ def check_finite(x: FloatArray, y: FloatArray, ids: Any, *, what: str, idc: str)
         )
 
 
+def _equal_length_digits(values: Any) -> IntArray | None:
+    """Return text ids as integers when that keeps their order, else None.
+
+    MPANs and UPRNs are digit strings of one length; for those, numeric order is
+    the text order, and sorting 10 million int64 takes ~1 s where sorting the
+    strings takes ~6 s (measured, numpy and Arrow alike).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(values, pd.Series) or not pd.api.types.is_string_dtype(values.dtype):
+        return None
+    if len(values) < 2 or values.isna().any():
+        return None
+    arr = pa.array(values, from_pandas=True)
+    lengths = pc.min_max(pc.utf8_length(arr))
+    width = lengths["max"].as_py()
+    if width is None or width != lengths["min"].as_py() or width > 18:
+        return None
+    if not pc.all(pc.utf8_is_digit(arr)).as_py():
+        return None
+    return np.asarray(pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def stable_argsort(values: Any) -> IntArray:
     """Stable argsort of ids of any dtype (numbers, strings, pyarrow strings).
 
     Numbers: numpy's (vectorised) quicksort, which is about twice as fast as
     its stable sort, and equal to it whenever the ids are unique - checked,
-    with the stable sort as the fallback for duplicates.
+    with the stable sort as the fallback for duplicates. Digit-string ids of
+    one length (MPANs) are sorted as numbers, which gives the same order.
     """
-    arr = values.to_numpy() if isinstance(values, pd.Series) else values
+    digits = _equal_length_digits(values)
+    arr = (
+        digits
+        if digits is not None
+        else (values.to_numpy() if isinstance(values, pd.Series) else values)
+    )
     if isinstance(arr, np.ndarray) and arr.dtype.kind in "iufbM":
         order = np.argsort(arr).astype(np.int64, copy=False)
         ranked = arr[order]
