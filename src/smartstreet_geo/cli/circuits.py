@@ -200,9 +200,12 @@ def run(args: argparse.Namespace) -> int:
 
     issues = network.validate(att)
     if len(issues):
-        echo("network check:")
+        echo("network check (findings: rows in network_issues.csv, and the groups they form):")
+        groups = issues.groupby("issue", sort=False)["group"].nunique()
         for code, count in issues["issue"].value_counts(sort=False).items():
-            echo(f"  {code:<32} {count:>9,}")
+            n_groups = int(groups.get(code, 0))
+            extra = f"  in {n_groups:,} group(s)" if n_groups and n_groups != count else ""
+            echo(f"  {code:<32} {count:>9,}{extra}")
     else:
         echo("network check: no findings")
     psr = (
