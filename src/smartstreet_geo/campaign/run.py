@@ -338,9 +338,7 @@ def run_campaign(
     # ------------------------------------------------------------------ reconciliation
     say("reconciliation")
     manual = _manual_review_table(review, cust_r.rejects, cust)
-    reconciliation = _reconcile(
-        cust_r, cust, contacts, covered, manual, not_reasons, in_scope, membership
-    )
+    reconciliation = _reconcile(cust_r, cust, contacts, covered, manual, not_reasons)
 
     customers["map_category"] = _map_categories(customers[CUSTOMER_ID], contacts, covered, manual)
     edges = net_r.edges.copy() if net_r is not None else None
@@ -564,8 +562,6 @@ def _reconcile(
     covered: pd.DataFrame,
     manual: pd.DataFrame,
     not_reasons: dict[str, str],
-    in_scope: set[str],
-    membership: pd.DataFrame,
 ) -> pd.DataFrame:
     # plain dicts: a groupby with Python aggregations costs seconds on 85,000 customers
     direct: dict[str, set[str]] = {}

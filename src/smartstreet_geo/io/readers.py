@@ -229,7 +229,8 @@ def _finish(
     return result
 
 
-def _signature(p: _Prepared, parts: dict[str, Any]) -> pd.DataFrame:
+def _signature(parts: dict[str, Any]) -> pd.DataFrame:
+    """Return the cleaned values that make two rows with one id the same row."""
     sig = pd.DataFrame(
         {k: (v if isinstance(v, pd.Series) else pd.Series(v)) for k, v in parts.items()}
     )
@@ -371,7 +372,7 @@ def read_customers(
         flags, bad_flag = parse_bool(p.frame[PSR])
     else:
         flags, bad_flag = pd.Series(pd.NA, index=range(n), dtype="boolean"), np.zeros(n, bool)
-    _check_duplicates(p, ids, CUSTOMER_ID, _signature(p, {CUSTOMER_ID: ids, **text, PSR: flags}))
+    _check_duplicates(p, ids, CUSTOMER_ID, _signature({CUSTOMER_ID: ids, **text, PSR: flags}))
     p.rejects.add(
         bad_flag, Reason.INVALID_VALUE, p.names.get(PSR, PSR), p.frame.get(PSR), "expected Y/N"
     )
@@ -511,7 +512,7 @@ def read_equipment(
         p,
         ids,
         EQUIPMENT_ID,
-        _signature(p, {EQUIPMENT_ID: ids, **text, INSTALL_DATE: dates, OUTAGE_REQUIRED: outage}),
+        _signature({EQUIPMENT_ID: ids, **text, INSTALL_DATE: dates, OUTAGE_REQUIRED: outage}),
     )
     kinds = text[KIND].str.lower().str.replace(" ", "_").str.replace("-", "_")
     allowed = [k.value for k in EquipmentKind]
@@ -567,7 +568,7 @@ def _read_edges(
         absent_note="no normally_open column: every edge is treated as closed",
         missing_advice="say whether the edge is a normally-open point (true/false)",
     )
-    _check_duplicates(p, ids, EDGE_ID, _signature(p, {EDGE_ID: ids, **text, NORMALLY_OPEN: open_}))
+    _check_duplicates(p, ids, EDGE_ID, _signature({EDGE_ID: ids, **text, NORMALLY_OPEN: open_}))
     for col in (FROM_NODE, TO_NODE):
         p.rejects.add(text[col].isna().to_numpy(), Reason.MISSING_VALUE, p.names[col], "")
     loop = (text[FROM_NODE] == text[TO_NODE]).fillna(False).to_numpy(dtype=bool)
@@ -608,7 +609,7 @@ def _read_substations(
     ids = clean_text(p.frame[SUBSTATION_ID]) if n else pd.Series([], dtype="str")
     _check_ids(p, ids, SUBSTATION_ID)
     text = _check_text(p, (NODE, NAME))
-    _check_duplicates(p, ids, SUBSTATION_ID, _signature(p, {SUBSTATION_ID: ids, **text}))
+    _check_duplicates(p, ids, SUBSTATION_ID, _signature({SUBSTATION_ID: ids, **text}))
     p.rejects.add(
         text[NODE].isna().to_numpy(),
         Reason.MISSING_VALUE,
