@@ -167,18 +167,25 @@ def check_against_postcodes(
     """
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
-    pcs = pd.Series(np.asarray(postcodes, dtype=object), dtype="str")
+    pcs = (
+        postcodes.reset_index(drop=True)
+        if isinstance(postcodes, pd.Series)
+        else pd.Series(np.asarray(postcodes, dtype=object), dtype="str")
+    )
     table = district_table()
-    districts = pcs.str.slice(0, -4)  # normalised: outward code, space, 3-character inward code
-    idx = table.index.get_indexer(pd.Index(districts))
+    # look each distinct postcode up once (a file has ~20 customers per postcode unit)
+    codes, uniques = pd.factorize(pcs)
+    outward = pd.Series(uniques, dtype="str").str.slice(0, -4)  # "WN5 9XP" -> "WN5"
+    idx_u = table.index.get_indexer(pd.Index(outward))
+    idx = np.where(codes >= 0, idx_u[np.clip(codes, 0, None)] if idx_u.size else -1, -1)
     known = idx >= 0
     out = np.full(xa.shape, None, dtype=object)
     if not known.any():
         return out
-    rows = table.iloc[idx[known]]
-    cx = rows["easting"].to_numpy(dtype=np.float64)
-    cy = rows["northing"].to_numpy(dtype=np.float64)
-    limit = rows["radius_m"].to_numpy(dtype=np.float64) + DISTRICT_MARGIN_M
+    rows = idx[known]
+    cx = table["easting"].to_numpy(dtype=np.float64)[rows]
+    cy = table["northing"].to_numpy(dtype=np.float64)[rows]
+    limit = table["radius_m"].to_numpy(dtype=np.float64)[rows] + DISTRICT_MARGIN_M
     kx, ky = xa[known], ya[known]
     far = np.hypot(kx - cx, ky - cy) > limit
     swapped_ok = np.hypot(ky - cx, kx - cy) <= limit

@@ -237,6 +237,25 @@ def _signature(parts: dict[str, Any]) -> pd.DataFrame:
     return sig.reset_index(drop=True)
 
 
+def _normalise_postcodes_once(
+    postcodes: pd.Series,
+) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """Normalise and validate each distinct postcode once; return per-row results."""
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(postcodes)
+    norm_u = normalise_postcodes(pd.Series(uniques, dtype="str"))
+    valid_u = valid_postcodes(norm_u)
+    missing = codes < 0
+    take = pa.array(np.where(missing, 0, codes), mask=missing)
+    norm = pd.Series(
+        pd.array(pa.array(norm_u, from_pandas=True).take(take), dtype="str"),
+        index=postcodes.index,
+    )
+    valid = ~missing & (valid_u[np.where(missing, 0, codes)] if valid_u.size else False)
+    return norm, np.asarray(valid, dtype=bool)
+
+
 def _required_flag(
     p: _Prepared, column: str, *, absent_note: str, missing_advice: str
 ) -> pd.Series:
@@ -389,8 +408,7 @@ def read_customers(
 
     postcodes = text[POSTCODE]
     if POSTCODE in p.frame:
-        norm = normalise_postcodes(postcodes)
-        valid = valid_postcodes(norm)
+        norm, valid = _normalise_postcodes_once(postcodes)
         p.rejects.add(norm.isna().to_numpy(), Reason.MISSING_POSTCODE, p.names[POSTCODE], "")
         p.rejects.add(
             ~valid,
