@@ -36,7 +36,6 @@ _POSTCODE_RE = re.compile(
     r"^(?:GIR 0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRVWXY]?)"
     r" [0-9][ABD-HJLNP-UW-Z]{2})$"
 )
-_WS_RE = re.compile(r"\s+")
 
 #: Slack added to a district's radius before a point is called inconsistent with it.
 DISTRICT_MARGIN_M = 2_000.0
@@ -61,10 +60,7 @@ def normalise_postcode(value: str) -> str:
     >>> normalise_postcode("m94ab")
     'M9 4AB'
     """
-    compact = _WS_RE.sub("", value).upper()
-    if len(compact) < 5:
-        return compact
-    return f"{compact[:-3]} {compact[-3:]}"
+    return str(normalise_postcodes(pd.Series([value], dtype="str")).iloc[0])
 
 
 def normalise_postcodes(values: pd.Series) -> pd.Series:
@@ -103,7 +99,7 @@ def is_valid_postcode(value: str) -> bool:
     >>> is_valid_postcode("CA22 2AB"), is_valid_postcode("M9 4XXX"), is_valid_postcode("WN12")
     (True, False, False)
     """
-    return bool(_POSTCODE_RE.match(value))
+    return bool(valid_postcodes(pd.Series([value], dtype="str"))[0])
 
 
 def postcode_district(postcode: str) -> str:

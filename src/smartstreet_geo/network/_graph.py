@@ -30,7 +30,7 @@ from ..schema import (
     SUBSTATION_ID,
     TO_NODE,
 )
-from ._text import arrow_text, shown, take, to_series
+from ._text import arrow_text, lookup, shown, take, to_series
 
 if TYPE_CHECKING:
     from ._attach import AttachedCustomers
@@ -385,7 +385,7 @@ class Network:
     def circuit_codes(self, circuits: Any, *, what: str = "circuits") -> I64:
         """Integer codes of circuit ids; raise for ids that are not circuits of the network."""
         wanted = arrow_text(pd.Series(list(circuits), dtype=object))
-        codes = _lookup(wanted, self._circuit_ids)
+        codes = lookup(wanted, self._circuit_ids)
         if (codes < 0).any():
             bad = np.asarray(wanted.to_pylist(), dtype=object)[codes < 0].tolist()
             verb = "is not a circuit" if len(bad) == 1 else "are not circuits"
@@ -756,9 +756,3 @@ def _onehot(n: int, i: int) -> B:
     out = np.zeros(n, dtype=bool)
     out[i] = True
     return out
-
-
-def _lookup(values: pa.Array, value_set: pa.Array) -> I64:
-    from ._text import lookup
-
-    return lookup(values, value_set)
