@@ -22,12 +22,38 @@ CUSTOMER_HEADER = (
 )
 
 
-def customer(cid, dx, *, premise=None, name=None, address=None, psr="N", needs="", phone="",
-             nominee="", nominee_phone="", circuit="C1"):
+def customer(
+    cid,
+    dx,
+    *,
+    premise=None,
+    name=None,
+    address=None,
+    psr="N",
+    needs="",
+    phone="",
+    nominee="",
+    nominee_phone="",
+    circuit="C1",
+):
     return ",".join(
-        [cid, premise if premise is not None else f"P{cid}", name or f"Person {cid}",
-         address or f"{cid} Oak Street", "", "WIGAN", "WN5 9XP", str(E + dx), str(N),
-         psr, needs, phone, nominee, nominee_phone, circuit]
+        [
+            cid,
+            premise if premise is not None else f"P{cid}",
+            name or f"Person {cid}",
+            address or f"{cid} Oak Street",
+            "",
+            "WIGAN",
+            "WN5 9XP",
+            str(E + dx),
+            str(N),
+            psr,
+            needs,
+            phone,
+            nominee,
+            nominee_phone,
+            circuit,
+        ]
     )
 
 
@@ -35,13 +61,19 @@ def make_inputs(tmp_path: Path, rows: list[str], equipment: list[str], **extra) 
     (tmp_path / "customers.csv").write_text("\n".join([CUSTOMER_HEADER, *rows]) + "\n")
     (tmp_path / "equipment.csv").write_text(
         "equipment_id,kind,circuit_id,install_date,outage_required,easting,northing\n"
-        + "\n".join(equipment) + "\n"
+        + "\n".join(equipment)
+        + "\n"
     )
     cfg = {
         "campaign": {"name": "test", "reference": "T-1", "run_date": "2027-01-04"},
         "inputs": {"customers": "customers.csv", "equipment": "equipment.csv"},
         "scope": {"circuits": ["C1"]},
-        "radii": {"lv_capacitor": 30, "oltc_transformer": 50, "link_box_switch": 20, "circuit_breaker": 30},
+        "radii": {
+            "lv_capacitor": 30,
+            "oltc_transformer": 50,
+            "link_box_switch": 20,
+            "circuit_breaker": 30,
+        },
         "campaigns": {"produce": ["leaflet", "installation_letter", "outage_phone_call"]},
         "psr": {"needs_codes": str(ssg.demo.path("psr_needs_codes"))},
     }
@@ -97,7 +129,9 @@ def test_reconciliation_adds_up_with_rejects_and_duplicates(tmp_path):
 
 
 def test_kind_without_radius_is_an_error(tmp_path):
-    cfg = make_inputs(tmp_path, [customer("1", 0)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    cfg = make_inputs(
+        tmp_path, [customer("1", 0)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"]
+    )
     del cfg["radii"]["lv_capacitor"]
     with pytest.raises(ssg.ConfigError, match="no radius for equipment kind"):
         run(tmp_path, cfg)
@@ -120,9 +154,24 @@ def test_unknown_config_key_is_named(tmp_path):
         ({"psr": "Y", "needs": "04", "phone": "+44 161 496 0123"}, True, "customer", set()),
         ({"psr": "Y", "needs": "04", "phone": ""}, False, None, {"psr_no_phone"}),
         ({"psr": "Y", "needs": "04", "phone": "12345"}, False, None, {"psr_no_phone"}),
-        ({"psr": "Y", "needs": "04", "nominee": "Sam Carer", "nominee_phone": "07700 900123"}, True, "nominee", set()),
-        ({"psr": "Y", "needs": "33@2026-06-30", "phone": "0161 496 0124"}, True, "customer", {"psr_needs_code"}),
-        ({"psr": "Y", "needs": "99", "phone": "0161 496 0125"}, True, "customer", {"psr_needs_code"}),
+        (
+            {"psr": "Y", "needs": "04", "nominee": "Sam Carer", "nominee_phone": "07700 900123"},
+            True,
+            "nominee",
+            set(),
+        ),
+        (
+            {"psr": "Y", "needs": "33@2026-06-30", "phone": "0161 496 0124"},
+            True,
+            "customer",
+            {"psr_needs_code"},
+        ),
+        (
+            {"psr": "Y", "needs": "99", "phone": "0161 496 0125"},
+            True,
+            "customer",
+            {"psr_needs_code"},
+        ),
         ({"psr": "N", "phone": "0161 496 0126"}, False, None, set()),
     ],
     ids=["phone", "no_phone", "bad_phone", "nominee", "expired_code", "unknown_code", "not_psr"],
@@ -163,7 +212,9 @@ def test_opt_out_suppresses_letters_not_outage_notices(tmp_path):
     rows = [customer("1", 5, psr="Y", needs="04", phone="0161 496 0123"), customer("2", 6)]
     (tmp_path / "optout.csv").write_text("customer_id\n1\n2\n")
     cfg = make_inputs(
-        tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"],
+        tmp_path,
+        rows,
+        [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"],
         suppression={"opted_out": "optout.csv"},
     )
     r = run(tmp_path, cfg)
@@ -184,8 +235,12 @@ def test_delta_run_contacts_only_the_newly_affected(tmp_path):
     assert sent1 == {"1", "2", "3"}
     # a second capacitor 45 m further east, and the first run's history
     second = make_inputs(
-        tmp_path, rows,
-        [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}", f"EQ2,lv_capacitor,C1,2027-04-01,false,{E + 45},{N}"],
+        tmp_path,
+        rows,
+        [
+            f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}",
+            f"EQ2,lv_capacitor,C1,2027-04-01,false,{E + 45},{N}",
+        ],
         suppression={"history": str(out1 / "contact_history.csv")},
     )
     r2 = run(tmp_path, second)
@@ -222,9 +277,7 @@ def test_every_trigger_neutralised_in_csv_and_xlsx(tmp_path, value):
 
 def test_formula_injection_neutralised_in_csv_and_xlsx(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
-    rows = [
-        customer(str(i + 1), i, name=h, address=f"{h} Street") for i, h in enumerate(HOSTILE)
-    ]
+    rows = [customer(str(i + 1), i, name=h, address=f"{h} Street") for i, h in enumerate(HOSTILE)]
     rows.append(customer("9", 3, address="-5", psr="Y", needs="04", phone="+44 161 496 0123"))
     cfg = make_inputs(tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"])
     r = run(tmp_path, cfg)
@@ -248,8 +301,16 @@ def test_formula_injection_neutralised_in_csv_and_xlsx(tmp_path):
 
 
 def test_outputs_are_owner_only_and_byte_identical(tmp_path):
-    rows = [customer(str(i), 7 * i, psr="Y" if i % 3 == 0 else "N", needs="04" if i % 3 == 0 else "",
-                     phone="0161 496 0100") for i in range(1, 30)]
+    rows = [
+        customer(
+            str(i),
+            7 * i,
+            psr="Y" if i % 3 == 0 else "N",
+            needs="04" if i % 3 == 0 else "",
+            phone="0161 496 0100",
+        )
+        for i in range(1, 30)
+    ]
     cfg = make_inputs(tmp_path, rows, [f"EQ9,link_box_switch,C1,2027-03-01,true,{E},{N}"])
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
@@ -282,7 +343,9 @@ def test_pseudonymised_ids(tmp_path):
     cfg = make_inputs(tmp_path, rows, [])
     out = tmp_path / "out"
     out.mkdir()
-    write_campaign(run(tmp_path, cfg), out, pseudonym_key=b"0123456789abcdef-secret", map_html=False)
+    write_campaign(
+        run(tmp_path, cfg), out, pseudonym_key=b"0123456789abcdef-secret", map_html=False
+    )
     text = (out / "reconciliation.csv").read_text() + (out / "contact_history.csv").read_text()
     assert "1600000000001" not in text
     rec = pd.read_csv(out / "reconciliation.csv", dtype=str)
@@ -290,13 +353,61 @@ def test_pseudonymised_ids(tmp_path):
 
 
 def test_manifest_records_inputs_and_dates(tmp_path):
-    cfg = make_inputs(tmp_path, [customer("1", 5)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    cfg = make_inputs(
+        tmp_path, [customer("1", 5)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"]
+    )
     m = run(tmp_path, cfg).manifest
     assert m["created"] == "2027-01-04" and m["delete_after"] == "2027-04-04"
     roles = {i["role"]: i for i in m["inputs"]}
     import hashlib
 
-    assert roles["customers"]["sha256"] == hashlib.sha256((tmp_path / "customers.csv").read_bytes()).hexdigest()
+    assert (
+        roles["customers"]["sha256"]
+        == hashlib.sha256((tmp_path / "customers.csv").read_bytes()).hexdigest()
+    )
     assert roles["customers"]["rows"] == 1
     assert m["version"] == ssg.__version__
     assert date.fromisoformat(m["created"]) == date(2027, 1, 4)
+
+
+# --------------------------------------------------------------------------- with the network
+def test_outage_equipment_on_the_demo_network(tmp_path):
+    """Equipment sharing an isolation point share its customers; one off the network takes out
+    its whole declared feeder (and says so)."""
+    import tomllib
+
+    demo_dir = ssg.demo.path("campaign").parent
+    cfg = tomllib.loads(ssg.demo.path("campaign").read_text())
+    for key, value in cfg["inputs"].items():
+        cfg["inputs"][key] = str(demo_dir / value)
+    cfg["psr"]["needs_codes"] = str(demo_dir / cfg["psr"]["needs_codes"])
+    eq = pd.read_csv(ssg.demo.path("equipment"), dtype=str)
+    base = run_campaign(load_config(cfg))  # pick an item whose installation cuts PSR customers off
+    cutting = base.contacts.loc[base.contacts["campaign"] == "outage_phone_call", "equipment_ids"]
+    first_id = sorted(cutting.str.split(";").explode())[0]
+    one = eq[eq["equipment_id"] == first_id]
+    twin = one.assign(equipment_id="TWIN")
+    lost = one.assign(
+        equipment_id="LOST", longitude=(one["longitude"].astype(float) + 0.02).map("{:.7f}".format)
+    )
+    pd.concat([one, twin, lost]).to_csv(tmp_path / "equipment.csv", index=False)
+    cfg["inputs"]["equipment"] = str(tmp_path / "equipment.csv")
+    r = run_campaign(load_config(cfg))
+
+    calls = r.contacts[r.contacts["campaign"] == "outage_phone_call"]
+    per_eq = {
+        e: set(calls.loc[calls["equipment_ids"].str.contains(e), "customer_id"])
+        for e in ("TWIN", "LOST")
+    }
+    first = one["equipment_id"].iloc[0]
+    assert per_eq["TWIN"] == set(
+        calls.loc[calls["equipment_ids"].str.contains(first), "customer_id"]
+    )
+    assert per_eq["TWIN"]  # the switch cuts someone off
+    assert any(w.startswith("LOST: cannot be placed on the network") for w in r.warnings)
+    customers = r.customers
+    feeder = customers[(customers["circuit_id"] == one["circuit_id"].iloc[0]) & customers["psr"]]
+    called = set(calls["customer_id"])
+    on_feeder_callable = set(feeder["customer_id"]) & called
+    assert per_eq["LOST"] == on_feeder_callable
+    assert per_eq["TWIN"] < per_eq["LOST"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -9,11 +10,34 @@ import pandas as pd
 
 from ..schema import CIRCUIT_ID, CUSTOMER_ID
 
-__all__ = ["downstream", "membership"]
+__all__ = ["Placed", "downstream", "membership", "place"]
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The network and the customers placed on it, built once for both questions."""
+
+    network: Any  # smartstreet_geo.network.Network
+    customers: Any  # smartstreet_geo.network.AttachedCustomers
+
+
+def place(customers: pd.DataFrame, net_r: Any, cfg: Any) -> Placed | None:
+    """Build the network and attach the customers once (None without a network).
+
+    Customers are placed by connection node, or on the nearest cable within
+    ``[membership] max_inference_distance_m`` when they have none; membership
+    and outage impact then use the same placement.
+    """
+    if net_r is None:
+        return None
+    from ..network import Network
+
+    net = Network(net_r.edges, net_r.substations)
+    return Placed(net, net.attach(customers, max_distance=cfg.max_inference_distance_m))
 
 
 def membership(
-    customers: pd.DataFrame, net_r: Any, in_scope: set[str], cfg: Any, warnings: list[str]
+    customers: pd.DataFrame, placed: Placed | None, in_scope: set[str], warnings: list[str]
 ) -> pd.DataFrame:
     """Return one row per customer: circuit, method, in scope, needs review, detail.
 
@@ -26,7 +50,7 @@ def membership(
     circuits (a closed ring) counts as in scope when either is.
     """
     ids = customers[CUSTOMER_ID].to_numpy()
-    if net_r is None:
+    if placed is None:
         declared = customers[CIRCUIT_ID]
         warnings.append(
             "no network given: circuit membership is the customers' declared circuit_id"
@@ -41,22 +65,16 @@ def membership(
                 "detail": np.where(declared.isna(), "no circuit_id and no network to infer it", ""),
             }
         )
-    from ..network import Network, circuit_members
+    from ..network import circuit_members
 
-    net = Network(net_r.edges, net_r.substations)
+    net = placed.network
     known = set(net.circuit_ids)
     unknown = sorted(in_scope - known)
     if unknown:
         warnings.append(
             f"{len(unknown)} circuit(s) in scope are not in the network: {', '.join(unknown[:5])}"
         )
-    rows = circuit_members(
-        customers,
-        net,
-        circuits=sorted(in_scope & known),
-        method="best",
-        max_distance=cfg.max_inference_distance_m,
-    )
+    rows = circuit_members(placed.customers, net, circuits=sorted(in_scope & known), method="best")
     # a customer may be a member of two in-scope circuits (closed ring): one leaflet, both named
     rows = rows.sort_values([CUSTOMER_ID, CIRCUIT_ID], kind="stable")
     g = rows.groupby(CUSTOMER_ID, sort=True)
@@ -81,7 +99,7 @@ def membership(
 
 
 def downstream(
-    customers: pd.DataFrame, net_r: Any, outage_eq: pd.DataFrame, warnings: list[str]
+    customers: pd.DataFrame, placed: Placed | None, outage_eq: pd.DataFrame, warnings: list[str]
 ) -> pd.DataFrame:
     """Return who loses supply while each outage equipment is installed.
 
@@ -89,7 +107,7 @@ def downstream(
     """
     if outage_eq.empty:
         return pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id"])
-    if net_r is None:
+    if placed is None:
         warnings.append(
             "no network given: everyone on an outage equipment's declared circuit is taken as "
             "affected (the whole feeder) - give the network for an exact answer"
@@ -98,33 +116,28 @@ def downstream(
             outage_eq[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID
         )
         return m[[CUSTOMER_ID, "equipment_id"]]
-    from ..network import Network, downstream_customers, equipment_isolation_points
+    from ..network import downstream_customers, equipment_isolation_points
 
-    net = Network(net_r.edges, net_r.substations)
+    net = placed.network
     mapped = equipment_isolation_points(net, outage_eq)
-    placed = mapped["isolation_point"].notna().to_numpy()
+    on_net = mapped["isolation_point"].notna().to_numpy()
     parts = []
-    if placed.any():
+    if on_net.any():
+        points = mapped.loc[on_net, ["isolation_point", "equipment_id"]]
         rows = downstream_customers(
             net,
-            customers,
-            mapped.loc[placed, "isolation_point"].tolist(),
+            placed.customers,
+            points["isolation_point"].drop_duplicates().tolist(),
             unplaced="ignore",
         )
-        point_to_eq = dict(zip(mapped["isolation_point"], mapped["equipment_id"], strict=True))
-        rows["equipment_id"] = rows["isolation_point"].map(point_to_eq)
-        # two equipment on one isolation point share its customers
-        for point, eids in mapped[placed].groupby("isolation_point")["equipment_id"]:
-            for eid in eids.iloc[1:]:
-                extra = rows[rows["isolation_point"] == point].copy()
-                extra["equipment_id"] = eid
-                rows = pd.concat([rows, extra], ignore_index=True)
+        # equipment sharing an isolation point share its customers
+        rows = rows.merge(points, on="isolation_point")
         parts.append(rows[[CUSTOMER_ID, "equipment_id"]])
-    if (~placed).any():
+    if (~on_net).any():
         # Safer to call too many vulnerable customers than too few: an item we cannot place on
         # the network takes out its whole declared feeder, and the analyst is told.
-        lost = outage_eq[outage_eq["equipment_id"].isin(mapped.loc[~placed, "equipment_id"])]
-        for row in mapped[~placed].itertuples(index=False):
+        lost = outage_eq[outage_eq["equipment_id"].isin(mapped.loc[~on_net, "equipment_id"])]
+        for row in mapped[~on_net].itertuples(index=False):
             warnings.append(
                 f"{row.equipment_id}: cannot be placed on the network ({row.rule}); everyone on "
                 "its declared circuit is treated as losing supply - check its position or give "

@@ -208,7 +208,8 @@ def run_campaign(
     # ------------------------------------------------------------------ circuits
     say("circuit membership")
     in_scope = _scope(cfg, warnings)
-    membership = _circuits.membership(customers, net_r, in_scope, cfg, warnings)
+    placed = _circuits.place(customers, net_r, cfg)
+    membership = _circuits.membership(customers, placed, in_scope, warnings)
 
     # ------------------------------------------------------------------ proximity
     say("customers near new equipment")
@@ -232,7 +233,7 @@ def run_campaign(
         _outage_date(r, cfg)
         for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
     ]
-    affected = _circuits.downstream(customers, net_r, outage_eq, warnings)
+    affected = _circuits.downstream(customers, placed, outage_eq, warnings)
     latest_send: dict[str, date] = {}
     for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True):
         if odate is None:
