@@ -14,7 +14,7 @@ _KINDS = ("customers", "equipment", "edges", "substations")
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--map``, ``--crs``, ``--encoding`` to a parser that reads input files."""
+    """Add the options every input-reading command shares (mapping, CRS, encoding, checks)."""
     parser.add_argument(
         "--map",
         action="append",
@@ -28,6 +28,11 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--encoding", help="text encoding of CSV inputs (default UTF-8, BOM or not), e.g. cp1252"
+    )
+    parser.add_argument(
+        "--no-postcode-check",
+        action="store_true",
+        help="do not check customer coordinates against their postcode districts",
     )
 
 
@@ -75,7 +80,7 @@ def read_customers_arg(args: argparse.Namespace, maps: dict[str, dict[str, str]]
         columns=maps["customers"] or None,
         crs=args.crs,
         encoding=args.encoding,
-        check_postcodes=not getattr(args, "no_postcode_check", False),
+        check_postcodes=not args.no_postcode_check,
     )
 
 

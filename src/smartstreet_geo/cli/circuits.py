@@ -109,11 +109,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--out", type=Path, help="folder for the CSV files")
     p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
-    p.add_argument(
-        "--no-postcode-check",
-        action="store_true",
-        help="do not check customer coordinates against postcode districts",
-    )
     add_input_options(p)
     p.set_defaults(func=run)
 

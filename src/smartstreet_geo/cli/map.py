@@ -72,11 +72,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--min-group", type=int, default=5, help="smallest group shown (default 5)")
     p.add_argument("--title", help="title of the map")
-    p.add_argument(
-        "--no-postcode-check",
-        action="store_true",
-        help="do not check customer coordinates against postcode districts",
-    )
     add_input_options(p)
     p.set_defaults(func=run)
 

@@ -44,11 +44,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--out", type=Path, required=True, help="CSV file to write (e.g. pairs.csv)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--no-postcode-check",
-        action="store_true",
-        help="do not check customer coordinates against postcode districts",
-    )
     add_input_options(p)
     p.set_defaults(func=run)
 

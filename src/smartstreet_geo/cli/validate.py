@@ -37,11 +37,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--out", type=Path, help="folder for rejects.csv")
     p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
     p.add_argument("--strict", action="store_true", help="exit 1 if any row is rejected")
-    p.add_argument(
-        "--no-postcode-check",
-        action="store_true",
-        help="do not check coordinates against postcode districts",
-    )
     add_input_options(p)
     p.set_defaults(func=run)
 
