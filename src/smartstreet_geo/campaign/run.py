@@ -664,45 +664,23 @@ def _manifest(
         except ValueError:
             return str(p)
 
-    inputs = [
-        {
-            "role": "customers",
-            "path": rel(cfg.customers),
-            "rows": cust_r.n_input,
-            "valid": cust_r.n_valid,
-            "rejected": cust_r.n_rejected,
-            "sha256": _sha256(cfg.customers),
-        },
-        {
-            "role": "equipment",
-            "path": rel(cfg.equipment),
-            "rows": eq_r.n_input,
-            "valid": eq_r.n_valid,
-            "rejected": eq_r.n_rejected,
-            "sha256": _sha256(cfg.equipment),
-        },
-    ]
+    def read(role: str, r: Any) -> dict[str, Any]:
+        path = Path(r.source)
+        return {
+            "role": role,
+            "path": rel(path),
+            "rows": r.n_input,
+            "valid": r.n_valid,
+            "rejected": r.n_rejected,
+            "sha256": _sha256(path),
+        }
+
+    inputs = [read("customers", cust_r), read("equipment", eq_r)]
     if net_r is not None:
-        inputs.append(
-            {
-                "role": "network_edges",
-                "path": rel(Path(net_r.edges_result.source)),
-                "rows": net_r.edges_result.n_input,
-                "valid": net_r.edges_result.n_valid,
-                "rejected": net_r.edges_result.n_rejected,
-                "sha256": _sha256(Path(net_r.edges_result.source)),
-            }
-        )
-        inputs.append(
-            {
-                "role": "substations",
-                "path": rel(Path(net_r.substations_result.source)),
-                "rows": net_r.substations_result.n_input,
-                "valid": net_r.substations_result.n_valid,
-                "rejected": net_r.substations_result.n_rejected,
-                "sha256": _sha256(Path(net_r.substations_result.source)),
-            }
-        )
+        inputs += [
+            read("network_edges", net_r.edges_result),
+            read("substations", net_r.substations_result),
+        ]
     for role, p in (
         ("circuits", cfg.circuits_file),
         ("opted_out", cfg.opted_out),
