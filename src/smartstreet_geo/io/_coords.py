@@ -252,7 +252,10 @@ def _from_geometries(
     live &= ~nonfinite
     invalid = np.zeros(n, dtype=bool)
     invalid[live] = ~shapely.is_valid(geoms[live])
-    rejects.add(invalid, Reason.INVALID_GEOMETRY, GEOMETRY, shapely.is_valid_reason(geoms))
+    if invalid.any():  # explain only the invalid ones (the reason is costly to compute)
+        why = np.full(n, None, dtype=object)
+        why[invalid] = shapely.is_valid_reason(geoms[invalid])
+        rejects.add(invalid, Reason.INVALID_GEOMETRY, GEOMETRY, why)
     live &= ~invalid
     epsg = crs.to_epsg()
     if crs.is_geographic:
