@@ -90,6 +90,8 @@ def test_demo_counts_are_plausible_against_smart_street(demo_runs):
     assert (installation["addressee"] == "The Occupier").all()
     assert installation["reason"].str.contains(r"m away, radius \d+ m").all()
     calls = pd.read_csv(out / "phone_calls.csv", dtype=str)
+    medical = calls["medically_dependent"].eq("True").to_numpy()
+    assert medical.any() and not medical[medical.argmin() :].any()  # medically dependent first
     assert calls["call_number"].str.fullmatch(r"0\d{2,4} \d{3,4} ?\d{3,4}|0\d{4} \d{6}").all()
 
 

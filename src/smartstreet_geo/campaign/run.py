@@ -514,8 +514,10 @@ def _one_letter_per_premise(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     order = {name: i for i, name in enumerate(CAMPAIGNS)}
     out = pd.concat([kept, calls], ignore_index=True)
     out["_o"] = out["campaign"].map(order)
-    out = out.sort_values(["_o", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(
-        columns="_o"
+    # calls to medically dependent customers first: that is who a call handler rings first
+    out["_p"] = np.where(out["medically_dependent"].eq(True), 0, 1)
+    out = out.sort_values(["_o", "_p", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(
+        columns=["_o", "_p"]
     )
     out = out.reset_index(drop=True)
     out.insert(0, "letter_ref", _refs(out))
