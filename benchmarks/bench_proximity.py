@@ -104,6 +104,7 @@ def timed(fn: Callable[[], Any], reps: int) -> tuple[float, Any]:
     PRE_QUERY_MB[0] = rss_mb()
     best, out = float("inf"), None
     for i in range(reps + 2):
+        out = None  # the previous run's result is not part of this run's memory
         t = time.perf_counter()
         out = fn()
         best = min(best, time.perf_counter() - t)
