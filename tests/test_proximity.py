@@ -561,6 +561,28 @@ def test_progress_is_reported_for_every_customer():
     assert sum(seen) == 100
 
 
+def test_batched_queries_equal_one_pass(monkeypatch):
+    """Progress reporting runs in batches; results must not depend on them."""
+    from smartstreet_geo.proximity import _index
+
+    rng = np.random.default_rng(5)
+    cxy = np.round(E0 + rng.uniform(0, 300, (500, 2)), 0)  # integer metres: many ties
+    exy = np.round(E0 + rng.uniform(0, 300, (12, 2)), 0)
+    cf = customers_frame(cxy).iloc[rng.permutation(len(cxy))]  # ids not in row order
+    ef = equipment_frame(exy)
+    whole = [nearest_equipment(cf, ef, k=k) for k in (1, 3)]
+    near = customers_near(cf, ef, radius=40)
+    monkeypatch.setattr(_index, "_BATCH", 7)
+    monkeypatch.setattr(_index, "_CHUNK", 3)
+    seen: list[int] = []
+    for k, expected in zip((1, 3), whole, strict=True):
+        got = nearest_equipment(cf, ef, k=k, progress=seen.append)
+        pd.testing.assert_frame_equal(got, expected)
+    assert sum(seen) == 2 * len(cf)
+    pd.testing.assert_frame_equal(customers_near(cf, ef, radius=40, progress=seen.append), near)
+    assert pairs_of(whole[1]) == brute_nearest(cxy, exy, 3)
+
+
 # --------------------------------------------------------------------------- exactness vs buffers
 def test_buffer_and_intersect_misses_pairs_that_are_truly_within():
     """What many analysts do - buffer the equipment, intersect - is not exact.
