@@ -496,17 +496,13 @@ class ProximityIndex:
         progress: Progress | None,
     ) -> Pairs:
         rows, x, y = self._subset(mask)
+        if sort and mask is None and x.size and not self._ids_monotonic():
+            self._all_id_order()  # now, while its scratch memory is not on top of the results
         found: list[tuple[IntArray, IntArray, FloatArray, IntArray]] = []
-        only_points = eq.other_rank.size == 0
-        order = None  # points only: each customer's results written straight in id order
-        if sort and only_points and x.size and not self._ids_monotonic():
-            order = self._hit_order(rows)(np.arange(x.size))
-            sort = False
         if eq.point_rank.size and x.size:
+            only_points = eq.other_rank.size == 0
             labels = eq.rank_to_row[eq.point_rank] if only_points else eq.point_rank
-            found.append(
-                _nearest_points(x, y, eq.px, eq.py, labels, k, max_distance, progress, order)
-            )
+            found.append(_nearest_points(x, y, eq.px, eq.py, labels, k, max_distance, progress))
             progress = None
         if eq.other_rank.size and x.size:
             from ._nonpoint import nearest_other
@@ -809,17 +805,13 @@ def _nearest_points(
     k: int,
     max_distance: float | None,
     progress: Progress | None,
-    order: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
     """Find the k nearest point equipment with ties: (customer, label, distance, rank).
 
     A k-d tree over the equipment gives, for every grid cell holding customers,
     the short list of equipment that can be nearest to any point of the cell;
-    each customer then scans only its cell's list. Results are grouped by
-    customer, customers in row order or, when given, in ``order`` (positions).
+    each customer then scans only its cell's list.
     """
-    import numba
-
     kern = _kernels()
     tree = kern.kd_build(px, py, 8)[:9]
     max_d = np.inf if max_distance is None else float(max_distance)
@@ -837,43 +829,27 @@ def _nearest_points(
     cell_slot = np.zeros(nx * ny, np.int32)
     cell_slot[cells] = np.arange(cells.size, dtype=np.int32)
     step = x.size if progress is None else _BATCH
-    none_i, none32 = np.empty(0, np.int64), np.empty(0, np.int32)
-
-    def batch(lo: int) -> tuple[Any, ...]:
-        xs, ys = x[lo : lo + step], y[lo : lo + step]
-        return (xs, ys, gx0, gy0, inv, nx, ny, cell_slot, list_start, list_j, px, py, k, t2_max)
-
-    def outputs(total: int) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
-        rk = np.empty(total if k > 1 else 0, np.int64)  # k = 1: every rank is 1
-        return np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total), rk
-
-    tol = DISTANCE_TOLERANCE_M
-    if order is not None:  # count every customer, then write each block in its place
-        per = np.empty(x.size, np.int32)
-        for lo in range(0, x.size, step):
-            kern.grid_knn(*batch(lo), tol, _CHUNK, labels, per[lo : lo + step], none_i, 0,
-                          none_i, none_i, none_i, none_i, none_i)  # fmt: skip
-        dest, total = kern.block_destinations(per, order, 4 * numba.get_num_threads())
-        del per
-        out = outputs(int(total))
-        write = np.zeros(1, np.int64)  # non-empty ``offsets``: the writing pass
-        for lo in range(0, x.size, step):
-            kern.grid_knn(*batch(lo), tol, _CHUNK, labels, none32, dest[lo : lo + step], lo,
-                          write, *out)  # fmt: skip
-            if progress is not None:
-                progress(min(step, x.size - lo))
-        return out
     outs = []
+    none_i, none_f = np.empty(0, np.int64), np.empty(0)
     for lo in range(0, x.size, step):
-        args = (*batch(lo), tol, _CHUNK, labels, none32, none_i, lo)
-        counts = kern.grid_knn(*args, none_i, none_i, none_i, none_i, none_i)
+        xs, ys = x[lo : lo + step], y[lo : lo + step]
+        args = (xs, ys, gx0, gy0, inv, nx, ny, cell_slot, list_start, list_j, px, py, k, t2_max)
+        counts = kern.grid_knn(
+            *args, DISTANCE_TOLERANCE_M, _CHUNK, labels, none_i, none_i, none_i, none_f, none_i
+        )
         offsets = np.zeros(counts.size + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
-        out = outputs(int(offsets[-1]))
-        kern.grid_knn(*args, offsets, *out)
-        outs.append(out)
+        total = int(offsets[-1])
+        c = np.empty(total, np.int64)
+        j = np.empty(total, np.int64)
+        d = np.empty(total, np.float64)
+        rk = np.empty(total if k > 1 else 0, np.int64)  # k = 1: every rank is 1
+        kern.grid_knn(*args, DISTANCE_TOLERANCE_M, _CHUNK, labels, offsets, c, j, d, rk)
+        if lo:
+            c += lo
+        outs.append((c, j, d, rk))
         if progress is not None:
-            progress(min(step, x.size - lo))
+            progress(xs.size)
     if len(outs) == 1:
         return outs[0]
     c, j, d, rk = (np.concatenate(p) for p in zip(*outs, strict=True))
