@@ -18,6 +18,7 @@ from ._result import empty_rejects
 __all__ = [
     "Rejects",
     "clean_text",
+    "clean_texts",
     "missing_text",
     "none_mask",
     "parse_bool",
@@ -26,7 +27,12 @@ __all__ = [
 ]
 
 _WS = re.compile(r"\s+")
-_WS_NEEDS_FIX = r"\s\s|[\t\n\r\f\v\x85\xa0\x{2028}\x{2029}]"
+# RE2 (Arrow) for "a run, or any whitespace but a space" - the characters Python's ``\s``
+# (used for the replacement) matches, so that no run is missed
+_WS_NEEDS_FIX = (
+    r"\s\s|[\t\n\r\f\v\x1c-\x1f\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}]"
+)
 #: Text that exports use for "no value" in a number column; read as missing, not as an error.
 MISSING_MARKERS = frozenset({"nan", "na", "n/a", "null", "none", "#n/a"})
 _TRUE = {"true", "t", "yes", "y", "1"}
@@ -75,12 +81,8 @@ def missing_text(n: int) -> pd.Series:
     return pd.Series(pd.array(pa.nulls(n, pa.large_string()), dtype="str"))
 
 
-def clean_text(values: pd.Series) -> pd.Series:
-    """Return text with outer whitespace stripped and inner runs (newlines too) made one space.
-
-    Blank values become missing (NA). Integer-valued floats (an id read by a
-    spreadsheet as a number) print without ``.0``.
-    """
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values`` as the text dtype; integer-valued floats print without ``.0``."""
     s = values
     if pd.api.types.is_float_dtype(s.dtype):
         as_int = s.dropna()
@@ -88,18 +90,86 @@ def clean_text(values: pd.Series) -> pd.Series:
             s = s.astype("Int64")
     if pd.api.types.is_bool_dtype(s.dtype):
         s = s.map({True: "true", False: "false"})
-    s = s.astype("str").str.strip()
-    # Only rows with a whitespace run or a control character pay for the regex
-    # replacement (a vectorised Arrow match finds them); on a million clean rows
-    # this is ~0.1 s instead of ~1 s.
-    needs = pc.fill_null(
-        pc.match_substring_regex(pa.array(s, from_pandas=True), _WS_NEEDS_FIX), False
-    ).to_numpy(zero_copy_only=False)
-    if needs.any():
-        s = s.copy()
-        s[needs] = s[needs].str.replace(_WS.pattern, " ", regex=True)
-    s = s.where(s.str.len() > 0)
     return s.astype("str")
+
+
+def _any_match(arr: pa.ChunkedArray, pattern: str) -> bool:
+    """Whether ``pattern`` matches anywhere in the bytes of the (trimmed) values.
+
+    Scans each chunk's value bytes as one string: a regex call per value
+    costs about as much as the bytes it reads, so on clean text this is 3x
+    faster than matching row by row (13 columns x 1 million rows: 0.16 s
+    instead of 0.50 s). Values are trimmed, so a whitespace run cannot span two
+    of them; bytes under null slots can only give a false alarm, which the
+    row-by-row scan that follows settles.
+    """
+    for chunk in arr.chunks:
+        if len(chunk) == 0 or chunk.buffers()[2] is None:
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
+        lo, hi = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+        whole = pa.Array.from_buffers(
+            pa.large_string(),
+            1,
+            [
+                None,
+                pa.py_buffer(np.array([0, hi - lo], np.int64)),
+                chunk.buffers()[2].slice(lo, hi - lo),
+            ],
+        )
+        if pc.any(pc.match_substring_regex(whole, pattern)).as_py():
+            return True
+    return False
+
+
+def _needs_whitespace_fix(arr: pa.ChunkedArray) -> npt.NDArray[np.bool_]:
+    """Return the rows with a whitespace run or a whitespace other than a space."""
+    if not _any_match(arr, _WS_NEEDS_FIX):
+        return np.zeros(len(arr), bool)
+    hit = pc.fill_null(pc.match_substring_regex(arr, _WS_NEEDS_FIX), False)
+    return np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def clean_texts(columns: list[pd.Series]) -> list[tuple[pd.Series, npt.NDArray[np.bool_]]]:
+    """Clean several text columns of one table at once (see :func:`clean_text`).
+
+    Returns, per column, the cleaned text and where it is longer than
+    ``MAX_FIELD_LENGTH`` characters. All in Arrow: bytes bound the
+    characters from above, so only rows over the limit in bytes are counted
+    in characters.
+    """
+    trimmed = [
+        pc.utf8_trim_whitespace(pa.chunked_array(pa.array(_as_text(c), from_pandas=True)))
+        for c in columns
+    ]
+    out = []
+    for col, arr in zip(columns, trimmed, strict=True):
+        needs = _needs_whitespace_fix(arr)
+        if needs.any():
+            s = pd.Series(pd.array(arr, dtype="str"), index=col.index)
+            s[needs] = s[needs].str.replace(_WS.pattern, " ", regex=True)
+            arr = pa.chunked_array(pa.array(s, from_pandas=True))
+        nbytes = pc.binary_length(arr)
+        arr = pc.if_else(pc.equal(nbytes, 0), pa.scalar(None, arr.type), arr)
+        long = pc.fill_null(pc.greater(nbytes, MAX_FIELD_LENGTH), False).to_numpy(
+            zero_copy_only=False
+        )
+        if long.any():
+            rows = np.flatnonzero(long)
+            chars = pc.utf8_length(arr.take(pa.array(rows))).to_numpy(zero_copy_only=False)
+            long[rows] = chars > MAX_FIELD_LENGTH
+        out.append((pd.Series(pd.array(arr, dtype="str"), index=col.index), long))
+    return out
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Return text with outer whitespace stripped and inner runs (newlines too) made one space.
+
+    Blank values become missing (NA). Integer-valued floats (an id read by a
+    spreadsheet as a number) print without ``.0``.
+    """
+    return clean_texts([values])[0][0]
 
 
 def parse_float(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:

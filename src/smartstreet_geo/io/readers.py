@@ -38,7 +38,6 @@ from ..schema import (
     KIND,
     LATITUDE,
     LONGITUDE,
-    MAX_FIELD_LENGTH,
     NAME,
     NODE,
     NORMALLY_OPEN,
@@ -57,7 +56,15 @@ from ..schema import (
 )
 from ._columns import resolve_columns
 from ._coords import locate_rows
-from ._fields import Rejects, clean_text, missing_text, none_mask, parse_bool, parse_date
+from ._fields import (
+    Rejects,
+    clean_text,
+    clean_texts,
+    missing_text,
+    none_mask,
+    parse_bool,
+    parse_date,
+)
 from ._files import RawTable, load_table
 from ._result import NetworkReadResult, ReadResult
 
@@ -121,14 +128,15 @@ def _prepare(
 
 def _check_text(p: _Prepared, columns: Sequence[str]) -> dict[str, pd.Series]:
     """Clean text columns, reject over-long values; absent columns become all-missing."""
-    out: dict[str, pd.Series] = {}
     n = len(p.frame)
+    present = [c for c in columns if c in p.frame]
+    cleaned = dict(zip(present, clean_texts([p.frame[c] for c in present]), strict=True))
+    out: dict[str, pd.Series] = {}
     for col in columns:
-        if col not in p.frame:
+        if col not in cleaned:
             out[col] = missing_text(n)
             continue
-        text = clean_text(p.frame[col])
-        long = (text.str.len() > MAX_FIELD_LENGTH).fillna(False).to_numpy(dtype=bool)
+        text, long = cleaned[col]
         p.rejects.add(long, Reason.FIELD_TOO_LONG, p.names[col], text)
         out[col] = text
     return out
@@ -206,10 +214,7 @@ def _finish(
 ) -> ReadResult:
     ok = p.rejects.ok
     keep = np.flatnonzero(ok)
-    data = {
-        name: (col[keep] if isinstance(col, np.ndarray) else col.iloc[keep].reset_index(drop=True))
-        for name, col in columns.items()
-    }
+    data = {name: _kept(col, ok, keep) for name, col in columns.items()}
     data[SOURCE_ROW] = np.flatnonzero(ok).astype("int64") + 1
     gdf = gpd.GeoDataFrame(
         pd.DataFrame(data), geometry=gpd.GeoSeries(geometry[ok], crs=BNG_CRS), crs=BNG_CRS
@@ -227,6 +232,18 @@ def _finish(
         )
     log.info("%s", result.summary())
     return result
+
+
+def _kept(col: Any, ok: npt.NDArray[np.bool_], keep: npt.NDArray[np.intp]) -> Any:
+    """Return the valid rows of one output column (text: an Arrow filter, 2x faster than take)."""
+    if isinstance(col, np.ndarray):
+        return col[keep]
+    if pd.api.types.is_string_dtype(col.dtype) and not pd.api.types.is_object_dtype(col.dtype):
+        import pyarrow as pa
+
+        arr = pa.chunked_array(pa.array(col, from_pandas=True)).filter(pa.array(ok))
+        return pd.Series(pd.array(arr, dtype="str"))
+    return col.iloc[keep].reset_index(drop=True)
 
 
 def _signature(parts: dict[str, Any]) -> pd.DataFrame:
