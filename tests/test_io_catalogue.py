@@ -107,3 +107,18 @@ def test_exact_duplicate_keeps_the_first_copy(tmp_path):
     assert result.data["source_row"].tolist() == [1, 2]
     assert "same as row 2" in result.rejects["message"].iloc[0]
     assert result.n_faults == 0
+
+
+def test_duplicate_ids_in_other_scripts_digits(tmp_path):
+    """Ids that are digits of another script are not numbers to us: compared as text."""
+    from smartstreet_geo import read_customers
+
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "customer_id,easting,northing,postcode\n"
+        "١٢,383000,398000,M9 4AB\n١٢,383000,398000,M9 4AB\n12,383001,398000,M9 4AB\n",
+        encoding="utf-8",
+    )
+    result = read_customers(path, check_postcodes=False)
+    assert result.n_valid == 2 and result.n_input == 3
+    assert result.rejects["reason_code"].tolist() == ["exact_duplicate"]

@@ -46,3 +46,9 @@ def test_radix_argsort_equals_numpy_stable_sort():
 def test_uint64_beyond_int64_falls_back_to_numpy():
     keys = np.random.default_rng(4).integers(0, 2**64 - 1, 1 << 16, dtype=np.uint64)
     assert np.array_equal(stable_argsort(keys), np.argsort(keys, kind="stable"))
+
+
+def test_digits_of_other_scripts_sort_as_text():
+    ids = pd.Series(["١٢", "12", "٠٩", "07"], dtype="str")  # Arabic-Indic digits are digits too
+    expected = np.argsort(np.asarray(ids, dtype=str), kind="stable")
+    assert stable_argsort(ids).tolist() == expected.tolist()

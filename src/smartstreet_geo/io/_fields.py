@@ -151,7 +151,9 @@ def clean_texts(columns: list[pd.Series]) -> list[tuple[pd.Series, npt.NDArray[n
             s[needs] = s[needs].str.replace(_WS.pattern, " ", regex=True)
             arr = pa.chunked_array(pa.array(s, from_pandas=True))
         nbytes = pc.binary_length(arr)
-        arr = pc.if_else(pc.equal(nbytes, 0), pa.scalar(None, arr.type), arr)
+        blank = pc.equal(nbytes, 0)
+        if pc.any(blank).as_py():  # (copies every value: only when there is a blank)
+            arr = pc.if_else(blank, pa.scalar(None, arr.type), arr)
         long = pc.fill_null(pc.greater(nbytes, MAX_FIELD_LENGTH), False).to_numpy(
             zero_copy_only=False
         )

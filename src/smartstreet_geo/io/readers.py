@@ -150,7 +150,8 @@ def _check_ids(p: _Prepared, ids: pd.Series, id_col: str) -> None:
 def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.DataFrame) -> None:
     """Collapse exact duplicates, reject every row of a conflicting duplicate."""
     has_id = ids.notna().to_numpy()
-    dup_any = ids.duplicated(keep=False).to_numpy() & has_id
+    keys = pd.Series(_id_keys(ids))
+    dup_any = keys.duplicated(keep=False).to_numpy() & has_id
     if not dup_any.any():
         return
     # hash only the rows whose id repeats (a handful in a real file)
@@ -168,7 +169,7 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
     first_of = pd.Series(rows + 1, index=dup_ids.index).groupby(dup_ids.to_numpy()).transform("min")
     first_row = np.zeros(len(ids), dtype=np.int64)
     first_row[rows] = first_of.to_numpy()
-    exact = ids.duplicated(keep="first").to_numpy() & has_id & ~conflict
+    exact = keys.duplicated(keep="first").to_numpy() & has_id & ~conflict
     name = p.names[id_col]
     n_conflict_ids = int(pd.Series(ids[conflict]).nunique())
     p.rejects.add(
@@ -192,6 +193,26 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
             f"{int(conflict.sum())} rows share {n_conflict_ids} ids with different data: "
             "all rejected for review"
         )
+
+
+def _id_keys(ids: pd.Series) -> npt.NDArray[np.int64]:
+    """Return one integer per row, equal exactly where the ids are equal.
+
+    MPANs (digit strings of one length) are their own numbers - a cast,
+    3x faster than hashing a million strings; other ids are factorized.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.chunked_array(pa.array(ids, from_pandas=True))
+    if len(arr) and arr.null_count == 0:
+        lengths = pc.min_max(pc.utf8_length(arr))
+        width = lengths["max"].as_py()
+        same = width == lengths["min"].as_py() and 0 < width <= 18
+        # ASCII digits only: other scripts' digits are digits too, but no int64 cast
+        if same and pc.all(pc.and_(pc.string_is_ascii(arr), pc.utf8_is_digit(arr))).as_py():
+            return np.asarray(pc.cast(arr, pa.int64()).to_numpy(), dtype=np.int64)
+    return np.asarray(pd.factorize(ids)[0], dtype=np.int64)
 
 
 def _rows_by_id(ids: pd.Series, mask: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:

@@ -149,8 +149,8 @@ def _equal_length_digits(values: Any) -> IntArray | None:
     width = lengths["max"].as_py()
     if width is None or width != lengths["min"].as_py() or width > 18:
         return None
-    if not pc.all(pc.utf8_is_digit(arr)).as_py():
-        return None
+    if not pc.all(pc.and_(pc.string_is_ascii(arr), pc.utf8_is_digit(arr))).as_py():
+        return None  # (other scripts' digits are digits too, but do not cast to int64)
     return np.asarray(pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
