@@ -183,10 +183,9 @@ def check_against_postcodes(
     cy = table["northing"].to_numpy(dtype=np.float64)[rows]
     limit = table["radius_m"].to_numpy(dtype=np.float64)[rows] + DISTRICT_MARGIN_M
     kx, ky = xa[known], ya[known]
-    far = np.hypot(kx - cx, ky - cy) > limit
-    swapped_ok = np.hypot(ky - cx, kx - cy) <= limit
-    res = np.full(kx.shape, None, dtype=object)
-    res[far & swapped_ok] = Reason.SWAPPED_COORDINATES.value
-    res[far & ~swapped_ok] = Reason.POSTCODE_LOCATION_MISMATCH.value
-    out[known] = res
+    far = np.flatnonzero(np.hypot(kx - cx, ky - cy) > limit)  # few: object writes only there
+    swapped_ok = np.hypot(ky[far] - cx[far], kx[far] - cy[far]) <= limit[far]
+    at = np.flatnonzero(known)[far]
+    out[at[swapped_ok]] = Reason.SWAPPED_COORDINATES.value
+    out[at[~swapped_ok]] = Reason.POSTCODE_LOCATION_MISMATCH.value
     return out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +29,7 @@ __all__ = [
     "parse_float",
 ]
 
+_T = TypeVar("_T")
 _WS = re.compile(r"\s+")
 # RE2 (Arrow) for "a run, or any whitespace but a space" - the characters Python's ``\s``
 # (used for the replacement) matches, so that no run is missed
@@ -123,6 +127,38 @@ def _any_match(arr: pa.ChunkedArray, pattern: str) -> bool:
     return False
 
 
+# first bytes of whitespace in UTF-8: ASCII whitespace and separators, and the lead bytes
+# of U+0085, U+00A0 (0xC2), U+1680 (0xE1), U+2000-U+205F (0xE2), U+3000 (0xE3)
+_WS_FIRST = np.zeros(256, bool)
+_WS_FIRST[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+# last bytes: ASCII whitespace, or any non-ASCII byte (the end of a multi-byte character)
+_WS_LAST = np.zeros(256, bool)
+_WS_LAST[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_WS_LAST[0x80:] = True
+
+
+def _trimmed(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Return the values without outer whitespace, copying only when one has some.
+
+    Trimming copies every value, and in a fresh process writing a few hundred
+    MB of new memory costs more than the work itself; so each value's first
+    and last byte are looked at first (through the offsets, no copy), and the
+    column is trimmed only when one of them could be whitespace.
+    """
+    for chunk in arr.chunks:
+        if len(chunk) == 0 or chunk.buffers()[2] is None:
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
+        start, stop = offsets[:-1], offsets[1:]
+        filled = stop > start  # (null slots are empty or their bytes are ignored)
+        if _WS_FIRST[data[start[filled]]].any() or _WS_LAST[data[stop[filled] - 1]].any():
+            return pc.utf8_trim_whitespace(arr)
+    return arr
+
+
 def _needs_whitespace_fix(arr: pa.ChunkedArray) -> npt.NDArray[np.bool_]:
     """Return the rows with a whitespace run or a whitespace other than a space."""
     if not _any_match(arr, _WS_NEEDS_FIX):
@@ -139,30 +175,40 @@ def clean_texts(columns: list[pd.Series]) -> list[tuple[pd.Series, npt.NDArray[n
     characters from above, so only rows over the limit in bytes are counted
     in characters.
     """
-    trimmed = [
-        pc.utf8_trim_whitespace(pa.chunked_array(pa.array(_as_text(c), from_pandas=True)))
-        for c in columns
-    ]
-    out = []
-    for col, arr in zip(columns, trimmed, strict=True):
-        needs = _needs_whitespace_fix(arr)
-        if needs.any():
-            s = pd.Series(pd.array(arr, dtype="str"), index=col.index)
-            s[needs] = s[needs].str.replace(_WS.pattern, " ", regex=True)
-            arr = pa.chunked_array(pa.array(s, from_pandas=True))
-        nbytes = pc.binary_length(arr)
-        blank = pc.equal(nbytes, 0)
-        if pc.any(blank).as_py():  # (copies every value: only when there is a blank)
-            arr = pc.if_else(blank, pa.scalar(None, arr.type), arr)
-        long = pc.fill_null(pc.greater(nbytes, MAX_FIELD_LENGTH), False).to_numpy(
-            zero_copy_only=False
-        )
-        if long.any():
-            rows = np.flatnonzero(long)
-            chars = pc.utf8_length(arr.take(pa.array(rows))).to_numpy(zero_copy_only=False)
-            long[rows] = chars > MAX_FIELD_LENGTH
-        out.append((pd.Series(pd.array(arr, dtype="str"), index=col.index), long))
-    return out
+    rows = len(columns[0]) if columns else 0
+    return list(in_threads(_clean_one, columns, rows=rows))
+
+
+def in_threads(fn: Callable[[Any], _T], items: Sequence[Any], *, rows: int) -> Iterator[_T]:
+    """``map(fn, items)``, on a few threads for tables of ``rows`` >= 100,000.
+
+    For column-wise Arrow work, which releases the GIL: a million-row file's
+    text columns are cleaned and filtered in about half the time on two cores.
+    """
+    workers = min(len(items), os.cpu_count() or 1, 4)
+    if workers < 2 or rows < 100_000:
+        return map(fn, items)
+    with ThreadPoolExecutor(workers) as pool:
+        return iter(list(pool.map(fn, items)))
+
+
+def _clean_one(col: pd.Series) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    arr = _trimmed(pa.chunked_array(pa.array(_as_text(col), from_pandas=True)))
+    needs = _needs_whitespace_fix(arr)
+    if needs.any():
+        s = pd.Series(pd.array(arr, dtype="str"), index=col.index)
+        s[needs] = s[needs].str.replace(_WS.pattern, " ", regex=True)
+        arr = pa.chunked_array(pa.array(s, from_pandas=True))
+    nbytes = pc.binary_length(arr)
+    blank = pc.equal(nbytes, 0)
+    if pc.any(blank).as_py():  # (copies every value: only when there is a blank)
+        arr = pc.if_else(blank, pa.scalar(None, arr.type), arr)
+    long = pc.fill_null(pc.greater(nbytes, MAX_FIELD_LENGTH), False).to_numpy(zero_copy_only=False)
+    if long.any():
+        rows = np.flatnonzero(long)
+        chars = pc.utf8_length(arr.take(pa.array(rows))).to_numpy(zero_copy_only=False)
+        long[rows] = chars > MAX_FIELD_LENGTH
+    return pd.Series(pd.array(arr, dtype="str"), index=col.index), long
 
 
 def clean_text(values: pd.Series) -> pd.Series:

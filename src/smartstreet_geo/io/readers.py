@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from geopandas.array import GeometryArray
 
 from ..errors import InputFileError, MissingColumnError
 from ..locate import check_against_postcodes, normalise_postcodes, valid_postcodes
@@ -60,6 +61,7 @@ from ._fields import (
     Rejects,
     clean_text,
     clean_texts,
+    in_threads,
     missing_text,
     none_mask,
     parse_bool,
@@ -235,11 +237,13 @@ def _finish(
 ) -> ReadResult:
     ok = p.rejects.ok
     keep = np.flatnonzero(ok)
-    data = {name: _kept(col, ok, keep) for name, col in columns.items()}
+    kept = in_threads(lambda col: _kept(col, ok, keep), list(columns.values()), rows=ok.size)
+    data = dict(zip(columns, kept, strict=True))
     data[SOURCE_ROW] = np.flatnonzero(ok).astype("int64") + 1
-    gdf = gpd.GeoDataFrame(
-        pd.DataFrame(data), geometry=gpd.GeoSeries(geometry[ok], crs=BNG_CRS), crs=BNG_CRS
-    )
+    # the geometries are shapely objects or None by construction: wrap them as they are
+    # (GeoSeries(...) would check every one of a million again)
+    geoms = gpd.GeoSeries(GeometryArray(geometry[ok], crs=BNG_CRS))
+    gdf = gpd.GeoDataFrame(pd.DataFrame(data), geometry=geoms, crs=BNG_CRS)
     result = ReadResult(
         data=gdf,
         rejects=p.rejects.table(),
@@ -277,12 +281,19 @@ def _signature(parts: dict[str, Any]) -> pd.DataFrame:
 
 def _normalise_postcodes_once(
     postcodes: pd.Series,
-) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
-    """Normalise and validate each distinct postcode once; return per-row results."""
+) -> tuple[pd.Series, npt.NDArray[np.bool_], pd.Categorical]:
+    """Normalise and validate each distinct postcode once; return per-row results.
+
+    Also returns the normalised postcodes as a categorical, which later
+    look-ups (the district check) factorize for free.
+    """
     import pyarrow as pa
 
     codes, uniques = pd.factorize(postcodes)
     norm_u = normalise_postcodes(pd.Series(uniques, dtype="str"))
+    norm_codes, norm_cats = pd.factorize(norm_u)
+    category = np.where(codes >= 0, norm_codes[np.clip(codes, 0, None)] if codes.size else -1, -1)
+    as_category = pd.Categorical.from_codes(category, categories=pd.Index(norm_cats, dtype="str"))
     valid_u = valid_postcodes(norm_u)
     missing = codes < 0
     take = pa.array(np.where(missing, 0, codes), mask=missing)
@@ -291,7 +302,7 @@ def _normalise_postcodes_once(
         index=postcodes.index,
     )
     valid = ~missing & (valid_u[np.where(missing, 0, codes)] if valid_u.size else False)
-    return norm, np.asarray(valid, dtype=bool)
+    return norm, np.asarray(valid, dtype=bool), as_category
 
 
 def _required_flag(
@@ -315,7 +326,12 @@ def _required_flag(
     return flags
 
 
-def _locate(p: _Prepared, crs: Any, geom_types: tuple[str, ...]) -> npt.NDArray[Any]:
+def _locate(
+    p: _Prepared,
+    crs: Any,
+    geom_types: tuple[str, ...],
+    xy_out: dict[str, npt.NDArray[np.float64]] | None = None,
+) -> npt.NDArray[Any]:
     """Locate every row of ``p`` (see :func:`~smartstreet_geo.io._coords.locate_rows`)."""
     return locate_rows(
         p.frame,
@@ -326,6 +342,7 @@ def _locate(p: _Prepared, crs: Any, geom_types: tuple[str, ...]) -> npt.NDArray[
         source=p.raw.path,
         geom_types=geom_types,
         source_names=p.names,
+        xy_out=xy_out,
     )
 
 
@@ -446,7 +463,7 @@ def read_customers(
 
     postcodes = text[POSTCODE]
     if POSTCODE in p.frame:
-        norm, valid = _normalise_postcodes_once(postcodes)
+        norm, valid, norm_category = _normalise_postcodes_once(postcodes)
         p.rejects.add(norm.isna().to_numpy(), Reason.MISSING_POSTCODE, p.names[POSTCODE], "")
         p.rejects.add(
             ~valid,
@@ -458,25 +475,31 @@ def read_customers(
     else:
         p.notes.append("no postcode column: postcodes not checked")
 
-    geoms = _locate(p, crs, ("Point",))
+    located: dict[str, npt.NDArray[np.float64]] = {}
+    geoms = _locate(p, crs, ("Point",), located)
     if check_postcodes and POSTCODE in p.frame and n:
         live = p.rejects.ok
         if live.any():
             import shapely
 
-            xy = shapely.get_coordinates(geoms[live])
-            verdict = np.full(n, None, dtype=object)
-            verdict[live] = check_against_postcodes(
-                xy[:, 0], xy[:, 1], postcodes.iloc[np.flatnonzero(live)]
+            rows = np.flatnonzero(live)
+            if located:
+                xy = np.column_stack([located["x"][rows], located["y"][rows]])
+            else:
+                xy = shapely.get_coordinates(geoms[live])
+            verdict = check_against_postcodes(
+                xy[:, 0], xy[:, 1], pd.Series(norm_category.take(rows))
             )
+            hit = np.flatnonzero(~none_mask(verdict))  # a few rows: work on those only
             pairs = np.full(n, None, dtype=object)
-            flagged = np.flatnonzero(~none_mask(verdict))
-            for i, j in zip(flagged, np.searchsorted(np.flatnonzero(live), flagged), strict=True):
+            for i, j in zip(rows[hit], hit, strict=True):
                 pairs[i] = (
                     f"{float(xy[j, 0])!r}, {float(xy[j, 1])!r} (postcode {postcodes.iloc[i]})"
                 )
             for reason in (Reason.SWAPPED_COORDINATES, Reason.POSTCODE_LOCATION_MISMATCH):
-                p.rejects.add(verdict == reason.value, reason, "coordinates", pairs)
+                flagged = np.zeros(n, dtype=bool)
+                flagged[rows[hit[verdict[hit] == reason.value]]] = True
+                p.rejects.add(flagged, reason, "coordinates", pairs)
 
     out = {
         CUSTOMER_ID: ids,
