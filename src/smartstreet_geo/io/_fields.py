@@ -149,8 +149,10 @@ def _trimmed(arr: pa.ChunkedArray) -> pa.ChunkedArray:
         if len(chunk) == 0 or chunk.buffers()[2] is None:
             continue
         wide = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
-        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        all_offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
+        offsets = cast(
+            "npt.NDArray[np.int64]", all_offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        )
         data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
         start, stop = offsets[:-1], offsets[1:]
         filled = stop > start  # (null slots are empty or their bytes are ignored)

@@ -839,9 +839,9 @@ def radix_argsort(keys, nchunks):  # pragma: no cover - compiled
     for c in prange(nchunks):
         for i in range(c * csize, min(n, (c + 1) * csize)):
             v = np.uint64(keys[i]) - base
-            b = v >> low
-            q = hist[c, b]
-            hist[c, b] = q + 1
+            bucket = v >> low
+            q = hist[c, bucket]
+            hist[c, bucket] = q + 1
             u[q] = v
             idx[q] = i
     npass = (bits - top + 7) // 8
