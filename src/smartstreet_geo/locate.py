@@ -178,14 +178,16 @@ def check_against_postcodes(
     out = np.full(xa.shape, None, dtype=object)
     if not known.any():
         return out
-    rows = idx[known]
+    everyone = bool(known.all())  # the usual case: no copies of a million points
+    rows = idx if everyone else idx[known]
     cx = table["easting"].to_numpy(dtype=np.float64)[rows]
     cy = table["northing"].to_numpy(dtype=np.float64)[rows]
     limit = table["radius_m"].to_numpy(dtype=np.float64)[rows] + DISTRICT_MARGIN_M
-    kx, ky = xa[known], ya[known]
-    far = np.flatnonzero(np.hypot(kx - cx, ky - cy) > limit)  # few: object writes only there
+    kx, ky = (xa, ya) if everyone else (xa[known], ya[known])
+    dx, dy = kx - cx, ky - cy
+    far = np.flatnonzero(dx * dx + dy * dy > limit * limit)  # few: object writes only there
     swapped_ok = np.hypot(ky[far] - cx[far], kx[far] - cy[far]) <= limit[far]
-    at = np.flatnonzero(known)[far]
+    at = far if everyone else np.flatnonzero(known)[far]
     out[at[swapped_ok]] = Reason.SWAPPED_COORDINATES.value
     out[at[~swapped_ok]] = Reason.POSTCODE_LOCATION_MISMATCH.value
     return out

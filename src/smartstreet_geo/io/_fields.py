@@ -276,10 +276,9 @@ class Rejects:
     def __init__(self, n: int, source: Path) -> None:
         self.n = n
         self.source = source
-        self.reason = np.full(n, None, dtype=object)
-        self.column = np.full(n, None, dtype=object)
-        self.value = np.full(n, None, dtype=object)
-        self.detail = np.full(n, None, dtype=object)
+        # one entry per add(): the rows it rejected and what to say about them (nothing
+        # per row for the valid ones - a million-row file has a handful of rejects)
+        self._found: list[tuple[npt.NDArray[np.intp], str, str, Any, Any]] = []
         self._ok = np.ones(n, dtype=bool)
         self.ids: pd.Series = missing_text(n)
 
@@ -298,32 +297,42 @@ class Rejects:
     ) -> None:
         """Reject the rows in ``mask`` that are not rejected yet."""
         m = np.asarray(mask, dtype=bool) & self._ok
-        if not m.any():
+        rows = np.flatnonzero(m)
+        if not rows.size:
             return
-        self._ok[m] = False
-        self.reason[m] = str(reason)
-        self.column[m] = column
+        self._ok[rows] = False
+        value: Any = None
         if values is not None:
             if isinstance(values, pd.Series):  # convert only the rejected rows
-                self.value[m] = values.iloc[np.flatnonzero(m)].to_numpy(dtype=object)
+                value = values.iloc[rows].to_numpy(dtype=object)
             else:
                 v = np.asarray(values, dtype=object)
-                self.value[m] = v[m] if v.shape == m.shape else v
+                value = v[rows] if v.shape == m.shape else np.full(rows.size, v, dtype=object)
+        note: Any = None
         if detail is not None:
             d = np.asarray(detail, dtype=object)
-            self.detail[m] = d[m] if d.shape == m.shape else d
+            note = d[rows] if d.shape == m.shape else np.full(rows.size, d, dtype=object)
+        self._found.append((rows, str(reason), column, value, note))
 
     def table(self) -> pd.DataFrame:
         """Return the rejects as a table with a message an analyst can act on."""
-        bad = ~self.ok
-        if not bad.any():
+        if not self._found:
             return empty_rejects()
-        rows = np.flatnonzero(bad) + 1
-        reason = self.reason[bad]
-        column = self.column[bad]
-        value = [_show(c, v) for c, v in zip(column, self.value[bad], strict=True)]
-        detail = self.detail[bad]
-        bad_ids = self.ids.iloc[np.flatnonzero(bad)].astype(object)
+        parts = self._found
+        at = np.concatenate([f[0] for f in parts])
+        order = np.argsort(at, kind="stable")  # each row is rejected once: by row number
+
+        def spread(k: int) -> npt.NDArray[Any]:
+            out = [
+                f[k] if isinstance(f[k], np.ndarray) else np.full(f[0].size, f[k], dtype=object)
+                for f in parts
+            ]
+            return np.concatenate(out).astype(object)[order]
+
+        reason, column, raw, detail = spread(1), spread(2), spread(3), spread(4)
+        rows = at[order] + 1
+        value = [_show(c, v) for c, v in zip(column, raw, strict=True)]
+        bad_ids = self.ids.iloc[at[order]].astype(object)
         ids = bad_ids.where(bad_ids.notna(), None).to_numpy()
         messages = [
             f"{self.source.name} row {r}, column {c} = {v!r}: "

@@ -484,18 +484,14 @@ def read_customers(
 
             rows = np.flatnonzero(live)
             if located:
-                xy = np.column_stack([located["x"][rows], located["y"][rows]])
+                px, py = located["x"][rows], located["y"][rows]
             else:
-                xy = shapely.get_coordinates(geoms[live])
-            verdict = check_against_postcodes(
-                xy[:, 0], xy[:, 1], pd.Series(norm_category.take(rows))
-            )
+                px, py = shapely.get_coordinates(geoms[live]).T
+            verdict = check_against_postcodes(px, py, pd.Series(norm_category.take(rows)))
             hit = np.flatnonzero(~none_mask(verdict))  # a few rows: work on those only
             pairs = np.full(n, None, dtype=object)
             for i, j in zip(rows[hit], hit, strict=True):
-                pairs[i] = (
-                    f"{float(xy[j, 0])!r}, {float(xy[j, 1])!r} (postcode {postcodes.iloc[i]})"
-                )
+                pairs[i] = f"{float(px[j])!r}, {float(py[j])!r} (postcode {postcodes.iloc[i]})"
             for reason in (Reason.SWAPPED_COORDINATES, Reason.POSTCODE_LOCATION_MISMATCH):
                 flagged = np.zeros(n, dtype=bool)
                 flagged[rows[hit[verdict[hit] == reason.value]]] = True
