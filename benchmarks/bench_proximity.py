@@ -206,6 +206,9 @@ def child(method: str, n: int, m: int, radius: float) -> dict[str, Any]:
         tiny = ProximityIndex.from_coordinates([1, 2], [x[0], x[1]], [y[0], y[1]])
         tiny.within_pairs(eq.iloc[:1], radius=1.0)  # load the compiled kernels
         tiny.nearest_pairs(eq.iloc[:1])
+        from smartstreet_geo.proximity._inputs import stable_argsort
+
+        stable_argsort(np.arange(1 << 16)[::-1].copy())  # and the id sort (radix from 32,768)
 
         def fresh() -> Any:  # a new index each time: the query streams (no customer grid yet)
             return ProximityIndex.from_coordinates(d["ids"], x, y)
