@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 from geopandas.array import GeometryArray
 
+from .._ids import digit_ids_as_int64
 from ..errors import InputFileError, MissingColumnError
 from ..locate import check_against_postcodes, normalise_postcodes, valid_postcodes
 from ..schema import (
@@ -200,20 +201,12 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
 def _id_keys(ids: pd.Series) -> npt.NDArray[np.int64]:
     """Return one integer per row, equal exactly where the ids are equal.
 
-    MPANs (digit strings of one length) are their own numbers - a cast,
-    3x faster than hashing a million strings; other ids are factorized.
+    MPANs are their own numbers (a cast, 3x faster than hashing a million
+    strings); other ids are factorized.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.chunked_array(pa.array(ids, from_pandas=True))
-    if len(arr) and arr.null_count == 0:
-        lengths = pc.min_max(pc.utf8_length(arr))
-        width = lengths["max"].as_py()
-        same = width == lengths["min"].as_py() and 0 < width <= 18
-        # ASCII digits only: other scripts' digits are digits too, but no int64 cast
-        if same and pc.all(pc.and_(pc.string_is_ascii(arr), pc.utf8_is_digit(arr))).as_py():
-            return np.asarray(pc.cast(arr, pa.int64()).to_numpy(), dtype=np.int64)
+    as_numbers = digit_ids_as_int64(ids)
+    if as_numbers is not None:
+        return as_numbers
     return np.asarray(pd.factorize(ids)[0], dtype=np.int64)
 
 
