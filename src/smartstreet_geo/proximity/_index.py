@@ -829,6 +829,9 @@ def _nearest_points(
     cell_slot = np.zeros(nx * ny, np.int32)
     cell_slot[cells] = np.arange(cells.size, dtype=np.int32)
     step = x.size if progress is None else _BATCH
+    if k == 1 and max_distance is None:
+        grid = (gx0, gy0, inv, nx, ny, cell_slot, list_start, list_j, px, py)
+        return _nearest_one_each(kern, x, y, grid, labels, step, progress)
     outs = []
     none_i, none_f = np.empty(0, np.int64), np.empty(0)
     for lo in range(0, x.size, step):
@@ -854,6 +857,62 @@ def _nearest_points(
         return outs[0]
     c, j, d, rk = (np.concatenate(p) for p in zip(*outs, strict=True))
     return c, j, d, rk
+
+
+def _nearest_one_each(
+    kern: Any,
+    x: FloatArray,
+    y: FloatArray,
+    grid: tuple[Any, ...],
+    labels: IntArray,
+    step: int,
+    progress: Progress | None,
+) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    """Find the nearest equipment (k = 1, no distance limit) in one pass, then add ties.
+
+    Every customer has a nearest equipment, so the results need no counting
+    pass: one row per customer, except where several equipment are equally
+    near, which a second, small query over those customers supplies.
+    """
+    n = x.size
+    j = np.empty(n, np.int64)
+    d = np.empty(n)
+    ties = np.empty(n, np.int32)
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        kern.grid_nearest1(x[lo:hi], y[lo:hi], *grid, DISTANCE_TOLERANCE_M, _CHUNK, labels,
+                           j[lo:hi], d[lo:hi], ties[lo:hi])  # fmt: skip
+        if progress is not None:
+            progress(hi - lo)
+    tied = np.flatnonzero(ties > 1)
+    if tied.size == 0:
+        return np.arange(n, dtype=np.int64), j, d, np.empty(0, np.int64)
+    # the tied customers again, with every equipment at the nearest distance
+    none_i = np.empty(0, np.int64)
+    args = (x[tied], y[tied], *grid, 1, np.inf, DISTANCE_TOLERANCE_M, _CHUNK, labels)
+    counts = kern.grid_knn(*args, none_i, none_i, none_i, none_i, none_i)
+    offsets = np.zeros(counts.size + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    tc, tj = np.empty(offsets[-1], np.int64), np.empty(offsets[-1], np.int64)
+    td = np.empty(offsets[-1])
+    kern.grid_knn(*args, offsets, tc, tj, td, none_i)
+    sizes = np.ones(n, np.int64)
+    sizes[tied] = np.bincount(tc, minlength=tied.size)
+    start = np.zeros(n + 1, np.int64)
+    np.cumsum(sizes, out=start[1:])
+    single = np.flatnonzero(sizes == 1)
+    cust = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    out_j, out_d = np.empty(cust.size, np.int64), np.empty(cust.size)
+    out_j[start[single]], out_d[start[single]] = j[single], d[single]
+    at = start[tied][tc] + (np.arange(tc.size) - _group_starts(tc))
+    out_j[at], out_d[at] = tj, td
+    return cust, out_j, out_d, np.empty(0, np.int64)
+
+
+def _group_starts(groups: IntArray) -> IntArray:
+    """Return, for sorted group labels, each row's first row of its group."""
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    return np.repeat(first, np.diff(np.r_[first, groups.size]))
 
 
 def _merge_nearest(

@@ -623,6 +623,65 @@ def _grid_knn_one(
 
 
 @njit(cache=True, parallel=True, nogil=True)
+def grid_nearest1(
+    x,
+    y,
+    gx0,
+    gy0,
+    inv_cell,
+    nx,
+    ny,
+    cell_slot,
+    list_start,
+    list_j,
+    px,
+    py,
+    tol,
+    chunk,
+    j_map,
+    out_j,
+    out_d,
+    out_ties,
+):  # pragma: no cover - compiled
+    """Find every customer's nearest equipment in one pass (k = 1, no distance limit).
+
+    Writes ``j_map[nearest]`` and its distance per customer, and in
+    ``out_ties`` how many equipment are that near (within ``tol``); the
+    caller collects the rare ties with :func:`grid_knn`. Every customer has a
+    result, so no counting pass is needed.
+    """
+    n = x.size
+    m = px.size
+    nchunks = (n + chunk - 1) // chunk
+    for c in prange(nchunks):
+        buf_d = np.empty(m + 1, np.float64)
+        buf_j = np.empty(m + 1, np.int64)
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            cnt = _grid_knn_one(
+                x[i],
+                y[i],
+                gx0,
+                gy0,
+                inv_cell,
+                nx,
+                ny,
+                cell_slot,
+                list_start,
+                list_j,
+                px,
+                py,
+                1,
+                np.inf,
+                tol,
+                buf_d,
+                buf_j,
+            )
+            out_j[i] = j_map[buf_j[0]]
+            out_d[i] = buf_d[0]
+            out_ties[i] = cnt
+
+
+@njit(cache=True, parallel=True, nogil=True)
 def grid_knn(
     x,
     y,
