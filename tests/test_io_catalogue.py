@@ -122,3 +122,17 @@ def test_duplicate_ids_in_other_scripts_digits(tmp_path):
     result = read_customers(path, check_postcodes=False)
     assert result.n_valid == 2 and result.n_input == 3
     assert result.rejects["reason_code"].tolist() == ["exact_duplicate"]
+
+
+def test_every_postcode_blank(tmp_path):
+    """A postcode column with no values: every row rejected as missing_postcode, none lost."""
+    from smartstreet_geo import read_customers
+
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "customer_id,easting,northing,postcode\nC1,354500,404100,\nC2,354500,404100, \n",
+        encoding="utf-8",
+    )
+    result = read_customers(path)
+    assert result.n_valid == 0 and result.n_input == 2
+    assert result.rejects["reason_code"].tolist() == ["missing_postcode", "missing_postcode"]

@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from smartstreet_geo.io._fields import clean_texts
 from smartstreet_geo.schema import MAX_FIELD_LENGTH
 
-# characters that matter: every kind of whitespace Python knows, controls, the separator
-# used internally, accents (several bytes per character) and plain letters
+# characters that matter: every kind of whitespace Python knows, controls, punctuation,
+# accents and symbols (several bytes per character) and plain letters
 _ALPHABET = st.sampled_from(
-    list(" \t\n\r\f\v\x1c\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000|,\"'aZ09é€😀\x00\x07")
+    list(
+        " \t\n\r\f\v\x1c\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000|,\"'aZ09é€😀\x00\x07"
+    )
 )
 _VALUES = st.one_of(st.none(), st.text(_ALPHABET, max_size=12))
 
@@ -44,13 +46,13 @@ def test_clean_texts_equals_reference(rows):
 def test_too_long_counts_characters_not_bytes():
     at_limit = "é" * MAX_FIELD_LENGTH  # 2 bytes each: over the limit in bytes only
     over = "a" * (MAX_FIELD_LENGTH + 1)
-    (text, long), = clean_texts([pd.Series([at_limit, over, None, "  "], dtype="str")])
+    ((text, long),) = clean_texts([pd.Series([at_limit, over, None, "  "], dtype="str")])
     assert long.tolist() == [False, True, False, False]
     assert text.isna().tolist() == [False, False, True, True]
 
 
 def test_numbers_read_as_floats_print_as_ids():
-    (text, _), = clean_texts([pd.Series([1600000000001.0, np.nan, 7.0])])
+    ((text, _),) = clean_texts([pd.Series([1600000000001.0, np.nan, 7.0])])
     assert text.tolist()[0] == "1600000000001" and pd.isna(text.tolist()[1])
 
 

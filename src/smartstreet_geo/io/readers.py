@@ -285,7 +285,11 @@ def _normalise_postcodes_once(
     codes, uniques = pd.factorize(postcodes)
     norm_u = normalise_postcodes(pd.Series(uniques, dtype="str"))
     norm_codes, norm_cats = pd.factorize(norm_u)
-    category = np.where(codes >= 0, norm_codes[np.clip(codes, 0, None)] if codes.size else -1, -1)
+    category = (
+        np.where(codes >= 0, norm_codes[np.clip(codes, 0, None)], -1)
+        if norm_codes.size
+        else np.full(codes.size, -1)  # every postcode blank
+    )
     as_category = pd.Categorical.from_codes(category, categories=pd.Index(norm_cats, dtype="str"))
     valid_u = valid_postcodes(norm_u)
     missing = codes < 0
