@@ -833,21 +833,10 @@ def _nearest_points(
         grid = (gx0, gy0, inv, nx, ny, cell_slot, list_start, list_j, px, py)
         return _nearest_one_each(kern, x, y, grid, labels, step, progress)
     outs = []
-    none_i, none_f = np.empty(0, np.int64), np.empty(0)
     for lo in range(0, x.size, step):
         xs, ys = x[lo : lo + step], y[lo : lo + step]
-        args = (xs, ys, gx0, gy0, inv, nx, ny, cell_slot, list_start, list_j, px, py, k, t2_max)
-        counts = kern.grid_knn(
-            *args, DISTANCE_TOLERANCE_M, _CHUNK, labels, none_i, none_i, none_i, none_f, none_i
-        )
-        offsets = np.zeros(counts.size + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        total = int(offsets[-1])
-        c = np.empty(total, np.int64)
-        j = np.empty(total, np.int64)
-        d = np.empty(total, np.float64)
-        rk = np.empty(total if k > 1 else 0, np.int64)  # k = 1: every rank is 1
-        kern.grid_knn(*args, DISTANCE_TOLERANCE_M, _CHUNK, labels, offsets, c, j, d, rk)
+        grid = (gx0, gy0, inv, nx, ny, cell_slot, list_start, list_j, px, py)
+        c, j, d, rk = _knn_rows(kern, (xs, ys, *grid, k, t2_max), labels, k)
         if lo:
             c += lo
         outs.append((c, j, d, rk))
@@ -857,6 +846,30 @@ def _nearest_points(
         return outs[0]
     c, j, d, rk = (np.concatenate(p) for p in zip(*outs, strict=True))
     return c, j, d, rk
+
+
+def _knn_rows(
+    kern: Any, search: tuple[Any, ...], labels: IntArray, k: int
+) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    """Run :func:`grid_knn` twice: count, then write into exactly sized arrays.
+
+    ``search`` is its arguments up to ``t2_max``; ranks only for k > 1 (for
+    k = 1 every rank is 1).
+    """
+    args = (*search, DISTANCE_TOLERANCE_M, _CHUNK, labels)
+    none_i, none_f = np.empty(0, np.int64), np.empty(0)
+    counts = kern.grid_knn(*args, none_i, none_i, none_i, none_f, none_i)
+    offsets = np.zeros(counts.size + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    out = (
+        np.empty(total, np.int64),
+        np.empty(total, np.int64),
+        np.empty(total, np.float64),
+        np.empty(total if k > 1 else 0, np.int64),
+    )
+    kern.grid_knn(*args, offsets, *out)
+    return out
 
 
 def _nearest_one_each(
@@ -888,14 +901,7 @@ def _nearest_one_each(
     if tied.size == 0:
         return np.arange(n, dtype=np.int64), j, d, np.empty(0, np.int64)
     # the tied customers again, with every equipment at the nearest distance
-    none_i = np.empty(0, np.int64)
-    args = (x[tied], y[tied], *grid, 1, np.inf, DISTANCE_TOLERANCE_M, _CHUNK, labels)
-    counts = kern.grid_knn(*args, none_i, none_i, none_i, none_i, none_i)
-    offsets = np.zeros(counts.size + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    tc, tj = np.empty(offsets[-1], np.int64), np.empty(offsets[-1], np.int64)
-    td = np.empty(offsets[-1])
-    kern.grid_knn(*args, offsets, tc, tj, td, none_i)
+    tc, tj, td, _ = _knn_rows(kern, (x[tied], y[tied], *grid, 1, np.inf), labels, 1)
     sizes = np.ones(n, np.int64)
     sizes[tied] = np.bincount(tc, minlength=tied.size)
     start = np.zeros(n + 1, np.int64)
