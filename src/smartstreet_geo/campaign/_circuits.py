@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..schema import CIRCUIT_ID, CUSTOMER_ID
+from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
 
-__all__ = ["Placed", "downstream", "membership", "place"]
+__all__ = ["POSSIBLE_REACH_M", "OutageImpact", "Placed", "downstream", "membership", "place"]
 
 
 @dataclass(frozen=True)
@@ -98,62 +98,249 @@ def membership(
     return out
 
 
+#: How far from a piece of equipment a customer of the same LV feeder can live, in metres.
+#: Used only to decide who *might* lose supply when the feeder itself is unknown: GB LV
+#: feeders rarely run more than about 600 m from their substation (voltage drop limits
+#: them), so 1 km around the equipment holds everyone its feeder could serve. Those
+#: customers go to manual review, never straight onto a call list.
+POSSIBLE_REACH_M = 1000.0
+
+_PAIR_COLUMNS = [CUSTOMER_ID, "equipment_id"]
+
+
+@dataclass(frozen=True)
+class OutageImpact:
+    """Who loses supply while outage equipment is installed, and who only might.
+
+    Attributes
+    ----------
+    affected : DataFrame
+        ``customer_id``, ``equipment_id``: one row per customer and equipment
+        whose installation interrupts that customer.
+    uncertain : DataFrame
+        ``customer_id``, ``equipment_id``, ``detail``: PSR customers who might
+        be interrupted but cannot be confirmed (the equipment or the customer
+        cannot be placed on a circuit); they go to manual review.
+    """
+
+    affected: pd.DataFrame
+    uncertain: pd.DataFrame
+
+
+def _known(values: pd.Series) -> pd.Series:
+    """Return True where a key is present and not blank (a missing key matches nothing)."""
+    text = values.astype("str")
+    return (values.notna() & text.str.strip().ne("")).fillna(False).astype(bool)
+
+
+def _key_pairs(customers: pd.DataFrame, equipment: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Pairs whose ``key`` is equal and known on both sides (blank never matches blank)."""
+    if key not in customers or key not in equipment:
+        return pd.DataFrame(columns=_PAIR_COLUMNS)
+    c = customers.loc[_known(customers[key]), [CUSTOMER_ID, key]]
+    e = equipment.loc[_known(equipment[key]), ["equipment_id", key]]
+    return c.merge(e, on=key)[_PAIR_COLUMNS]
+
+
+def _within_reach(candidates: pd.DataFrame, equipment: pd.DataFrame, detail: str) -> pd.DataFrame:
+    """Candidate customers within :data:`POSSIBLE_REACH_M` of each equipment, with a detail."""
+    cols = [*_PAIR_COLUMNS, "detail"]
+    if candidates.empty or equipment.empty:
+        return pd.DataFrame(columns=cols)
+    from ..proximity import customers_near
+
+    located = equipment[~equipment.geometry.is_empty & equipment.geometry.notna()]
+    pairs = (
+        customers_near(
+            candidates, located[["equipment_id", located.geometry.name]], radius=POSSIBLE_REACH_M
+        )
+        if len(located)
+        else pd.DataFrame(columns=_PAIR_COLUMNS)
+    )
+    out = pd.DataFrame(pairs[_PAIR_COLUMNS])
+    # equipment without a location: nobody can be ruled out by distance
+    unlocated = equipment.loc[~equipment.index.isin(located.index), ["equipment_id"]]
+    if len(unlocated):
+        everyone = candidates[[CUSTOMER_ID]].merge(unlocated, how="cross")
+        out = pd.concat([out, everyone[_PAIR_COLUMNS]], ignore_index=True)
+    out["detail"] = out["equipment_id"].astype("str") + ": " + detail
+    return out[cols]
+
+
+def _frame(parts: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
+    parts = [p[cols] for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in cols})
+    return (
+        pd.concat(parts, ignore_index=True)
+        .drop_duplicates(_PAIR_COLUMNS)
+        .sort_values(["equipment_id", CUSTOMER_ID], kind="stable")
+        .reset_index(drop=True)
+    )
+
+
 def downstream(
     customers: pd.DataFrame, placed: Placed | None, outage_eq: pd.DataFrame, warnings: list[str]
-) -> pd.DataFrame:
-    """Return who loses supply while each outage equipment is installed.
+) -> OutageImpact:
+    """Return who loses supply while each outage equipment is installed, and who might.
 
-    Columns ``customer_id`` and ``equipment_id``, one row per pair.
+    A missing key matches nothing: equipment whose circuit is unknown is never
+    paired with customers whose circuit is unknown. Where the answer cannot
+    be known (equipment that cannot be placed on a circuit, customers that
+    cannot be placed on the network), the equipment is named in a warning and
+    every PSR customer who might be affected (on the same declared circuit or
+    substation when that is known, else within :data:`POSSIBLE_REACH_M`) is
+    returned in ``uncertain`` for manual review.
     """
+    cols = [*_PAIR_COLUMNS, "detail"]
     if outage_eq.empty:
-        return pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id"])
+        return OutageImpact(_frame([], _PAIR_COLUMNS), _frame([], cols))
+    psr = (
+        customers[customers["psr"].fillna(False).astype(bool)]
+        if "psr" in customers
+        else (customers.iloc[:0])
+    )
+    affected: list[pd.DataFrame] = []
+    uncertain: list[pd.DataFrame] = []
     if placed is None:
         warnings.append(
             "no network given: everyone on an outage equipment's declared circuit is taken as "
             "affected (the whole feeder) - give the network for an exact answer"
         )
-        m = customers[[CUSTOMER_ID, CIRCUIT_ID]].merge(
-            outage_eq[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID
+        has_circ = (
+            _known(outage_eq[CIRCUIT_ID])
+            if CIRCUIT_ID in outage_eq
+            else pd.Series(False, index=outage_eq.index)
         )
-        return m[[CUSTOMER_ID, "equipment_id"]]
-    from ..network import downstream_customers, equipment_isolation_points
+        has_sub = (
+            _known(outage_eq[SUBSTATION_ID])
+            if SUBSTATION_ID in outage_eq
+            else pd.Series(False, index=outage_eq.index)
+        )
+        by_circuit = outage_eq[has_circ]
+        by_substation = outage_eq[~has_circ & has_sub]  # work at the substation: all its circuits
+        unknown = outage_eq[~has_circ & ~has_sub]
+        affected.append(_key_pairs(customers, by_circuit, CIRCUIT_ID))
+        affected.append(_key_pairs(customers, by_substation, SUBSTATION_ID))
+        for key, eq in ((CIRCUIT_ID, by_circuit), (SUBSTATION_ID, by_substation)):
+            blank = ~_known(psr[key]) if key in psr else pd.Series(True, index=psr.index)
+            uncertain.append(
+                _within_reach(
+                    psr[blank],
+                    eq,
+                    f"the customer's {key} is unknown and the customer lives within "
+                    f"{POSSIBLE_REACH_M:g} m of this outage equipment: check whether the outage "
+                    "interrupts their supply",
+                )
+            )
+        for eid in unknown["equipment_id"]:
+            warnings.append(
+                f"{eid}: outage equipment with no circuit_id or substation_id and no network: "
+                f"who loses supply is unknown; PSR customers within {POSSIBLE_REACH_M:g} m go to "
+                "manual review"
+            )
+        uncertain.append(
+            _within_reach(
+                psr,
+                unknown,
+                "the equipment's circuit is unknown: check whether the outage interrupts this "
+                "customer's supply",
+            )
+        )
+        return OutageImpact(_frame(affected, _PAIR_COLUMNS), _frame(uncertain, cols))
+
+    from ..network import circuit_members, downstream_customers, equipment_isolation_points
 
     net = placed.network
+    att = placed.customers
+    unplaced_rows = np.flatnonzero(np.asarray(att.best_method) == -1)
+    unplaced = customers.iloc[unplaced_rows]
+    unplaced_psr = (
+        unplaced[unplaced["psr"].fillna(False).astype(bool)]
+        if "psr" in unplaced
+        else (unplaced.iloc[:0])
+    )
     mapped = equipment_isolation_points(net, outage_eq)
     on_net = mapped["isolation_point"].notna().to_numpy()
-    parts = []
     if on_net.any():
         points = mapped.loc[on_net, ["isolation_point", "equipment_id"]]
         rows = downstream_customers(
-            net,
-            placed.customers,
-            points["isolation_point"].drop_duplicates().tolist(),
-            unplaced="ignore",
+            net, att, points["isolation_point"].drop_duplicates().tolist(), unplaced="ignore"
         )
         # equipment sharing an isolation point share its customers
-        rows = rows.merge(points, on="isolation_point")
-        parts.append(rows[[CUSTOMER_ID, "equipment_id"]])
+        affected.append(rows.merge(points, on="isolation_point")[_PAIR_COLUMNS])
+        placed_eq = outage_eq[outage_eq["equipment_id"].isin(points["equipment_id"])]
+        uncertain.append(
+            _within_reach(
+                unplaced_psr,
+                placed_eq,
+                "the customer cannot be placed on the network (no usable connection node, no "
+                "cable near) and lives within "
+                f"{POSSIBLE_REACH_M:g} m of this outage equipment: check whether the outage "
+                "interrupts their supply",
+            )
+        )
     if (~on_net).any():
         # Safer to call too many vulnerable customers than too few: an item we cannot place on
-        # the network takes out its whole declared feeder, and the analyst is told.
+        # the network takes out its whole declared feeder (by the network's own membership),
+        # and the analyst is told. An item without a known circuit sends everyone near it to
+        # review instead.
         lost = outage_eq[outage_eq["equipment_id"].isin(mapped.loc[~on_net, "equipment_id"])]
-        for row in mapped[~on_net].itertuples(index=False):
-            warnings.append(
-                f"{row.equipment_id}: cannot be placed on the network ({row.rule}); everyone on "
-                "its declared circuit is treated as losing supply - check its position or give "
-                "an edge_id/node"
+        rule = dict(zip(mapped["equipment_id"], mapped["rule"], strict=True))
+        known_circuits = set(net.circuit_ids)
+        circ = lost[CIRCUIT_ID] if CIRCUIT_ID in lost else pd.Series(None, index=lost.index)
+        feeder = lost[_known(circ) & circ.isin(known_circuits)]
+        unknown = lost[~lost.index.isin(feeder.index)]
+        if len(feeder):
+            members = circuit_members(
+                att, net, circuits=sorted(set(feeder[CIRCUIT_ID])), method="best"
             )
-        m = customers[[CUSTOMER_ID, CIRCUIT_ID]].merge(
-            lost[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID
-        )
-        parts.append(m[[CUSTOMER_ID, "equipment_id"]])
-    out = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id"])
-    )
-    return (
-        out.drop_duplicates()
-        .sort_values(["equipment_id", CUSTOMER_ID], kind="stable")
-        .reset_index(drop=True)
-    )
+            pairs = members[[CUSTOMER_ID, CIRCUIT_ID]].merge(
+                feeder[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID
+            )
+            affected.append(pairs[_PAIR_COLUMNS])
+            # customers off the network who declare the same feeder
+            affected.append(_key_pairs(unplaced, feeder, CIRCUIT_ID))
+            blank = (
+                ~_known(unplaced_psr[CIRCUIT_ID])
+                if CIRCUIT_ID in unplaced_psr
+                else pd.Series(True, index=unplaced_psr.index)
+            )
+            uncertain.append(
+                _within_reach(
+                    unplaced_psr[blank],
+                    feeder,
+                    "the customer cannot be placed on the network and lives within "
+                    f"{POSSIBLE_REACH_M:g} m of this outage equipment: check whether the outage "
+                    "interrupts their supply",
+                )
+            )
+            for eid in feeder["equipment_id"]:
+                warnings.append(
+                    f"{eid}: cannot be placed on the network ({rule[eid]}); everyone on its "
+                    "declared circuit is treated as losing supply - check its position or give "
+                    "an edge_id/node"
+                )
+        if len(unknown):
+            for eid in unknown["equipment_id"]:
+                warnings.append(
+                    f"{eid}: cannot be placed on the network ({rule[eid]}) and its circuit is "
+                    f"unknown: who loses supply is unknown; PSR customers within "
+                    f"{POSSIBLE_REACH_M:g} m go to manual review - give its circuit_id, "
+                    "edge_id or node"
+                )
+            uncertain.append(
+                _within_reach(
+                    psr,
+                    unknown,
+                    "the equipment cannot be placed on the network and its circuit is unknown: "
+                    "check whether the outage interrupts this customer's supply",
+                )
+            )
+    out = _frame(affected, _PAIR_COLUMNS)
+    maybe = _frame(uncertain, cols)
+    # a customer known to be affected by an item is not also "uncertain" for it
+    if len(maybe) and len(out):
+        both = maybe.merge(out, on=_PAIR_COLUMNS, how="left", indicator=True)
+        maybe = maybe[(both["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
+    return OutageImpact(out, maybe)

@@ -126,7 +126,9 @@ def assess_needs(codes: str | None, table: NeedsTable, *, on: date) -> NeedsAsse
     valid: list[str] = []
     unknown: list[str] = []
     expired: list[str] = []
-    for raw in (codes or "").split(";"):
+    # a blank cell arrives as None, NaN or pd.NA: no codes, not an error
+    text = codes if isinstance(codes, str) else ""
+    for raw in text.split(";"):
         raw = raw.strip()
         if not raw:
             continue

@@ -233,7 +233,8 @@ def run_campaign(
         _outage_date(r, cfg)
         for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
     ]
-    affected = _circuits.downstream(customers, placed, outage_eq, warnings)
+    impact = _circuits.downstream(customers, placed, outage_eq, warnings)
+    affected = impact.affected
     latest_send: dict[str, date] = {}
     for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True):
         if odate is None:
@@ -271,7 +272,9 @@ def run_campaign(
         )
         c["circuit_for_contact"] = c["member_circuit"]
         candidates.append(_as_contacts(c, "leaflet"))
-    for row in membership[membership["needs_review"]].itertuples(index=False):
+    # an unknown circuit only needs a person when a leaflet depends on it
+    leaflet_review = membership["needs_review"] & ("leaflet" in cfg.produce and bool(in_scope))
+    for row in membership[leaflet_review].itertuples(index=False):
         review.append(
             {CUSTOMER_ID: row.customer_id, "issue": "ambiguous_circuit", "detail": row.detail}
         )
@@ -281,7 +284,14 @@ def run_campaign(
         c["circuit_for_contact"] = c["circuit_id"]
         candidates.append(_as_contacts(c, "installation_letter"))
 
-    if not affected.empty and ({"outage_phone_call", "outage_letter"} & set(cfg.produce)):
+    outage_contacts = bool({"outage_phone_call", "outage_letter"} & set(cfg.produce))
+    if outage_contacts:
+        # PSR customers who might lose supply but cannot be confirmed: a person decides
+        for cid, detail in zip(
+            impact.uncertain[CUSTOMER_ID], impact.uncertain["detail"], strict=True
+        ):
+            review.append({CUSTOMER_ID: cid, "issue": "outage_impact_unknown", "detail": detail})
+    if not affected.empty and outage_contacts:
         a = affected.merge(outage_eq[["equipment_id", "kind", "outage_date"]], on="equipment_id")
         a["text"] = (
             a["equipment_id"]
@@ -534,7 +544,8 @@ def _refs(contacts: pd.DataFrame) -> pd.Series:
         }
     )
     n = contacts.groupby("campaign", sort=False).cumcount() + 1
-    return prefix + "-" + n.map(lambda i: f"{i:06d}")
+    # astype: an empty campaign gives an empty int64 series, which cannot be added to text
+    return prefix + "-" + n.map(lambda i: f"{i:06d}").astype("str")
 
 
 def _manual_review_table(

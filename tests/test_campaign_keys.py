@@ -1,0 +1,226 @@
+"""A missing key matches nothing: outage impact with unknown circuits, placements and needs.
+
+Regression tests for issue 11's PSR cases: blank circuit ids never pair with blank
+circuit ids, equipment that cannot be placed never silently phones nobody, and a
+PSR customer with blank needs codes does not crash the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely import LineString, Point
+
+import smartstreet_geo as ssg
+from smartstreet_geo.campaign import load_config, run_campaign
+
+E, N = 354500.0, 404100.0  # Wigan, postcode district WN5
+RADII = {"lv_capacitor": 30, "oltc_transformer": 50, "link_box_switch": 20, "circuit_breaker": 30}
+
+
+def _customers(tmp_path: Path, rows: list[dict]) -> None:
+    base = {
+        "name": "Person",
+        "address_line_1": "1 Oak Street",
+        "post_town": "WIGAN",
+        "postcode": "WN5 9XP",
+        "psr": "Y",
+        "psr_needs": "04",
+        "phone": "01614960000",
+    }
+    pd.DataFrame([{**base, **r} for r in rows]).to_csv(tmp_path / "customers.csv", index=False)
+
+
+def _equipment(tmp_path: Path, rows: list[dict]) -> None:
+    base = {"kind": "lv_capacitor", "install_date": "2027-03-01", "outage_required": "true"}
+    pd.DataFrame([{**base, **r} for r in rows]).to_csv(tmp_path / "equipment.csv", index=False)
+
+
+def _config(tmp_path: Path, **inputs: str) -> dict:
+    return {
+        "campaign": {"name": "keys", "reference": "K-1", "run_date": "2027-01-04"},
+        "inputs": {"customers": "customers.csv", "equipment": "equipment.csv", **inputs},
+        "scope": {"circuits": ["C1"]},
+        "radii": RADII,
+        "campaigns": {"produce": ["outage_phone_call", "outage_letter"]},
+        "psr": {"needs_codes": str(ssg.demo.path("psr_needs_codes"))},
+    }
+
+
+def _run(tmp_path: Path, cfg: dict):
+    return run_campaign(load_config(cfg, base=tmp_path))
+
+
+def _called(r) -> list[str]:
+    calls = r.contacts[r.contacts["campaign"] == "outage_phone_call"]
+    return sorted(calls["customer_id"])
+
+
+def _review(r, issue: str = "outage_impact_unknown") -> list[str]:
+    m = r.manual_review
+    return sorted(set(m.loc[m["issue"] == issue, "customer_id"]))
+
+
+# ----------------------------------------------------------------------------- no network
+def test_blank_circuit_on_equipment_never_matches_blank_customers(tmp_path):
+    """Case (a): pandas merges NaN to NaN; a stranger must never be phoned."""
+    _customers(
+        tmp_path,
+        [
+            {"customer_id": "near_blank", "easting": E + 100, "northing": N, "circuit_id": ""},
+            {"customer_id": "far_blank", "easting": E + 5000, "northing": N, "circuit_id": ""},
+            {"customer_id": "on_c1", "easting": E + 5000, "northing": N + 10, "circuit_id": "C1"},
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "", "easting": E, "northing": N}])
+    r = _run(tmp_path, _config(tmp_path))
+    assert _called(r) == []
+    assert r.contacts.empty
+    # who might be affected goes to review; who cannot be (5 km away) does not
+    assert _review(r) == ["near_blank"]
+    assert any("EQ1" in w and "unknown" in w for w in r.warnings)
+    rec = r.reconciliation.set_index("customer_id")["status"]
+    assert rec.to_dict() == {
+        "near_blank": "manual_review",
+        "far_blank": "not_contacted",
+        "on_c1": "not_contacted",
+    }
+
+
+def test_known_circuit_pairs_only_known_circuits(tmp_path):
+    _customers(
+        tmp_path,
+        [
+            {"customer_id": "on_c1", "easting": E + 5000, "northing": N, "circuit_id": "C1"},
+            {"customer_id": "on_c2", "easting": E + 10, "northing": N, "circuit_id": "C2"},
+            {"customer_id": "blank_near", "easting": E + 50, "northing": N, "circuit_id": ""},
+            {"customer_id": "blank_far", "easting": E + 3000, "northing": N, "circuit_id": ""},
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    r = _run(tmp_path, _config(tmp_path))
+    assert _called(r) == ["on_c1"]
+    assert _review(r) == ["blank_near"]
+
+
+def test_substation_work_without_circuit_takes_the_substation(tmp_path):
+    _customers(
+        tmp_path,
+        [
+            {"customer_id": "s1", "easting": E + 10, "northing": N, "substation_id": "S1"},
+            {"customer_id": "s2", "easting": E + 20, "northing": N, "substation_id": "S2"},
+            {"customer_id": "blank", "easting": E + 30, "northing": N, "substation_id": ""},
+        ],
+    )
+    _equipment(
+        tmp_path,
+        [{"equipment_id": "OLTC", "substation_id": "S1", "easting": E, "northing": N}],
+    )
+    r = _run(tmp_path, _config(tmp_path))
+    assert _called(r) == ["s1"]
+    assert _review(r) == ["blank"]
+
+
+# ----------------------------------------------------------------------------- with a network
+def _network(tmp_path: Path) -> dict:
+    """Substation S at (E, N): feeder F1 runs east S-a-b, feeder F2 runs west S-c."""
+    edges = gpd.GeoDataFrame(
+        {
+            "edge_id": ["e1", "e2", "e3"],
+            "from_node": ["S", "a", "S"],
+            "to_node": ["a", "b", "c"],
+            "circuit_id": ["F1", "F1", "F2"],
+        },
+        geometry=[
+            LineString([(E, N), (E + 100, N)]),
+            LineString([(E + 100, N), (E + 200, N)]),
+            LineString([(E, N), (E - 100, N)]),
+        ],
+        crs="EPSG:27700",
+    )
+    subs = gpd.GeoDataFrame(
+        {"substation_id": ["S1"], "node": ["S"]}, geometry=[Point(E, N)], crs="EPSG:27700"
+    )
+    edges.to_file(tmp_path / "edges.gpkg")
+    subs.to_file(tmp_path / "subs.gpkg")
+    return {"network_edges": "edges.gpkg", "substations": "subs.gpkg"}
+
+
+def test_unplaceable_equipment_takes_its_feeder_by_connectivity(tmp_path):
+    """Case (b): customers with connection_node and no circuit_id column."""
+    _customers(
+        tmp_path,
+        [
+            {"customer_id": "at_a", "easting": E + 100, "northing": N + 5, "connection_node": "a"},
+            {"customer_id": "at_b", "easting": E + 200, "northing": N + 5, "connection_node": "b"},
+            {"customer_id": "at_c", "easting": E - 100, "northing": N + 5, "connection_node": "c"},
+        ],
+    )
+    # 150 m off every cable: cannot be placed (max 20 m), but its circuit is known
+    _equipment(
+        tmp_path,
+        [{"equipment_id": "EQ1", "circuit_id": "F1", "easting": E + 150, "northing": N + 150}],
+    )
+    r = _run(tmp_path, _config(tmp_path, **_network(tmp_path)))
+    assert _called(r) == ["at_a", "at_b"]
+    assert any("EQ1" in w and "cannot be placed" in w for w in r.warnings)
+
+
+def test_unplaceable_equipment_without_circuit_sends_neighbours_to_review(tmp_path):
+    _customers(
+        tmp_path,
+        [
+            {"customer_id": "at_a", "easting": E + 100, "northing": N + 5, "connection_node": "a"},
+            {"customer_id": "at_c", "easting": E - 100, "northing": N + 5, "connection_node": "c"},
+            {"customer_id": "far", "easting": E + 4000, "northing": N, "connection_node": ""},
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "easting": E + 150, "northing": N + 150}])
+    r = _run(tmp_path, _config(tmp_path, **_network(tmp_path)))
+    assert _called(r) == []
+    assert _review(r) == ["at_a", "at_c"]
+    assert any("EQ1" in w and "unknown" in w for w in r.warnings)
+
+
+def test_unplaced_psr_customer_near_an_outage_goes_to_review(tmp_path):
+    _customers(
+        tmp_path,
+        [
+            {"customer_id": "at_b", "easting": E + 200, "northing": N + 5, "connection_node": "b"},
+            # no node and 300 m from every cable: cannot be placed, but lives near the works
+            {"customer_id": "lost", "easting": E + 200, "northing": N + 300, "connection_node": ""},
+        ],
+    )
+    _equipment(
+        tmp_path,
+        [{"equipment_id": "EQ1", "circuit_id": "F1", "easting": E + 150, "northing": N + 3}],
+    )
+    r = _run(tmp_path, _config(tmp_path, **_network(tmp_path)))
+    assert _called(r) == ["at_b"]
+    assert _review(r) == ["lost"]
+
+
+# ----------------------------------------------------------------------------- needs codes
+@pytest.mark.parametrize("needs", ["", " "])
+def test_psr_customer_with_blank_needs_is_called(tmp_path, needs):
+    """Case (c): blank psr_needs with [psr] needs_codes set crashed the run."""
+    _customers(
+        tmp_path,
+        [
+            {
+                "customer_id": "c1",
+                "easting": E + 10,
+                "northing": N,
+                "circuit_id": "C1",
+                "psr_needs": needs,
+            },
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    r = _run(tmp_path, _config(tmp_path))
+    assert _called(r) == ["c1"]
+    call = r.contacts[r.contacts["campaign"] == "outage_phone_call"].iloc[0]
+    assert call["medically_dependent"] is False or call["medically_dependent"] == False  # noqa: E712
