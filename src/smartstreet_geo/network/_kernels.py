@@ -8,11 +8,15 @@ parallel cables between the same two nodes stay distinct edges. Geometry
 kernels work on cable segments (``x0, y0, x1, y1``) bucketed in a sparse
 square grid. Nothing here creates a Python object per node, edge or customer.
 
-Kernels are compiled on first use and cached on disk (``cache=True``).
+Kernels are compiled on first use and cached on disk (``cache=CACHE``: a writable
+folder is chosen by :mod:`smartstreet_geo._numba_cache`).
 """
 
 from __future__ import annotations
 
+from .._numba_cache import CACHE  # first: it may set NUMBA_CACHE_DIR for numba
+
+# isort: split
 import numpy as np
 from numba import njit, prange
 
@@ -22,7 +26,7 @@ TIE_SLOTS = 8
 # --------------------------------------------------------------------------- graph
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def build_csr(n, u, v, keep):  # pragma: no cover - compiled
     """Undirected CSR over ``n`` nodes from edge end arrays ``u``, ``v``.
 
@@ -54,7 +58,7 @@ def build_csr(n, u, v, keep):  # pragma: no cover - compiled
     return indptr, nbr, eid
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def dfs_lowlink(indptr, nbr, eid, root):  # pragma: no cover - compiled
     """Search depth first from ``root`` (iteratively), with Tarjan low-links.
 
@@ -113,7 +117,7 @@ def dfs_lowlink(indptr, nbr, eid, root):  # pragma: no cover - compiled
     return pre, order, parent, pedge, size, low, counter
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def cut_intervals(kind, idx, eu, ev, pre, order, pedge, size, low):  # pragma: no cover
     """Preorder intervals of the nodes that lose supply, one isolation at a time.
 
@@ -203,14 +207,14 @@ def cut_intervals(kind, idx, eu, ev, pre, order, pedge, size, low):  # pragma: n
     return qptr, start[:m].copy(), stop[:m].copy(), full
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _grow(a, cap):  # pragma: no cover - compiled
     b = np.empty(cap, a.dtype)
     b[: a.shape[0]] = a
     return b
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def reach(indptr, nbr, eid, root, edge_off, node_off):  # pragma: no cover - compiled
     """Nodes reachable from ``root`` without edges/nodes flagged off (breadth first)."""
     n = indptr.shape[0] - 1
@@ -238,7 +242,7 @@ def reach(indptr, nbr, eid, root, edge_off, node_off):  # pragma: no cover - com
     return seen
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def components(indptr, nbr, blocked):  # pragma: no cover - compiled
     """Connected-component label of every node not ``blocked`` (blocked nodes: -1).
 
@@ -272,7 +276,7 @@ def components(indptr, nbr, blocked):  # pragma: no cover - compiled
 # --------------------------------------------------------------------------- geometry
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _seg_dist(px, py, x0, y0, x1, y1):  # pragma: no cover - compiled
     dx = x1 - x0
     dy = y1 - y0
@@ -289,7 +293,7 @@ def _seg_dist(px, py, x0, y0, x1, y1):  # pragma: no cover - compiled
     return np.sqrt(ex * ex + ey * ey)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def grid_entries(x0, y0, x1, y1, gx0, gy0, cell, nx):  # pragma: no cover - compiled
     """(cell key, segment) pairs: each segment in every cell its bounding box overlaps."""
     m = x0.shape[0]
@@ -316,7 +320,7 @@ def grid_entries(x0, y0, x1, y1, gx0, gy0, cell, nx):  # pragma: no cover - comp
     return keys, segs
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _cell_range(ukeys, key):  # pragma: no cover - compiled
     """Row of ``kstart`` for a cell key: the key itself in a dense grid (no ``ukeys``)."""
     if ukeys.shape[0] == 0:
@@ -327,7 +331,7 @@ def _cell_range(ukeys, key):  # pragma: no cover - compiled
     return -1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _bound(px, py, gx0, gy0, cell, cx, cy, r, nx, ny):  # pragma: no cover - compiled
     """Distance from the point to the outside of the searched block of cells."""
     b = np.inf
@@ -342,7 +346,7 @@ def _bound(px, py, gx0, gy0, cell, cx, cy, r, nx, ny):  # pragma: no cover - com
     return b
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _keep_ties(te, td, nt, limit):  # pragma: no cover - compiled
     m = 0
     for h in range(nt):
@@ -353,7 +357,7 @@ def _keep_ties(te, td, nt, limit):  # pragma: no cover - compiled
     return m
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=CACHE, parallel=True)
 def nearest_two_groups(
     px,
     py,
@@ -482,7 +486,7 @@ def nearest_two_groups(
     return s1, d1, d2, tie_n, tie_e
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=CACHE, parallel=True)
 def nearest_in_set(
     px,
     py,
@@ -567,7 +571,7 @@ def nearest_in_set(
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _within_one(x, y, r, x0, y0, x1, y1, sedge, ukeys, kstart, segs, gx0, gy0, cell, nx, ny, buf):
     # pragma: no cover - compiled
     lo_x = max(int(np.floor((x - r - gx0) / cell)), 0)
@@ -595,7 +599,7 @@ def _within_one(x, y, r, x0, y0, x1, y1, sedge, ukeys, kstart, segs, gx0, gy0, c
     return count
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=CACHE, parallel=True)
 def edges_within(
     px, py, radius, x0, y0, x1, y1, sedge, ukeys, kstart, segs, gx0, gy0, cell, nx, ny
 ):

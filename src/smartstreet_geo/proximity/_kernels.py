@@ -2,8 +2,9 @@
 """Numba kernels of the proximity engine (the hot path).
 
 Everything here works on plain coordinate arrays; nothing creates a shapely
-object. Kernels are compiled on first use and cached on disk (``cache=True``),
-so only the first run on a machine pays the compile time.
+object. Kernels are compiled on first use and cached on disk (``cache=CACHE``: a
+writable folder is chosen by :mod:`smartstreet_geo._numba_cache`), so only the first
+run on a machine pays the compile time.
 
 Exactness: a candidate at squared distance ``d2 = dx*dx + dy*dy`` (float64,
 ``dx = x_customer - x_equipment``) is within radius ``r`` when
@@ -14,13 +15,16 @@ that floating-point rounding in the cell arithmetic can never skip a pair.
 
 from __future__ import annotations
 
+from .._numba_cache import CACHE  # first: it may set NUMBA_CACHE_DIR for numba
+
+# isort: split
 import numpy as np
 from numba import njit, prange
 
 # -------------------------------------------------------------------- cell grid over boxes
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _cell_of(v: float, origin: float, inv_cell: float, n: int) -> int:  # pragma: no cover
     f = (v - origin) * inv_cell
     if f < 0.0:
@@ -30,7 +34,7 @@ def _cell_of(v: float, origin: float, inv_cell: float, n: int) -> int:  # pragma
     return int(f)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def build_box_grid(
     xmin, ymin, xmax, ymax, pad, gx0, gy0, inv_cell, nx, ny
 ):  # pragma: no cover - compiled
@@ -66,7 +70,7 @@ def build_box_grid(
     return counts, entry
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def within_count(
     x,
     y,
@@ -124,7 +128,7 @@ def within_count(
     return counts
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def within_fill(
     x,
     y,
@@ -196,7 +200,7 @@ def within_fill(
 # -------------------------------------------------------------------- k-d tree over points
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def kd_build(px, py, leaf_size):  # pragma: no cover - compiled
     """Build a k-d tree over points; split on the wider axis at the median.
 
@@ -262,7 +266,7 @@ def kd_build(px, py, leaf_size):  # pragma: no cover - compiled
     return order, start, stop, left, right, bxmin, bymin, bxmax, bymax, n_nodes
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _kd_knn_one(
     xi,
     yi,
@@ -349,7 +353,7 @@ def _kd_knn_one(
     return cnt
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _ranks(buf_d, cnt, tol, out_rank):  # pragma: no cover - compiled
     """Competition ranks: 1 + the number of distances smaller by more than ``tol``."""
     first = 0
@@ -359,7 +363,7 @@ def _ranks(buf_d, cnt, tol, out_rank):  # pragma: no cover - compiled
         out_rank[t] = first + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def block_permutation(block_start, block_len, block_order, total):  # pragma: no cover
     """Positions that put contiguous blocks in ``block_order``, each kept intact."""
     perm = np.empty(total, np.int64)
@@ -372,7 +376,7 @@ def block_permutation(block_start, block_len, block_order, total):  # pragma: no
     return perm
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def rank_within_blocks(block_start, block_len, dist, tol, out_rank):  # pragma: no cover
     """Tie-aware competition ranks of ``dist`` within blocks sorted by distance."""
     for b in range(block_start.size):
@@ -384,7 +388,7 @@ def rank_within_blocks(block_start, block_len, dist, tol, out_rank):  # pragma: 
             out_rank[t] = first - s + 1
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def mark_cells(x, y, gx0, gy0, inv_cell, nx, ny, chunk):  # pragma: no cover - compiled
     """Flag the grid cells that hold at least one customer."""
     n = x.size
@@ -400,7 +404,7 @@ def mark_cells(x, y, gx0, gy0, inv_cell, nx, ny, chunk):  # pragma: no cover - c
     return occ
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _kd_ball_one(
     xi,
     yi,
@@ -447,7 +451,7 @@ def _kd_ball_one(
     return pos
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def cell_candidates(
     cells,
     nx,
@@ -572,7 +576,7 @@ def cell_candidates(
     return counts, list_j
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _grid_knn_one(
     xi,
     yi,
@@ -622,7 +626,7 @@ def _grid_knn_one(
     return cnt
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def grid_nearest1(
     x,
     y,
@@ -681,7 +685,7 @@ def grid_nearest1(
             out_ties[i] = cnt
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def grid_knn(
     x,
     y,
@@ -760,7 +764,7 @@ def grid_knn(
     return counts
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def reorder_rows(cust, j, d, r, row_order, n_rows, oc, oj, od, orank):  # pragma: no cover
     """Put result blocks (grouped by customer row) in ``row_order``, into ``o*``.
 
@@ -825,7 +829,7 @@ def reorder_rows(cust, j, d, r, row_order, n_rows, oc, oj, od, orank):  # pragma
 # ------------------------------------------------------------------------- id sorting
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _lsd_bytes(ku, ki, tu, ti, npass):  # pragma: no cover - compiled
     """Stable LSD radix sort of one bucket on its low ``8 * npass`` bits.
 
@@ -856,7 +860,7 @@ def _lsd_bytes(ku, ki, tu, ti, npass):  # pragma: no cover - compiled
     return in_tmp
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def radix_argsort(keys, nchunks):  # pragma: no cover - compiled
     """Stable argsort of int64 ``keys`` (equal keys keep their order).
 
