@@ -224,3 +224,28 @@ def test_psr_customer_with_blank_needs_is_called(tmp_path, needs):
     assert _called(r) == ["c1"]
     call = r.contacts[r.contacts["campaign"] == "outage_phone_call"].iloc[0]
     assert call["medically_dependent"] is False or call["medically_dependent"] == False  # noqa: E712
+
+
+# ----------------------------------------------------------------------------- reprs
+def test_campaign_result_repr_holds_counts_only(tmp_path):
+    """Deliverable 6: a notebook or a traceback must never show a customer's data."""
+    secret = {"name": "Zebedee Quixote", "address_line_1": "77 Secret Lane", "phone": "01614960123"}
+    _customers(
+        tmp_path,
+        [
+            {
+                "customer_id": "CUST-SECRET-1",
+                "easting": E + 10,
+                "northing": N,
+                "circuit_id": "C1",
+                **secret,
+            },
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    r = _run(tmp_path, _config(tmp_path))
+    assert _called(r) == ["CUST-SECRET-1"]  # the data is in the result...
+    for text in (repr(r), str(r), r._repr_html_()):
+        for value in [*secret.values(), "CUST-SECRET-1", "Secret", "0161"]:
+            assert value not in text  # ...but never in its display
+        assert "outage_phone_call" in text and "contacted" in text

@@ -17,7 +17,7 @@ RECONCILIATION_STATUSES = ("contacted", "manual_review", "not_contacted", "rejec
 MAP_CATEGORIES = ("phone_call", "manual_review", "installation_letter", "leaflet", "not_contacted")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CampaignResult:
     """Everything a campaign run produced.
 
@@ -79,3 +79,37 @@ class CampaignResult:
             .value_counts()
             .reindex(list(RECONCILIATION_STATUSES), fill_value=0)
         )
+
+    # ------------------------------------------------------------------ display
+    def _summary_lines(self) -> list[tuple[str, str]]:
+        """Return (label, value) rows of counts only: a repr reaches notebooks, logs, tracebacks."""
+        m = self.manifest or {}
+        camp = m.get("campaign", {})
+        rows: list[tuple[str, str]] = [
+            ("campaign", f"{camp.get('name', '')} ({camp.get('reference', '')})"),
+        ]
+        for row in self.counts().itertuples(index=False):
+            rows.append((f"contacts: {row.campaign}", f"{int(row.contacts):,}"))
+        for status, n in self.status_counts().items():
+            rows.append((f"reconciliation: {status}", f"{int(n):,}"))
+        rows.append(("manual review rows", f"{len(self.manual_review):,}"))
+        rows.append(("rejected input rows", f"{len(self.rejects):,}"))
+        rows.append(("warnings", f"{len(self.warnings):,}"))
+        return rows
+
+    def __repr__(self) -> str:
+        """Return counts only, never a customer's data (names, addresses, phones, ids)."""
+        lines = self._summary_lines()
+        head = f"<CampaignResult: {lines[0][1]}"
+        body = [f"  {k}: {v}" for k, v in lines[1:]]
+        return "\n".join([head, *body]) + ">"
+
+    def _repr_html_(self) -> str:
+        """Return an HTML table of counts (Jupyter), never a customer's data."""
+        from html import escape
+
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in self._summary_lines()
+        )
+        return f"<table><caption>CampaignResult</caption>{cells}</table>"
