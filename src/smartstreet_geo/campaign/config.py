@@ -1,24 +1,44 @@
 """Campaign files (TOML): what to read, who is in scope, which contacts to produce.
 
 A campaign file is meant to be read and edited by a DNO analyst. Every key is
-checked: an unknown key, a wrong type, an equipment kind without a radius or a
-radius for a kind that does not exist is an error naming the file and the key.
+checked against a schema (pydantic models in :mod:`._schema`): an unknown
+section or key at any level, a wrong type (``true`` is not a number of days,
+``"5"`` is not 5), a value out of range, an unknown campaign, addressee or
+equipment kind, a repeated list entry, a bad date, a missing or unreadable
+input file or a map background other than ``osm``, ``none`` or an ``https://``
+tile template is an error. All errors are reported at once, one line each,
+naming the file and the key, e.g.::
+
+    campaign.toml: [outage] notice_days: must be a whole number of days, got true
+
 Paths are relative to the campaign file. See the README's "Campaign file
-reference" for every key with its meaning.
+reference" for every key with its meaning. The same schema is published for
+editors as JSON Schema in ``docs/campaign.schema.json`` (generated from the
+models; put ``#:schema ./campaign.schema.json`` on a campaign file's first line
+for Taplo / Even Better TOML to check and complete it as you type).
+
+Checks that need the inputs' contents are in :func:`check_against_inputs`:
+``[outage] dates`` must name equipment ids that exist in the equipment file.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
-from ..schema import EquipmentKind
+from . import _schema
+from ._schema import CampaignFile, resolve_path
 
-__all__ = ["CAMPAIGNS", "CampaignConfig", "load_config"]
+__all__ = ["CAMPAIGNS", "CampaignConfig", "check_against_inputs", "load_config"]
 
 #: The contact campaigns smartstreet-geo can produce, with their channel.
 CAMPAIGNS: dict[str, str] = {
@@ -34,38 +54,8 @@ _ADDRESSEE_DEFAULT = {
     "outage_letter": "name",
 }
 
-_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "campaign": {"name": str, "reference": str, "run_date": (str, date)},
-    "inputs": {
-        "customers": str,
-        "equipment": str,
-        "network_edges": str,
-        "substations": str,
-        "circuits": str,
-        "columns": dict,
-        "encoding": str,
-    },
-    "scope": {"circuits": list, "circuits_column": str},
-    "radii": {},
-    "campaigns": {"produce": list},
-    "templates": {},
-    "suppression": {"opted_out": str, "history": str},
-    "outage": {
-        "dates": dict,
-        "default_date": (str, date),
-        "notice_days": int,
-        "use_install_date": bool,
-    },
-    "psr": {"needs_codes": str},
-    "membership": {"max_inference_distance_m": (int, float)},
-    "output": {
-        "delete_after_days": int,
-        "pseudonymise_ids": bool,
-        "pseudonym_key_env": str,
-        "map": bool,
-        "map_tiles": str,
-    },
-}
+#: A campaign file larger than this is not a campaign file (a data file named by mistake).
+_MAX_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -112,19 +102,6 @@ class CampaignConfig:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-def _fail(source: Path | None, where: str, msg: str) -> ConfigError:
-    return ConfigError(f"{source or 'campaign config'}: [{where}] {msg}")
-
-
-def _date(value: Any, source: Path | None, where: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise _fail(source, where, f"{value!r} is not a date like 2027-03-01") from None
-
-
 def load_config(
     path_or_dict: str | Path | dict[str, Any], *, base: Path | None = None
 ) -> CampaignConfig:
@@ -144,8 +121,14 @@ def load_config(
     Raises
     ------
     ConfigError
-        Unknown section or key, wrong type, unknown equipment kind or campaign,
-        a kind without a radius, a missing input file.
+        The file cannot be read or is not UTF-8 TOML; or, all listed at once: an
+        unknown section or key, a wrong type, a value out of range, an unknown
+        equipment kind, campaign or addressee, a repeated list entry, a bad
+        date, a missing, unreadable or folder input path, a bad ``map_tiles``.
+
+    See Also
+    --------
+    check_against_inputs : the checks that need the equipment file's ids.
 
     Examples
     --------
@@ -159,131 +142,341 @@ def load_config(
     else:
         source = Path(path_or_dict)
         root = source.parent
-        try:
-            raw = tomllib.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: no such campaign file.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML ({exc}).") from exc
+        raw = _read_toml(source)
+    where = str(source) if source is not None else "campaign config"
+    problems: list[str] = []
+    model: CampaignFile | None = None
+    try:
+        model = CampaignFile.model_validate(raw, context={"root": root})
+    except ValidationError as exc:
+        problems += [_describe(err, where) for err in exc.errors(include_url=False)]
+    problems += _cross_checks(raw, where)
+    if problems or model is None:
+        raise ConfigError(_join(where, problems))
+    return _to_config(model, raw, source, root)
 
-    for section, value in raw.items():
-        if section not in _SCHEMA:
-            raise _fail(source, section, f"unknown section; known: {', '.join(_SCHEMA)}")
-        if not isinstance(value, dict):
-            raise _fail(source, section, "must be a table (a [section] with keys)")
-        allowed = _SCHEMA[section]
-        if not allowed:  # free-form tables checked below
-            continue
-        for key, v in value.items():
-            if key not in allowed:
-                raise _fail(source, section, f"unknown key {key!r}; known: {', '.join(allowed)}")
-            if not isinstance(v, allowed[key]):
-                raise _fail(source, section, f"{key} has the wrong type ({type(v).__name__})")
 
-    def sec(name: str) -> dict[str, Any]:
-        return dict(raw.get(name, {}))
+def check_against_inputs(cfg: CampaignConfig, equipment_ids: Iterable[str]) -> None:
+    """Check the campaign file against the equipment that was read.
 
-    def path(value: str | None, where: str, *, required: bool = False) -> Path | None:
-        if value is None:
-            if required:
-                raise _fail(source, where, "is required")
-            return None
-        p = Path(value)
-        p = p if p.is_absolute() else root / p
-        if not p.exists():
-            raise _fail(source, where, f"file {p} does not exist")
-        return p
+    Every ``[outage] dates`` key must be the id of an item in the equipment file
+    (a date for an id that is not there would silently apply to nothing).
 
-    campaign = sec("campaign")
-    inputs = sec("inputs")
-    customers = path(inputs.get("customers"), "inputs.customers", required=True)
-    equipment = path(inputs.get("equipment"), "inputs.equipment", required=True)
-    if customers is None or equipment is None:  # pragma: no cover - path(required=True)
-        raise _fail(source, "inputs", "customers and equipment are required")
-    column_maps = {k: dict(v) for k, v in dict(inputs.get("columns", {})).items()}
-    for k in column_maps:
-        if k not in {"customers", "equipment", "edges", "substations"}:
-            raise _fail(source, "inputs.columns", f"unknown file kind {k!r}")
+    Parameters
+    ----------
+    cfg : CampaignConfig
+    equipment_ids : iterable of str
+        The ``equipment_id`` values of the equipment file's valid rows.
 
-    kinds = {k.value for k in EquipmentKind}
-    radii_raw = sec("radii")
-    radii: dict[str, float] = {}
-    for kind, metres in radii_raw.items():
-        if kind not in kinds:
-            raise _fail(
-                source,
-                "radii",
-                f"unknown equipment kind {kind!r}; known: {', '.join(sorted(kinds))}",
+    Raises
+    ------
+    ConfigError
+        Naming every unknown id at once, one line each.
+
+    Examples
+    --------
+    >>> from smartstreet_geo import demo
+    >>> cfg = load_config(demo.path("campaign"))
+    >>> check_against_inputs(cfg, ["EQ0001"])  # the demo gives no dates: nothing to check
+    """
+    known = set(equipment_ids)
+    where = str(cfg.source) if cfg.source is not None else "campaign config"
+    unknown = [k for k in cfg.outage_dates if k not in known]
+    if unknown:
+        problems = [
+            f"{where}: [outage] dates.{_key(k)}: no equipment with this id in "
+            f"{cfg.equipment.name} (or its row was rejected); correct the id or remove the date"
+            for k in unknown
+        ]
+        raise ConfigError(_join(where, problems))
+
+
+# --------------------------------------------------------------------------- reading
+def _read_toml(source: Path) -> dict[str, Any]:
+    """Read the file as UTF-8 TOML; every way it can fail is a ConfigError naming it."""
+    try:
+        if source.is_dir():
+            raise ConfigError(f"{source}: is a folder, not a campaign file.")
+        if source.exists() and not source.is_file():
+            raise ConfigError(f"{source}: is not a regular file.")
+        if source.stat().st_size > _MAX_FILE_BYTES:
+            raise ConfigError(
+                f"{source}: is larger than {_MAX_FILE_BYTES >> 20} MB; a campaign file is a few "
+                "lines of TOML - check that you named the right file."
             )
-        if not isinstance(metres, int | float) or isinstance(metres, bool) or metres < 0:
-            raise _fail(source, "radii", f"{kind} must be a number of metres >= 0")
-        radii[kind] = float(metres)
+        data = source.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such campaign file.") from None
+    except PermissionError:
+        raise ConfigError(f"{source}: cannot be read (permission denied).") from None
+    except (OSError, ValueError) as exc:  # name too long, NUL in the name, I/O error
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(f"{source}: cannot be read ({reason}).") from None
+    try:
+        text = data.decode("utf-8-sig")  # TOML is UTF-8; Notepad may add a BOM
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{source}: line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the "
+            "campaign file as UTF-8."
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}.") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: lists nested too deeply.") from None
 
-    produce = tuple(
-        sec("campaigns").get("produce", ["leaflet", "installation_letter", "outage_phone_call"])
-    )
-    for name in produce:
-        if name not in CAMPAIGNS:
-            raise _fail(
-                source, "campaigns", f"unknown campaign {name!r}; known: {', '.join(CAMPAIGNS)}"
-            )
+
+# --------------------------------------------------------------------------- to the config
+def _to_config(
+    m: CampaignFile, raw: dict[str, Any], source: Path | None, root: Path
+) -> CampaignConfig:
+    def path(value: str | None) -> Path | None:
+        return None if value is None else resolve_path(root, value)
+
+    produce = tuple(m.campaigns.produce)
     if "outage_phone_call" in produce and "outage_letter" not in produce:
         produce = (*produce, "outage_letter")  # PSR customers called also get the letter
-
     templates: dict[str, TemplateConfig] = {}
-    tpl_raw = sec("templates")
-    for name in tpl_raw:
-        if name not in CAMPAIGNS:
-            raise _fail(source, "templates", f"unknown campaign {name!r}")
     for name in CAMPAIGNS:
-        t = tpl_raw.get(name, {})
-        if isinstance(t, str):
-            t = {"template_id": t}
-        addressee = t.get("addressee", _ADDRESSEE_DEFAULT.get(name, "name"))
-        if addressee not in {"occupier", "name"}:
-            raise _fail(source, f"templates.{name}", "addressee must be 'occupier' or 'name'")
-        templates[name] = TemplateConfig(str(t.get("template_id", name.upper())), addressee)
-
-    scope = sec("scope")
-    outage = sec("outage")
-    output = sec("output")
-    membership = sec("membership")
+        t = getattr(m.templates, name) or _schema.Template()
+        templates[name] = TemplateConfig(
+            t.template_id or name.upper(),
+            t.addressee or _ADDRESSEE_DEFAULT.get(name, "name"),
+        )
+    columns = m.inputs.columns
+    customers, equipment = path(m.inputs.customers), path(m.inputs.equipment)
+    if customers is None or equipment is None:  # pragma: no cover - required by the schema
+        raise ConfigError("[inputs] customers and equipment are required")
     return CampaignConfig(
         source=source,
-        name=str(campaign.get("name", "campaign")),
-        reference=str(campaign.get("reference", "")),
-        run_date=_date(campaign["run_date"], source, "campaign.run_date")
-        if "run_date" in campaign
-        else date.today(),
+        name=m.campaign.name,
+        reference=m.campaign.reference,
+        run_date=m.campaign.run_date or date.today(),
         customers=customers,
         equipment=equipment,
-        network_edges=path(inputs.get("network_edges"), "inputs.network_edges"),
-        substations=path(inputs.get("substations"), "inputs.substations"),
-        circuits_file=path(inputs.get("circuits"), "inputs.circuits"),
-        column_maps=column_maps,
-        encoding=inputs.get("encoding"),
-        scope_circuits=tuple(str(c) for c in scope["circuits"]) if "circuits" in scope else None,
-        scope_circuits_column=scope.get("circuits_column"),
-        radii=radii,
+        network_edges=path(m.inputs.network_edges),
+        substations=path(m.inputs.substations),
+        circuits_file=path(m.inputs.circuits),
+        column_maps={
+            kind: dict(mapping)
+            for kind in ("customers", "equipment", "edges", "substations")
+            if (mapping := getattr(columns, kind)) is not None
+        },
+        encoding=m.inputs.encoding,
+        scope_circuits=tuple(m.scope.circuits) if m.scope.circuits is not None else None,
+        scope_circuits_column=m.scope.circuits_column,
+        radii={k: float(v) for k, v in m.radii.model_dump().items() if v is not None},
         produce=produce,
         templates=templates,
-        opted_out=path(sec("suppression").get("opted_out"), "suppression.opted_out"),
-        history=path(sec("suppression").get("history"), "suppression.history"),
-        outage_dates={
-            str(k): _date(v, source, "outage.dates")
-            for k, v in dict(outage.get("dates", {})).items()
-        },
-        outage_default_date=_date(outage["default_date"], source, "outage.default_date")
-        if "default_date" in outage
-        else None,
-        outage_use_install_date=bool(outage.get("use_install_date", True)),
-        notice_days=int(outage.get("notice_days", 5)),
-        needs_codes=path(sec("psr").get("needs_codes"), "psr.needs_codes"),
-        max_inference_distance_m=float(membership.get("max_inference_distance_m", 60.0)),
-        delete_after_days=int(output.get("delete_after_days", 90)),
-        pseudonymise_ids=bool(output.get("pseudonymise_ids", False)),
-        pseudonym_key_env=str(output.get("pseudonym_key_env", "SMARTSTREET_PSEUDONYM_KEY")),
-        write_map=bool(output.get("map", True)),
-        map_tiles=str(output.get("map_tiles", "osm")),
+        opted_out=path(m.suppression.opted_out),
+        history=path(m.suppression.history),
+        outage_dates=dict(m.outage.dates),
+        outage_default_date=m.outage.default_date,
+        outage_use_install_date=m.outage.use_install_date,
+        notice_days=m.outage.notice_days,
+        needs_codes=path(m.psr.needs_codes),
+        max_inference_distance_m=float(m.membership.max_inference_distance_m),
+        delete_after_days=m.output.delete_after_days,
+        pseudonymise_ids=m.output.pseudonymise_ids,
+        pseudonym_key_env=m.output.pseudonym_key_env,
+        write_map=m.output.map,
+        map_tiles=m.output.map_tiles,
         raw=raw,
     )
+
+
+def _cross_checks(raw: dict[str, Any], where: str) -> list[str]:
+    """Check across keys, on the raw values (so they are reported with the type errors)."""
+
+    def get(section: str, key: str) -> Any:
+        table = raw.get(section)
+        return table.get(key) if isinstance(table, dict) else None
+
+    out = []
+    if get("scope", "circuits_column") is not None and get("inputs", "circuits") is None:
+        out.append(
+            f"{where}: [scope] circuits_column: needs the circuits table, "
+            '[inputs] circuits = "circuits.csv"'
+        )
+    if get("inputs", "substations") is not None and get("inputs", "network_edges") is None:
+        out.append(
+            f"{where}: [inputs] substations: is used only with [inputs] network_edges; "
+            "give the network edges too or remove it"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- messages
+#: Plain words for pydantic's error types; ``{of}`` is " of days" for a key counted in days.
+_MESSAGES: dict[str, str] = {
+    "missing": "is required",
+    "string_type": "must be text in quotes",
+    "int_type": "must be a whole number{of}",
+    "float_type": "must be a number{of}",
+    "bool_type": "must be true or false (without quotes)",
+    "list_type": 'must be a list, like ["a", "b"]',
+    "dict_type": "must be a table of keys and values, like {{ a = 1 }}",
+    "model_type": "must be a table of keys and values, like {{ a = 1 }}",
+    "finite_number": "must be a finite number{of}",
+    "string_too_short": "must not be empty",
+    "string_too_long": "is longer than {max_length} characters",
+    "string_pattern_mismatch": "must be letters, digits and underscores, not starting with a digit",
+    "too_short": "must list at least one value",
+    "greater_than": "must be more than {gt}{unit}",
+    "greater_than_equal": "must be at least {ge}{unit}",
+    "less_than": "must be less than {lt}{unit}",
+    "less_than_equal": "must be at most {le}{unit}",
+    "literal_error": "must be {expected}",
+    "enum": "must be {expected}",
+}
+#: Errors whose message names the value or where showing it adds nothing: no ", got ...".
+_NO_GOT = frozenset(
+    {
+        "missing",
+        "string_too_short",
+        "blank",
+        "duplicate",
+        "two_sources",
+        "no_file",
+        "folder",
+        "not_regular",
+        "unreadable",
+        "bad_path",
+    }
+)
+#: Keys (or tables) counted in a unit.
+_UNITS = {
+    "notice_days": "days",
+    "delete_after_days": "days",
+    "max_inference_distance_m": "metres",
+    "radii": "metres",
+}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _describe(err: Any, where: str) -> str:
+    """One line for one pydantic error: file, [section] key, what is wrong, the value."""
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return _unknown_key(loc, where)
+    if loc and loc[-1] == "[key]":  # a table key itself is wrong
+        loc = loc[:-1]
+    ctx = {k: _number(v) for k, v in (err.get("ctx") or {}).items()}
+    unit = next((u for part in loc if isinstance(part, str) and (u := _UNITS.get(part))), "")
+    words = {"unit": f" {unit}" if unit else "", "of": f" of {unit}" if unit else "", **ctx}
+    # our own checks (PydanticCustomError) are written in plain words already
+    msg = _MESSAGES[kind].format(**words) if kind in _MESSAGES else str(err["msg"])
+    if kind not in _NO_GOT and "input" in err:
+        msg += f", got {_show(err['input'])}"
+    if kind == "missing" and len(loc) == 1:
+        msg = "is required (a [" + str(loc[0]) + "] table with at least its required keys)"
+    return f"{where}: {_path(loc)}: {msg}"
+
+
+def _unknown_key(loc: tuple[Any, ...], where: str) -> str:
+    known = ", ".join(_known_keys(loc[:-1]))
+    part = str(loc[-1])
+    name = repr(part) if _BARE_KEY.fullmatch(part) else _quoted(part)
+    if len(loc) == 1:
+        return f"{where}: unknown section [{_key(part)}]; known: {known}"
+    if loc[:-1] == ("radii",):
+        what = f"unknown equipment kind {name}"
+    elif loc[:-1] == ("templates",):
+        what = f"unknown campaign {name}"
+    elif loc[:-1] == ("inputs", "columns"):
+        what = f"unknown file kind {name}"
+    else:
+        what = f"unknown key {name}"
+    sep = ": " if len(loc) > 2 else " "  # "[output] unknown key" / "[templates] leaflet: ..."
+    return f"{where}: {_path(loc[:-1])}{sep}{what}; known: {known}"
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Return the keys allowed in the table at ``loc`` (walking the models)."""
+    model: type[BaseModel] = CampaignFile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fld = model.model_fields.get(str(part))
+        if fld is None:
+            return []
+        nested = _model_in(fld.annotation)
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """``("outage", "dates", "EQ1")`` -> ``[outage] dates.EQ1``; list items by number."""
+    if not loc:
+        return "(whole file)"
+    out = f"[{_key(loc[0])}]"
+    rest = ""
+    for part in loc[1:]:
+        if isinstance(part, int):
+            rest += f" (item {part + 1})"
+        else:
+            rest += ("." if rest else "") + _key(part)
+    return f"{out} {rest}" if rest else out
+
+
+def _key(part: object) -> str:
+    text = str(part)
+    return text if _BARE_KEY.fullmatch(text) else _quoted(text)
+
+
+def _quoted(text: str, limit: int = 60) -> str:
+    """Text in double quotes, cut to ``limit``, with every unseen character escaped."""
+    cut = text[:limit]
+    shown = "".join(
+        ch
+        if ch.isprintable() and ch not in '"\\'
+        else json.dumps(ch)[1:-1]
+        if ch in '"\\'
+        else f"\\u{ord(ch):04x}"
+        for ch in cut
+    )
+    return f'"{shown}"' + ("..." if len(text) > limit else "")
+
+
+def _show(value: object) -> str:
+    """Show the value as the analyst wrote it in TOML (short, nothing hidden)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _number(value: object) -> object:
+    """1000.0 -> 1000 in messages."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _join(where: str, problems: list[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    lines = "\n".join(f"  {p}" for p in problems)
+    return f"{where}: {len(problems)} problems in the campaign file:\n{lines}"

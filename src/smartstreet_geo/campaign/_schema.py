@@ -1,0 +1,486 @@
+"""The campaign file's schema: types, ranges, enums and unknown keys, as pydantic models.
+
+Internal to :mod:`smartstreet_geo.campaign.config`, which turns a validated
+:class:`CampaignFile` into the public :class:`~smartstreet_geo.campaign.CampaignConfig`
+and pydantic's errors into lines an analyst can act on. Every table forbids
+unknown keys, every value has a strict type (``true`` is not a number and
+``"5"`` is not 5), numbers have ranges and lists have no repeats.
+
+The JSON Schema that editors use to check and complete campaign files is
+generated from these models by :func:`campaign_json_schema` and committed as
+``docs/campaign.schema.json``; regenerate it after changing a model with::
+
+    python -m smartstreet_geo.campaign._schema docs/campaign.schema.json
+
+(a test fails while the committed file differs from the generated one).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+from ..schema import MAX_FIELD_LENGTH
+
+__all__ = [
+    "CampaignFile",
+    "CampaignName",
+    "campaign_json_schema",
+    "resolve_path",
+]
+
+CampaignName = Literal["leaflet", "installation_letter", "outage_letter", "outage_phone_call"]
+Addressee = Literal["occupier", "name"]
+FileKind = Literal["customers", "equipment", "edges", "substations"]
+
+#: Earliest and latest date accepted anywhere in a campaign file: a typo guard that also
+#: keeps ``run_date + delete_after_days`` inside what Python's dates can hold.
+FIRST_DATE = date(2000, 1, 1)
+LAST_DATE = date(2100, 12, 31)
+
+_T = TypeVar("_T")
+#: Default of an optional key: None, typed Any so that the field keeps its value type. Optional
+#: keys are not ``X | None`` because TOML has no null, and a union would report each error twice
+#: (once per member) under pydantic's internal member names.
+_ABSENT: Any = None
+
+
+# --------------------------------------------------------------------------- value checks
+def _plain_text(value: str) -> str:
+    """Refuse blank text and characters that do not show (controls, bidi overrides, NUL)."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    # isprintable() is False exactly for the characters an analyst cannot see or that
+    # change how text around them shows (Unicode categories C* and separators but space).
+    hidden = next((ch for ch in value if not ch.isprintable()), None)
+    if hidden is not None:
+        raise PydanticCustomError(
+            "hidden_character",
+            "contains the invisible or control character U+{code}; remove it",
+            {"code": f"{ord(hidden):04X}"},
+        )
+    return value
+
+
+def _reference_text(value: str) -> str:
+    return _plain_text(value) if value else value  # the reference may be empty (its default)
+
+
+def _no_repeats(values: list[_T]) -> list[_T]:
+    seen: set[Any] = set()
+    for item in values:
+        if item in seen:
+            raise PydanticCustomError(
+                "duplicate", "lists {item} more than once", {"item": json.dumps(item)}
+            )
+        seen.add(item)
+    return values
+
+
+def _iso_date(value: object) -> object:
+    """Accept a TOML date (2027-03-01) or the same as text ("2027-03-01"); nothing else."""
+    if isinstance(value, datetime):
+        raise PydanticCustomError(
+            "date_with_time", "must be a date without a time of day, like 2027-03-01"
+        )
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "bad_date", "is not a real date (year-month-day, like 2027-03-01)"
+            ) from None
+    if not isinstance(value, date):
+        raise PydanticCustomError("not_a_date", "must be a date like 2027-03-01")
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise PydanticCustomError(
+            "date_range",
+            "must be between {first} and {last}",
+            {"first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()},
+        )
+    return value
+
+
+def resolve_path(root: Path, value: str) -> Path:
+    """Return ``value`` as a path, relative to ``root`` unless absolute."""
+    p = Path(value)
+    return p if p.is_absolute() else root / p
+
+
+def _input_file(value: str, info: ValidationInfo) -> str:
+    """Check that the file exists, is a regular file and is readable (root from the context)."""
+    root = (info.context or {}).get("root")
+    if root is None:  # validated without a folder (e.g. the JSON Schema tests): text only
+        return value
+    if "\x00" in value:
+        raise PydanticCustomError("bad_path", "is not a usable path (it contains a NUL character)")
+    p = resolve_path(Path(root), value)
+    try:
+        exists, folder, regular = p.exists(), p.is_dir(), p.is_file()
+        readable = os.access(p, os.R_OK)
+    except (OSError, ValueError) as exc:  # name too long, bad characters for this system
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise PydanticCustomError(
+            "bad_path", "is not a usable path ({reason})", {"reason": reason}
+        ) from None
+    if not exists:
+        raise PydanticCustomError("no_file", "file {path} does not exist", {"path": str(p)})
+    if folder:
+        raise PydanticCustomError("folder", "{path} is a folder, not a file", {"path": str(p)})
+    if not regular:
+        raise PydanticCustomError("not_regular", "{path} is not a regular file", {"path": str(p)})
+    if not readable:
+        raise PydanticCustomError(
+            "unreadable", "file {path} cannot be read (permission denied)", {"path": str(p)}
+        )
+    return value
+
+
+def _encoding(value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise PydanticCustomError(
+            "encoding", 'is not a text encoding Python knows; use e.g. "utf-8" or "cp1252"'
+        ) from None
+    return value
+
+
+# {z}/{x}/{y} are required; {s} (subdomain) and {r} (retina suffix) are Leaflet's optional ones.
+_TILE_PLACEHOLDERS = ("{z}", "{x}", "{y}", "{s}", "{r}")
+# Characters a tile URL needs (RFC 3986 unreserved, path and query separators, %-escapes).
+# Quotes, brackets, backslashes, spaces, braces other than the placeholders and anything
+# outside ASCII are refused so that the URL cannot break out of the page that shows it.
+_TILE_CHARS = re.compile(r"[A-Za-z0-9._~%/?&=+,:;@-]*")
+
+
+def _map_tiles(value: str) -> str:
+    if value in ("osm", "none"):
+        return value
+    rest = value
+    for placeholder in _TILE_PLACEHOLDERS:
+        rest = rest.replace(placeholder, "")
+    parts = urlsplit(rest) if _TILE_CHARS.fullmatch(rest) else None
+    if (
+        parts is None
+        or parts.scheme != "https"
+        or not parts.hostname
+        or "@" in parts.netloc
+        or not all(k in value for k in ("{z}", "{x}", "{y}"))
+        or len(value) > 500
+    ):
+        raise PydanticCustomError(
+            "map_tiles",
+            'must be "osm", "none" or an https:// tile URL template with {z}, {x} and {y} '
+            'such as "https://tiles.example.org/{z}/{x}/{y}.png"',
+        )
+    return value
+
+
+def _unique_targets(mapping: dict[str, str]) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    for src, dst in mapping.items():
+        if dst in seen:
+            raise PydanticCustomError(
+                "two_sources",
+                "maps both {first} and {second} to {target}; keep one",
+                {"first": json.dumps(seen[dst]), "second": json.dumps(src), "target": dst},
+            )
+        seen[dst] = src
+    return mapping
+
+
+def _template_shorthand(value: object) -> object:
+    """``leaflet = "SS-LEAFLET-01"`` is short for ``leaflet = { template_id = "..." }``."""
+    return {"template_id": value} if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- value types
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_plain_text)]
+Reference = Annotated[str, StringConstraints(max_length=200), AfterValidator(_reference_text)]
+#: An id as it appears in an input file (circuit, equipment): at most the readers' field length.
+Id = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_FIELD_LENGTH), AfterValidator(_plain_text)
+]
+ColumnName = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_FIELD_LENGTH), AfterValidator(_plain_text)
+]
+TemplateId = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), AfterValidator(_plain_text)
+]
+InputFile = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4096),
+    AfterValidator(_plain_text),
+    AfterValidator(_input_file),
+]
+IsoDate = Annotated[
+    date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
+]
+UniqueList = Annotated[list[_T], AfterValidator(_no_repeats)]
+
+# A radius is how far from a new item a customer is told about its installation. Smart
+# Street items (tap changers and capacitors at substations, switches in link boxes) matter
+# to the street they stand in, and LV feeders seldom reach beyond about 1 km from their
+# substation; a radius over 1000 m is a typo (centimetres, an extra zero) that would write to
+# a whole district, so it is refused. Zero would reach only customers at the exact point.
+Radius = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+# Nearest-cable inference links a customer to a cable within this distance; service cables
+# run tens of metres, so beyond 500 m the guess means nothing.
+InferenceDistance = Annotated[float, Field(gt=0, le=500, allow_inf_nan=False)]
+# Notice for a planned interruption is days to weeks; over a year is a typo.
+NoticeDays = Annotated[int, Field(ge=0, le=365)]
+# Personal data in the outputs must be deleted; 6 years (the limitation period for claims in
+# England and Wales) is the longest retention a DNO policy would give a contact list.
+RetentionDays = Annotated[int, Field(ge=1, le=2190)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+Encoding = Annotated[str, StringConstraints(max_length=40), AfterValidator(_encoding)]
+MapTiles = Annotated[
+    str,
+    AfterValidator(_map_tiles),
+    Field(
+        description='"osm", "none", or an https:// tile URL template with {z}, {x} and {y}',
+        examples=["osm", "none", "https://tiles.example.org/{z}/{x}/{y}.png"],
+    ),
+]
+ColumnMap = Annotated[dict[ColumnName, ColumnName], AfterValidator(_unique_targets)]
+
+_SECTION = ConfigDict(strict=True, extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class _Section(BaseModel):
+    model_config = _SECTION
+
+
+# --------------------------------------------------------------------------- tables
+class CampaignSection(_Section):
+    """What the campaign is called; printed in the manifest."""
+
+    name: Text = "campaign"
+    """Campaign name."""
+    reference: Reference = ""
+    """Reference printed in the manifest."""
+    run_date: IsoDate = _ABSENT
+    """Date the lists are for (default today); fix it for reproducible outputs."""
+
+
+class ColumnMaps(_Section):
+    """Column mappings per file kind: file column = canonical column."""
+
+    customers: ColumnMap = _ABSENT
+    equipment: ColumnMap = _ABSENT
+    edges: ColumnMap = _ABSENT
+    substations: ColumnMap = _ABSENT
+
+
+class InputsSection(_Section):
+    """Input files, relative to the campaign file."""
+
+    customers: InputFile
+    """Customers file (CSV, Parquet, GeoPackage, GeoJSON), relative to the campaign file."""
+    equipment: InputFile
+    """New equipment file, relative to the campaign file."""
+    network_edges: InputFile = _ABSENT
+    """Network edges (cables and switches); without it membership is the declared circuit_id."""
+    substations: InputFile = _ABSENT
+    """Substations (the roots of the network); needs network_edges."""
+    circuits: InputFile = _ABSENT
+    """Table of circuits: circuit_id and flag columns (for [scope] circuits_column)."""
+    columns: ColumnMaps = Field(default_factory=ColumnMaps)
+    """Column mappings per file kind."""
+    encoding: Encoding = _ABSENT
+    """Text encoding of CSV inputs (default UTF-8), e.g. cp1252."""
+
+
+class ScopeSection(_Section):
+    """The circuits whose customers get the leaflet."""
+
+    circuits: UniqueList[Id] = _ABSENT
+    """Circuit ids in scope."""
+    circuits_column: ColumnName = _ABSENT
+    """A column of the [inputs] circuits table: circuits where it is true are in scope."""
+
+
+class RadiiSection(_Section):
+    """Metres from the equipment, per kind; every kind present in the equipment needs one."""
+
+    oltc_transformer: Radius = _ABSENT
+    lv_capacitor: Radius = _ABSENT
+    link_box_switch: Radius = _ABSENT
+    circuit_breaker: Radius = _ABSENT
+
+
+class CampaignsSection(_Section):
+    """Which contact lists to produce."""
+
+    produce: Annotated[UniqueList[CampaignName], Field(min_length=1)] = [
+        "leaflet",
+        "installation_letter",
+        "outage_phone_call",
+    ]
+    """Campaigns to produce; outage_letter follows outage_phone_call."""
+
+
+class Template(_Section):
+    """Letter template id and how to address the letter."""
+
+    template_id: TemplateId = _ABSENT
+    """Template id for the mail merge (default: the campaign name in capitals)."""
+    addressee: Addressee = _ABSENT
+    """"occupier" or "name" (default: occupier for leaflets and installation letters)."""
+
+
+TemplateEntry = Annotated[
+    Template,
+    BeforeValidator(_template_shorthand, json_schema_input_type=Template | str),
+]
+
+
+class TemplatesSection(_Section):
+    """Template id and addressee per campaign (a string is the template id alone)."""
+
+    leaflet: TemplateEntry = _ABSENT
+    installation_letter: TemplateEntry = _ABSENT
+    outage_letter: TemplateEntry = _ABSENT
+    outage_phone_call: TemplateEntry = _ABSENT
+
+
+class SuppressionSection(_Section):
+    """Who not to contact again."""
+
+    opted_out: InputFile = _ABSENT
+    """customer_id column: no leaflets or installation letters."""
+    history: InputFile = _ABSENT
+    """Contact history of an earlier run: do not repeat what was sent."""
+
+
+class OutageSection(_Section):
+    """When supply interruptions happen and how much notice they need."""
+
+    dates: dict[Id, IsoDate] = Field(default_factory=dict)
+    """Outage date per equipment id (the ids must be in the equipment file)."""
+    default_date: IsoDate = _ABSENT
+    """Outage date for equipment with no other date."""
+    notice_days: NoticeDays = 5
+    """Warn when the run is later than the outage minus this many days."""
+    use_install_date: bool = True
+    """The outage is on the equipment's install_date unless [outage] dates says otherwise."""
+
+
+class PsrSection(_Section):
+    """Priority Services Register."""
+
+    needs_codes: InputFile = _ABSENT
+    """Table of needs codes: code, description, temporary, medically_dependent."""
+
+
+class MembershipSection(_Section):
+    """Circuit membership."""
+
+    max_inference_distance_m: InferenceDistance = 60.0
+    """Nearest-cable inference for customers without a connection node, metres."""
+
+
+class OutputSection(_Section):
+    """What is written and for how long it may be kept."""
+
+    delete_after_days: RetentionDays = 90
+    """Days after the run date by which the outputs must be deleted (in the manifest)."""
+    pseudonymise_ids: bool = False
+    """Replace customer ids by keyed pseudonyms in the non-contact outputs."""
+    pseudonym_key_env: EnvName = "SMARTSTREET_PSEUDONYM_KEY"
+    """Environment variable holding the pseudonym key."""
+    map: bool = True
+    """Write map.html."""
+    map_tiles: MapTiles = "osm"
+    """Map background."""
+
+
+class CampaignFile(BaseModel):
+    """A smartstreet-geo campaign file (TOML)."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+        title="smartstreet-geo campaign file",
+    )
+
+    campaign: CampaignSection = Field(default_factory=CampaignSection)
+    inputs: InputsSection
+    scope: ScopeSection = Field(default_factory=ScopeSection)
+    radii: RadiiSection = Field(default_factory=RadiiSection)
+    campaigns: CampaignsSection = Field(default_factory=CampaignsSection)
+    templates: TemplatesSection = Field(default_factory=TemplatesSection)
+    suppression: SuppressionSection = Field(default_factory=SuppressionSection)
+    outage: OutageSection = Field(default_factory=OutageSection)
+    psr: PsrSection = Field(default_factory=PsrSection)
+    membership: MembershipSection = Field(default_factory=MembershipSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+
+def campaign_json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of a campaign file, for editors (e.g. Taplo / Even Better TOML).
+
+    Examples
+    --------
+    >>> schema = campaign_json_schema()
+    >>> schema["required"], schema["additionalProperties"]
+    (['inputs'], False)
+    """
+    schema = _drop_null_defaults(CampaignFile.model_json_schema())
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+    }
+
+
+def _drop_null_defaults(node: Any) -> Any:
+    """Remove ``"default": null``: TOML has no null, an absent key is the default."""
+    if isinstance(node, dict):
+        return {
+            k: _drop_null_defaults(v) for k, v in node.items() if not (k == "default" and v is None)
+        }
+    if isinstance(node, list):
+        return [_drop_null_defaults(v) for v in node]
+    return node
+
+
+def json_schema_text() -> str:
+    """Return :func:`campaign_json_schema` as the text of ``docs/campaign.schema.json``."""
+    return json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the JSON Schema to the path given (``docs/campaign.schema.json``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m smartstreet_geo.campaign._schema OUT.json", file=sys.stderr)
+        return 2
+    Path(args[0]).write_text(json_schema_text(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
