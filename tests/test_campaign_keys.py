@@ -249,3 +249,54 @@ def test_campaign_result_repr_holds_counts_only(tmp_path):
         for value in [*secret.values(), "CUST-SECRET-1", "Secret", "0161"]:
             assert value not in text  # ...but never in its display
         assert "outage_phone_call" in text and "contacted" in text
+
+
+# ----------------------------------------------------------------------------- empty inputs
+def test_network_with_no_valid_edge_is_a_clear_error(tmp_path):
+    _customers(
+        tmp_path, [{"customer_id": "c1", "easting": E, "northing": N, "connection_node": "a"}]
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "F1", "easting": E, "northing": N}])
+    files = _network(tmp_path)
+    edges = gpd.read_file(tmp_path / "edges.gpkg")
+    edges["from_node"] = None  # every edge rejected (missing_value)
+    edges.to_file(tmp_path / "edges.gpkg")
+    with pytest.raises(ssg.errors.InputFileError, match=r"edges\.gpkg.*0 valid.*no usable rows"):
+        _run(tmp_path, _config(tmp_path, **files))
+
+
+def test_network_object_refuses_no_edges():
+    empty = gpd.GeoDataFrame(
+        {"edge_id": [], "from_node": [], "to_node": []}, geometry=[], crs="EPSG:27700"
+    )
+    subs = gpd.GeoDataFrame(
+        {"substation_id": ["S1"], "node": ["S"]}, geometry=[Point(E, N)], crs="EPSG:27700"
+    )
+    with pytest.raises(ssg.errors.ParameterError, match="no edges"):
+        ssg.network.Network(empty, subs)
+
+
+def test_campaign_with_no_contacts_at_all(tmp_path):
+    """Zero contacts crashed the letter-reference numbering."""
+    _customers(
+        tmp_path,
+        [
+            {
+                "customer_id": "c1",
+                "easting": E + 5000,
+                "northing": N,
+                "circuit_id": "C9",
+                "psr": "N",
+                "psr_needs": "",
+            }
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    r = _run(tmp_path, _config(tmp_path))
+    assert r.contacts.empty
+    assert r.status_counts().to_dict() == {
+        "contacted": 0,
+        "manual_review": 0,
+        "not_contacted": 1,
+        "rejected": 0,
+    }

@@ -30,7 +30,16 @@ def place(customers: pd.DataFrame, net_r: Any, cfg: Any) -> Placed | None:
     """
     if net_r is None:
         return None
+    from ..errors import InputFileError
     from ..network import Network
+
+    for part in (net_r.edges_result, net_r.substations_result):
+        if part.n_valid == 0:
+            raise InputFileError(
+                f"{part.summary()}: no usable rows, so the network cannot be used; fix the "
+                "file (see rejects) or leave it out of [inputs] to use the customers' declared "
+                "circuit_id."
+            )
 
     net = Network(net_r.edges, net_r.substations)
     return Placed(net, net.attach(customers, max_distance=cfg.max_inference_distance_m))

@@ -164,6 +164,12 @@ class Network:
         _require_columns(substations, (SUBSTATION_ID, NODE), what="substations")
         if isinstance(edges, gpd.GeoDataFrame) and edges.geometry.name in edges:
             require_bng(edges, what="network edges")
+        if len(edges) == 0 or len(substations) == 0:
+            what = "edges" if len(edges) == 0 else "substations"
+            raise ParameterError(
+                f"the network has no {what}: a network needs at least one edge and one "
+                "substation (without a network, circuits come from the declared circuit_id)."
+            )
         self._edges = edges
         self._substations = substations
         n_e = len(edges)
