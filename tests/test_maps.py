@@ -139,6 +139,23 @@ def layer_names(html: str) -> list[str]:
     return [json.loads(k) for k in re.findall(r'("(?:[^"\\]|\\.)*")\s*:\s*\w+,', block)]
 
 
+#: The page's one data island: every value from the inputs and options is in it, and only there.
+_ISLAND = re.compile(r'<script type="application/json" id="ssg-data">(.*?)</script>', re.S)
+
+
+def data_island(html: str) -> dict[str, Any]:
+    """Parse the map's JSON data island (there must be exactly one)."""
+    found = _ISLAND.findall(html)
+    assert len(found) == 1, f"{len(found)} data islands"
+    data: dict[str, Any] = json.loads(found[0])
+    return data
+
+
+def outside_island(html: str) -> str:
+    """The page with the data island emptied: markup and code only."""
+    return _ISLAND.sub('<script type="application/json" id="ssg-data"></script>', html)
+
+
 def decode_points(spec: dict[str, Any]) -> np.ndarray:
     """Integer (lon, lat) rows in 1/scale degree, as the page decodes them."""
     flat = np.asarray(spec["xy"], dtype=np.int64)
