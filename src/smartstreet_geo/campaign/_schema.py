@@ -10,7 +10,7 @@ The JSON Schema that editors use to check and complete campaign files is
 generated from these models by :func:`campaign_json_schema` and committed as
 ``docs/campaign.schema.json``; regenerate it after changing a model with::
 
-    python -m smartstreet_geo.campaign._schema docs/campaign.schema.json
+    python docs/make_campaign_schema.py
 
 (a test fails while the committed file differs from the generated one).
 """
@@ -21,8 +21,6 @@ import codecs
 import json
 import os
 import re
-import sys
-from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -46,7 +44,9 @@ __all__ = [
     "CampaignFile",
     "CampaignName",
     "campaign_json_schema",
+    "json_schema_text",
     "resolve_path",
+    "write_json_schema",
 ]
 
 CampaignName = Literal["leaflet", "installation_letter", "outage_letter", "outage_phone_call"]
@@ -472,15 +472,8 @@ def json_schema_text() -> str:
     return json.dumps(campaign_json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Write the JSON Schema to the path given (``docs/campaign.schema.json``)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m smartstreet_geo.campaign._schema OUT.json", file=sys.stderr)
-        return 2
-    Path(args[0]).write_text(json_schema_text(), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def write_json_schema(path: str | Path) -> Path:
+    """Write :func:`json_schema_text` to ``path`` (``docs/campaign.schema.json``); return it."""
+    out = Path(path)
+    out.write_text(json_schema_text(), encoding="utf-8")
+    return out
