@@ -1,32 +1,64 @@
-"""Writing output files safely: atomic, owner-only, spreadsheet-formula-safe.
+"""Writing output files safely: atomic, owner-only, spreadsheet-formula-safe, all or nothing.
 
 Every file smartstreet-geo writes goes through :func:`atomic_write_bytes`: the
 bytes go to a temporary file in the target folder, are flushed to disk, and
 then replace the target in one step, so an interrupted run never leaves a
 half-written list (the previous file, if any, stays intact). Files are created
 readable by their owner only (mode 0600): they hold personal data.
+
+A run's output *folder* is all or nothing (:func:`staged_output`): the files
+are written into a private staging folder beside the target
+(``.NAME.staging-RUNID``, mode 0700, same filesystem), the manifest (each
+file's size and SHA-256) is written last, and only then is the staging folder
+renamed into place. With ``force`` the old folder is first renamed aside
+(``.NAME.old-RUNID``) and removed once the new one is in place, so at every
+instant the target is the complete old result, the complete new result, or
+absent. A lock file beside the target (``.NAME.lock``, held with ``flock``)
+refuses a second run into the same folder, and the next run removes what an
+interrupted one left (staging folders, temporary files, the lock; a result
+renamed aside but not yet replaced is put back), saying so in one line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import hashlib
 import io
+import json
+import logging
 import os
 import re
+import secrets
+import shutil
+import socket
+import stat
 import tempfile
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .errors import ParameterError, SmartStreetGeoError
+
 __all__ = [
+    "CAMPAIGN_OUTPUTS",
+    "OutputError",
+    "StagedFolder",
     "atomic_write_bytes",
     "neutralise_formulae",
+    "output_file",
     "pseudonym",
+    "staged_output",
     "write_campaign",
     "write_csv",
     "write_xlsx",
 ]
+
+log = logging.getLogger(__name__)
 
 #: First characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -121,6 +153,520 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None
     # quote any field holding a CR or LF, so an embedded CR cannot split a row.
     safe.to_csv(buf, index=False, lineterminator="\r\n", float_format=float_format)
     return atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- output folders
+class OutputError(SmartStreetGeoError):
+    """An output path cannot be written, or another run is writing it.
+
+    Raised before any work where possible: the path is a file, a dangling
+    symbolic link or a read-only folder, a folder that is not empty (without
+    ``force``), or locked by another run.
+    """
+
+
+#: Files a campaign run writes (``map.html`` only when a map is drawn).
+CAMPAIGN_OUTPUTS = (
+    "letters.csv",
+    "letters.xlsx",
+    "phone_calls.csv",
+    "manual_review.csv",
+    "reconciliation.csv",
+    "rejects.csv",
+    "contact_history.csv",
+    "map.html",
+    "manifest.json",
+)
+
+
+def _strerror(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def _tmp_leftover(name: str, target_name: str | None = None) -> bool:
+    """Whether ``name`` is a temporary file of :func:`atomic_write_bytes` (of ``target_name``)."""
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return False
+    return target_name is None or name.startswith(f".{target_name}.")
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _run_id() -> str:
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _absolute(out: str | Path, what: str) -> Path:
+    """``out`` as an absolute path with its symbolic links resolved; refuse dangling links."""
+    path = Path(os.path.abspath(os.fspath(out)))
+    if path.is_symlink():
+        if not path.exists():
+            raise OutputError(
+                f"{what} {out}: is a symbolic link to {os.readlink(path)}, which does not "
+                "exist; remove the link or give another path."
+            )
+        path = path.resolve()
+    if path == path.parent:
+        raise OutputError(f"{what} {out}: give a folder below the file system root.")
+    return path
+
+
+def _ensure_parent(path: Path, what: str, shown: str | Path) -> Path:
+    """Create the folder ``path`` is written in if needed; refuse one that cannot be written."""
+    parent = path.parent
+    for above in (parent, *parent.parents):
+        if os.path.lexists(above):
+            if not above.is_dir():
+                raise OutputError(f"{what} {shown}: {above} is a file, not a folder.")
+            break
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{what} {shown}: cannot create {parent}: {_strerror(exc)}.") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {shown}: the folder {parent} is read-only.")
+    return parent
+
+
+class _Lock:
+    """An exclusive lock on an output path: ``.NAME.lock`` beside it, held with ``flock``.
+
+    Hand-written (about 40 lines) rather than the ``filelock`` package because
+    the lock file must also say who holds it (process and host, for the error
+    message), and ``filelock`` truncates the file on every attempt. ``flock``
+    is released by the kernel when the holder dies (even by ``kill -9``), so a
+    lock left by an interrupted run is never mistaken for a live one; where a
+    file system has no ``flock`` the process id is checked instead.
+    """
+
+    def __init__(self, target: Path, what: str, shown: str | Path) -> None:
+        self.path = target.parent / f".{target.name}.lock"
+        self.what, self.shown = what, shown
+        self.fd: int | None = None
+        self.stale = False  # a lock file left by an interrupted run was taken over
+
+    def _refuse(self, holder: str) -> OutputError:
+        pid, _, host = holder.strip().partition(" ")
+        who = f" (process {pid} on {host})" if pid.isdigit() and host else ""
+        return OutputError(
+            f"{self.what} {self.shown}: another smartstreet-geo run{who} is writing it; "
+            "wait for it to finish or choose another path."
+        )
+
+    def acquire(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        host = socket.gethostname()
+        while True:
+            try:
+                fd = os.open(self.path, flags, 0o600)
+            except OSError as exc:
+                raise OutputError(
+                    f"{self.what} {self.shown}: cannot create the lock file {self.path}: "
+                    f"{_strerror(exc)}."
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace")
+                os.close(fd)
+                raise self._refuse(holder) from None
+            except OSError as exc:  # no flock here (some network file systems)
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    os.close(fd)
+                    raise
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace")
+                pid, _, other = holder.strip().partition(" ")
+                if pid.isdigit() and other == host and int(pid) != os.getpid():
+                    try:
+                        os.kill(int(pid), 0)
+                    except ProcessLookupError:
+                        pass  # its holder is dead: take it over
+                    except PermissionError:
+                        os.close(fd)
+                        raise self._refuse(holder) from None
+                    else:
+                        os.close(fd)
+                        raise self._refuse(holder) from None
+                elif pid.isdigit() and other and other != host:
+                    os.close(fd)
+                    raise self._refuse(holder) from None
+            # The file may have been removed (by its holder's release) between open and
+            # flock: then this lock is on an orphan; start again.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path, follow_symlinks=False))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self.stale = os.fstat(fd).st_size > 0  # only a holder writes it; it deletes it on release
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {host}\n".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # before unlocking, so no one locks a file about to vanish
+        os.close(self.fd)
+        self.fd = None
+
+
+@dataclass
+class StagedFolder:
+    """An output folder being built: write into :attr:`path`, see it appear at :attr:`target`.
+
+    Made by :func:`staged_output`; files written with :meth:`file` (or any
+    writer given ``stage.file(name)``) appear at the target only when the
+    whole folder is complete.
+
+    Attributes
+    ----------
+    target : Path
+        The output folder (absolute).
+    path : Path
+        The staging folder to write into.
+    manifest : dict or None
+        Set it to write ``manifest.json`` last, with ``outputs``: every other
+        file's name, size in bytes and SHA-256.
+    paths : dict
+        Output name -> final path (filled by :meth:`commit`).
+    """
+
+    target: Path
+    path: Path
+    manifest: dict[str, Any] | None = None
+    manifest_name: str = "manifest.json"
+    paths: dict[str, Path] = field(default_factory=dict)
+    committed: bool = False
+
+    def file(self, name: str) -> Path:
+        """Return the staging path of the output file ``name`` (a plain file name)."""
+        if not name or name.startswith(".") or "/" in name or os.sep in name or "\0" in name:
+            raise ParameterError(f"output file name {name!r}: give a plain file name.")
+        return self.path / name
+
+    def commit(self) -> dict[str, Path]:
+        """Write the manifest and move the folder into place; return name -> final path."""
+        if self.committed:
+            return self.paths
+        names: list[str] = []
+        for entry in sorted(os.scandir(self.path), key=lambda e: e.name):
+            if _tmp_leftover(entry.name):
+                os.unlink(entry.path)  # a writer's temporary file: never part of a result
+            elif not entry.is_file(follow_symlinks=False):
+                raise OutputError(f"output folder {self.target}: {entry.name} is not a file.")
+            elif entry.name != self.manifest_name:
+                names.append(entry.name)
+        if self.manifest is not None:
+            manifest = dict(self.manifest)
+            manifest["outputs"] = [_describe(self.path / n) for n in names]
+            text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            atomic_write_bytes(self.file(self.manifest_name), text.encode("utf-8"))
+            names.append(self.manifest_name)
+        _fsync_folder(self.path)
+        _move_into_place(self.path, self.target, replace=os.path.lexists(self.target))
+        self.committed = True
+        self.paths = {n: self.target / n for n in sorted(names)}
+        return self.paths
+
+
+def _describe(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"file": path.name, "bytes": size, "sha256": digest.hexdigest()}
+
+
+def _move_into_place(staging: Path, target: Path, *, replace: bool) -> None:
+    """Rename ``staging`` to ``target``; an existing ``target`` is renamed aside first."""
+    parent = target.parent
+    aside: Path | None = None
+    if replace and os.path.lexists(target):
+        if not any(os.scandir(target)):
+            os.rmdir(target)  # an empty folder (e.g. made by the caller): nothing to keep
+        else:
+            aside = parent / f".{target.name}.old-{_run_id()}"
+            os.rename(target, aside)
+    try:
+        os.rename(staging, target)
+    except OSError as exc:
+        if aside is not None:
+            with contextlib.suppress(OSError):
+                os.rename(aside, target)  # put the previous result back
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise OutputError(
+                f"output folder {target}: something else wrote into it during the run; "
+                f"the new result stays in {staging} until the next run."
+            ) from None
+        raise
+    _fsync_folder(parent)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)  # what fails here the next run removes
+
+
+def _clean_leftovers(target: Path, *, lock_was_stale: bool) -> str | None:
+    """Remove what an interrupted run into ``target`` left; return a one-line note or None."""
+    parent, name = target.parent, target.name
+    staging = old = tmp = 0
+    restored = False
+    asides: list[Path] = []
+    for entry in os.scandir(parent):
+        if entry.name.startswith(f".{name}.staging-") and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            staging += 1
+        elif entry.name.startswith(f".{name}.old-") and entry.is_dir(follow_symlinks=False):
+            asides.append(Path(entry.path))
+        elif _tmp_leftover(entry.name, name) and entry.is_file(follow_symlinks=False):
+            os.unlink(entry.path)  # a file output's temporary copy
+            tmp += 1
+    asides.sort(key=lambda p: p.stat().st_mtime_ns)
+    if asides and not os.path.lexists(target):
+        os.rename(asides.pop(), target)  # a --force run died between its two renames
+        restored = True
+    for aside in asides:
+        shutil.rmtree(aside, ignore_errors=True)
+        old += 1
+    if target.is_dir() and not target.is_symlink():
+        entries = list(os.scandir(target))
+        if entries and all(_tmp_leftover(e.name) and e.is_file() for e in entries):
+            for e in entries:  # an older version's temporary copies, alone in the folder
+                os.unlink(e.path)
+                tmp += 1
+    parts = [
+        f"{n} {label}{'s' if n != 1 else ''}"
+        for n, label in (
+            (staging, "unfinished staging folder"),
+            (old, "replaced result"),
+            (tmp, "temporary file"),
+            (int(lock_was_stale), "stale lock"),
+        )
+        if n
+    ]
+    if restored:
+        parts.append("the previous result put back (a replacing run was interrupted)")
+    if not parts:
+        return None
+    return f"removed what an interrupted run into {target} left: {', '.join(parts)}"
+
+
+def _check_folder_target(
+    target: Path, *, force: bool, names: Collection[str] | None, what: str, shown: str | Path
+) -> None:
+    """Refuse a target that is not a folder, not replaceable, or cannot be renamed."""
+    if not os.path.lexists(target):
+        return
+    if not target.is_dir():
+        raise OutputError(f"{what} {shown}: is a file, not a folder; choose a folder name.")
+    if os.path.ismount(target) or target.stat().st_dev != target.parent.stat().st_dev:
+        raise OutputError(
+            f"{what} {shown}: is a mount point; choose a folder inside it (the result is "
+            "moved into place by renaming, within one file system)."
+        )
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {shown}: the folder is read-only.")
+    entries = list(os.scandir(target))
+    if not entries:
+        return
+    if not force:
+        raise OutputError(
+            f"{what} {shown}: the folder exists and is not empty; choose a new folder or "
+            "add --force (force=True) to replace it."
+        )
+    allowed = None if names is None else set(names)
+    foreign = [
+        e
+        for e in entries
+        if not e.is_file(follow_symlinks=False)
+        or (allowed is not None and e.name not in allowed and not _tmp_leftover(e.name))
+    ]
+    if foreign:
+        raise OutputError(
+            f"{what} {shown}: holds {len(foreign)} file(s) or folder(s) this command does not "
+            "write; --force only replaces an earlier output folder. Choose a new folder."
+        )
+    parent_st = target.parent.stat()
+    if parent_st.st_mode & stat.S_ISVTX and os.getuid() not in (
+        0,
+        parent_st.st_uid,
+        target.stat().st_uid,
+    ):
+        raise OutputError(f"{what} {shown}: belongs to another user; choose a new folder.")
+
+
+@contextlib.contextmanager
+def staged_output(
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    names: Collection[str] | None = None,
+    report: Callable[[str], None] | None = None,
+    what: str = "output folder",
+) -> Iterator[StagedFolder]:
+    """Build an output folder all or nothing: in a staging folder, moved into place when done.
+
+    Everything that can be checked is checked on entry, before any work: the
+    path is not a file or a dangling symbolic link, its folder exists (or is
+    created) and is writable, no other run is writing it (a lock), and an
+    existing folder is empty, or ``force`` is given and it holds only files
+    named in ``names``. Leftovers of an interrupted run into the same path are
+    removed then (one line to ``report``). On a normal exit of the ``with``
+    block the folder is committed (:meth:`StagedFolder.commit`); on an
+    exception the staging folder is removed and the target is left as it was.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder.
+    force : bool, default False
+        Replace an existing non-empty folder (that holds only ``names``).
+    names : collection of str, optional
+        The files an earlier run of the same writer may have left there; with
+        ``force``, a folder holding anything else is refused. None allows any
+        plain files.
+    report : callable, optional
+        Receives the one-line note about leftovers removed (default: the log,
+        as a warning).
+    what : str, default "output folder"
+        How messages name the path (the command line passes ``"--out"``).
+
+    Yields
+    ------
+    StagedFolder
+
+    Raises
+    ------
+    OutputError
+        The path cannot be written, is not empty, or another run holds it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "lists"
+    >>> with staged_output(out) as stage:
+    ...     _ = atomic_write_bytes(stage.file("a.csv"), b"1,2")
+    ...     stage.manifest = {"campaign": "test"}
+    ...     out.exists()
+    False
+    >>> sorted(p.name for p in out.iterdir())
+    ['a.csv', 'manifest.json']
+    """
+    shown = out_dir
+    target = _absolute(out_dir, what)
+    if os.path.lexists(target) and not target.is_dir():
+        raise OutputError(f"{what} {shown}: is a file, not a folder; choose a folder name.")
+    parent = _ensure_parent(target, what, shown)
+    lock = _Lock(target, what, shown)
+    lock.acquire()
+    staging: Path | None = None
+    try:
+        note = _clean_leftovers(target, lock_was_stale=lock.stale)
+        if note:
+            (report or log.warning)(note)
+        _check_folder_target(target, force=force, names=names, what=what, shown=shown)
+        staging = parent / f".{target.name}.staging-{_run_id()}"
+        staging.mkdir(mode=0o700)
+        os.chmod(staging, 0o700)
+        stage = StagedFolder(target=target, path=staging)
+        yield stage
+        stage.commit()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError) and staging is None:
+            raise OutputError(f"{what} {shown}: {_strerror(exc)}.") from None
+        raise
+    finally:
+        if staging is not None and os.path.lexists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+        lock.release()
+
+
+def check_output_file(path: str | Path, *, force: bool, what: str = "output file") -> Path:
+    """Check that ``path`` can be written as one output file; return it, absolute.
+
+    Refuses a folder, a dangling symbolic link, something that is not a
+    plain file, a read-only file, an existing file without ``force``, and a
+    folder to write in that cannot be created or written. Creates that
+    folder if needed.
+
+    Parameters
+    ----------
+    path : str or Path
+    force : bool
+        Allow replacing an existing file.
+    what : str, default "output file"
+        How messages name the path (the command line passes ``"--out"``).
+
+    Returns
+    -------
+    Path
+    """
+    target = _absolute(path, what)
+    if target.is_dir():
+        raise OutputError(f"{what} {path}: is a folder; give a file name.")
+    if os.path.lexists(target):
+        if not target.is_file():
+            raise OutputError(f"{what} {path}: exists and is not a plain file.")
+        if not force:
+            raise OutputError(
+                f"{what} {path}: the file exists; choose another name or add --force "
+                "(force=True) to replace it."
+            )
+        if not os.access(target, os.W_OK):
+            raise OutputError(f"{what} {path}: the file is read-only.")
+    _ensure_parent(target, what, path)
+    return target
+
+
+@contextlib.contextmanager
+def output_file(
+    path: str | Path,
+    *,
+    force: bool = False,
+    report: Callable[[str], None] | None = None,
+    what: str = "output file",
+) -> Iterator[Path]:
+    """Hold one output file for a run: checked, locked, leftovers removed.
+
+    On entry the path is checked (:func:`check_output_file`), a lock beside it
+    refuses a second run writing the same file, and temporary copies an
+    interrupted run left beside it are removed (one line to ``report``).
+    Write the file with :func:`atomic_write_bytes` (or a writer built on it)
+    inside the ``with`` block.
+
+    Parameters
+    ----------
+    path : str or Path
+    force : bool, default False
+    report : callable, optional
+        Receives the one-line note about leftovers removed (default: the log).
+    what : str, default "output file"
+
+    Yields
+    ------
+    Path
+        The absolute path to write.
+    """
+    target = check_output_file(path, force=force, what=what)
+    lock = _Lock(target, what, path)
+    lock.acquire()
+    try:
+        note = _clean_leftovers(target, lock_was_stale=lock.stale)
+        if note:
+            (report or log.warning)(note)
+        check_output_file(path, force=force, what=what)  # again, now that it is ours
+        yield target
+    finally:
+        lock.release()
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -249,50 +795,83 @@ def write_xlsx(
 
 def write_campaign(
     result: Any,
-    out_dir: str | Path,
+    out_dir: str | Path | StagedFolder,
     *,
     pseudonym_key: bytes | None = None,
-    map_html: bool = True,
-    map_tiles: str = "osm",
+    force: bool = False,
+    extra_outputs: Mapping[str, Callable[[Path], object]] | None = None,
+    map_html: bool = False,
 ) -> dict[str, Path]:
-    """Write every output of a campaign run into ``out_dir``.
+    """Write every output of a campaign run into ``out_dir``, all or nothing.
 
     Files: ``letters.csv`` and ``letters.xlsx`` (mail merge: addressee,
     address, post town, postcode, template id, reason), ``phone_calls.csv``
     (PSR calls: name, number in UK national format, nominee, needs),
     ``manual_review.csv``, ``reconciliation.csv`` (every input customer row
     once), ``rejects.csv``, ``contact_history.csv`` (feed it to the next
-    run's ``[suppression] history`` for a delta run), ``manifest.json`` and,
-    when the maps module is available, ``map.html`` (no personal data).
+    run's ``[suppression] history`` for a delta run), any ``extra_outputs``
+    (e.g. ``map.html``) and, last, ``manifest.json`` (the run's manifest plus
+    each output's size and SHA-256). The folder appears only when complete
+    (see :func:`staged_output`).
 
     Parameters
     ----------
     result : CampaignResult
-    out_dir : str or Path
-        An existing folder (see the CLI for the overwrite rules).
+    out_dir : str, Path or StagedFolder
+        The output folder: absent or empty, or replaced with ``force``. Or a
+        :class:`StagedFolder` from :func:`staged_output` (the command line
+        holds one for the whole run), which its ``with`` block commits.
     pseudonym_key : bytes, optional
         Replace customer ids in ``reconciliation.csv``, ``manual_review.csv``
         and ``contact_history.csv`` by keyed pseudonyms (for analysis partners).
-    map_html : bool, default True
-    map_tiles : str, default "osm"
+    force : bool, default False
+        Replace an existing output folder of an earlier run.
+    extra_outputs : mapping, optional
+        File name -> ``writer(path)`` that writes that file, e.g.
+        ``{"map.html": lambda p: maps.save_map(maps.campaign_map(result), p)}``.
+        This module draws no maps itself (it imports neither maps nor campaign).
+    map_html : bool, default False
+        Kept for compatibility; ``True`` is refused (pass the map in ``extra_outputs``).
 
     Returns
     -------
     dict
-        Output name -> path.
+        Output name -> final path.
 
     Examples
     --------
-    >>> import tempfile
+    >>> import tempfile, pathlib
     >>> from smartstreet_geo import demo, run_campaign
     >>> result = run_campaign(demo.path("campaign"))
-    >>> paths = write_campaign(result, tempfile.mkdtemp(), map_html=False)
+    >>> paths = write_campaign(result, pathlib.Path(tempfile.mkdtemp()) / "out")
     >>> sorted(paths)[:3]
     ['contact_history.csv', 'letters.csv', 'letters.xlsx']
     """
-    import json
+    if map_html:
+        raise ParameterError(
+            "write_campaign draws no map: pass extra_outputs={'map.html': writer}, e.g. "
+            "lambda p: smartstreet_geo.maps.save_map(smartstreet_geo.maps.campaign_map(result), p)."
+        )
+    extra = dict(extra_outputs or {})
+    if isinstance(out_dir, StagedFolder):
+        _stage_campaign(result, out_dir, pseudonym_key=pseudonym_key, extra=extra)
+        names = sorted({*(n for n in CAMPAIGN_OUTPUTS if n != "map.html"), *extra})
+        return {n: out_dir.target / n for n in names}
+    with staged_output(out_dir, force=force, names={*CAMPAIGN_OUTPUTS, *extra}) as stage:
+        _stage_campaign(result, stage, pseudonym_key=pseudonym_key, extra=extra)
+    return stage.paths
 
-    out = Path(out_dir)
+
+def _stage_campaign(
+    result: Any,
+    stage: StagedFolder,
+    *,
+    pseudonym_key: bytes | None,
+    extra: Mapping[str, Callable[[Path], object]],
+) -> None:
+    """Write a campaign's files into ``stage`` and set its manifest."""
+    import datetime as dt
+
     created = result.manifest.get("created")
     contacts = result.contacts
     letters = contacts[contacts["channel"] == "letter"]
@@ -304,29 +883,18 @@ def write_campaign(
     if pseudonym_key is not None:
         for frame in (recon, manual, history):
             frame["customer_id"] = pseudonym(frame["customer_id"], pseudonym_key)
-    paths: dict[str, Path] = {}
     letter_table = letters[list(LETTER_COLUMNS)]
-    paths["letters.csv"] = write_csv(letter_table, out / "letters.csv")
-    import datetime as dt
-
+    write_csv(letter_table, stage.file("letters.csv"))
     when = dt.date.fromisoformat(created) if isinstance(created, str) else None
-    paths["letters.xlsx"] = write_xlsx(letter_table, out / "letters.xlsx", created=when)
-    paths["phone_calls.csv"] = write_csv(calls[list(PHONE_COLUMNS)], out / "phone_calls.csv")
-    paths["manual_review.csv"] = write_csv(manual, out / "manual_review.csv")
-    paths["reconciliation.csv"] = write_csv(recon, out / "reconciliation.csv")
-    paths["rejects.csv"] = write_csv(result.rejects, out / "rejects.csv")
-    paths["contact_history.csv"] = write_csv(history, out / "contact_history.csv")
-    manifest = dict(result.manifest)
-    manifest["outputs"] = sorted(paths)
-    if map_html:
-        try:
-            from .maps import campaign_map, save_map
-        except ImportError:  # maps are optional for the writer
-            pass
-        else:
-            save_map(campaign_map(result, tiles=map_tiles), out / "map.html")
-            paths["map.html"] = out / "map.html"
-            manifest["outputs"] = sorted(paths)
-    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    paths["manifest.json"] = atomic_write_bytes(out / "manifest.json", text.encode("utf-8"))
-    return paths
+    write_xlsx(letter_table, stage.file("letters.xlsx"), created=when)
+    write_csv(calls[list(PHONE_COLUMNS)], stage.file("phone_calls.csv"))
+    write_csv(manual, stage.file("manual_review.csv"))
+    write_csv(recon, stage.file("reconciliation.csv"))
+    write_csv(result.rejects, stage.file("rejects.csv"))
+    write_csv(history, stage.file("contact_history.csv"))
+    for name, writer in extra.items():
+        path = stage.file(name)
+        writer(path)
+        if not path.is_file():
+            raise OutputError(f"output folder {stage.target}: the writer of {name} wrote nothing.")
+    stage.manifest = dict(result.manifest)

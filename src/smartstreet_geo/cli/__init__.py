@@ -5,15 +5,22 @@ Each sub-command lives in its own module of this package and exposes
 parsed arguments and returns the exit code.
 
 Exit codes: 0 success (inputs usable), 1 the inputs or configuration are not
-usable (the message says why), 2 wrong usage of the command.
+usable, an output cannot be written, or anything else failed (one line
+``error: ...`` on stderr says why; ``--debug`` shows the traceback), 2 wrong
+usage of the command, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Outputs are all or nothing (:func:`smartstreet_geo.export.staged_output`):
+a failed or interrupted run leaves an earlier result as it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import import_module
 
 from ..errors import SmartStreetGeoError
@@ -51,6 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path (no data)."""
+    what = (exc.strerror or type(exc).__name__).lower()
+    if exc.filename is None:
+        return what
+    if exc.filename2 is not None:
+        return f"{what}: {exc.filename} -> {exc.filename2}"
+    return f"{what}: {exc.filename}"
+
+
+@contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit(143), so staging folders and locks are cleaned up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
@@ -63,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        code: int = args.func(args)
+        with _terminate_cleanly():
+            code: int = args.func(args)
     except SmartStreetGeoError as exc:
         if args.debug:
             raise
@@ -72,6 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a permission refused half-way: one line
+        if args.debug:
+            raise
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        # The type only: a message from deep inside a library may quote a value from the data.
+        print(
+            f"error: unexpected {type(exc).__name__} (a bug in smartstreet-geo); "
+            "run again with --debug to see where, and please report it",
+            file=sys.stderr,
+        )
+        return 1
     return code
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ColumnMappingError
+from ..export import OutputError
 from ..io import NetworkReadResult, ReadResult
+
+if TYPE_CHECKING:
+    from ..export import StagedFolder
 
 _KINDS = ("customers", "equipment", "edges", "substations")
 
@@ -51,18 +57,45 @@ def column_maps(specs: Sequence[str]) -> dict[str, dict[str, str]]:
     return maps
 
 
-def prepare_out_dir(out: Path, *, force: bool) -> Path:
-    """Create ``out``; refuse a non-empty existing folder unless ``force``."""
-    from ..errors import SmartStreetGeoError
+def note(text: str) -> None:
+    """Print a one-line note on stderr (counts and paths only)."""
+    print(f"note: {text}", file=sys.stderr)
 
-    if out.exists() and not out.is_dir():
-        raise SmartStreetGeoError(f"--out {out}: exists and is not a folder.")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise SmartStreetGeoError(
-            f"--out {out}: the folder exists and is not empty; choose a new folder or "
-            "add --force to replace the files in it."
-        )
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+def staged_out_dir(
+    out: Path, *, force: bool, names: Collection[str] | None
+) -> AbstractContextManager[StagedFolder]:
+    """Hold ``--out`` for the whole run: checked and locked now, written all or nothing.
+
+    Enter it before the work: a path that is a file or a dangling link, a
+    read-only folder, a non-empty folder without ``--force``, or another run
+    writing the same folder is refused before anything is computed.
+    """
+    from ..export import staged_output
+
+    return staged_output(out, force=force, names=names, report=note, what="--out")
+
+
+def out_file(out: Path, *, force: bool) -> AbstractContextManager[Path]:
+    """Hold the single output file ``--out`` for the whole run (checked, locked)."""
+    from ..export import output_file
+
+    return output_file(out, force=force, report=note, what="--out")
+
+
+def prepare_out_dir(out: Path, *, force: bool) -> Path:
+    """Create ``out``; refuse a file, a dangling link, a read-only or non-empty folder.
+
+    Prefer :func:`staged_out_dir` (all or nothing); this one writes in place.
+    """
+    from ..export import _absolute, _check_folder_target, _ensure_parent
+
+    target = _absolute(out, "--out")
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"--out {out}: is a file, not a folder; choose a folder name.")
+    _ensure_parent(target, "--out", out)
+    _check_folder_target(target, force=force, names=None, what="--out", shown=out)
+    target.mkdir(exist_ok=True, mode=0o700)
     return out
 
 
@@ -115,10 +148,9 @@ def report_read(label: str, r: ReadResult) -> None:
 
 
 def check_out_file(out: Path, *, force: bool, example: str) -> None:
-    """Refuse a folder, or an existing file without ``--force``, as an output file."""
-    from ..errors import ParameterError
+    """Refuse a folder, a dangling link or an existing file (without ``--force``) as ``--out``."""
+    from ..export import check_output_file
 
     if out.is_dir():
-        raise ParameterError(f"--out {out}: is a folder; give a file name such as {example}.")
-    if out.exists() and not force:
-        raise ParameterError(f"--out {out}: the file exists; choose another name or add --force.")
+        raise OutputError(f"--out {out}: is a folder; give a file name such as {example}.")
+    check_output_file(out, force=force, what="--out")

@@ -22,10 +22,10 @@ from ._common import (
     add_input_options,
     column_maps,
     echo,
-    prepare_out_dir,
     read_customers_arg,
     read_equipment_arg,
     read_network_arg,
+    staged_out_dir,
 )
 
 METHOD_CHOICES = ("best", "connectivity", "declared", "inferred")
@@ -143,9 +143,32 @@ def _summary(rows: pd.DataFrame, key: str, names: list[str], psr_ids: list[str])
     return sums.reindex(names, fill_value=0).astype(int)
 
 
+#: Files ``--out`` may hold (what an earlier run wrote; ``--force`` replaces only these).
+_OUTPUTS = ("network_issues.csv", "members.csv", "outage.csv", "reconciliation.csv")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the ``circuits`` command; return the exit code."""
+    """Run the ``circuits`` command; return the exit code.
+
+    ``--out`` is checked and locked before the work, and its files appear
+    together when all are written (see :func:`smartstreet_geo.export.staged_output`).
+    """
     from ..export import write_csv
+
+    if not args.out:
+        _compute(args)
+        return 0
+    with staged_out_dir(args.out, force=args.force, names=_OUTPUTS) as stage:
+        outputs = _compute(args)
+        for name, frame in outputs.items():
+            write_csv(frame, stage.file(name))
+    for name, frame in outputs.items():
+        echo(f"wrote {args.out / name} ({len(frame):,} rows)")
+    return 0
+
+
+def _compute(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
+    """Read, check and compute what ``args`` ask for; print counts; return the output tables."""
     from ..network import (
         DEFAULT_MAX_DISTANCE_M,
         DEFAULT_REVIEW_MARGIN_M,
@@ -267,10 +290,4 @@ def run(args: argparse.Namespace) -> int:
         for status, count in rec["status"].value_counts(sort=False).items():
             echo(f"  {status:<32} {count:>9,}")
         outputs["reconciliation.csv"] = rec
-
-    if args.out:
-        folder = prepare_out_dir(args.out, force=args.force)
-        for name, frame in outputs.items():
-            path = write_csv(frame, folder / name)
-            echo(f"wrote {path} ({len(frame):,} rows)")
-    return 0
+    return outputs

@@ -13,6 +13,7 @@ from ._common import (
     check_out_file,
     column_maps,
     echo,
+    out_file,
     read_customers_arg,
     read_equipment_arg,
     report_read,
@@ -142,7 +143,6 @@ def _write_atomic(table: Any, out: Path) -> None:
         if risky.as_py():  # rare: only then pay for the pandas round trip
             safe = neutralise_formulae(pd.Series(col.to_pylist(), dtype=object))
             table = table.set_column(i, name, pa.array(safe.tolist(), type=pa.string()))
-    out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     csv.write_csv(table, buf)
     atomic_write_bytes(out, buf.getvalue())
@@ -150,6 +150,13 @@ def _write_atomic(table: Any, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Find the pairs and write them; return the exit code."""
+    out: Path = args.out
+    check_out_file(out, force=args.force, example="pairs.csv")
+    with out_file(out, force=args.force) as target:  # held (locked) for the whole run
+        return _run(args, target)
+
+
+def _run(args: argparse.Namespace, target: Path) -> int:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -158,7 +165,6 @@ def run(args: argparse.Namespace) -> int:
     from ..schema import CUSTOMER_ID, EQUIPMENT_ID, KIND
 
     out: Path = args.out
-    check_out_file(out, force=args.force, example="pairs.csv")
     maps = column_maps(args.map)
     customers = read_customers_arg(args, maps)
     equipment = read_equipment_arg(args, maps)
@@ -182,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
             "distance_m": _centimetres(pairs.distance_m),
         }
     )
-    _write_atomic(table, out)
+    _write_atomic(table, target)
 
     n_cust = int(np.unique(pairs.customer).size)
     n_eq = int(np.unique(pairs.equipment).size)

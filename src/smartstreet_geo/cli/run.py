@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from ..errors import ConfigError
-from ._common import echo, prepare_out_dir
+from ._common import echo, staged_out_dir
 
 _STEPS = (
     "reading customers",
@@ -40,8 +42,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``demo``."""
-    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    p.add_argument("--force", action="store_true", help="replace the files in a non-empty --out")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder (created; it appears only when every file in it is complete)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output folder of an earlier run (a folder holding other files is "
+        "refused)",
+    )
     p.add_argument("--no-map", action="store_true", help="do not write map.html")
     p.add_argument(
         "--pseudonymise",
@@ -59,11 +71,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
-    """Run ``campaign`` and write its outputs as ``args`` say; print the summary."""
+    """Run ``campaign`` and write its outputs as ``args`` say; print the summary.
+
+    ``--out`` is checked and locked before the campaign runs, and the files
+    appear there all at once when they are complete (see
+    :func:`smartstreet_geo.export.staged_output`).
+    """
     from tqdm import tqdm
 
     from ..campaign import load_config, run_campaign
-    from ..export import write_campaign
+    from ..export import CAMPAIGN_OUTPUTS, write_campaign
 
     cfg = load_config(campaign)
     key: bytes | None = None
@@ -75,36 +92,42 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
                 f"environment variable {cfg.pseudonym_key_env}."
             )
         key = value.encode("utf-8")
-    out = prepare_out_dir(args.out, force=args.force)
-    bar = tqdm(
-        total=len(_STEPS),
-        desc="campaign",
-        unit="step",
-        file=sys.stderr,
-        disable=args.quiet or not sys.stderr.isatty(),
-        leave=False,
-    )
-    done: set[str] = set()
+    with staged_out_dir(args.out, force=args.force, names=CAMPAIGN_OUTPUTS) as stage:
+        bar = tqdm(
+            total=len(_STEPS),
+            desc="campaign",
+            unit="step",
+            file=sys.stderr,
+            disable=args.quiet or not sys.stderr.isatty(),
+            leave=False,
+        )
+        done: set[str] = set()
 
-    def step(label: str) -> None:
-        bar.set_description(label)
-        if label in _STEPS and label not in done:
-            done.add(label)
-            bar.n = len(done)
-            bar.refresh()
+        def step(label: str) -> None:
+            bar.set_description(label)
+            if label in _STEPS and label not in done:
+                done.add(label)
+                bar.n = len(done)
+                bar.refresh()
 
-    result = run_campaign(cfg, step=step)
-    step("writing outputs")
-    paths = write_campaign(
-        result,
-        out,
-        pseudonym_key=key,
-        map_html=not args.no_map and cfg.write_map,
-        map_tiles=cfg.map_tiles,
-    )
-    bar.close()
-    _summary(result, out, paths)
+        try:
+            result = run_campaign(cfg, step=step)
+            step("writing outputs")
+            extra: dict[str, Callable[[Path], object]] = {}
+            if not args.no_map and cfg.write_map:
+                extra["map.html"] = partial(_draw_map, result, cfg.map_tiles)
+            write_campaign(result, stage, pseudonym_key=key, extra_outputs=extra)
+        finally:
+            bar.close()
+    _summary(result, args.out, stage.paths)
     return 0
+
+
+def _draw_map(result: object, tiles: str, path: Path) -> None:
+    """Write the campaign's map (no personal data) to ``path``."""
+    from ..maps import campaign_map, save_map
+
+    save_map(campaign_map(result, tiles=tiles), path)
 
 
 def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
