@@ -276,8 +276,8 @@ CASES: list[Case] = [
             HEADER_BNG,
             [*bng_rows(1), f"1600000000099,X,1 Oak, Wigan,WN5 9XP,{WIGAN_E},{WIGAN_N},N,,extra"],
         ),
-        error=errors.InputFileError,
-        message="well-formed",
+        {2: "wrong_field_count"},
+        n_rows=2,
     ),
     Case(
         "psr_flag_invalid",
@@ -338,5 +338,170 @@ CASES: list[Case] = [
         "customer_id,MPAN,postcode,easting,northing\n1,2,WN5 9XP,354500,404100\n",
         error=errors.ColumnMappingError,
         message="both mean",
+    ),
+    # ---- issue 11: every line and every column accounted for
+    Case(
+        "ragged_row_short",
+        _csv(
+            HEADER_BNG,
+            [*bng_rows(2), f"1600000000099,X,WN5 9XP,{WIGAN_E},{WIGAN_N},N", *bng_rows(3)[2:]],
+        ),
+        {3: "wrong_field_count"},
+        n_rows=4,
+    ),
+    Case(
+        "ragged_rows_both_ways",
+        _csv(
+            HEADER_BNG,
+            [
+                "1600000000090,X,1 Oak,WN5 9XP,354500,404100,N,,",
+                *bng_rows(3),
+                "1600000000091,X",
+            ],
+        ),
+        {1: "wrong_field_count", 5: "wrong_field_count"},
+        n_rows=5,
+    ),
+    Case(
+        # one name short: pandas would take customer_id as the index and shift every column
+        "short_header_every_row",
+        _csv(HEADER_BNG.replace("customer_id,", ""), bng_rows(3)),
+        error=errors.InputFileError,
+        message="header line has 7 fields but 3 of 3 rows have 8",
+    ),
+    Case(
+        "short_header_most_rows",
+        _csv(
+            HEADER_BNG.replace(",psr_needs", ""),
+            [*bng_rows(3), "1600000000099,X,1 Oak,WN5 9XP,354500,404100,N"],
+        ),
+        error=errors.InputFileError,
+        message="a column name is missing from the header",
+    ),
+    Case(
+        "blank_and_whitespace_lines",
+        HEADER_BNG
+        + "\n"
+        + bng_rows(3)[0]
+        + "\n\n   \n"
+        + bng_rows(3)[1]
+        + "\n\t \n"
+        + bng_rows(3)[2]
+        + "\n\n",
+        {2: "blank_row", 3: "blank_row", 5: "blank_row", 7: "blank_row"},
+        n_rows=7,
+    ),
+    Case(
+        "separator_only_line",
+        _csv(HEADER_BNG, [bng_rows(2)[0], ",,,,,,,", " , ,,,,,,", bng_rows(2)[1]]),
+        {2: "blank_row", 3: "blank_row"},
+        n_rows=4,
+    ),
+    Case(
+        "blank_lines_before_header",
+        "\n  \n" + _csv(HEADER_BNG, bng_rows(2)),
+        n_rows=2,
+    ),
+    Case(
+        "crlf_and_cr_mixed",
+        HEADER_BNG
+        + "\r\n"
+        + bng_rows(3)[0]
+        + "\r"
+        + bng_rows(3)[1]
+        + "\n"
+        + bng_rows(3)[2]
+        + "\r\n",
+        n_rows=3,
+    ),
+    Case(
+        "nul_byte_in_a_value",
+        _csv(
+            HEADER_BNG, [*bng_rows(1), f"1600000000099,A\x00B,1 Oak,WN5 9XP,{WIGAN_E},{WIGAN_N},N,"]
+        ),
+        n_rows=2,
+    ),
+    Case(
+        "quote_never_closed",
+        _csv(
+            HEADER_BNG,
+            [
+                *bng_rows(1),
+                f'1600000000099,"Ann,1 Oak,WN5 9XP,{WIGAN_E},{WIGAN_N},N,',
+                *bng_rows(3)[1:],
+            ],
+        ),
+        error=errors.InputFileError,
+        message="never closed",
+    ),
+    Case(
+        "duplicate_header_identical",
+        _csv(HEADER_BNG + ",postcode", [r + ",WN5 9XP" for r in bng_rows(2)]),
+        error=errors.ColumnMappingError,
+        message="have the same name",
+    ),
+    Case(
+        "duplicate_header_after_normalising",
+        _csv(
+            HEADER_BNG.replace("postcode", "Post Code") + ",postcode",
+            [r + ",WN5 9XP" for r in bng_rows(2)],
+        ),
+        error=errors.ColumnMappingError,
+        message="'Post Code'",
+    ),
+    Case(
+        "two_phone_columns",
+        _csv(
+            HEADER_BNG + ",Telephone,phone",
+            [r + ",0161 496 0000,0161 496 0001" for r in bng_rows(2)],
+        ),
+        error=errors.ColumnMappingError,
+        message="both mean 'phone'",
+    ),
+    Case(
+        "duplicate_unused_columns_are_listed",
+        _csv(HEADER_BNG + ",Notes,Notes", [r + ",a,b" for r in bng_rows(2)]),
+    ),
+    Case(
+        "dno_aliases",
+        "MPAN,Customer Name,Address Line1,Addr Line2,Post Town,Post Code,Telephone,Eastings,Northings\n"
+        f"1600000000001,Ann,1 Oak Street,Pemberton,WIGAN,WN5 9XP,0161 496 0000,{WIGAN_E},{WIGAN_N}\n",
+    ),
+    Case(
+        "both_coordinate_pairs_agree",
+        "customer_id,postcode,easting,northing,longitude,latitude\n"
+        f"1,WN5 9XP,{WIGAN_E},{WIGAN_N},{WIGAN_LON},{WIGAN_LAT}\n"
+        f"2,WN5 9XP,{WIGAN_E},{WIGAN_N},{WIGAN_LON:.4f},{WIGAN_LAT:.4f}\n"  # rounded: ~6 m off
+        f"3,WN5 9XP,{WIGAN_E},{WIGAN_N},,\n",  # the second pair blank: nothing to compare
+    ),
+    Case(
+        "both_coordinate_pairs_disagree",
+        "customer_id,postcode,easting,northing,longitude,latitude\n"
+        f"1,WN5 9XP,{WIGAN_E},{WIGAN_N},{WIGAN_LON},{WIGAN_LAT}\n"
+        f"2,WN5 9XP,{WIGAN_E},{WIGAN_N},{WIGAN_LON},{WIGAN_LAT + 0.001}\n"  # ~111 m north
+        f"3,WN5 9XP,{WIGAN_E},{WIGAN_N},{WIGAN_LON},\n"  # half a pair: cannot be compared
+        f"4,WN5 9XP,{WIGAN_E + 10},{WIGAN_N},{WIGAN_LON},{WIGAN_LAT}\n"
+        f"5,WN5 9XP,{WIGAN_E},{WIGAN_N},{WIGAN_LON},{WIGAN_LAT}\n",
+        {2: "coordinates_disagree", 3: "coordinates_disagree"},
+    ),
+    Case(
+        "both_coordinate_pairs_disagree_whole_file",
+        "customer_id,postcode,easting,northing,longitude,latitude\n"
+        + "".join(
+            f"{i},WN5 9XP,{WIGAN_E},{WIGAN_N},{WIGAN_LON + 0.003},{WIGAN_LAT}\n" for i in range(3)
+        ),
+        error=errors.CoordinateError,
+        message="more than 25 m from",
+    ),
+    Case(
+        "half_coordinate_pair_is_not_used",
+        "customer_id,postcode,easting,longitude,latitude\n"
+        f"1,WN5 9XP,{WIGAN_E},{WIGAN_LON},{WIGAN_LAT}\n",
+    ),
+    Case(
+        "headerless_file",
+        "\n".join(bng_rows(3)) + "\n",
+        error=errors.MissingColumnError,
+        message="looks like data",
     ),
 ]

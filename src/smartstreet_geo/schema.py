@@ -132,10 +132,26 @@ class Reason(StrEnum):
     UNKNOWN_KIND = "unknown_kind"
     FIELD_TOO_LONG = "field_too_long"
     MISSING_VALUE = "missing_value"
+    WRONG_FIELD_COUNT = "wrong_field_count"
+    """A CSV row with more or fewer fields than the header: nothing in it is used."""
+    BLANK_ROW = "blank_row"
+    """An empty or whitespace-only line (or only separators): counted, holds nothing."""
+    COORDINATES_DISAGREE = "coordinates_disagree"
+    """Two location columns of one row (e.g. easting/northing and longitude/latitude) disagree."""
 
 
-#: Reason codes that are notes rather than faults: the information is kept elsewhere.
-INFORMATIONAL_REASONS: Final = frozenset({Reason.EXACT_DUPLICATE.value})
+#: Reason codes that are notes rather than faults: nothing is lost by them (an exact
+#: duplicate's twin is kept; a blank line holds no data).
+INFORMATIONAL_REASONS: Final = frozenset({Reason.EXACT_DUPLICATE.value, Reason.BLANK_ROW.value})
+
+#: Two locations given for one row (easting/northing and longitude/latitude, or a geometry and
+#: either pair) must agree within this many metres, else the row is rejected as
+#: ``coordinates_disagree``. Above benign noise - OSTN15 itself is ~0.1 m; degrees rounded to 4
+#: decimals are up to ~7 m off; WGS84 taken as ETRS89 ~1 m; a source system that converted with
+#: a plain Helmert transform up to ~5 m: ~13 m in all - and close to the smallest default radius
+#: (20 m), so that a row whose two locations could put it on different sides of a radius is not
+#: used silently.
+COORDINATE_AGREEMENT_M: Final = 25.0
 
 #: Longest text accepted in any one field (characters); longer values are rejected.
 MAX_FIELD_LENGTH: Final = 255

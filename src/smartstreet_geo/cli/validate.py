@@ -44,24 +44,30 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     """Validate the inputs named in ``args``; return the exit code."""
     maps = column_maps(args.map)
-    results: list[tuple[str, ReadResult]] = [("customers", read_customers_arg(args, maps))]
+    results: list[tuple[str, str, ReadResult]] = [
+        ("customers", "customers", read_customers_arg(args, maps))
+    ]
     if args.equipment:
-        results.append(("equipment", read_equipment_arg(args, maps)))
+        results.append(("equipment", "equipment", read_equipment_arg(args, maps)))
     if args.network:
         net = read_network_arg(args, maps)
-        results += [("network edges", net.edges_result), ("substations", net.substations_result)]
+        results += [
+            ("network edges", "edges", net.edges_result),
+            ("substations", "substations", net.substations_result),
+        ]
     usable = True
-    for label, r in results:
+    for label, kind, r in results:
         echo(f"{label}: {r.source}")
         echo(f"  read {r.n_input:>9,}   valid {r.n_valid:>9,}   rejected {r.n_rejected:>9,}")
         for reason, count in r.counts_by_reason().items():
             echo(f"    {reason:<28} {count:>9,}")
         for note in r.notes:
             echo(f"  note: {note}")
+        _echo_columns(kind, r)
         if r.n_input and r.n_valid == 0:
             echo(f"  NOT USABLE: no valid {label} rows")
             usable = False
-    rejects = [r.rejects for _, r in results if len(r.rejects)]
+    rejects = [r.rejects for _, _, r in results if len(r.rejects)]
     table = pd.concat(rejects, ignore_index=True) if rejects else empty_rejects()
     if args.out:
         from ..export import write_csv
@@ -69,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         out = prepare_out_dir(args.out, force=args.force)
         path = write_csv(table, out / "rejects.csv")
         echo(f"rejects written to {path} ({len(table):,} rows)")
-    total = sum(r.n_rejected for _, r in results)
+    total = sum(r.n_rejected for _, _, r in results)
     if not usable:
         return 1
     if args.strict and total:
@@ -77,3 +83,23 @@ def run(args: argparse.Namespace) -> int:
         return 1
     echo("inputs usable" + (f"; {total:,} rows rejected (see rejects.csv)" if total else ""))
     return 0
+
+
+def _echo_columns(kind: str, r: ReadResult) -> None:
+    """Print which columns were read and list those that were not (names only, never values)."""
+    if r.columns_used:
+        used = ", ".join(f"{c}" for c in dict.fromkeys(r.columns_used.values()))
+        echo(f"  columns read: {used}")
+    if not r.columns_unused:
+        return
+    echo(f"  columns not used: {r.unused_columns_text()}")
+    named = [
+        c
+        for c, lab in zip(r.columns_unused, r.columns_unused_labels, strict=True)
+        if not lab.startswith("column ")
+    ]
+    example = f"{named[0]}=CANONICAL" if named else "COLUMN=CANONICAL"
+    echo(
+        f"    if one holds data smartstreet-geo reads (an address line, a phone number...), "
+        f"map it: --map '{kind}:{example}'"
+    )

@@ -21,7 +21,15 @@ from pyproj import CRS
 
 from ..crs import classify_bng, classify_lonlat, geometries_to_bng, lonlat_to_bng
 from ..errors import CoordinateError, CRSError, MissingColumnError
-from ..schema import EASTING, GEOMETRY, LATITUDE, LONGITUDE, NORTHING, Reason
+from ..schema import (
+    COORDINATE_AGREEMENT_M,
+    EASTING,
+    GEOMETRY,
+    LATITUDE,
+    LONGITUDE,
+    NORTHING,
+    Reason,
+)
 from ._fields import Rejects, clean_text, none_mask, parse_float
 
 __all__ = ["locate_rows"]
@@ -63,23 +71,43 @@ def locate_rows(
     When the rows are located from coordinate columns and ``xy_out`` is
     given, it receives the National Grid ``"x"`` and ``"y"`` of every row (NaN
     where rejected), saving a caller the read-back from a million points.
+
+    A row located twice - a geometry and easting/northing or longitude/latitude
+    columns, or both pairs - is located by the first of geometry, easting/northing,
+    longitude/latitude, and the others must agree with it within
+    :data:`~smartstreet_geo.schema.COORDINATE_AGREEMENT_M` (checked for point
+    locations; a line or area is not compared with a pair).
     """
     n = len(frame)
-    if raw_geometry is not None:
-        return _from_geometries(
-            raw_geometry, raw_crs, rejects, source=source, geom_types=geom_types
-        )
     cols = set(frame.columns)
-    if EASTING in cols and NORTHING in cols:
+    en = EASTING in cols and NORTHING in cols
+    ll = LONGITUDE in cols and LATITUDE in cols
+    if raw_geometry is not None:
+        out = _from_geometries(raw_geometry, raw_crs, rejects, source=source, geom_types=geom_types)
+        pairs = [(EASTING, NORTHING, True)] * en + [(LONGITUDE, LATITUDE, False)] * ll
+        _check_agreement(frame, out, rejects, pairs, source, source_names, "the geometry")
+        return out
+    if en:
         if declared_crs is not None and CRS.from_user_input(declared_crs).to_epsg() != 27700:
             raise CRSError(
                 f"{source}: columns {source_names[EASTING]!r}/{source_names[NORTHING]!r} are "
                 f"read as British National Grid metres, but crs={declared_crs!r} was given. "
                 "For other CRSs use a geometry column."
             )
-        return _from_xy(
+        out = _from_xy(
             frame, rejects, EASTING, NORTHING, source, source_names, bng=True, xy_out=xy_out
         )
+        if ll:
+            _check_agreement(
+                frame,
+                out,
+                rejects,
+                [(LONGITUDE, LATITUDE, False)],
+                source,
+                source_names,
+                f"{source_names[EASTING]}/{source_names[NORTHING]}",
+            )
+        return out
     if LONGITUDE in cols and LATITUDE in cols:
         if declared_crs is not None and not CRS.from_user_input(declared_crs).is_geographic:
             raise CRSError(
@@ -106,6 +134,77 @@ def locate_rows(
         "metres), or longitude and latitude (degrees), or a geometry column; map other names "
         f"with columns={{...}}. Columns in the file: {', '.join(map(repr, source_names.values()))}."
     )
+
+
+def _check_agreement(
+    frame: pd.DataFrame,
+    geoms: npt.NDArray[Any],
+    rejects: Rejects,
+    pairs: list[tuple[str, str, bool]],
+    source: Path,
+    source_names: dict[str, str],
+    primary: str,
+) -> None:
+    """Reject rows whose other coordinate pairs are not where their location is.
+
+    Vectorised: one OSTN15 conversion of the longitude/latitude of the located
+    points; the per-row text is built for the (few) disagreeing rows only.
+    """
+    if not pairs or not len(frame):
+        return
+    n = len(frame)
+    live = rejects.ok & ~none_mask(geoms)
+    rows = np.flatnonzero(live)
+    rows = rows[shapely.get_type_id(geoms[rows]) == 0]  # points only
+    if not rows.size:
+        return
+    px, py = shapely.get_coordinates(geoms[rows]).T
+    for xcol, ycol, bng in pairs:
+        xs, ys = source_names[xcol], source_names[ycol]
+        label = f"{xs}/{ys}"
+        x, xbad = parse_float(frame[xcol])
+        y, ybad = parse_float(frame[ycol])
+        for bad, col, name in ((xbad, xcol, xs), (ybad, ycol, ys)):
+            mask = np.zeros(n, dtype=bool)
+            mask[rows] = bad[rows]
+            rejects.add(mask, Reason.INVALID_COORDINATE, name, frame[col])
+        sx, sy = x[rows], y[rows]
+        given = ~(np.isnan(sx) & np.isnan(sy)) & ~(xbad | ybad)[rows]
+        if not given.any():
+            continue
+        ex, ny = (sx, sy) if bng else lonlat_to_bng(sx, sy)
+        dist = np.hypot(ex - px, ny - py)
+        far = given & ~(dist <= COORDINATE_AGREEMENT_M)  # NaN (one blank, outside OSTN15): far
+        if not far.any():
+            continue
+        at = np.flatnonzero(far)
+        text = np.full(n, None, dtype=object)
+        detail = np.full(n, None, dtype=object)
+        for k in at.tolist():
+            i = int(rows[k])
+            a = "blank" if np.isnan(sx[k]) else repr(float(sx[k]))
+            b = "blank" if np.isnan(sy[k]) else repr(float(sy[k]))
+            text[i] = f"{a}, {b}"
+            apart = f"{dist[k]:.0f} m from" if np.isfinite(dist[k]) else "cannot be compared with"
+            detail[i] = (
+                f"{apart} {primary} ({float(px[k])!r}, {float(py[k])!r}); they must agree "
+                f"within {COORDINATE_AGREEMENT_M:g} m"
+            )
+        n_given = int(given.sum())
+        if at.size >= FILE_LEVEL_SHARE * n_given and n_given > 1:
+            first = int(rows[at[0]])
+            finite = dist[far][np.isfinite(dist[far])]
+            median = f", median {np.median(finite):.0f} m" if finite.size else ""
+            raise CoordinateError(
+                f"{source}: in {at.size} of {n_given} rows, {label} is more than "
+                f"{COORDINATE_AGREEMENT_M:g} m from {primary}{median}. One of the two "
+                "locations is wrong or approximate (e.g. postcode centroids) for the whole file: "
+                "remove or rename the columns you do not trust and re-run. First such row: "
+                f"{first + 1} ({label} = {text[first]}; {detail[first]})."
+            )
+        mask = np.zeros(n, dtype=bool)
+        mask[rows[at]] = True
+        rejects.add(mask, Reason.COORDINATES_DISAGREE, label, text, detail)
 
 
 def _parse_geometry_column(values: pd.Series, rejects: Rejects) -> npt.NDArray[Any]:

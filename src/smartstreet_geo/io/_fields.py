@@ -72,6 +72,14 @@ ADVICE: dict[str, str] = {
     Reason.UNKNOWN_KIND: "not a known equipment kind",
     Reason.FIELD_TOO_LONG: f"longer than {MAX_FIELD_LENGTH} characters; shorten it",
     Reason.MISSING_VALUE: "a value is required here",
+    Reason.WRONG_FIELD_COUNT: "the values cannot be lined up with the columns, so nothing in "
+    "the row is used; look for an unquoted separator (e.g. a comma in an address) or a missing "
+    "field, then re-export the file",
+    Reason.BLANK_ROW: "the row is blank (an empty or whitespace-only line, or separators "
+    "only); counted and skipped (no action needed)",
+    Reason.COORDINATES_DISAGREE: "the row's two locations disagree, and smartstreet-geo does not "
+    "guess which is right; correct the wrong one in the source record (or drop one pair of "
+    "columns for the whole file)",
 }
 
 

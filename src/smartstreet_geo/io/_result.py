@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,7 @@ def empty_rejects() -> pd.DataFrame:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class ReadResult:
     """Valid rows and rejected rows of one input file.
 
@@ -60,6 +61,24 @@ class ReadResult:
         Data rows in the file.
     notes : tuple of str
         Things the reader did that the analyst should know (no personal data).
+    columns_used : mapping of str to str
+        ``{column in the file: canonical column}`` for every column read, in file
+        order (e.g. ``{"MPAN": "customer_id", "Telephone": "phone"}``). A caller that
+        needs a column (letters need address lines, calls need a phone) checks that
+        its canonical name is among the values.
+    columns_unused : tuple of str
+        Columns of the file that were not read, in file order. Nothing is dropped
+        silently: these are listed by :meth:`summary` and ``smartstreet-geo
+        validate``; map one (``columns={"Tel No.": "phone"}``) to read it.
+    columns_unused_labels : tuple of str
+        How each of ``columns_unused`` is shown in text: its quoted name, or
+        ``column 3 (28 characters)`` where the header line looks like data (a file
+        without a header: its "names" are a customer's name and address).
+
+    Notes
+    -----
+    The ``repr`` (and the notebook display) shows counts only, never rows: the
+    data holds names, addresses and phone numbers.
     """
 
     data: gpd.GeoDataFrame
@@ -67,6 +86,9 @@ class ReadResult:
     source: str
     n_input: int
     notes: tuple[str, ...] = field(default=())
+    columns_used: Mapping[str, str] = field(default_factory=dict)
+    columns_unused: tuple[str, ...] = field(default=())
+    columns_unused_labels: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if len(self.data) + len(self.rejects) != self.n_input:
@@ -74,6 +96,38 @@ class ReadResult:
                 f"{self.source}: {len(self.data)} valid + {len(self.rejects)} rejected "
                 f"!= {self.n_input} input rows"
             )
+        if len(self.columns_unused_labels) != len(self.columns_unused):
+            # labels not given: show names (a caller building a result by hand)
+            object.__setattr__(
+                self, "columns_unused_labels", tuple(repr(c) for c in self.columns_unused)
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"ReadResult(source={self.source!r}, n_input={self.n_input}, "
+            f"n_valid={self.n_valid}, n_rejected={self.n_rejected}, "
+            f"columns_used={len(self.columns_used)}, columns_unused={len(self.columns_unused)})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("rows read", f"{self.n_input:,}"),
+            ("valid", f"{self.n_valid:,}"),
+            ("rejected", f"{self.n_rejected:,}"),
+            *(
+                (f"&nbsp;&nbsp;{html.escape(str(k))}", f"{v:,}")
+                for k, v in self.counts_by_reason().items()
+            ),
+            ("columns read", f"{len(self.columns_used):,}"),
+            ("columns not used", html.escape(", ".join(self.columns_unused_labels)) or "none"),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows
+        )
+        return (
+            f"<div><b>ReadResult</b> <code>{html.escape(self.source)}</code>"
+            f"<table>{body}</table></div>"
+        )
 
     def __iter__(self) -> Iterator[Any]:
         yield self.data
@@ -99,17 +153,24 @@ class ReadResult:
         counts = self.rejects["reason_code"].value_counts()
         return counts.sort_index().sort_values(ascending=False, kind="stable")
 
+    def unused_columns_text(self) -> str:
+        """Return the columns not read, as shown in text (``""`` when every column is read)."""
+        return ", ".join(self.columns_unused_labels)
+
     def summary(self) -> str:
-        """Return a one-line account of the file (counts only, no personal data)."""
+        """Return a one-line account of the file (counts and column names, no personal data)."""
         reasons = ", ".join(f"{k} {v}" for k, v in self.counts_by_reason().items())
         text = (
             f"{self.source}: {self.n_input} rows read = {self.n_valid} valid "
             f"+ {self.n_rejected} rejected"
         )
-        return f"{text} ({reasons})" if reasons else text
+        text = f"{text} ({reasons})" if reasons else text
+        if self.columns_unused:
+            text += f"; columns not used: {self.unused_columns_text()}"
+        return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class NetworkReadResult:
     """Network edges and substations read from file(s), with their rejects.
 
@@ -150,3 +211,15 @@ class NetworkReadResult:
         yield self.edges
         yield self.substations
         yield self.rejects
+
+    def __repr__(self) -> str:
+        return (
+            f"NetworkReadResult(edges={self.edges_result!r}, "
+            f"substations={self.substations_result!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        return (
+            "<div><b>NetworkReadResult</b>"
+            f"{self.edges_result._repr_html_()}{self.substations_result._repr_html_()}</div>"
+        )

@@ -56,7 +56,7 @@ from ..schema import (
     EquipmentKind,
     Reason,
 )
-from ._columns import resolve_columns
+from ._columns import ColumnPlan, header_looks_like_data, resolve_columns
 from ._coords import locate_rows
 from ._fields import (
     Rejects,
@@ -97,6 +97,12 @@ class _Prepared:
     names: dict[str, str]  # canonical -> name in the file
     rejects: Rejects
     notes: list[str]
+    plan: ColumnPlan
+
+
+#: What a reject that concerns a whole row (not one column) names as its column.
+WHOLE_ROW = "(whole row)"
+_PAIRS = ((EASTING, NORTHING), (LONGITUDE, LATITUDE))
 
 
 def _prepare(
@@ -114,19 +120,73 @@ def _prepare(
     raw = load_table(path, encoding=encoding, layer=layer, delimiter=delimiter, crs=crs)
     source = raw.path
     usable = (*wanted, *_LOCATION_COLUMNS)
-    colmap = resolve_columns(raw.frame.columns, usable, columns, source=source)
-    names = {canon: src for src, canon in colmap.items()}
+    plan = resolve_columns(raw.frame.columns, usable, columns, source=source)
+    plan, notes = _settle_location_columns(plan, has_geometry=raw.geometry is not None)
+    names = {canon: src for src, canon in plan.used.items()}
     missing = [c for c in required if c not in names]
     if missing:
+        advice = (
+            " The first line looks like data, not column names: add a header line naming the "
+            "columns."
+            if header_looks_like_data(plan.present)
+            else ""
+        )
         raise MissingColumnError(
             f"{source}: {what} file has no {', '.join(map(repr, missing))} column. "
-            f"Columns in the file: {', '.join(map(repr, raw.frame.columns))}. Rename the column "
+            f"Columns in the file: {', '.join(plan.labels) or 'none'}.{advice} Rename the column "
             f"or map it, e.g. columns={{'YOUR NAME': {missing[0]!r}}} (CLI: --map "
             f"'{_CLI_KIND[what]}:YOUR NAME={missing[0]}')."
         )
-    frame = raw.frame[list(colmap)].rename(columns=colmap).reset_index(drop=True)
+    # select by position: an unused name may repeat, a used one never does
+    at = [i for i, c in enumerate(plan.present) if c in plan.used]
+    frame = raw.frame.iloc[:, at].set_axis([plan.used[plan.present[i]] for i in at], axis=1)
+    frame = frame.reset_index(drop=True)
     rejects = Rejects(len(frame), source)
-    return _Prepared(raw, frame, names, rejects, [])
+    if raw.field_counts is not None and raw.n_fields is not None:
+        found = raw.field_counts
+        ragged = found != raw.n_fields
+        rejects.add(
+            ragged,
+            Reason.WRONG_FIELD_COUNT,
+            WHOLE_ROW,
+            np.char.add(found.astype(str), " fields"),
+            np.char.add(
+                f"expected {raw.n_fields} fields (one per header name), found ",
+                found.astype(str),
+            ),
+        )
+        if ragged.any():
+            k = int(ragged.sum())
+            notes.append(
+                f"{k} row{' has' if k == 1 else 's have'} more or fewer fields than the header: "
+                "rejected (wrong_field_count), nothing in them is used"
+            )
+    return _Prepared(raw, frame, names, rejects, notes, plan)
+
+
+def _settle_location_columns(
+    plan: ColumnPlan, *, has_geometry: bool
+) -> tuple[ColumnPlan, list[str]]:
+    """Move location columns that would not be read from used to unused, saying why.
+
+    Half a coordinate pair (``easting`` without ``northing``) locates nothing, and a
+    WKT ``geometry`` column is not read when the file has a geometry or a pair
+    (the pairs are read and checked against each other and the geometry instead).
+    """
+    names = {canon: src for src, canon in plan.used.items()}
+    drop: list[str] = []
+    notes: list[str] = []
+    for a, b in _PAIRS:
+        if (a in names) != (b in names):
+            have, lack = (a, b) if a in names else (b, a)
+            drop.append(names[have])
+            notes.append(f"column {names[have]!r} ({have}) not used: there is no {lack} column")
+    pair = any(a in names and b in names for a, b in _PAIRS)
+    if GEOMETRY in names and (has_geometry or pair):
+        drop.append(names[GEOMETRY])
+        by = "the file's geometry" if has_geometry else "the coordinate columns"
+        notes.append(f"column {names[GEOMETRY]!r} not used: locations are taken from {by}")
+    return plan.without(drop), notes
 
 
 def _check_text(p: _Prepared, columns: Sequence[str]) -> dict[str, pd.Series]:
@@ -146,8 +206,36 @@ def _check_text(p: _Prepared, columns: Sequence[str]) -> dict[str, pd.Series]:
 
 
 def _check_ids(p: _Prepared, ids: pd.Series, id_col: str) -> None:
+    """Reject blank rows (nothing in any column) and rows without an id."""
     p.rejects.ids = ids
-    p.rejects.add(ids.isna().to_numpy(), Reason.MISSING_ID, p.names[id_col], "")
+    no_id = ids.isna().to_numpy()
+    blank = _blank_rows(p.raw, no_id & p.rejects.ok)
+    p.rejects.add(blank, Reason.BLANK_ROW, WHOLE_ROW, "")
+    if blank.any():
+        k = int(blank.sum())
+        p.notes.append(
+            f"{k} blank row{'s' * (k != 1)} (no value in any column) counted and skipped"
+        )
+    p.rejects.add(no_id, Reason.MISSING_ID, p.names[id_col], "")
+
+
+def _blank_rows(raw: RawTable, candidates: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Return the rows among ``candidates`` with no value in any column (nor a geometry).
+
+    Only the candidates (rows without an id: a handful) are looked at.
+    """
+    out = np.zeros(len(candidates), dtype=bool)
+    rows = np.flatnonzero(candidates)
+    if not rows.size:
+        return out
+    blank = np.ones(rows.size, dtype=bool)
+    sub = raw.frame.iloc[rows]
+    for j in range(sub.shape[1]):
+        blank &= clean_text(sub.iloc[:, j].reset_index(drop=True)).isna().to_numpy()
+    if raw.geometry is not None:
+        blank &= none_mask(raw.geometry[rows])
+    out[rows[blank]] = True
+    return out
 
 
 def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.DataFrame) -> None:
@@ -237,17 +325,19 @@ def _finish(
     # (GeoSeries(...) would check every one of a million again)
     geoms = gpd.GeoSeries(GeometryArray(geometry[ok], crs=BNG_CRS))
     gdf = gpd.GeoDataFrame(pd.DataFrame(data), geometry=geoms, crs=BNG_CRS)
+    notes = list(p.notes)
+    if not len(p.frame):
+        notes.append(f"the {what} file has no rows")
     result = ReadResult(
         data=gdf,
         rejects=p.rejects.table(),
         source=str(p.raw.path),
         n_input=len(p.frame),
-        notes=tuple(p.notes),
+        notes=tuple(notes),
+        columns_used=dict(p.plan.used),
+        columns_unused=p.plan.unused,
+        columns_unused_labels=p.plan.unused_labels,
     )
-    if result.n_input == 0:
-        result = ReadResult(
-            gdf, result.rejects, result.source, 0, (*result.notes, f"the {what} file has no rows")
-        )
     log.info("%s", result.summary())
     return result
 
