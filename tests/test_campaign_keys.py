@@ -300,3 +300,65 @@ def test_campaign_with_no_contacts_at_all(tmp_path):
         "not_contacted": 1,
         "rejected": 0,
     }
+
+
+# ----------------------------------------------------------------------------- columns a contact needs
+def test_letter_without_address_goes_to_review_not_to_the_letter_house(tmp_path):
+    _customers(
+        tmp_path,
+        [
+            {"customer_id": "c1", "easting": E + 10, "northing": N, "circuit_id": "C1"},
+            {
+                "customer_id": "c2",
+                "easting": E + 12,
+                "northing": N,
+                "circuit_id": "C1",
+                "address_line_1": "",
+            },
+        ],
+    )
+    _equipment(
+        tmp_path,
+        [
+            {
+                "equipment_id": "EQ1",
+                "circuit_id": "C1",
+                "easting": E,
+                "northing": N,
+                "outage_required": "false",
+            }
+        ],
+    )
+    cfg = _config(tmp_path)
+    cfg["campaigns"]["produce"] = ["installation_letter"]
+    r = _run(tmp_path, cfg)
+    assert sorted(r.contacts["customer_id"]) == ["c1"]
+    assert _review(r, "no_address") == ["c2"]
+    assert r.reconciliation.set_index("customer_id").loc["c2", "status"] == "manual_review"
+
+
+@pytest.mark.parametrize(
+    ("header", "produce", "needed"),
+    [
+        ("Corresp Line A", "installation_letter", "address_line_1"),
+        ("Contact No X", "outage_phone_call", "phone or nominee_phone"),
+    ],
+)
+def test_campaign_refuses_when_a_needed_column_is_not_found(tmp_path, header, produce, needed):
+    """An unrecognised header must not send letters without addresses or phone nobody."""
+    _customers(
+        tmp_path, [{"customer_id": "c1", "easting": E + 10, "northing": N, "circuit_id": "C1"}]
+    )
+    table = pd.read_csv(tmp_path / "customers.csv", dtype=str)
+    canonical = "address_line_1" if "Corresp" in header else "phone"
+    table.rename(columns={canonical: header}).to_csv(tmp_path / "customers.csv", index=False)
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    cfg = _config(tmp_path)
+    cfg["campaigns"]["produce"] = [produce]
+    with pytest.raises(ssg.errors.ConfigError, match=needed) as err:
+        _run(tmp_path, cfg)
+    assert "01614960000" not in str(err.value) and "Oak Street" not in str(err.value)
+    # mapped, it runs
+    cfg["inputs"]["columns"] = {"customers": {header: canonical}}
+    r = _run(tmp_path, cfg)
+    assert list(r.contacts.loc[r.contacts["campaign"] == produce, "customer_id"]) == ["c1"]

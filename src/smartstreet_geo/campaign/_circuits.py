@@ -136,7 +136,7 @@ class OutageImpact:
     uncertain: pd.DataFrame
 
 
-def _known(values: pd.Series) -> pd.Series:
+def known(values: pd.Series) -> pd.Series:
     """Return True where a key is present and not blank (a missing key matches nothing)."""
     text = values.astype("str")
     return (values.notna() & text.str.strip().ne("")).fillna(False).astype(bool)
@@ -146,8 +146,8 @@ def _key_pairs(customers: pd.DataFrame, equipment: pd.DataFrame, key: str) -> pd
     """Pairs whose ``key`` is equal and known on both sides (blank never matches blank)."""
     if key not in customers or key not in equipment:
         return pd.DataFrame(columns=_PAIR_COLUMNS)
-    c = customers.loc[_known(customers[key]), [CUSTOMER_ID, key]]
-    e = equipment.loc[_known(equipment[key]), ["equipment_id", key]]
+    c = customers.loc[known(customers[key]), [CUSTOMER_ID, key]]
+    e = equipment.loc[known(equipment[key]), ["equipment_id", key]]
     return c.merge(e, on=key)[_PAIR_COLUMNS]
 
 
@@ -217,12 +217,12 @@ def downstream(
             "affected (the whole feeder) - give the network for an exact answer"
         )
         has_circ = (
-            _known(outage_eq[CIRCUIT_ID])
+            known(outage_eq[CIRCUIT_ID])
             if CIRCUIT_ID in outage_eq
             else pd.Series(False, index=outage_eq.index)
         )
         has_sub = (
-            _known(outage_eq[SUBSTATION_ID])
+            known(outage_eq[SUBSTATION_ID])
             if SUBSTATION_ID in outage_eq
             else pd.Series(False, index=outage_eq.index)
         )
@@ -232,7 +232,7 @@ def downstream(
         affected.append(_key_pairs(customers, by_circuit, CIRCUIT_ID))
         affected.append(_key_pairs(customers, by_substation, SUBSTATION_ID))
         for key, eq in ((CIRCUIT_ID, by_circuit), (SUBSTATION_ID, by_substation)):
-            blank = ~_known(psr[key]) if key in psr else pd.Series(True, index=psr.index)
+            blank = ~known(psr[key]) if key in psr else pd.Series(True, index=psr.index)
             uncertain.append(
                 _within_reach(
                     psr[blank],
@@ -298,7 +298,7 @@ def downstream(
         rule = dict(zip(mapped["equipment_id"], mapped["rule"], strict=True))
         known_circuits = set(net.circuit_ids)
         circ = lost[CIRCUIT_ID] if CIRCUIT_ID in lost else pd.Series(None, index=lost.index)
-        feeder = lost[_known(circ) & circ.isin(known_circuits)]
+        feeder = lost[known(circ) & circ.isin(known_circuits)]
         unknown = lost[~lost.index.isin(feeder.index)]
         if len(feeder):
             members = circuit_members(
@@ -311,7 +311,7 @@ def downstream(
             # customers off the network who declare the same feeder
             affected.append(_key_pairs(unplaced, feeder, CIRCUIT_ID))
             blank = (
-                ~_known(unplaced_psr[CIRCUIT_ID])
+                ~known(unplaced_psr[CIRCUIT_ID])
                 if CIRCUIT_ID in unplaced_psr
                 else pd.Series(True, index=unplaced_psr.index)
             )

@@ -204,6 +204,7 @@ def run_campaign(
         )
     equipment["radius_m"] = equipment["kind"].map(cfg.radii).astype(float)
     needs_table: NeedsTable | None = load_needs_table(cfg.needs_codes) if cfg.needs_codes else None
+    _require_contact_columns(cfg, cust_r)
 
     # ------------------------------------------------------------------ circuits
     say("circuit membership")
@@ -334,6 +335,22 @@ def run_campaign(
     if history is not None:
         contacts = _apply_history(contacts, history, not_reasons)
 
+    # ------------------------------------------------------------------ undeliverable letters
+    # a letter without an address line cannot be delivered: a person completes the address
+    no_address = (contacts["channel"] == "letter") & ~_circuits.known(contacts["address_line_1"])
+    for cid, camp in zip(
+        contacts.loc[no_address, CUSTOMER_ID], contacts.loc[no_address, "campaign"], strict=True
+    ):
+        review.append(
+            {
+                CUSTOMER_ID: cid,
+                "issue": "no_address",
+                "detail": f"a {camp.replace('_', ' ')} is due but the record has no address "
+                "line to send it to",
+            }
+        )
+    contacts = contacts[~no_address]
+
     # ------------------------------------------------------------------ one letter per premise
     contacts, covered = _one_letter_per_premise(contacts)
     contacts["template_id"] = contacts["campaign"].map(
@@ -374,6 +391,42 @@ def run_campaign(
     for w in warnings:
         log.info("%s", w)
     return CampaignResult(manifest=manifest, **result_wo_manifest)
+
+
+#: Customer columns a campaign cannot do without: at least one must hold a value.
+_NEEDED_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "leaflet": (("address_line_1",), "letters cannot be addressed"),
+    "installation_letter": (("address_line_1",), "letters cannot be addressed"),
+    "outage_letter": (("address_line_1",), "letters cannot be addressed"),
+    "outage_phone_call": (("phone", "nominee_phone"), "no PSR customer can be phoned"),
+}
+
+
+def _require_contact_columns(cfg: CampaignConfig, cust_r: Any) -> None:
+    """Refuse a campaign whose contacts need a column that the customer file does not give.
+
+    A header the reader did not recognise (``Addr Line1``, ``Telephone``) would
+    otherwise send letters without addresses, or phone nobody, without a word.
+    """
+    data = cust_r.data
+    problems: list[str] = []
+    for campaign in cfg.produce:
+        columns, consequence = _NEEDED_COLUMNS[campaign]
+        present = [c for c in columns if c in data and _circuits.known(data[c]).any()]
+        if not present and len(data):
+            problems.append(f"{campaign} needs {' or '.join(columns)} ({consequence})")
+    if not problems:
+        return
+    unused = list(getattr(cust_r, "columns_unused", ()) or ())
+    hint = (
+        f" Columns in the file that are not used: {', '.join(map(str, unused))}." if unused else ""
+    )
+    raise ConfigError(
+        f"{Path(cust_r.source).name}: no customer has a value in the column(s) the campaign "
+        f"needs: {'; '.join(dict.fromkeys(problems))}.{hint} If the file holds them under another "
+        'header, map it in the campaign file, e.g. [inputs.columns.customers] "Addr Line1" = '
+        '"address_line_1".'
+    )
 
 
 def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
