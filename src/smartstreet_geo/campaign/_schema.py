@@ -45,6 +45,7 @@ __all__ = [
     "CampaignName",
     "campaign_json_schema",
     "json_schema_text",
+    "no_repeats",
     "resolve_path",
     "write_json_schema",
 ]
@@ -86,7 +87,8 @@ def _reference_text(value: str) -> str:
     return _plain_text(value) if value else value  # the reference may be empty (its default)
 
 
-def _no_repeats(values: list[_T]) -> list[_T]:
+def no_repeats(values: list[_T]) -> list[_T]:
+    """Refuse a list that holds an item twice."""
     seen: set[Any] = set()
     for item in values:
         if item in seen:
@@ -143,15 +145,16 @@ def _input_file(value: str, info: ValidationInfo) -> str:
         raise PydanticCustomError(
             "bad_path", "is not a usable path ({reason})", {"reason": reason}
         ) from None
+    shown = os.path.abspath(p)  # where it was looked for, whatever the current folder
     if not exists:
-        raise PydanticCustomError("no_file", "file {path} does not exist", {"path": str(p)})
+        raise PydanticCustomError("no_file", "file {path} does not exist", {"path": shown})
     if folder:
-        raise PydanticCustomError("folder", "{path} is a folder, not a file", {"path": str(p)})
+        raise PydanticCustomError("folder", "{path} is a folder, not a file", {"path": shown})
     if not regular:
-        raise PydanticCustomError("not_regular", "{path} is not a regular file", {"path": str(p)})
+        raise PydanticCustomError("not_regular", "{path} is not a regular file", {"path": shown})
     if not readable:
         raise PydanticCustomError(
-            "unreadable", "file {path} cannot be read (permission denied)", {"path": str(p)}
+            "unreadable", "file {path} cannot be read (permission denied)", {"path": shown}
         )
     return value
 
@@ -237,7 +240,9 @@ InputFile = Annotated[
 IsoDate = Annotated[
     date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
 ]
-UniqueList = Annotated[list[_T], AfterValidator(_no_repeats)]
+UniqueList = Annotated[
+    list[_T], AfterValidator(no_repeats), Field(json_schema_extra={"uniqueItems": True})
+]
 
 # A radius is how far from a new item a customer is told about its installation. Smart
 # Street items (tap changers and capacitors at substations, switches in link boxes) matter

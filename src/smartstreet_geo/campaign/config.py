@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from ..errors import ConfigError
 from . import _schema
@@ -150,7 +151,7 @@ def load_config(
         model = CampaignFile.model_validate(raw, context={"root": root})
     except ValidationError as exc:
         problems += [_describe(err, where) for err in exc.errors(include_url=False)]
-    problems += _cross_checks(raw, where)
+    problems = list(dict.fromkeys(problems + _cross_checks(raw, where)))
     if problems or model is None:
         raise ConfigError(_join(where, problems))
     return _to_config(model, raw, source, root)
@@ -295,6 +296,15 @@ def _cross_checks(raw: dict[str, Any], where: str) -> list[str]:
         return table.get(key) if isinstance(table, dict) else None
 
     out = []
+    # repeats are found by the schema only when every item is valid; looked for here too so that
+    # they are reported with a bad item (the same line twice is reported once)
+    for section, key in (("campaigns", "produce"), ("scope", "circuits")):
+        items = get(section, key)
+        if isinstance(items, list):
+            try:
+                _schema.no_repeats([i for i in items if isinstance(i, str)])
+            except PydanticCustomError as exc:
+                out.append(f"{where}: {_path((section, key))}: {exc.message()}")
     if get("scope", "circuits_column") is not None and get("inputs", "circuits") is None:
         out.append(
             f"{where}: [scope] circuits_column: needs the circuits table, "
