@@ -14,8 +14,8 @@ naming the file and the key, e.g.::
 Paths are relative to the campaign file. See the README's "Campaign file
 reference" for every key with its meaning. The same schema is published for
 editors as JSON Schema in ``docs/campaign.schema.json`` (generated from the
-models; put ``#:schema ./campaign.schema.json`` on a campaign file's first line
-for Taplo / Even Better TOML to check and complete it as you type).
+models; a first line ``#:schema`` followed by that file's path or URL lets
+Taplo / Even Better TOML check and complete a campaign file as you type).
 
 Checks that need the inputs' contents are in :func:`check_against_inputs`:
 ``[outage] dates`` must name equipment ids that exist in the equipment file.
@@ -167,7 +167,9 @@ def check_against_inputs(cfg: CampaignConfig, equipment_ids: Iterable[str]) -> N
     ----------
     cfg : CampaignConfig
     equipment_ids : iterable of str
-        The ``equipment_id`` values of the equipment file's valid rows.
+        Every ``equipment_id`` in the equipment file as read, valid and rejected
+        rows alike (a date for a rejected item is not a typo: its row is in the
+        rejects with the reason).
 
     Raises
     ------
@@ -186,7 +188,7 @@ def check_against_inputs(cfg: CampaignConfig, equipment_ids: Iterable[str]) -> N
     if unknown:
         problems = [
             f"{where}: [outage] dates.{_key(k)}: no equipment with this id in "
-            f"{cfg.equipment.name} (or its row was rejected); correct the id or remove the date"
+            f"{cfg.equipment.name}; correct the id or remove the date"
             for k in unknown
         ]
         raise ConfigError(_join(where, problems))
