@@ -393,7 +393,7 @@ def run_campaign(
     return CampaignResult(manifest=manifest, **result_wo_manifest)
 
 
-#: Customer columns a campaign cannot do without: at least one must hold a value.
+#: Customer columns a campaign cannot do without: the file must give at least one of each.
 _NEEDED_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
     "leaflet": (("address_line_1",), "letters cannot be addressed"),
     "installation_letter": (("address_line_1",), "letters cannot be addressed"),
@@ -405,27 +405,26 @@ _NEEDED_COLUMNS: dict[str, tuple[tuple[str, ...], str]] = {
 def _require_contact_columns(cfg: CampaignConfig, cust_r: Any) -> None:
     """Refuse a campaign whose contacts need a column that the customer file does not give.
 
-    A header the reader did not recognise (``Addr Line1``, ``Telephone``) would
-    otherwise send letters without addresses, or phone nobody, without a word.
+    A header the reader did not recognise (``Corresp Line A``, ``Contact No``)
+    would otherwise send letters without addresses, or phone nobody, without a
+    word. A column that is present but blank for some customers is a per-row
+    matter (manual review), not this.
     """
-    data = cust_r.data
+    given = set(cust_r.columns_used.values())
     problems: list[str] = []
     for campaign in cfg.produce:
         columns, consequence = _NEEDED_COLUMNS[campaign]
-        present = [c for c in columns if c in data and _circuits.known(data[c]).any()]
-        if not present and len(data):
+        if not given & set(columns):
             problems.append(f"{campaign} needs {' or '.join(columns)} ({consequence})")
     if not problems:
         return
-    unused = list(getattr(cust_r, "columns_unused", ()) or ())
-    hint = (
-        f" Columns in the file that are not used: {', '.join(map(str, unused))}." if unused else ""
-    )
+    unused = list(cust_r.columns_unused_labels)
+    hint = f" Columns in the file that are not used: {', '.join(unused)}." if unused else ""
     raise ConfigError(
-        f"{Path(cust_r.source).name}: no customer has a value in the column(s) the campaign "
-        f"needs: {'; '.join(dict.fromkeys(problems))}.{hint} If the file holds them under another "
-        'header, map it in the campaign file, e.g. [inputs.columns.customers] "Addr Line1" = '
-        '"address_line_1".'
+        f"{Path(cust_r.source).name}: the customer file has no column the campaign needs: "
+        f"{'; '.join(dict.fromkeys(problems))}.{hint} If the file holds it under another "
+        'header, map it in the campaign file, e.g. [inputs.columns.customers] "Corresp Line A" '
+        '= "address_line_1".'
     )
 
 
