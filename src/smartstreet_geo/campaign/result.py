@@ -88,8 +88,11 @@ class CampaignResult:
         rows: list[tuple[str, str]] = [
             ("campaign", f"{camp.get('name', '')} ({camp.get('reference', '')})"),
         ]
-        for row in self.counts().itertuples(index=False):
-            rows.append((f"contacts: {row.campaign}", f"{int(row.contacts):,}"))
+        counts = self.counts()
+        for campaign, n in zip(
+            counts["campaign"].tolist(), counts["contacts"].tolist(), strict=True
+        ):
+            rows.append((f"contacts: {campaign}", f"{int(n):,}"))
         for status, n in self.status_counts().items():
             rows.append((f"reconciliation: {status}", f"{int(n):,}"))
         rows.append(("manual review rows", f"{len(self.manual_review):,}"))
