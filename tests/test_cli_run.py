@@ -119,5 +119,5 @@ def test_bad_campaign_file_names_the_key(tmp_path):
     campaign.write_text('[inputs]\ncustomers = "nope.csv"\n')
     r = cli("run", str(campaign), "--out", str(tmp_path / "o"))
     assert r.returncode == 1
-    assert "[inputs.customers] file" in r.stderr and "does not exist" in r.stderr
+    assert "[inputs] customers: file" in r.stderr and "does not exist" in r.stderr
     assert "Traceback" not in r.stderr

@@ -25,7 +25,8 @@ from ..io import read_customers, read_equipment, read_network
 from ..io._result import empty_rejects
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from . import _circuits
-from .config import CAMPAIGNS, CampaignConfig, load_config
+from ._sidefiles import read_history, read_opted_out
+from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
 from .phones import normalise_uk_phones
 from .psr import NeedsTable, assess_needs, load_needs_table
 from .result import CampaignResult
@@ -68,14 +69,6 @@ def premise_keys(customers: pd.DataFrame) -> pd.Series:
     by_address = "addr:" + address + "|" + customers[POSTCODE].fillna("").astype(str)
     pid = customers[PREMISE_ID]
     return ("uprn:" + pid.astype(str)).where(pid.notna(), by_address).astype(str)
-
-
-def _read_id_list(path: Path, what: str) -> pd.DataFrame:
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if CUSTOMER_ID not in df.columns:
-        raise ConfigError(f"{path}: the {what} file needs a customer_id column.")
-    df[CUSTOMER_ID] = df[CUSTOMER_ID].str.strip()
-    return df
 
 
 def _scope(cfg: CampaignConfig, warnings: list[str]) -> set[str]:
@@ -192,6 +185,9 @@ def run_campaign(
             substation_columns=cfg.column_maps.get("substations") or None,
             encoding=cfg.encoding,
         )
+    check_against_inputs(
+        cfg, [*eq_r.data["equipment_id"], *eq_r.rejects["record_id"].dropna().astype(str)]
+    )
     customers = cust_r.data.copy()
     equipment = eq_r.data.copy()
     kinds = set(equipment["kind"])
@@ -256,10 +252,18 @@ def run_campaign(
     say("building contact lists")
     cust = pd.DataFrame(customers.drop(columns=customers.geometry.name))
     cust["premise_key"] = premise_keys(cust)
+    # side-file ids are matched after the customer file's normalisation (see _sidefiles)
+    every_id = {*cust[CUSTOMER_ID], *cust_r.rejects["record_id"].dropna().astype(str)}
     opted_out: set[str] = set()
     if cfg.opted_out is not None:
-        opted_out = set(_read_id_list(cfg.opted_out, "opted-out")[CUSTOMER_ID])
-    history = _read_id_list(cfg.history, "contact history") if cfg.history is not None else None
+        side = read_opted_out(cfg.opted_out, every_id, encoding=cfg.encoding)
+        opted_out = set(side.ids)
+        warnings.extend(side.warnings())
+    history = None
+    if cfg.history is not None:
+        side = read_history(cfg.history, every_id, encoding=cfg.encoding)
+        history = side.table
+        warnings.extend(side.warnings())
 
     candidates: list[pd.DataFrame] = []
     review: list[dict[str, Any]] = []
