@@ -362,3 +362,62 @@ def test_campaign_refuses_when_a_needed_column_is_not_found(tmp_path, header, pr
     cfg["inputs"]["columns"] = {"customers": {header: canonical}}
     r = _run(tmp_path, cfg)
     assert list(r.contacts.loc[r.contacts["campaign"] == produce, "customer_id"]) == ["c1"]
+
+
+# ----------------------------------------------------------------------------- side files
+def test_opt_outs_saved_by_a_spreadsheet_still_suppress(tmp_path):
+    """`1652199544894.0` suppressed nothing, silently; a shortened id is refused."""
+    _customers(
+        tmp_path,
+        [
+            {
+                "customer_id": "1652199544894",
+                "easting": E + 10,
+                "northing": N,
+                "circuit_id": "C1",
+                "psr": "N",
+                "psr_needs": "",
+            },
+            {
+                "customer_id": "1652199544895",
+                "easting": E + 12,
+                "northing": N,
+                "circuit_id": "C1",
+                "psr": "N",
+                "psr_needs": "",
+                "address_line_1": "2 Oak Street",
+            },
+        ],
+    )
+    _equipment(
+        tmp_path,
+        [
+            {
+                "equipment_id": "EQ1",
+                "circuit_id": "C1",
+                "easting": E,
+                "northing": N,
+                "outage_required": "false",
+            }
+        ],
+    )
+    (tmp_path / "optout.csv").write_text("customer_id\n1652199544894.0\n9999\n")
+    cfg = _config(tmp_path)
+    cfg["campaigns"]["produce"] = ["installation_letter"]
+    cfg["suppression"] = {"opted_out": "optout.csv"}
+    r = _run(tmp_path, cfg)
+    assert list(r.contacts["customer_id"]) == ["1652199544895"]
+    assert "opted out" in r.reconciliation.set_index("customer_id").loc["1652199544894", "reason"]
+    assert any("1 opted-out ids match no customer" in w for w in r.warnings)
+    (tmp_path / "optout.csv").write_text("customer_id\n1.652199E+12\n")
+    with pytest.raises(ssg.errors.InputFileError, match="shortened"):
+        _run(tmp_path, cfg)
+
+
+def test_outage_date_for_unknown_equipment_is_an_error(tmp_path):
+    _customers(tmp_path, [{"customer_id": "c1", "easting": E, "northing": N, "circuit_id": "C1"}])
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    cfg = _config(tmp_path)
+    cfg["outage"] = {"dates": {"EQ9": "2027-03-01"}}
+    with pytest.raises(ssg.errors.ConfigError, match=r"dates\.EQ9.*no equipment with this id"):
+        _run(tmp_path, cfg)
