@@ -32,12 +32,11 @@ from shapely import LineString, Point
 import smartstreet_geo as ssg
 from smartstreet_geo import maps
 from smartstreet_geo.crs import bng_to_lonlat
-from smartstreet_geo.errors import CRSError, ParameterError
+from smartstreet_geo.errors import CRSError, ParameterError, SmartStreetGeoError
 from smartstreet_geo.maps._assets import EXTERNAL_RESOURCE, manifest, offline_head
 from smartstreet_geo.schema import DEFAULT_RADII_M
 
 ROOT = Path(__file__).resolve().parents[1]
-_SPACE = re.compile(r"\s*")
 
 #: Strings that must neither execute nor break a page (issue 6).
 HOSTILE = (
@@ -117,28 +116,6 @@ def render(m: folium.Map) -> str:
     return m.get_root().render()
 
 
-def page_specs(html: str, factory: str) -> list[dict[str, Any]]:
-    """Return the data objects passed to ``SSG.<factory>(...)`` in the page body."""
-    body = html[html.index("</head>") :]
-    token = f"SSG.{factory}("
-    decoder = json.JSONDecoder()
-    out, pos = [], 0
-    while (i := body.find(token, pos)) >= 0:
-        start = i + len(token)
-        if factory == "setup":  # SSG.setup(map_0000, {...})
-            start = body.index(",", start) + 1
-        obj, pos = decoder.raw_decode(body, _SPACE.match(body, start).end())
-        out.append(obj)
-    return out
-
-
-def layer_names(html: str) -> list[str]:
-    """The overlay names given to Leaflet's layer control (HTML that Leaflet inserts)."""
-    block = html[html.index("overlays :") :]
-    block = block[: block.index("};")]
-    return [json.loads(k) for k in re.findall(r'("(?:[^"\\]|\\.)*")\s*:\s*\w+,', block)]
-
-
 #: The page's one data island: every value from the inputs and options is in it, and only there.
 _ISLAND = re.compile(r'<script type="application/json" id="ssg-data">(.*?)</script>', re.S)
 
@@ -154,6 +131,22 @@ def data_island(html: str) -> dict[str, Any]:
 def outside_island(html: str) -> str:
     """The page with the data island emptied: markup and code only."""
     return _ISLAND.sub('<script type="application/json" id="ssg-data"></script>', html)
+
+
+def page_specs(html: str, factory: str) -> list[dict[str, Any]]:
+    """The data of each ``SSG.<factory>`` layer in the page (``"setup"``: the whole island)."""
+    island = data_island(html)
+    if factory == "setup":
+        return [island]
+    return [layer["spec"] for layer in island["layers"] if layer["factory"] == factory]
+
+
+def layer_names(html: str) -> list[str]:
+    """The layer-control labels, as the page shows them (label and count, as text)."""
+    return [
+        f"{layer['name']['label']} ({layer['name']['count']:,})"
+        for layer in data_island(html)["layers"]
+    ]
 
 
 def decode_points(spec: dict[str, Any]) -> np.ndarray:
@@ -211,7 +204,8 @@ def demo_internal_html() -> str:
     ("text", "expected"),
     [
         ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
-        ("Smith ${alert(2)}", "Smith &#36;{alert(2)}"),
+        ("Smith ${alert(2)}", "Smith &#36;&#123;alert(2)&#125;"),
+        ("3 {{7*7}} Road", "3 &#123;&#123;7*7&#125;&#125; Road"),
         ("O`Brien", "O&#96;Brien"),
         ("a\\`b", "a&#92;&#96;b"),
         ("'\"&", "&#x27;&quot;&amp;"),
@@ -229,7 +223,7 @@ def test_escape_text_table(text, expected):
 @given(st.text())
 def test_escape_text_is_inert_in_html_and_template_literals_and_reversible(text):
     out = maps.escape_text(text)
-    assert not set(out) & set("<>\"'`$\\")  # no tag, attribute end, substitution or escape
+    assert not set(out) & set("<>\"'`$\\{}")  # no tag, attribute end, substitution, template
     assert htmllib.unescape(out) == text  # the browser shows the original text
 
 
@@ -247,17 +241,27 @@ def test_script_json_round_trips_and_cannot_close_a_script(value):
     assert not set(out) & {"<", ">", "&", "\u2028", "\u2029"}
 
 
-def test_folium_tooltip_with_escaped_text_has_no_live_template_syntax():
-    # folium writes tooltip text inside a JavaScript template literal (`...`)
+def test_folium_tooltip_with_escaped_text_has_no_live_template_syntax(tmp_path, monkeypatch):
+    # folium writes tooltip text inside a JavaScript template literal (`...`), and branca
+    # renders it as a Jinja2 template twice: escape_text makes it inert for both
+    from hostile import HOSTILE as CATALOGUE
+
+    monkeypatch.chdir(tmp_path)
+    texts = [*HOSTILE, *(v for _, v in CATALOGUE)]
     m = folium.Map(tiles=None)
     marker = folium.Marker([53.5, -2.2]).add_to(m)
-    for text in HOSTILE:
+    for text in texts:
         folium.Tooltip(maps.escape_text(text)).add_to(marker)
     script = render(m)
+    assert not (tmp_path / "pwned").exists()
     literals = re.findall(r"bindTooltip\(\s*`(.*?)`", script, flags=re.S)
-    assert len(literals) == len(HOSTILE)
-    for lit in literals:
+    assert len(literals) == len(texts)
+    for lit, text in zip(literals, texts, strict=True):
         assert "${" not in lit and "`" not in lit and "<img" not in lit and "</script" not in lit
+        assert "{" not in lit and "}" not in lit
+        inner = re.fullmatch(r"\s*<div>\s*(.*?)\s*</div>\s*", lit, flags=re.S)
+        assert inner is not None, lit
+        assert htmllib.unescape(inner.group(1)).strip() == text.strip()  # shown literally
 
 
 # --------------------------------------------------------------------------- offline
@@ -300,27 +304,32 @@ def test_osm_mode_fetches_only_tiles():
     page = render(m)
     assert EXTERNAL_RESOURCE.search(page) is None
     urls = set(re.findall(r"https?://[^\s\"'<>)\\]+", page.split("</head>", 1)[1]))
-    assert urls == {
-        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        "https://www.openstreetmap.org/copyright",
+    assert urls == {"https://tile.openstreetmap.org/{z}/{x}/{y}.png"}
+    assert data_island(page)["tiles"] == {
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "osm": True,
+        "attribution": None,  # the OSM credit and its link are constants of the page script
     }
+    assert "https://www.openstreetmap.org/copyright" in offline_head()
 
 
-def test_custom_tile_url_and_escaped_attribution():
+def test_custom_tile_url_and_plain_text_attribution():
     url = "https://tiles.example.org/{z}/{x}/{y}.png"
     page = render(
         maps.equipment_map(demo_inputs().equipment, tiles=url, tile_attribution=HOSTILE[0])
     )
-    assert url in page
     assert "<img src=x" not in page
-    (attribution,) = re.findall(r'"attribution":\s*("(?:[^"\\]|\\.)*")', page)
-    assert json.loads(attribution) == maps.escape_text(HOSTILE[0])  # Leaflet inserts it as HTML
+    tiles = data_island(page)["tiles"]
+    assert tiles == {"url": url, "osm": False, "attribution": HOSTILE[0]}  # shown as text
+    default = data_island(render(maps.equipment_map(demo_inputs().equipment, tiles=url)))
+    assert default["tiles"]["attribution"] == "Tiles: tiles.example.org"
 
 
 @pytest.mark.parametrize(
     "tiles",
     [
         "http://example.org/tiles.png",  # no {z}/{x}/{y}
+        "http://example.org/{z}/{x}/{y}.png",  # https only
         "javascript:alert(1)//{z}/{x}/{y}",
         'https://example.org/{z}/{x}/{y}.png"onload=alert(1)',
         "ftp://example.org/{z}/{x}/{y}.png",
@@ -588,10 +597,10 @@ def test_hostile_text_is_data_never_markup():
     )
     for raw in ("<img src=x", "</script><script>", "\u2028"):
         assert raw not in page
-    assert f"<title>{maps.escape_text(HOSTILE[0])}</title>" in page
+    assert "<title>" not in page  # the page script sets document.title from the data
+    assert data_island(page)["title"] == HOSTILE[0]
     names = layer_names(page)
-    assert any(n.endswith(maps.escape_text(HOSTILE[0]) + " (6)") for n in names), names
-    assert not any("<img" in n for n in names)
+    assert HOSTILE[0] + " (6)" in names, names  # a label: the page shows it as text
     ids = [it["id"] for s in page_specs(page, "equipment") for it in s["items"]]
     assert sorted(ids) == sorted(HOSTILE)  # intact as data
     labels = [lab for s in page_specs(page, "points") for lab in point_labels(s)]
@@ -665,7 +674,7 @@ def test_map_command_writes_a_pseudonymous_offline_map(tmp_path, capsys):
     assert "pseudonymous" in stdout
     names = demo_inputs().customers["name"].head(50)
     assert not any(n in stdout or n in page for n in names)
-    with pytest.raises(ParameterError, match="exists"):
+    with pytest.raises(SmartStreetGeoError, match="exists"):
         _map_command(["--equipment", str(d("equipment")), "--out", str(out)])
 
 

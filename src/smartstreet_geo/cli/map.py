@@ -53,10 +53,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--tiles",
         default="osm",
         metavar="{osm,none,URL}",
-        help="background: osm (OpenStreetMap, default), none (offline), or a tile URL "
-        "template such as https://tiles.example.org/{z}/{x}/{y}.png",
+        help="background: osm (OpenStreetMap, default), none (offline), or an https tile "
+        "URL template such as https://tiles.example.org/{z}/{x}/{y}.png",
     )
-    p.add_argument("--tile-attribution", help="attribution text for a custom tile URL")
+    p.add_argument(
+        "--tile-attribution", help="attribution text for the tiles (shown as plain text)"
+    )
     p.add_argument(
         "--internal",
         action="store_true",
@@ -71,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "are left out (for maps shared more widely)",
     )
     p.add_argument("--min-group", type=int, default=5, help="smallest group shown (default 5)")
-    p.add_argument("--title", help="title of the map")
+    p.add_argument("--title", help="title of the map (shown as plain text)")
     add_input_options(p)
     p.set_defaults(func=run)
 
@@ -125,9 +127,10 @@ def read_in_scope(path: Path, *, encoding: str | None = None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Read the inputs, build the map and write it; return the exit code."""
-    from ..maps import inputs_map, save_map
+    from ..maps import check_tiles, inputs_map, save_map
     from .near import parse_radius
 
+    tiles = check_tiles(args.tiles)  # before anything is read or written
     out: Path = args.out
     check_out_file(out, force=args.force, example="map.html")
     if not (args.customers or args.equipment or args.network):
@@ -135,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if args.substations and not args.network:
         raise ParameterError("--substations needs --network (the edges file).")
     options: dict[str, Any] = {
-        "tiles": None if args.tiles == "none" else args.tiles,
+        "tiles": tiles,
         "tile_attribution": args.tile_attribution,
         "internal": args.internal,
         "aggregate_m": args.aggregate,

@@ -11,6 +11,13 @@ load in about a second), and only allowlisted columns reach the page.
   :func:`inputs_map` -- raw inputs from the readers.
 - :func:`save_map` -- write the HTML atomically, refusing anything that would
   load from the network.
+- :func:`check_tiles` -- check a background setting (``osm``, ``none`` or an
+  ``https://`` tile URL template) early, before any work.
+
+Data never passes through a template: folium/branca render their elements as
+Jinja2 templates (twice, for macros), so every text from the inputs and options
+goes into one JSON data island that the page's own script reads and shows with
+``textContent`` (see ``_elements.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from ._api import (
     INTERNAL_CUSTOMER_COLUMNS,
     PSEUDONYMOUS_CUSTOMER_COLUMNS,
     campaign_map,
+    check_tiles,
     circuits_map,
     customers_map,
     equipment_map,
@@ -37,6 +45,7 @@ __all__ = [
     "INTERNAL_CUSTOMER_COLUMNS",
     "PSEUDONYMOUS_CUSTOMER_COLUMNS",
     "campaign_map",
+    "check_tiles",
     "circuits_map",
     "customers_map",
     "equipment_map",

@@ -1,4 +1,11 @@
-"""Public map builders: campaign, equipment, circuits, customers; and saving."""
+"""Public map builders: campaign, equipment, circuits, customers; and saving.
+
+Every builder collects what the map shows into one plain dict (the page's
+data) and hands it to :class:`~smartstreet_geo.maps._elements.DataIsland`; the
+folium part of the page (the map object, the embedded assets, the
+``SSG.setup`` call) is the same for every map and holds no data. See
+:mod:`smartstreet_geo.maps._elements` for why data never passes through folium.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -34,9 +42,8 @@ from ..schema import (
     SUBSTATION_ID,
 )
 from ._assets import EXTERNAL_RESOURCE, InlineAssets
-from ._elements import DataLayer, MapSetup
+from ._elements import DataIsland, MapSetup
 from ._encode import SCALE, Encoder, line_parts, quantise
-from ._escape import escape_text
 from ._style import (
     CATEGORIES,
     CIRCUIT_IN_SCOPE,
@@ -48,7 +55,7 @@ from ._style import (
     UNCATEGORISED,
     Style,
     equipment_style,
-    icon_svg,
+    icon_uri,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +68,7 @@ __all__ = [
     "INTERNAL_CUSTOMER_COLUMNS",
     "PSEUDONYMOUS_CUSTOMER_COLUMNS",
     "campaign_map",
+    "check_tiles",
     "circuits_map",
     "customers_map",
     "equipment_map",
@@ -93,10 +101,12 @@ EQUIPMENT_MAP_COLUMNS = (
 )
 
 _OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-_OSM_ATTRIBUTION = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-)
-_TILE_URL = re.compile(r"^https?://[^\s\"'<>`\\]+$")
+# RFC 3986 URL characters plus the braces of Leaflet's placeholders; no quotes,
+# spaces, backslashes, angle brackets or anything outside ASCII
+_TILE_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%{}]+")
+_TILE_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+# what Leaflet's TileLayer fills in; any other {name} makes it throw at every tile
+_TILE_PLACEHOLDERS = frozenset({"{z}", "{x}", "{y}", "{-y}", "{s}", "{r}"})
 _SIMPLIFY_M = 0.5  # circuit lines: Douglas-Peucker tolerance, metres
 _GB_CENTRE = (54.0, -2.5)
 #: Customers not contacted recede: smaller, paler, no outline.
@@ -106,9 +116,80 @@ _POINT_LOOK: dict[str, dict[str, Any]] = {
 
 
 # --------------------------------------------------------------------------- options
+def _tile_url_ok(url: str) -> bool:
+    if not _TILE_URL_CHARS.fullmatch(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host, user = parts.hostname, parts.username
+    except ValueError:  # e.g. an unbalanced [ in the host
+        return False
+    if parts.scheme != "https" or not host or user is not None or "{" in parts.scheme:
+        return False
+    holes = set(_TILE_PLACEHOLDER.findall(url))
+    if holes - _TILE_PLACEHOLDERS or re.search(r"[{}]", _TILE_PLACEHOLDER.sub("", url)):
+        return False
+    return {"{z}", "{x}"} <= holes and bool(holes & {"{y}", "{-y}"})
+
+
+def check_tiles(tiles: str | None) -> str:
+    """Check a background-tiles setting and return it normalised.
+
+    The map builders call this first (before any work); a campaign file or a
+    command line can call it as soon as it reads the setting, so that a bad
+    value is refused before anything is computed or written.
+
+    Parameters
+    ----------
+    tiles : str or None
+        ``"osm"`` (OpenStreetMap), ``"none"`` or ``None`` (no background), or an
+        ``https://`` tile URL template with ``{z}``, ``{x}`` and ``{y}`` (or
+        ``{-y}``), optionally ``{s}`` and ``{r}``, e.g.
+        ``"https://tiles.example.org/{z}/{x}/{y}.png"``.
+
+    Returns
+    -------
+    str
+        ``"osm"``, ``"none"`` (either case accepted) or the URL unchanged.
+
+    Raises
+    ------
+    ParameterError
+        Anything else: another scheme (``http:``, ``javascript:``, ``data:``
+        ...), no host, a user name or password in the URL, spaces, quotes or
+        other characters outside a URL, placeholders Leaflet does not fill
+        (``{foo}``, ``{{...}}``), or a template without ``{z}``/``{x}``/``{y}``.
+
+    Examples
+    --------
+    >>> check_tiles(None), check_tiles("OSM")
+    ('none', 'osm')
+    >>> check_tiles("https://tiles.example.org/{z}/{x}/{y}.png")
+    'https://tiles.example.org/{z}/{x}/{y}.png'
+    >>> check_tiles("javascript:alert(1)")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    smartstreet_geo.errors.ParameterError: tiles='javascript:alert(1)': give 'osm', ...
+    """
+    if tiles is None:
+        return "none"
+    if isinstance(tiles, str):
+        if tiles.lower() in {"none", "osm"}:
+            return tiles.lower()
+        if _tile_url_ok(tiles):
+            return tiles
+    shown = repr(tiles)
+    shown = shown if len(shown) <= 100 else shown[:96] + "...'"
+    raise ParameterError(
+        f"tiles={shown}: give 'osm', 'none', or an https:// tile URL template such as "
+        "'https://tiles.example.org/{z}/{x}/{y}.png' (with {z}, {x} and {y}; {s}, {r} and "
+        "{-y} are also filled in; no other braces, spaces or quotes)."
+    )
+
+
 @dataclass(frozen=True)
 class _Options:
-    tiles: str | None
+    tiles: str  # as returned by check_tiles: "none", "osm" or an https URL template
     tile_attribution: str | None
     internal: bool
     aggregate_m: float | None
@@ -116,6 +197,11 @@ class _Options:
     title: str
 
     def __post_init__(self) -> None:
+        check_tiles(self.tiles)  # the builders pass it through check_tiles first
+        for name in ("title", "tile_attribution"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) or (value is None and name == "tile_attribution")):
+                raise ParameterError(f"{name}: give text (a str), not {type(value).__name__}.")
         if self.aggregate_m is not None:
             if not (math.isfinite(self.aggregate_m) and self.aggregate_m > 0):
                 raise ParameterError(
@@ -133,32 +219,18 @@ class _Options:
             raise ParameterError(f"min_group={self.min_group!r}: give a whole number >= 1.")
 
 
-def _tile_layer(tiles: str | None, attribution: str | None) -> Any:
-    import folium
+def _tiles_data(tiles: str, attribution: str | None) -> dict[str, Any] | None:
+    """Return the background for the page's data: URL, whether it is OSM, attribution.
 
-    if tiles is None or tiles == "none":
+    The OpenStreetMap attribution (with its link) is a constant of the page
+    script; ``attribution`` is plain text, shown after it (with ``textContent``).
+    """
+    if tiles == "none":
         return None
     if tiles == "osm":
-        url, attr, name = _OSM_URL, _OSM_ATTRIBUTION, "OpenStreetMap"
-    else:
-        if not _TILE_URL.match(tiles) or not all(k in tiles for k in ("{z}", "{x}", "{y}")):
-            raise ParameterError(
-                f"tiles={tiles!r}: give 'osm', 'none', or a tile URL template such as "
-                "'https://tiles.example.org/{z}/{x}/{y}.png' (http or https, with {z}, {x} "
-                "and {y})."
-            )
-        host = tiles.split("/")[2]
-        url, attr, name = tiles, escape_text(attribution or f"Tiles: {host}"), "Tiles"
-    if tiles == "osm" and attribution:
-        attr = f"{escape_text(attribution)} | {_OSM_ATTRIBUTION}"
-    return folium.TileLayer(
-        tiles=url,
-        attr=attr,
-        name=name,
-        max_zoom=20,
-        max_native_zoom=19,
-        control=False,
-    )
+        return {"url": _OSM_URL, "osm": True, "attribution": attribution or None}
+    host = urlsplit(tiles).netloc
+    return {"url": tiles, "osm": False, "attribution": attribution or f"Tiles: {host}"}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -209,7 +281,8 @@ def _xy(frame: gpd.GeoDataFrame, what: str) -> tuple[npt.NDArray[np.float64], ..
 class _Page:
     """Everything the builder collects before it makes the folium map."""
 
-    layers: list[tuple[str, dict[str, Any], str, bool]] = field(default_factory=list)
+    # (factory, spec, layer-control name {label, count, key}, shown when the map opens)
+    layers: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = field(default_factory=list)
     lon: list[npt.NDArray[np.int64]] = field(default_factory=list)  # for origin and bounds
     lat: list[npt.NDArray[np.int64]] = field(default_factory=list)
     sections: list[dict[str, Any]] = field(default_factory=list)
@@ -220,18 +293,6 @@ class _Page:
         if qlon.size:
             self.lon.append(np.array([qlon.min(), qlon.max()]))
             self.lat.append(np.array([qlat.min(), qlat.max()]))
-
-
-def _key_html(style: Style) -> str:
-    return f'<span class="ssg-key" style="background:{style.color}"></span>'
-
-
-def _line_html(style: Style) -> str:
-    return f'<span class="ssg-line-key" style="border-top-color:{style.color}"></span>'
-
-
-def _layer_name(key_html: str, label: str, count: int) -> str:
-    return f"{key_html}{escape_text(label)} ({count:,})"
 
 
 def _customer_points(
@@ -316,7 +377,8 @@ def _add_customers(
     rows = []
     for style, qlon, qlat, counts, labels in groups:
         total = int(counts.sum()) if counts is not None else int(qlon.size)
-        rows.append({"color": style.color, "label": style.label, "count": total})
+        row = {"color": style.color, "label": style.label, "count": total}
+        rows.append(row)
         page.extent(qlon, qlat)
         spec: dict[str, Any] = {
             "key": f"customers_{style.key}",
@@ -331,9 +393,7 @@ def _add_customers(
             spec["cell"] = _cell_label(opts)
         if labels is not None:
             spec["_labels"] = labels
-        page.layers.append(
-            ("points", spec, _layer_name(_key_html(style), style.label, total), True)
-        )
+        page.layers.append(("points", spec, row, True))
     title = "Customers by contact" if categorised else "Customers"
     page.sections.append({"title": title, "rows": rows})
 
@@ -453,22 +513,18 @@ def _add_equipment(
             for i in by_kind[kind]
         ]
         icon = f"i{index}"
-        page.icons[icon] = icon_svg(style, size=16)
+        page.icons[icon] = icon_uri(style, size=16)
         spec = {
             "key": f"equipment_{index}",
             "label": style.label,
             "color": style.color,
             "index": index,
-            "svg": icon_svg(style),
+            "icon": icon_uri(style),
             "items": items,
         }
-        name = _layer_name(
-            f'<span class="ssg-layer-icon">{icon_svg(style, size=16)}</span>',
-            style.label,
-            len(items),
-        )
-        page.layers.append(("equipment", spec, name, True))
-        rows.append({"icon": icon, "label": style.label, "count": len(items)})
+        row = {"icon": icon, "label": style.label, "count": len(items)}
+        page.layers.append(("equipment", spec, row, True))
+        rows.append(row)
     if (~ok).any():
         page.notes.append(f"{int((~ok).sum()):,} equipment items without a usable location.")
     page.sections.append({"title": "New equipment (with radius)", "rows": rows})
@@ -502,17 +558,10 @@ def _add_network(
             for i in np.flatnonzero(ok).tolist()
         ]
         page.extent(qlon[ok], qlat[ok])
-        key = f'<span class="ssg-key" style="background:{SUBSTATION.color};border-radius:1px">'
-        name = _layer_name(key + "</span>", SUBSTATION.label, len(items))
-        page.layers.append(("substations", {"key": SUBSTATION.key, "items": items}, name, True))
-        rows.append(
-            {
-                "color": SUBSTATION.color,
-                "square": True,
-                "label": SUBSTATION.label,
-                "count": len(items),
-            }
-        )
+        row = {"color": SUBSTATION.color, "square": True, "label": SUBSTATION.label}
+        row["count"] = len(items)
+        page.layers.append(("substations", {"key": SUBSTATION.key, "items": items}, row, True))
+        rows.append(row)
     if rows:
         page.sections.append({"title": "Network", "rows": rows})
 
@@ -531,7 +580,8 @@ def _add_edges(
     circuit = circuit.fillna("(no circuit)")
     scope: npt.NDArray[np.bool_] | None = None
     if in_scope is not None:
-        scope = circuit.isin({str(c) for c in in_scope}).to_numpy(dtype=bool)
+        # compared as shown: both sides trimmed of surrounding whitespace
+        scope = circuit.isin({str(c).strip() for c in in_scope}).to_numpy(dtype=bool)
     elif IN_SCOPE_COLUMN in e.columns:
         scope = e[IN_SCOPE_COLUMN].astype("boolean").fillna(False).to_numpy(dtype=bool)
     is_open = (
@@ -569,10 +619,9 @@ def _add_edges(
             "note": note,
             "items": items,
         }
-        page.layers.append(
-            ("lines", spec, _layer_name(_line_html(style), style.label, len(items)), True)
-        )
-        rows.append({"line": True, "color": style.color, "label": style.label, "count": len(items)})
+        row = {"line": True, "color": style.color, "label": style.label, "count": len(items)}
+        page.layers.append(("lines", spec, row, True))
+        rows.append(row)
     idx = np.flatnonzero(usable & is_open)
     if idx.size:
         ids = _text(e[EDGE_ID]) if EDGE_ID in e.columns else [None] * n
@@ -592,19 +641,10 @@ def _add_edges(
             "note": "normally open",
             "items": items,
         }
-        ring = (
-            f'<span class="ssg-key" style="background:#fff;border:2px solid {OPEN_POINT.color}">'
-            "</span>"
-        )
-        page.layers.append(("lines", spec, _layer_name(ring, OPEN_POINT.label, len(items)), True))
-        rows.append(
-            {
-                "ring": True,
-                "color": OPEN_POINT.color,
-                "label": OPEN_POINT.label,
-                "count": len(items),
-            }
-        )
+        row = {"ring": True, "color": OPEN_POINT.color, "label": OPEN_POINT.label}
+        row["count"] = len(items)
+        page.layers.append(("lines", spec, row, True))
+        rows.append(row)
 
 
 # --------------------------------------------------------------------------- assembly
@@ -651,18 +691,13 @@ def _assemble(page: _Page, opts: _Options) -> folium.Map:
     import folium
 
     _enc, bounds = _encode_layers(page)
-    centre = (
-        [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-        if bounds
-        else list(_GB_CENTRE)
-    )
-    m = folium.Map(
-        location=centre, zoom_start=6 if bounds is None else 12, tiles=None, control_scale=True
-    )
+    # the same folium map for every page (SSG.setup fits it to the data): nothing
+    # that depends on the data is rendered by folium/branca, which use Jinja
+    m = folium.Map(location=list(_GB_CENTRE), zoom_start=6, tiles=None, control_scale=True)
     m.default_js = []  # no CDN links: the figure header embeds everything instead
     m.default_css = []
     figure: Any = m.get_root()
-    figure.title = escape_text(opts.title)
+    figure.title = None  # SSG.setup sets document.title from the data
     figure.header.add_child(InlineAssets(), name="ssg_assets")
 
     notes = list(page.notes)
@@ -676,22 +711,24 @@ def _assemble(page: _Page, opts: _Options) -> folium.Map:
         )
     if opts.tiles in (None, "none"):
         notes.append("No background map (offline mode).")
-    setup = {
+    data = {
+        "title": opts.title,
         "bounds": bounds,
+        "maxZoom": 20,
+        "tiles": _tiles_data(opts.tiles, opts.tile_attribution),
         "legend": {
             "title": opts.title,
             "sections": page.sections,
             "icons": page.icons,
             "notes": notes,
         },
+        "layers": [
+            {"factory": factory, "show": show, "name": name, "spec": spec}
+            for factory, spec, name, show in page.layers
+        ],
     }
-    m.add_child(MapSetup(setup), name="ssg_setup")
-    tiles = _tile_layer(opts.tiles, opts.tile_attribution)
-    if tiles is not None:
-        m.add_child(tiles)
-    for factory, spec, name, show in page.layers:
-        m.add_child(DataLayer(factory, spec, name=name, show=show))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    figure.html.add_child(DataIsland(data), name="ssg_data")
+    m.add_child(MapSetup(), name="ssg_setup")
     _stable_ids(m)
     return m
 
@@ -745,13 +782,20 @@ def _build(
 _COMMON_PARAMETERS = """
     tiles : {"osm", "none"} or str, default "osm"
         Background: OpenStreetMap tiles, none (the map still shows circuits,
-        substations and a scale bar), or a tile URL template
-        ``https://.../{z}/{x}/{y}.png``. Tiles are the only thing a saved map
-        fetches from the network; without network the map works, minus tiles.
+        substations and a scale bar), or an ``https://`` tile URL template
+        ``https://.../{z}/{x}/{y}.png`` (see :func:`check_tiles`; anything
+        else raises ParameterError before any work). Tiles are the only thing a
+        saved map fetches from the network; without network the map works,
+        minus tiles.
     tile_attribution : str, optional
-        Attribution text for a custom tile URL (shown escaped).
+        Attribution text for the tiles (for OpenStreetMap it follows the OSM
+        credit). Shown as plain text: markup or template syntax in it shows
+        literally.
     title : str, optional
-        Title of the page and the legend."""
+        Title of the page and the legend, shown as plain text. Every text from
+        the data and the options reaches the page only in its JSON data island
+        (never through folium's Jinja2 templates, never parsed as HTML), so
+        ``{{ }}``, ``{% %}``, ``<script>`` or ``${}`` in it show literally."""
 
 
 def campaign_map(
@@ -840,7 +884,12 @@ def campaign_map(
     'Map'
     """
     opts = _Options(
-        tiles, tile_attribution, internal, aggregate_m, min_group, title or "Campaign map"
+        check_tiles(tiles),
+        tile_attribution,
+        internal,
+        aggregate_m,
+        min_group,
+        title or "Campaign map",
     )
     for attr in ("customers", "equipment"):
         if not hasattr(result, attr):
@@ -908,7 +957,9 @@ def inputs_map(
     >>> type(m).__name__
     'Map'
     """
-    opts = _Options(tiles, tile_attribution, internal, aggregate_m, min_group, title or "Inputs")
+    opts = _Options(
+        check_tiles(tiles), tile_attribution, internal, aggregate_m, min_group, title or "Inputs"
+    )
     categorised = False
     if customers is not None:
         frame = _frame(customers, "customers")

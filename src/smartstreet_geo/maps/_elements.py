@@ -1,72 +1,88 @@
-"""folium elements that hand compact data to the embedded map code (``SSG.*``)."""
+"""The two page elements of a map: its JSON data island and the call that builds it.
+
+Why not folium's own elements: branca renders every element as a Jinja2
+template, and a ``MacroElement`` hands the *output* of its macros to a new
+``Element(template=...)``, so that output is rendered as a template a second
+time. Any value from the data inside a folium tooltip, popup, layer name,
+tile attribution or macro would be evaluated there: ``{{7*7}}`` becomes ``49``,
+``{{ ...__import__('os')... }}`` runs, ``Unit {{ 3`` raises TemplateSyntaxError.
+
+So data never passes through Jinja. Both elements here render themselves as
+plain strings (``render`` is overridden; there is no template at all):
+
+- :class:`DataIsland` writes every value the map shows as one
+  ``<script type="application/json" id="ssg-data">`` element, serialised by
+  :func:`~smartstreet_geo.maps._escape.script_json` (nothing in it can end the
+  element). The browser never runs it; ``SSG.setup`` reads it with
+  ``JSON.parse`` and shows text with ``textContent`` only.
+- :class:`MapSetup` adds ``SSG.setup(<map variable>);`` to the page script:
+  constant code apart from folium's generated variable name.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from branca.element import MacroElement
-from folium.map import Layer
-from folium.template import Template
+from branca.element import Element, Figure, MacroElement
 
 from ._escape import script_json
 
-__all__ = ["DataLayer", "MapSetup"]
+__all__ = ["ISLAND_ID", "DataIsland", "MapSetup"]
+
+#: ``id`` of the data island element; ``ssg_map.js`` reads it.
+ISLAND_ID = "ssg-data"
+_JS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class DataLayer(Layer):
-    """An overlay built in the browser by ``SSG.<factory>(spec)``.
+class _Verbatim(Element):
+    """An element that renders a fixed string as is (never as a template)."""
 
-    It is a folium :class:`~folium.map.Layer`, so :class:`folium.LayerControl`
-    lists it under ``name`` and folium adds it to the map when ``show``.
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Verbatim"
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        """Return the text unchanged."""
+        return self._text
+
+
+class DataIsland(_Verbatim):
+    """``<script type="application/json" id="ssg-data">`` holding everything the map shows.
 
     Parameters
     ----------
-    factory : str
-        ``"points"``, ``"lines"``, ``"equipment"`` or ``"substations"``.
-    spec : mapping
-        The layer's data; serialised with :func:`script_json`.
-    name : str
-        The layer-control label, already HTML-escaped (Leaflet inserts it as HTML).
-    show : bool
-        Whether the layer is on when the map opens.
+    data : mapping
+        JSON-serialisable; serialised once, here, with :func:`script_json`.
     """
 
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = SSG.{{ this.factory }}({{ this.spec_json }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(
-        self, factory: str, spec: Mapping[str, Any], *, name: str, show: bool = True
-    ) -> None:
-        if factory not in {"points", "lines", "equipment", "substations"}:
-            raise ValueError(f"unknown layer factory {factory!r}")
-        super().__init__(name=name, overlay=True, control=True, show=show)
-        self._name = "SsgLayer"
-        self.factory = factory
-        self.spec_json = script_json(dict(spec))
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        super().__init__(
+            f'<script type="application/json" id="{ISLAND_ID}">{script_json(dict(data))}</script>'
+        )
+        self._name = "DataIsland"
 
 
 class MapSetup(MacroElement):
-    """Create the panes, the legend and the customer click handler (``SSG.setup``).
+    """Call ``SSG.setup(map)`` once the map exists: it builds everything from the island.
 
-    Must be the map's first child so that the panes exist before any layer
-    is added.
+    Must be a child of the :class:`folium.Map`; it adds its line to the
+    figure's script after the map's own (which creates the map variable).
     """
 
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            SSG.setup({{ this._parent.get_name() }}, {{ this.spec_json }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self._name = "SsgSetup"
-        self.spec_json = script_json(dict(spec))
+
+    def render(self, **kwargs: Any) -> str:
+        """Add the setup call to the page script (verbatim, not as a template)."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure) or self._parent is None:
+            raise TypeError("MapSetup must be added to a folium.Map inside a Figure")
+        name = self._parent.get_name()
+        if not _JS_NAME.match(name):  # folium's own generated name; never data
+            raise ValueError(f"unexpected map variable name {name!r}")
+        figure.script.add_child(_Verbatim(f"SSG.setup({name});"), name=self.get_name())
+        return ""

@@ -1,29 +1,36 @@
 r"""Escaping every text that reaches a map page.
 
-Two routes, one rule: data never becomes markup or code.
+One rule: data never becomes markup, code or a template.
 
-* :func:`script_json` serialises data for a ``<script>`` block: JSON with
-  ``<``, ``>``, ``&``, U+2028 and U+2029 written as ``\uXXXX`` escapes, so no
-  value can close the script element or start an HTML comment. The page's own
-  JavaScript shows such values with ``textContent`` only (never ``innerHTML``).
-* :func:`escape_text` is for the few strings folium or Leaflet insert as HTML
-  (layer-control names, the legend, the page title): HTML-escaped, and with the
+* :func:`script_json` serialises data for the page's JSON data island
+  (``<script type="application/json">``): JSON with ``<``, ``>``, ``&``,
+  U+2028, U+2029 and lone surrogates written as ``\uXXXX`` escapes, so no
+  value can close the script element or start an HTML comment, and the page is
+  always valid UTF-8. The maps send every value from the inputs this way only;
+  the page's own JavaScript reads it with ``JSON.parse`` and shows it with
+  ``textContent`` (never ``innerHTML``).
+* :func:`escape_text` is for callers who put text into folium elements of their
+  own (folium inserts tooltip and popup text as HTML): HTML-escaped, and with the
   characters that matter inside a JavaScript template literal (backtick,
-  ``$``, backslash) replaced by character references, so the result is inert
-  both as HTML and inside a `` `...` `` string (folium puts tooltip and popup
-  HTML in backtick strings: ``${...}`` in a value would run, a lone backtick
-  would end the string and break the whole map).
+  ``$``, backslash) and to Jinja2 (``{``, ``}``) replaced by character
+  references, so the result is inert as HTML, inside a `` `...` `` string
+  (folium puts tooltip and popup HTML in backtick strings: ``${...}`` in a
+  value would run, a lone backtick would end the string and break the whole
+  map) and in the templates branca renders (twice, for macro output).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 __all__ = ["escape_text", "script_json"]
 
-_TEMPLATE_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+_TEMPLATE_LITERAL = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
+)
 _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
 _SCRIPT = str.maketrans(
     {
@@ -34,10 +41,15 @@ _SCRIPT = str.maketrans(
         "\u2029": "\\u2029",
     }
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def escape_text(value: object) -> str:
-    r"""Return ``value`` as text that is inert in HTML and in a JS template literal.
+    r"""Return ``value`` as text that is inert in HTML, a JS template literal and Jinja2.
 
     Parameters
     ----------
@@ -47,17 +59,20 @@ def escape_text(value: object) -> str:
     Returns
     -------
     str
-        HTML-escaped (``& < > " '``) with ``` ` ``` ``$`` ``\`` as character
-        references (``&#96;`` ``&#36;`` ``&#92;``). A browser shows the original
-        characters; no tag, attribute, ``${...}`` substitution or string end can
-        come out of it.
+        HTML-escaped (``& < > " '``) with ``` ` ``` ``$`` ``\`` ``{`` ``}`` as
+        character references (``&#96;`` ``&#36;`` ``&#92;`` ``&#123;``
+        ``&#125;``). A browser shows the original characters; no tag,
+        attribute, ``${...}`` substitution, string end or template tag can come
+        out of it.
 
     Examples
     --------
     >>> escape_text("<img src=x onerror=alert(1)>")
     '&lt;img src=x onerror=alert(1)&gt;'
     >>> escape_text("Smith ${alert(2)}")
-    'Smith &#36;{alert(2)}'
+    'Smith &#36;&#123;alert(2)&#125;'
+    >>> escape_text("3 {{7*7}} Road")
+    '3 &#123;&#123;7*7&#125;&#125; Road'
     >>> escape_text("O`Brien")
     'O&#96;Brien'
     >>> escape_text(None)
@@ -79,13 +94,19 @@ def script_json(value: Any) -> str:
     Returns
     -------
     str
-        JSON text in which ``<``, ``>``, ``&``, U+2028 and U+2029 appear only as
-        ``\u`` escapes (the parsed values are unchanged).
+        JSON text in which ``<``, ``>``, ``&``, U+2028, U+2029 and surrogate
+        code points appear only as ``\u`` escapes (the parsed values are
+        unchanged). A lone surrogate (which UTF-8 cannot encode) thus reaches
+        the page intact as a JavaScript string; the browser draws it as U+FFFD.
 
     Examples
     --------
     >>> script_json({"label": "</script><b>&"})
     '{"label":"\\u003c/script\\u003e\\u003cb\\u003e\\u0026"}'
+    >>> script_json("a\ud800b")
+    '"a\\ud800b"'
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.translate(_SCRIPT)
+    text = text.translate(_SCRIPT)
+    # json.dumps(ensure_ascii=False) leaves surrogates raw; a regex pass only when present
+    return _SURROGATE.sub(_surrogate_escape, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -16,6 +17,7 @@ __all__ = [
     "Style",
     "equipment_style",
     "icon_svg",
+    "icon_uri",
 ]
 
 _HEX = re.compile(r"^#[0-9a-f]{6}$")
@@ -138,8 +140,23 @@ def icon_svg(style: Style, *, size: int = 22) -> str:
     True
     """
     return (
-        f'<svg width="{size}" height="{size}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
         f'viewBox="0 0 22 22"><rect x="1" y="1" width="20" height="20" rx="4" fill="#fff" '
         f'stroke="{style.color}" stroke-width="2"/><g fill="none" stroke="{style.color}" '
         f'stroke-width="1.7" stroke-linecap="round">{style.glyph}</g></svg>'
     )
+
+
+def icon_uri(style: Style, *, size: int = 22) -> str:
+    """Return the icon as a ``data:image/svg+xml`` URI, for an ``<img>`` element.
+
+    The page shows icons as images (``L.icon``, ``img.src``), never as inserted
+    markup: an SVG loaded as an image cannot run script or load anything.
+
+    Examples
+    --------
+    >>> icon_uri(equipment_style("lv_capacitor")).startswith("data:image/svg+xml;base64,")
+    True
+    """
+    svg = icon_svg(style, size=size).encode("utf-8")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")

@@ -1,14 +1,25 @@
 /* smartstreet-geo map layers (MIT licence, part of smartstreet-geo). Needs Leaflet 1.9.
  *
- * Every value that comes from data reaches the page through textContent or
- * setAttribute only, never innerHTML; the only markup inserted as HTML is the
- * equipment icon SVG, which is a constant of the Python package.
+ * Everything a map shows comes from one JSON data island (a script element of
+ * type application/json with the id ISLAND_ID), read with JSON.parse by
+ * SSG.setup. Every value from it reaches the page through textContent, a DOM
+ * property or an <img> src (icons are data: URIs of SVG, which cannot run
+ * script as images), never through innerHTML. The only HTML strings handed to
+ * Leaflet are the constants of this file (LAYER_NAME_SLOT, OSM_ATTRIBUTION);
+ * the layer names and the attribution text are filled into them as text.
  */
 (function (window, document, L) {
   "use strict";
 
-  var SSG = (window.SSG = { registry: {}, map: null, version: 1 });
+  var SSG = (window.SSG = { registry: {}, map: null, version: 2 });
   var TAU = 2 * Math.PI;
+  var ISLAND_ID = "ssg-data";
+  // constant markup only: Leaflet inserts layer names as HTML, so each name is this
+  // empty slot, filled with the layer's key and label as text (LayerControl below)
+  var LAYER_NAME_SLOT = '<span class="ssg-layer-name"></span>';
+  var OSM_ATTRIBUTION =
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
+  var ICON_URI = /^data:image\/svg\+xml;base64,[A-Za-z0-9+\/=]+$/;
 
   // ------------------------------------------------------------------ helpers
   function el(tag, className, text) {
@@ -79,10 +90,48 @@
     return t;
   }
 
+  // An <img> showing one of the package's icons (data: URIs of SVG, checked).
+  function iconImg(uri, size, className) {
+    var img = el("img", className);
+    img.alt = "";
+    img.width = size;
+    img.height = size;
+    if (typeof uri === "string" && ICON_URI.test(uri)) img.src = uri;
+    return img;
+  }
+
+  // The key of a legend row or layer name: an icon, a line, a ring, a square or a dot.
+  function keyElement(row, icons, iconClass) {
+    var key;
+    if (row.icon) {
+      key = el("span", iconClass);
+      key.appendChild(iconImg(icons[row.icon], 16));
+      return key;
+    }
+    key = el("span", row.line ? "ssg-line-key" : row.square ? "ssg-key ssg-square" : "ssg-key");
+    if (row.ring) {
+      key.style.background = "#fff";
+      key.style.border = "2px solid " + row.color;
+    } else if (row.line) {
+      key.style.borderTopColor = row.color;
+      if (row.dash) key.style.borderTopStyle = "dashed";
+    } else key.style.background = row.color;
+    return key;
+  }
+
   // ------------------------------------------------------------------ setup
+  // The page's data: the JSON of the data island.
+  SSG.data = function () {
+    var node = document.getElementById(ISLAND_ID);
+    return node ? JSON.parse(node.textContent) : {};
+  };
+
+  // Build the whole map from the data island (or from `spec`, for tests).
   SSG.setup = function (map, spec) {
+    spec = spec || SSG.data();
     SSG.map = map;
     SSG.spec = spec;
+    if (typeof spec.title === "string") document.title = spec.title;
     var panes = { ssgLines: 410, ssgRadii: 420, ssgCustomers: 450, ssgEquipment: 640 };
     Object.keys(panes).forEach(function (name) {
       var pane = map.createPane(name);
@@ -96,7 +145,79 @@
     // fit to the data before any layer draws, without animation
     map.setMaxZoom(spec.maxZoom || 20);
     if (spec.bounds) map.fitBounds(spec.bounds, { padding: [24, 24], maxZoom: 17, animate: false });
+    if (spec.tiles) tiles(map, spec.tiles);
+    overlays(map, spec.layers || [], (spec.legend && spec.legend.icons) || {});
   };
+
+  // ------------------------------------------------------------------ tiles
+  // Leaflet's attribution control writes attributions as HTML; ours adds the
+  // user's attribution text after them as a text node, on every update.
+  var Attribution = L.Control.Attribution.extend({
+    _update: function () {
+      L.Control.Attribution.prototype._update.call(this);
+      var text = this.options.ssgText;
+      if (!this._map || !text) return;
+      if (this._container.childNodes.length) {
+        var bar = el("span", null, "|");
+        bar.setAttribute("aria-hidden", "true");
+        this._container.appendChild(document.createTextNode(" "));
+        this._container.appendChild(bar);
+        this._container.appendChild(document.createTextNode(" "));
+      }
+      this._container.appendChild(el("span", "ssg-attribution", text));
+    },
+  });
+
+  function tiles(map, spec) {
+    if (spec.attribution) {
+      var old = map.attributionControl, options = { ssgText: spec.attribution };
+      if (old) {
+        options.prefix = old.options.prefix;
+        options.position = old.options.position;
+        old.remove();
+      }
+      map.attributionControl = new Attribution(options).addTo(map);
+    }
+    var layer = L.tileLayer(spec.url, {
+      maxZoom: 20,
+      maxNativeZoom: 19,
+      attribution: spec.osm ? OSM_ATTRIBUTION : null,
+    });
+    layer.addTo(map);
+    SSG.tileLayer = layer;
+  }
+
+  // ------------------------------------------------------------------ layer control
+  // Leaflet inserts each overlay name with innerHTML: every name is the constant
+  // LAYER_NAME_SLOT, and the key and label are put into it here, as elements and text.
+  var LayerControl = L.Control.Layers.extend({
+    _addItem: function (obj) {
+      var label = L.Control.Layers.prototype._addItem.call(this, obj);
+      var slot = label.querySelector(".ssg-layer-name"), name = obj.layer._ssgName;
+      if (slot && name) {
+        slot.appendChild(keyElement(name, this.options.icons || {}, "ssg-layer-icon"));
+        slot.appendChild(
+          el("span", "ssg-layer-label", name.label + (name.count === undefined ? "" : " (" + fmt(name.count) + ")"))
+        );
+      }
+      return label;
+    },
+  });
+
+  var FACTORIES = ["points", "lines", "equipment", "substations"];
+
+  function overlays(map, list, icons) {
+    var control = new LayerControl(null, null, { collapsed: false, position: "topright", icons: icons });
+    list.forEach(function (item) {
+      if (FACTORIES.indexOf(item.factory) < 0) throw new Error("unknown layer type");
+      var layer = SSG[item.factory](item.spec);
+      layer._ssgName = item.name;
+      if (item.show !== false) layer.addTo(map);
+      control.addOverlay(layer, LAYER_NAME_SLOT);
+    });
+    control.addTo(map);
+    SSG.layerControl = control;
+  }
 
   // ------------------------------------------------------------------ customers
   // One canvas grid layer per contact category: points are drawn straight onto
@@ -378,9 +499,9 @@
 
   SSG.equipment = function (spec) {
     var group = L.featureGroup(), markers = 0;
-    var icon = L.divIcon({
-      className: "ssg-eq ssg-eq-" + spec.index,
-      html: spec.svg,
+    var icon = L.icon({
+      iconUrl: ICON_URI.test(spec.icon) ? spec.icon : "data:,",
+      className: "ssg-eq ssg-eq-" + Number(spec.index),
       iconSize: [22, 22],
       iconAnchor: [11, 11],
       popupAnchor: [0, -10],
@@ -445,21 +566,7 @@
         box.appendChild(el("h4", null, section.title));
         section.rows.forEach(function (row) {
           var line = el("div", "ssg-legend-row");
-          var key;
-          if (row.icon) {
-            key = el("span", "ssg-legend-icon");
-            key.innerHTML = spec.icons[row.icon]; // a constant of the Python package
-          } else {
-            key = el("span", row.line ? "ssg-line-key" : row.square ? "ssg-key ssg-square" : "ssg-key");
-            if (row.ring) {
-              key.style.background = "#fff";
-              key.style.border = "2px solid " + row.color;
-            } else if (row.line) {
-              key.style.borderTopColor = row.color;
-              if (row.dash) key.style.borderTopStyle = "dashed";
-            } else key.style.background = row.color;
-          }
-          line.appendChild(key);
+          line.appendChild(keyElement(row, spec.icons || {}, "ssg-legend-icon"));
           line.appendChild(el("span", null, row.label + (row.count === undefined ? "" : " (" + fmt(row.count) + ")")));
           box.appendChild(line);
         });
