@@ -130,3 +130,65 @@ def test_cp1252_file_gets_encoding_advice(tmp_path):
         run("validate", "--customers", str(tmp_path / "c.csv"), "--encoding", "cp1252").returncode
         == 0
     )
+
+
+SECRET_ROW = "1600000000001,Zebedee Quixote,7 Unlikely Lane,WN5 9XP,0161 496 0999,354500,404100"
+SECRETS = ("Zebedee", "Quixote", "Unlikely", "496 0")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_headerless_file_shows_no_personal_data(tmp_path, debug):
+    (tmp_path / "c.csv").write_text(f"{SECRET_ROW}\n{SECRET_ROW.replace('01,', '02,')}\n")
+    args = ["--debug"] * debug + ["validate", "--customers", str(tmp_path / "c.csv")]
+    r = run(*args)
+    assert r.returncode != 0
+    console = r.stdout + r.stderr
+    for secret in SECRETS:
+        assert secret not in console
+    assert "column 2 (15 characters)" in console
+    assert "looks like data" in console
+
+
+def test_unused_columns_are_listed_with_how_to_map_them(tmp_path):
+    (tmp_path / "c.csv").write_text(
+        "customer_id,name,Addr Line1,postcode,Tel,Mobile,premise_ref,easting,northing\n"
+        "1,Ann,1 Oak St,WN5 9XP,0161 496 0000,07700 900000,P1,354500,404100\n"
+    )
+    r = run("validate", "--customers", str(tmp_path / "c.csv"))
+    assert r.returncode == 0, r.stderr
+    assert "columns not used: 'Mobile', 'premise_ref'" in r.stdout
+    assert "--map 'customers:Mobile=CANONICAL'" in r.stdout
+    assert "columns read: customer_id, name, address_line_1, postcode, phone" in r.stdout
+    mapped = run(
+        "validate", "--customers", str(tmp_path / "c.csv"),
+        "--map", "customers:Mobile=nominee_phone", "--map", "customers:premise_ref=premise_id",
+    )  # fmt: skip
+    assert mapped.returncode == 0, mapped.stderr
+    assert "columns not used" not in mapped.stdout
+
+
+def test_ragged_rows_and_blank_lines_are_counted(tmp_path):
+    (tmp_path / "c.csv").write_text(
+        "customer_id,name,address_line_1,postcode,phone,easting,northing\n"
+        f"{SECRET_ROW}\n\n   \n{SECRET_ROW.replace('01,', '02,')},extra\n"
+        f"{SECRET_ROW.replace('01,', '03,')}\n"
+    )
+    out = tmp_path / "out"
+    r = run("validate", "--customers", str(tmp_path / "c.csv"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "read         5   valid         2   rejected         3" in r.stdout
+    assert "wrong_field_count" in r.stdout and "blank_row" in r.stdout
+    rejects = (out / "rejects.csv").read_text()
+    for secret in SECRETS:
+        assert secret not in r.stdout + r.stderr
+        assert secret not in rejects
+
+
+def test_duplicate_header_is_a_one_line_error(tmp_path):
+    (tmp_path / "c.csv").write_text(
+        "customer_id,phone,Telephone,postcode,easting,northing\n1,1,2,WN5 9XP,354500,404100\n"
+    )
+    r = run("validate", "--customers", str(tmp_path / "c.csv"))
+    assert r.returncode == 1
+    assert "column 2 ('phone') and column 3 ('Telephone') both mean 'phone'" in r.stderr
+    assert "Traceback" not in r.stderr

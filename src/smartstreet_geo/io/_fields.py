@@ -289,6 +289,9 @@ class Rejects:
         self._found: list[tuple[npt.NDArray[np.intp], str, str, Any, Any]] = []
         self._ok = np.ones(n, dtype=bool)
         self.ids: pd.Series = missing_text(n)
+        #: File column names read as personal columns (``Customer Name`` read as ``name``):
+        #: their values are never copied into a reject, whatever the column is called.
+        self.personal: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> npt.NDArray[np.bool_]:
@@ -339,7 +342,7 @@ class Rejects:
 
         reason, column, raw, detail = spread(1), spread(2), spread(3), spread(4)
         rows = at[order] + 1
-        value = [_show(c, v) for c, v in zip(column, raw, strict=True)]
+        value = [_show(c, v, self.personal) for c, v in zip(column, raw, strict=True)]
         bad_ids = self.ids.iloc[at[order]].astype(object)
         ids = bad_ids.where(bad_ids.notna(), None).to_numpy()
         messages = [
@@ -360,12 +363,16 @@ class Rejects:
         )
 
 
-def _show(column: str | None, value: Any) -> str:
-    """Render a rejected value for the report; personal columns are not copied."""
+def _show(column: str | None, value: Any, personal: frozenset[str] = frozenset()) -> str:
+    """Render a rejected value for the report; personal columns are not copied.
+
+    ``personal`` names the file's columns that are read as personal ones (the
+    canonical names are personal whatever the file calls them).
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     text = str(value)
-    if column in PERSONAL_COLUMNS:
+    if column in PERSONAL_COLUMNS or column in personal:
         return f"<{len(text)} characters, not shown>"
     if len(text) > 60:
         return text[:57] + "..."

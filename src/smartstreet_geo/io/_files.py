@@ -190,9 +190,9 @@ def _read_exact(p: Path, enc: str, sep: str) -> tuple[list[str], pd.DataFrame, A
     blank = np.fromiter((_is_blank(r) for r in rows), dtype=bool, count=len(rows))
     counts[blank] = h  # a blank line is counted as blank, whatever its separators
     ragged = counts != h
-    _check_field_counts(p, h, counts, blank)
     if len(rows):
         _check_last_record(rows[-1], len(rows), p, sep)
+    _check_field_counts(p, h, counts, blank)
     empty = [""] * h
     fixed = [empty if bad else r for r, bad in zip(rows, (ragged | blank).tolist(), strict=True)]
     columns = list(zip(*fixed, strict=True)) if fixed else [() for _ in range(h)]
@@ -220,10 +220,11 @@ def _check_field_counts(
         if common > h
         else "the header has names for fields the rows do not have"
     )
+    most = f"{common}" if values.size == 1 else f"another number (most often {common})"
     raise InputFileError(
-        f"{p}: the header line has {h} fields but {int((live == common).sum())} of "
-        f"{live.size} rows have {common}: {what}. The values cannot be lined up with the "
-        "column names; fix the header line (or the export) and re-run."
+        f"{p}: the header line has {h} fields but {wrong.size} of {live.size} rows have "
+        f"{most}: {what}. The values cannot be lined up with the column names; fix the header "
+        "line (or the export) and re-run."
     )
 
 

@@ -45,6 +45,7 @@ from ..schema import (
     NORMALLY_OPEN,
     NORTHING,
     OUTAGE_REQUIRED,
+    PERSONAL_COLUMNS,
     POST_TOWN,
     POSTCODE,
     PREMISE_ID,
@@ -142,6 +143,7 @@ def _prepare(
     frame = raw.frame.iloc[:, at].set_axis([plan.used[plan.present[i]] for i in at], axis=1)
     frame = frame.reset_index(drop=True)
     rejects = Rejects(len(frame), source)
+    rejects.personal = frozenset(s for s, c in plan.used.items() if c in PERSONAL_COLUMNS)
     if raw.field_counts is not None and raw.n_fields is not None:
         found = raw.field_counts
         ragged = found != raw.n_fields
