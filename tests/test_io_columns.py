@@ -86,9 +86,13 @@ def test_mapping_a_name_the_file_has_twice_is_an_error(tmp_path):
 
 
 def test_aliases_point_only_at_columns_that_exist():
-    from smartstreet_geo.io.readers import CUSTOMER_COLUMNS, EQUIPMENT_COLUMNS, _LOCATION_COLUMNS
+    from smartstreet_geo.io import readers
 
-    canonical = {*CUSTOMER_COLUMNS, *EQUIPMENT_COLUMNS, *_LOCATION_COLUMNS}
+    canonical = {
+        *readers.CUSTOMER_COLUMNS,
+        *readers.EQUIPMENT_COLUMNS,
+        *readers._LOCATION_COLUMNS,
+    }
     assert set(ALIASES.values()) <= canonical
     # a name that could mean two things is not an alias
     for ambiguous in ("premise_ref", "mobile", "contact_number", "reference", "id", "number"):
