@@ -190,6 +190,11 @@ def _tmp_leftover(name: str, target_name: str | None = None) -> bool:
     return target_name is None or name.startswith(f".{target_name}.")
 
 
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as it:
+        return list(it)
+
+
 def _fsync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -358,13 +363,15 @@ class StagedFolder:
         if self.committed:
             return self.paths
         names: list[str] = []
-        for entry in sorted(os.scandir(self.path), key=lambda e: e.name):
+        for entry in sorted(_entries(self.path), key=lambda e: e.name):
             if _tmp_leftover(entry.name):
                 os.unlink(entry.path)  # a writer's temporary file: never part of a result
             elif not entry.is_file(follow_symlinks=False):
                 raise OutputError(f"output folder {self.target}: {entry.name} is not a file.")
-            elif entry.name != self.manifest_name:
-                names.append(entry.name)
+            else:
+                os.chmod(entry.path, FILE_MODE)  # owner-only, whoever wrote it
+                if entry.name != self.manifest_name:
+                    names.append(entry.name)
         if self.manifest is not None:
             manifest = dict(self.manifest)
             manifest["outputs"] = [_describe(self.path / n) for n in names]
@@ -393,7 +400,7 @@ def _move_into_place(staging: Path, target: Path, *, replace: bool) -> None:
     parent = target.parent
     aside: Path | None = None
     if replace and os.path.lexists(target):
-        if not any(os.scandir(target)):
+        if not os.listdir(target):
             os.rmdir(target)  # an empty folder (e.g. made by the caller): nothing to keep
         else:
             aside = parent / f".{target.name}.old-{_run_id()}"
@@ -421,7 +428,7 @@ def _clean_leftovers(target: Path, *, lock_was_stale: bool) -> str | None:
     staging = old = tmp = 0
     restored = False
     asides: list[Path] = []
-    for entry in os.scandir(parent):
+    for entry in _entries(parent):
         if entry.name.startswith(f".{name}.staging-") and entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
             staging += 1
@@ -438,7 +445,7 @@ def _clean_leftovers(target: Path, *, lock_was_stale: bool) -> str | None:
         shutil.rmtree(aside, ignore_errors=True)
         old += 1
     if target.is_dir() and not target.is_symlink():
-        entries = list(os.scandir(target))
+        entries = _entries(target)
         if entries and all(_tmp_leftover(e.name) and e.is_file() for e in entries):
             for e in entries:  # an older version's temporary copies, alone in the folder
                 os.unlink(e.path)
@@ -475,7 +482,7 @@ def _check_folder_target(
         )
     if not os.access(target, os.W_OK | os.X_OK):
         raise OutputError(f"{what} {shown}: the folder is read-only.")
-    entries = list(os.scandir(target))
+    entries = _entries(target)
     if not entries:
         return
     if not force:
