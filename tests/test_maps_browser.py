@@ -9,6 +9,7 @@ Screenshots go to ``build/test-screenshots/`` for a reviewer to look at.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -331,3 +332,164 @@ def test_aggregated_map_loads_with_counts(browser, tmp_path):
     counts = o.page.evaluate("SSG.counts()")
     shown = sum(counts[f"customers_{k}"] for k in maps.CATEGORIES)
     assert 0 < shown <= len(res.customers)
+
+
+# --------------------------------------------------------------------------- hostile catalogue
+#: Every text the page shows, read back from the DOM as hex UTF-16 code units (so that lone
+#: surrogates and NULs reach Python unchanged): tooltips and popups are opened one by one.
+_COLLECT = """() => {
+  const u = (s) => { let h = ''; for (let i = 0; i < s.length; i++) h += s.charCodeAt(i).toString(16).padStart(4, '0'); return h; };
+  const map = SSG.map, out = {eq: [], lines: [], subs: [], addresses: [], customerHeads: 0};
+  const tip = (layer, latlng) => { layer.openTooltip(latlng); const t = layer.getTooltip().getElement();
+    const r = t.textContent === undefined ? null : t; return r; };
+  for (const e of Object.values(SSG.registry)) {
+    if (e.kind === 'equipment') e.layer.eachLayer((m) => {
+      if (!m.options.icon) return;
+      const t = tip(m); const tipText = u(t.textContent); m.closeTooltip();
+      m.openPopup(); const c = m.getPopup().getElement().querySelector('.leaflet-popup-content');
+      const rows = {};
+      for (const tr of c.querySelectorAll('tr')) rows[tr.querySelector('th').textContent] = u(tr.querySelector('td').textContent);
+      out.eq.push({tip: tipText, id: u(c.querySelector('b').textContent), rows});
+      m.closePopup();
+    });
+    if (e.kind === 'lines') e.layer.eachLayer((l) => {
+      const t = tip(l); out.lines.push(u(t.querySelector('b').textContent)); l.closeTooltip();
+    });
+    if (e.kind === 'substations') e.layer.eachLayer((m) => {
+      const t = tip(m), note = t.querySelector('.ssg-tip > div');
+      out.subs.push([u(t.querySelector('b').textContent), note ? u(note.textContent) : null]); m.closeTooltip();
+    });
+  }
+  const seen = new Set();
+  for (const e of Object.values(SSG.registry)) {
+    if (e.kind !== 'points') continue;
+    const d = e.layer._d, z = map.getZoom(), s = map.options.crs.scale(z);
+    for (let i = 0; i < d.X.length; i++) {
+      const ll = map.unproject(L.point(d.X[i] * s, d.Y[i] * s), z);
+      map.fire('click', {latlng: ll});
+      const p = map._popup && map._popup.isOpen() ? map._popup.getElement() : null;
+      const c = p && p.querySelector('.ssg-customers');
+      if (!c) continue;
+      out.customerHeads++;
+      for (const li of c.querySelectorAll('.ssg-addresses li')) seen.add(u(li.textContent));
+      map.closePopup();
+    }
+  }
+  out.addresses = [...seen];
+  out.layerNames = [...document.querySelectorAll('.leaflet-control-layers-overlays .ssg-layer-label')].map((n) => u(n.textContent));
+  out.legendRows = [...document.querySelectorAll('.ssg-legend-row > span:last-child')].map((n) => u(n.textContent));
+  out.legendTitle = u(document.querySelector('.ssg-legend-title').textContent);
+  out.title = u(document.title);
+  const a = document.querySelector('.ssg-attribution');
+  out.attribution = a ? u(a.textContent) : null;
+  out.scripts = document.querySelectorAll('script').length;
+  out.injected = document.querySelectorAll('img[src="x"], .leaflet-control-layers b, .ssg-legend b').length;
+  return out;
+}"""
+
+
+def _text(units: str | None) -> str | None:
+    """Hex UTF-16 code units from the page back to a Python string (lone surrogates kept)."""
+    if units is None:
+        return None
+    return bytes.fromhex(units).decode("utf-16-be", "surrogatepass")
+
+
+def _collapse(title: str) -> str:
+    """``document.title`` as Chromium returns it: runs of spaces and control characters
+    (U+0000-U+0020) become one space, stripped at both ends."""
+    return re.sub(r"[\x00-\x20]+", " ", title).strip(" ")
+
+
+def test_every_hostile_value_is_shown_literally_by_every_builder(browser, tmp_path):
+    from collections import Counter
+
+    from test_maps_hostile import (
+        VALUES,
+        expected_labels,
+        hostile_customers,
+        hostile_edges,
+        hostile_equipment,
+        hostile_substations,
+        shown,
+    )
+
+    eq, edges, subs, cust = (
+        hostile_equipment(),
+        hostile_edges(),
+        hostile_substations(),
+        hostile_customers(),
+    )
+    joined = "|".join(VALUES)  # every value at once in the title and the attribution
+    tiles = "https://tiles.invalid/{z}/{x}/{y}.png"
+    res = SimpleNamespace(customers=cust, equipment=eq, edges=edges, substations=subs)
+    plain = cust.drop(columns="map_category")
+    pages = {
+        "campaign_internal": maps.campaign_map(
+            res, internal=True, tiles=tiles, tile_attribution=joined, title=joined
+        ),
+        "campaign": maps.campaign_map(res, tiles="osm", tile_attribution=VALUES[0], title=joined),
+        "equipment": maps.equipment_map(eq, tiles="none", title=joined),
+        "circuits": maps.circuits_map(edges, subs, in_scope=VALUES[::2], tiles="none"),
+        "customers": maps.customers_map(plain, tiles="none", title=joined),
+        "customers_internal": maps.customers_map(plain, tiles="none", internal=True),
+    }
+    kinds = Counter(shown(k) for k in eq["kind"])
+    want_eq = sorted(
+        (f"{shown(r.equipment_id)} \u2014 {shown(r.kind)}", shown(r.equipment_id), shown(r.kind),
+         shown(r.install_date), shown(r.circuit_id), shown(r.substation_id))
+        for r in eq.itertuples()
+    )  # fmt: skip
+    want_lines = sorted(
+        {shown(v) for v in edges.loc[~edges["normally_open"], "circuit_id"]}
+    ) + sorted(f"Normally-open point {shown(v)}".strip() for v in VALUES)
+    want_subs = sorted(
+        (shown(n), f"substation {shown(i)}") if isinstance(n, str) else (shown(i), "")
+        for i, n in zip(subs["substation_id"], subs["name"], strict=True)
+    )
+    cat_label = {k: s.label for k, s in maps.CATEGORIES.items()}
+    for name, m in pages.items():
+        o = open_map(browser, maps.save_map(m, tmp_path / f"{name}.html"))
+        got = o.page.evaluate(_COLLECT)
+        title = _text(got["legendTitle"])
+        where = f"{name}: "
+        assert o.dialogs == [], where + str(o.dialogs)
+        assert [e for e in o.errors if "tiles.invalid" not in e and "openstreetmap" not in e] == []
+        assert got["injected"] == 0 and got["scripts"] == 5, where  # assets (2), island, body
+        assert not (tmp_path / "pwned").exists()
+        if name in {"campaign_internal", "campaign", "equipment", "customers"}:
+            assert title == joined, where
+            assert _text(got["title"]) == _collapse(joined), where
+        if name == "campaign_internal":
+            assert _text(got["attribution"]) == joined
+            assert o.blocked and all(u.startswith("https://tiles.invalid/") for u in o.blocked)
+        if name == "campaign":
+            assert _text(got["attribution"]) == VALUES[0]  # after the OSM credit
+        if name in {"campaign_internal", "campaign", "equipment"}:
+            shown_eq = sorted(
+                (_text(e["tip"]), _text(e["id"]), _text(e["rows"]["Kind"]),
+                 _text(e["rows"]["Install date"]), _text(e["rows"]["Circuit"]),
+                 _text(e["rows"]["Substation"]))
+                for e in got["eq"]
+            )  # fmt: skip
+            assert shown_eq == want_eq, where
+            names = {_text(n) for n in got["layerNames"]}
+            assert {f"{k} ({n})" for k, n in kinds.items()} <= names, where
+            legend = {_text(n) for n in got["legendRows"]}
+            assert {f"{k} ({n})" for k, n in kinds.items()} <= legend, where
+        if name in {"campaign_internal", "campaign", "circuits"}:
+            assert sorted(_text(x) for x in got["lines"]) == sorted(want_lines), where
+            assert sorted((_text(b), _text(n) or "") for b, n in got["subs"]) == want_subs, where
+        if name.startswith(("campaign", "customers")):
+            assert got["customerHeads"] > 0, where
+            addresses = {_text(a) for a in got["addresses"]}
+            if name == "campaign_internal":
+                assert addresses == {
+                    f"{lab} \u2014 {cat_label[c]}"
+                    for lab, c in zip(expected_labels(cust), cust["map_category"], strict=True)
+                }
+            elif name == "customers_internal":
+                assert addresses == {f"{lab} \u2014 Customer" for lab in expected_labels(cust)}
+            else:
+                assert addresses == set(), where  # pseudonymous: no address at all
+        o.page.context.close()
