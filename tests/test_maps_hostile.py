@@ -377,6 +377,12 @@ def test_check_tiles_refuses_anything_else_before_anything_is_written(value, tmp
     assert not Path("m.html").exists()
 
 
+@pytest.mark.parametrize("option", ["title", "tile_attribution"])
+def test_title_and_attribution_must_be_text(option):
+    with pytest.raises(ParameterError, match=option):
+        maps.equipment_map(hostile_equipment().iloc[:1], tiles="osm", **{option: 5})
+
+
 def test_check_tiles_refuses_non_text():
     with pytest.raises(ParameterError, match="tile URL template"):
         maps.check_tiles(3)  # type: ignore[arg-type]
