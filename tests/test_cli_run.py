@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -53,6 +54,18 @@ def test_demo_writes_every_output_owner_only(demo_runs):
     for p in out.iterdir():
         assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p.name
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o700
+
+
+def test_manifest_lists_every_output_with_its_size_and_hash(demo_runs):
+    out, _ = demo_runs[0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = {o["file"]: o for o in manifest["outputs"]}
+    assert set(listed) == OUTPUTS - {"manifest.json"}
+    for name, o in listed.items():
+        data = (out / name).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (o["bytes"], o["sha256"]), name
+    # nothing left beside the folder: no staging folder, no lock, no temporary copy
+    assert sorted(p.name for p in out.parent.iterdir()) == ["a", "b"]
 
 
 def test_demo_is_byte_identical_run_to_run(demo_runs):
@@ -112,6 +125,11 @@ def test_existing_output_needs_force(demo_runs, tmp_path):
     out, _ = demo_runs[0]
     again = cli("demo", "--out", str(out), "--quiet")
     assert again.returncode == 1 and "--force" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert [line for line in again.stderr.splitlines() if line.startswith("error: ")] == [
+        f"error: --out {out}: the folder exists and is not empty; choose a new folder or "
+        "add --force (force=True) to replace it."
+    ]
 
 
 def test_bad_campaign_file_names_the_key(tmp_path):
