@@ -297,3 +297,31 @@ def test_personal_values_are_hidden_whatever_the_column_is_called(tmp_path):
     assert r.rejects["reason_code"].eq("field_too_long").all()
     assert r.rejects["value"].str.endswith("characters, not shown>").all()
     _no_secret(r.rejects.to_csv())
+
+
+def test_csv_paths_agree(tmp_path, monkeypatch):
+    """Arrow (fast and aligned) and the csv module alone read every catalogue file the same."""
+    from catalogue import CASES
+    from smartstreet_geo.io import _files
+
+    def outcome(path, kwargs):
+        try:
+            r = ssg.read_customers(path, **kwargs)
+        except errors.SmartStreetGeoError as exc:
+            return type(exc).__name__
+        return (
+            r.data.drop(columns="geometry").to_csv(),
+            r.data.geometry.to_wkt().tolist(),
+            r.rejects.to_csv(),
+        )
+
+    for case in CASES:
+        if case.suffix != ".csv":
+            continue
+        path = tmp_path / f"{case.id}.csv"
+        path.write_bytes(case.text if isinstance(case.text, bytes) else case.text.encode())
+        with monkeypatch.context() as m:
+            fast = outcome(path, case.kwargs)
+            m.setattr(_files, "_arrow_table", lambda *a, **k: None)  # the csv module alone
+            slow = outcome(path, case.kwargs)
+        assert fast == slow, case.id

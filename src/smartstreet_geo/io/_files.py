@@ -128,15 +128,20 @@ def _is_blank(record: list[str]) -> bool:
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
-def _read_fast(p: Path, enc: str, sep: str, header: list[str]) -> pd.DataFrame | None:
-    """Read with Arrow; ``None`` when a record does not have the header's fields."""
+def _arrow_table(p: Path, enc: str, sep: str, h: int, *, skip_invalid: bool) -> Any:
+    """Read with Arrow into ``h`` text columns (header line included as the first row).
+
+    ``None`` when Arrow cannot: a record with another number of fields (unless
+    ``skip_invalid``: such records are then left out), a row longer than its
+    block size, text it cannot decode.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    names = [f"f{i}" for i in range(len(header))]
+    names = [f"f{i}" for i in range(h)]
     arrow_enc = "utf8" if codecs.lookup(enc).name in {"utf-8", "utf-8-sig"} else enc
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             p,
             read_options=pacsv.ReadOptions(column_names=names, encoding=arrow_enc),
             parse_options=pacsv.ParseOptions(
@@ -146,6 +151,7 @@ def _read_fast(p: Path, enc: str, sep: str, header: list[str]) -> pd.DataFrame |
                 escape_char=False,
                 newlines_in_values=True,
                 ignore_empty_lines=False,  # an empty line is a row of blanks: counted
+                invalid_row_handler=(lambda _row: "skip") if skip_invalid else None,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
@@ -154,52 +160,131 @@ def _read_fast(p: Path, enc: str, sep: str, header: list[str]) -> pd.DataFrame |
             ),
         )
     except (pa.ArrowException, ValueError, UnicodeError, OSError):
-        return None  # a record of another length, an over-long row...: the exact path decides
-    if table.num_rows == 0 or table.num_columns != len(header):
         return None
+
+
+def _header_matches(table: Any, header: list[str]) -> bool:
+    if table is None or table.num_rows == 0 or table.num_columns != len(header):
+        return False
     first = [table.column(i)[0].as_py() for i in range(table.num_columns)]
-    if first != [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header)]:
-        return None  # the two parsers read the header differently: trust neither alone
-    data = table.slice(1)
-    frame = data.to_pandas(types_mapper=lambda t: _STR if pa.types.is_string(t) else None)
-    if len(frame):
-        _check_last_record([str(v) for v in frame.iloc[-1].tolist()], len(frame), p, sep)
+    return bool(first == [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header)])
+
+
+def _to_frame(table: Any) -> pd.DataFrame:
+    import pyarrow as pa
+
+    frame = table.to_pandas(types_mapper=lambda t: _STR if pa.types.is_string(t) else None)
     return frame.reset_index(drop=True)
 
 
+def _read_fast(p: Path, enc: str, sep: str, header: list[str]) -> pd.DataFrame | None:
+    """Read with Arrow; ``None`` when a record does not have the header's fields."""
+    table = _arrow_table(p, enc, sep, len(header), skip_invalid=False)
+    if not _header_matches(table, header):
+        return None  # the two parsers read the header differently: trust neither alone
+    frame = _to_frame(table.slice(1))
+    if len(frame):
+        _check_last_record([str(v) for v in frame.iloc[-1].tolist()], len(frame), p, sep)
+    return frame
+
+
 def _read_exact(p: Path, enc: str, sep: str) -> tuple[list[str], pd.DataFrame, Any]:
-    """Read every record with the ``csv`` module; return header, frame and field counts."""
+    """Read a file with irregular records; return header, frame and field counts.
+
+    One streaming pass of the ``csv`` module finds every record's number of
+    fields (keeping only its first field, not the record: a million-row file
+    with one bad row must not cost gigabytes). Arrow then reads the regular
+    records, leaving out the others, and the two are lined up record by record;
+    the first fields must agree exactly, else the whole file is read with the
+    ``csv`` module alone.
+    """
+    lead, header, counts, blank, firsts, last = _scan(p, enc, sep)
+    h = len(header)
+    if counts.size and last is not None:
+        _check_last_record(last, int(counts.size), p, sep)
+    kept = (counts == h) | (counts == 0)  # what Arrow keeps: n fields, or an empty line
+    counts[blank] = h  # a blank line is counted as blank, whatever its separators
+    _check_field_counts(p, h, counts, blank)
+    table = None if lead else _arrow_table(p, enc, sep, h, skip_invalid=True)
+    if (
+        table is not None
+        and _header_matches(table, header)
+        and table.num_rows - 1 == int(kept.sum())
+    ):
+        import pyarrow as pa
+
+        table = table.slice(1)
+        ok = pa.array([f for f, k in zip(firsts, kept.tolist(), strict=True) if k], pa.string())
+        if table.column(0).combine_chunks().equals(ok):
+            blanks = pa.table({n: pa.array([""], pa.string()) for n in table.column_names})
+            at = np.full(counts.size, table.num_rows, dtype=np.int64)  # others: a blank row
+            at[np.flatnonzero(kept)] = np.arange(table.num_rows)
+            frame = _to_frame(pa.concat_tables([table, blanks]).take(pa.array(at)))
+            frame.columns = pd.RangeIndex(h)
+            return header, frame, counts
+    return header, _read_python(p, enc, sep, lead, h, counts), counts
+
+
+def _scan(
+    p: Path, enc: str, sep: str
+) -> tuple[int, list[str], npt.NDArray[np.int64], npt.NDArray[np.bool_], list[str], Any]:
+    """One pass over the records: header, fields per record, blank records, first fields."""
+    lead = 0
+    header: list[str] | None = None
+    counts: list[int] = []
+    blank: list[bool] = []
+    firsts: list[str] = []
+    last: list[str] | None = None
     with p.open(encoding=enc, newline="") as f:
         reader = _csv_reader(f, sep)
-        records: list[list[str]] = []
         try:
-            records.extend(reader)
+            for rec in reader:
+                if header is None:
+                    if _is_blank(rec):
+                        lead += 1  # blank lines before the header: not data
+                        continue
+                    header = rec
+                    h = len(rec)
+                    continue
+                n = len(rec)
+                counts.append(n)
+                # a record with its fields and a first value is not blank: skip the scan
+                blank.append((n != h or not rec[0].strip()) and _is_blank(rec))
+                firsts.append(rec[0] if n else "")
+                last = rec
         except csv.Error as exc:  # the module's own text (never a value), e.g. a field limit
             raise InputFileError(
                 f"{p}: not a well-formed CSV file at line {reader.line_num} ({exc}). "
                 "Check that line in a text editor, then re-export the file."
             ) from exc
-    start = 0
-    while start < len(records) and _is_blank(records[start]):
-        start += 1  # blank lines before the header: not data
-    if start == len(records):
+    if header is None:
         raise InputFileError(f"{p}: the file is empty (not even a header row).")
-    header, rows = records[start], records[start + 1 :]
-    h = len(header)
-    counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    blank = np.fromiter((_is_blank(r) for r in rows), dtype=bool, count=len(rows))
-    counts[blank] = h  # a blank line is counted as blank, whatever its separators
-    ragged = counts != h
-    if len(rows):
-        _check_last_record(rows[-1], len(rows), p, sep)
-    _check_field_counts(p, h, counts, blank)
+    return (
+        lead,
+        header,
+        np.asarray(counts, dtype=np.int64),
+        np.asarray(blank, dtype=bool),
+        firsts,
+        last,
+    )
+
+
+def _read_python(
+    p: Path, enc: str, sep: str, lead: int, h: int, counts: npt.NDArray[np.int64]
+) -> pd.DataFrame:
+    """Read every record with the ``csv`` module (the fallback: memory grows with the file)."""
+    with p.open(encoding=enc, newline="") as f:
+        records = list(_csv_reader(f, sep))[lead + 1 :]
+    if len(records) != counts.size:  # the same module, the same file: cannot differ
+        raise InputFileError(f"{p}: the file changed while it was being read; read it again.")
     empty = [""] * h
-    fixed = [empty if bad else r for r, bad in zip(rows, (ragged | blank).tolist(), strict=True)]
+    fixed = [
+        r if n == h and not _is_blank(r) else empty for r, n in zip(records, counts, strict=True)
+    ]
     columns = list(zip(*fixed, strict=True)) if fixed else [() for _ in range(h)]
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {i: pd.array(list(col), dtype=_STR) for i, col in enumerate(columns)}, columns=range(h)
     )
-    return header, frame, counts
 
 
 def _check_field_counts(
