@@ -27,9 +27,9 @@ from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from . import _circuits
 from ._sidefiles import read_history, read_opted_out
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
-from .phones import normalise_uk_phones
-from .psr import NeedsTable, assess_needs, load_needs_table
+from .psr import NeedsTable, load_needs_table
 from .result import CampaignResult
+from .rules import REVIEW_COLUMNS, RULES, Facts, as_contacts
 
 __all__ = ["run_campaign"]
 
@@ -231,7 +231,6 @@ def run_campaign(
         for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
     ]
     impact = _circuits.downstream(customers, placed, outage_eq, warnings)
-    affected = impact.affected
     latest_send: dict[str, date] = {}
     for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True):
         if odate is None:
@@ -265,67 +264,22 @@ def run_campaign(
         history = side.table
         warnings.extend(side.warnings())
 
-    candidates: list[pd.DataFrame] = []
-    review: list[dict[str, Any]] = []
+    facts = Facts(
+        cfg=cfg,
+        customers=cust,
+        membership=membership,
+        in_scope=frozenset(in_scope),
+        near=near,
+        outage_eq=outage_eq,
+        impact=impact,
+        needs_table=needs_table,
+    )
+    proposals = [RULES[kind](facts) for kind in CAMPAIGNS if kind in cfg.produce]
+    reviews = [p.review for p in proposals if len(p.review)]
     not_reasons: dict[str, str] = {}
-
-    if "leaflet" in cfg.produce and in_scope:
-        m = membership[membership["in_scope"] & ~membership["needs_review"]]
-        c = cust.merge(m[[CUSTOMER_ID, "member_circuit", "method"]], on=CUSTOMER_ID)
-        c["reason"] = (
-            "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
-        )
-        c["circuit_for_contact"] = c["member_circuit"]
-        candidates.append(_as_contacts(c, "leaflet"))
-    # an unknown circuit only needs a person when a leaflet depends on it
-    leaflet_review = membership["needs_review"] & ("leaflet" in cfg.produce and bool(in_scope))
-    for row in membership[leaflet_review].itertuples(index=False):
-        review.append(
-            {CUSTOMER_ID: row.customer_id, "issue": "ambiguous_circuit", "detail": row.detail}
-        )
-
-    if "installation_letter" in cfg.produce and not near.empty:
-        c = cust.merge(near, on=CUSTOMER_ID)
-        c["circuit_for_contact"] = c["circuit_id"]
-        candidates.append(_as_contacts(c, "installation_letter"))
-
-    outage_contacts = bool({"outage_phone_call", "outage_letter"} & set(cfg.produce))
-    if outage_contacts:
-        # PSR customers who might lose supply but cannot be confirmed: a person decides
-        for cid, detail in zip(
-            impact.uncertain[CUSTOMER_ID], impact.uncertain["detail"], strict=True
-        ):
-            review.append({CUSTOMER_ID: cid, "issue": "outage_impact_unknown", "detail": detail})
-    if not affected.empty and outage_contacts:
-        a = affected.merge(outage_eq[["equipment_id", "kind", "outage_date"]], on="equipment_id")
-        a["text"] = (
-            a["equipment_id"]
-            + " ("
-            + a["kind"].str.replace("_", " ")
-            + ") on "
-            + a["outage_date"].map(lambda d: d.isoformat() if d else "a date to be set")
-        )
-        a = a.sort_values([CUSTOMER_ID, "equipment_id"], kind="stable")
-        g = a.groupby(CUSTOMER_ID, sort=True)
-        per = pd.DataFrame(
-            {
-                "equipment_ids": g["equipment_id"].agg(";".join),
-                "reason": "planned supply interruption for installing " + g["text"].agg("; ".join),
-            }
-        ).reset_index()
-        psr = cust[cust["psr"]].merge(per, on=CUSTOMER_ID)
-        psr["circuit_for_contact"] = psr["circuit_id"]
-        if "outage_letter" in cfg.produce:
-            candidates.append(_as_contacts(psr, "outage_letter"))
-        if "outage_phone_call" in cfg.produce:
-            calls, call_review = _phone_calls(psr, needs_table, cfg.run_date)
-            candidates.append(calls)
-            review.extend(call_review)
-
-    contacts = (
-        pd.concat(candidates, ignore_index=True)
-        if candidates
-        else _as_contacts(cust.iloc[:0], "leaflet")
+    contacts = pd.concat(
+        [p.contacts for p in proposals] or [as_contacts(cust.iloc[:0], "leaflet")],
+        ignore_index=True,
     )
 
     # ------------------------------------------------------------------ suppression
@@ -342,17 +296,18 @@ def run_campaign(
     # ------------------------------------------------------------------ undeliverable letters
     # a letter without an address line cannot be delivered: a person completes the address
     no_address = (contacts["channel"] == "letter") & ~_circuits.known(contacts["address_line_1"])
-    for cid, camp in zip(
-        contacts.loc[no_address, CUSTOMER_ID], contacts.loc[no_address, "campaign"], strict=True
-    ):
-        review.append(
+    undeliverable = contacts[no_address]
+    reviews.append(
+        pd.DataFrame(
             {
-                CUSTOMER_ID: cid,
+                CUSTOMER_ID: undeliverable[CUSTOMER_ID],
                 "issue": "no_address",
-                "detail": f"a {camp.replace('_', ' ')} is due but the record has no address "
-                "line to send it to",
+                "detail": "a "
+                + undeliverable["campaign"].str.replace("_", " ")
+                + " is due but the record has no address line to send it to",
             }
         )
+    )
     contacts = contacts[~no_address]
 
     # ------------------------------------------------------------------ one letter per premise
@@ -369,7 +324,7 @@ def run_campaign(
 
     # ------------------------------------------------------------------ reconciliation
     say("reconciliation")
-    manual = _manual_review_table(review, cust_r.rejects, cust)
+    manual = _manual_review_table(reviews, cust_r.rejects, cust)
     reconciliation = _reconcile(cust_r, cust, contacts, covered, manual, not_reasons)
 
     customers["map_category"] = _map_categories(customers[CUSTOMER_ID], contacts, covered, manual)
@@ -438,87 +393,6 @@ def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
     if cfg.outage_use_install_date and pd.notna(row.install_date):
         return pd.Timestamp(row.install_date).date()
     return cfg.outage_default_date
-
-
-_CONTACT_COLUMNS = [
-    "campaign",
-    "channel",
-    CUSTOMER_ID,
-    PREMISE_ID,
-    "premise_key",
-    "source_row",
-    "name",
-    *ADDRESS_LINES,
-    "post_town",
-    POSTCODE,
-    "phone",
-    "call_number",
-    "call_who",
-    "nominee_name",
-    "needs",
-    "medically_dependent",
-    "reason",
-    "equipment_ids",
-    "distance_m",
-    "circuit_id",
-]
-
-
-def _as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
-    out["campaign"] = campaign
-    out["channel"] = CAMPAIGNS[campaign]
-    for col in _CONTACT_COLUMNS[2:]:
-        if col == "circuit_id":
-            out[col] = frame.get("circuit_for_contact", frame.get("circuit_id"))
-        elif col in frame:
-            out[col] = frame[col]
-        else:
-            out[col] = None
-    return out[_CONTACT_COLUMNS]
-
-
-def _phone_calls(
-    psr: pd.DataFrame, table: NeedsTable | None, on: date
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    review: list[dict[str, Any]] = []
-    own = normalise_uk_phones(psr["phone"])
-    nominee = normalise_uk_phones(psr["nominee_phone"])
-    calls = psr.copy()
-    calls["call_number"] = own.where(own.notna(), nominee)
-    calls["call_who"] = [
-        "customer" if o else ("nominee" if nm else None)
-        for o, nm in zip(own.notna(), nominee.notna(), strict=True)
-    ]
-    needs_text: list[str | None] = []
-    medical: list[bool | None] = []
-    for cid, codes, number in zip(
-        calls[CUSTOMER_ID], calls["psr_needs"], calls["call_number"], strict=True
-    ):
-        if table is None:
-            needs_text.append(None)
-            medical.append(None)
-        else:
-            a = assess_needs(codes, table, on=on)
-            needs_text.append(a.summary or None)
-            medical.append(a.medically_dependent)
-            if a.needs_review:
-                review.append(
-                    {CUSTOMER_ID: cid, "issue": "psr_needs_code", "detail": a.review_reason()}
-                )
-        if number is None:
-            review.append(
-                {
-                    CUSTOMER_ID: cid,
-                    "issue": "psr_no_phone",
-                    "detail": "PSR customer affected by a planned outage has no usable "
-                    "phone number (nor a nominee's)",
-                }
-            )
-    calls["needs"] = needs_text
-    calls["medically_dependent"] = medical
-    callable_ = calls[calls["call_number"].notna()]
-    return _as_contacts(callable_, "outage_phone_call"), review
 
 
 def _apply_history(
@@ -605,9 +479,14 @@ def _refs(contacts: pd.DataFrame) -> pd.Series:
 
 
 def _manual_review_table(
-    review: list[dict[str, Any]], rejects: pd.DataFrame, cust: pd.DataFrame
+    reviews: list[pd.DataFrame], rejects: pd.DataFrame, cust: pd.DataFrame
 ) -> pd.DataFrame:
-    rows = pd.DataFrame(review, columns=[CUSTOMER_ID, "issue", "detail"])
+    parts = [r[REVIEW_COLUMNS] for r in reviews if len(r)]
+    rows = (
+        pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=REVIEW_COLUMNS)
+    )
     rows = rows.merge(cust[[CUSTOMER_ID, "source_row"]], on=CUSTOMER_ID, how="left")
     conflicts = rejects[rejects["reason_code"] == "conflicting_duplicate"]
     dup = pd.DataFrame(

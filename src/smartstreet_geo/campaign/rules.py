@@ -1,0 +1,242 @@
+"""One rule per campaign kind: who gets a leaflet, a letter or a call, and why.
+
+A rule is a function ``(facts) -> Proposal``: it reads the facts a campaign
+run has established once (customers, circuit membership, who lives near new
+equipment, who loses supply in an outage) and proposes contacts, each with a
+reason a person can read, plus the customers a person must look at first.
+:data:`RULES` maps each campaign kind to its rule; :func:`run_campaign
+<smartstreet_geo.campaign.run_campaign>` runs the kinds the campaign file asks
+for and then applies what is common to all of them (opt-outs, history, one
+letter per premise, reconciliation). A new campaign kind is a new function and
+a new entry in :data:`RULES` (and :data:`~smartstreet_geo.campaign.config.CAMPAIGNS`),
+not an edit in the middle of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
+from ._circuits import OutageImpact
+from .config import CAMPAIGNS, CampaignConfig
+from .phones import normalise_uk_phones
+from .psr import NeedsTable, assess_needs
+
+__all__ = ["CONTACT_COLUMNS", "REVIEW_COLUMNS", "RULES", "Facts", "Proposal", "as_contacts"]
+
+#: Columns of every proposed contact, in order.
+CONTACT_COLUMNS = [
+    "campaign",
+    "channel",
+    CUSTOMER_ID,
+    PREMISE_ID,
+    "premise_key",
+    "source_row",
+    "name",
+    *ADDRESS_LINES,
+    "post_town",
+    POSTCODE,
+    "phone",
+    "call_number",
+    "call_who",
+    "nominee_name",
+    "needs",
+    "medically_dependent",
+    "reason",
+    "equipment_ids",
+    "distance_m",
+    "circuit_id",
+]
+#: Columns of a manual-review proposal.
+REVIEW_COLUMNS = [CUSTOMER_ID, "issue", "detail"]
+
+
+@dataclass
+class Facts:
+    """What a campaign run knows before any rule runs (computed once, shared by the rules).
+
+    Attributes
+    ----------
+    cfg : CampaignConfig
+    customers : DataFrame
+        Valid customers without geometry, with ``premise_key``.
+    membership : DataFrame
+        One row per customer: ``member_circuit``, ``method``, ``in_scope``,
+        ``needs_review``, ``detail`` (see ``_circuits.membership``).
+    in_scope : frozenset of str
+        Circuits whose customers get the leaflet.
+    near : DataFrame
+        One row per customer within a radius: ``equipment_ids``, ``distance_m``, ``reason``.
+    outage_eq : DataFrame
+        Equipment whose installation needs an outage, with ``outage_date``.
+    impact : OutageImpact
+        Who loses supply, and who only might.
+    needs_table : NeedsTable or None
+        The PSR needs-code table.
+    """
+
+    cfg: CampaignConfig
+    customers: pd.DataFrame
+    membership: pd.DataFrame
+    in_scope: frozenset[str]
+    near: pd.DataFrame
+    outage_eq: pd.DataFrame
+    impact: OutageImpact
+    needs_table: NeedsTable | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def psr_affected(self) -> pd.DataFrame:
+        """Return PSR customers who lose supply, with ``equipment_ids`` and ``reason``."""
+        affected = self.impact.affected
+        if affected.empty:
+            return self.customers.iloc[:0].assign(equipment_ids="", reason="")
+        a = affected.merge(
+            self.outage_eq[["equipment_id", "kind", "outage_date"]], on="equipment_id"
+        )
+        a["text"] = (
+            a["equipment_id"]
+            + " ("
+            + a["kind"].str.replace("_", " ")
+            + ") on "
+            + a["outage_date"].map(lambda d: d.isoformat() if d else "a date to be set")
+        )
+        a = a.sort_values([CUSTOMER_ID, "equipment_id"], kind="stable")
+        g = a.groupby(CUSTOMER_ID, sort=True)
+        per = pd.DataFrame(
+            {
+                "equipment_ids": g["equipment_id"].agg(";".join),
+                "reason": "planned supply interruption for installing " + g["text"].agg("; ".join),
+            }
+        ).reset_index()
+        psr = self.customers[self.customers["psr"]].merge(per, on=CUSTOMER_ID)
+        psr["circuit_for_contact"] = psr["circuit_id"]
+        return psr
+
+    def outage_review(self) -> pd.DataFrame:
+        """Return review rows for PSR customers who might lose supply (a person decides)."""
+        u = self.impact.uncertain
+        return pd.DataFrame(
+            {CUSTOMER_ID: u[CUSTOMER_ID], "issue": "outage_impact_unknown", "detail": u["detail"]}
+        )
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What one rule proposes: contacts and customers for a person to review."""
+
+    contacts: pd.DataFrame
+    review: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REVIEW_COLUMNS))
+
+
+Rule = Callable[[Facts], Proposal]
+
+
+def as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
+    """Return ``frame`` as contacts of ``campaign`` (:data:`CONTACT_COLUMNS`; missing: empty)."""
+    out = pd.DataFrame(index=frame.index)
+    out["campaign"] = campaign
+    out["channel"] = CAMPAIGNS[campaign]
+    for col in CONTACT_COLUMNS[2:]:
+        if col == "circuit_id":
+            out[col] = frame.get("circuit_for_contact", frame.get("circuit_id"))
+        elif col in frame:
+            out[col] = frame[col]
+        else:
+            out[col] = None
+    return out[CONTACT_COLUMNS]
+
+
+# --------------------------------------------------------------------------- the rules
+def leaflet(facts: Facts) -> Proposal:
+    """Propose a leaflet to everyone served by a circuit in scope; ambiguous circuits to review."""
+    if not facts.in_scope:
+        return Proposal(as_contacts(facts.customers.iloc[:0], "leaflet"))
+    ms = facts.membership
+    m = ms[ms["in_scope"] & ~ms["needs_review"]]
+    c = facts.customers.merge(m[[CUSTOMER_ID, "member_circuit", "method"]], on=CUSTOMER_ID)
+    c["reason"] = "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
+    c["circuit_for_contact"] = c["member_circuit"]
+    unsure = ms[ms["needs_review"]]
+    review = pd.DataFrame(
+        {CUSTOMER_ID: unsure[CUSTOMER_ID], "issue": "ambiguous_circuit", "detail": unsure["detail"]}
+    )
+    return Proposal(as_contacts(c, "leaflet"), review)
+
+
+def installation_letter(facts: Facts) -> Proposal:
+    """Propose a letter to customers within the radius of new equipment (per kind)."""
+    c = facts.customers.merge(facts.near, on=CUSTOMER_ID)
+    c["circuit_for_contact"] = c["circuit_id"]
+    return Proposal(as_contacts(c, "installation_letter"))
+
+
+def outage_letter(facts: Facts) -> Proposal:
+    """Propose a named letter to PSR customers whose supply an installation interrupts."""
+    return Proposal(as_contacts(facts.psr_affected, "outage_letter"), facts.outage_review())
+
+
+def outage_phone_call(facts: Facts) -> Proposal:
+    """Propose a call to PSR customers whose supply an installation interrupts (or nominee)."""
+    calls, review = _phone_calls(facts.psr_affected, facts.needs_table, facts.cfg.run_date)
+    review = pd.concat([facts.outage_review(), review], ignore_index=True)
+    return Proposal(calls, review)
+
+
+#: Campaign kind -> rule. Every kind of :data:`~smartstreet_geo.campaign.config.CAMPAIGNS`.
+RULES: dict[str, Rule] = {
+    "leaflet": leaflet,
+    "installation_letter": installation_letter,
+    "outage_letter": outage_letter,
+    "outage_phone_call": outage_phone_call,
+}
+assert set(RULES) == set(CAMPAIGNS), "every campaign kind needs a rule"
+
+
+def _phone_calls(
+    psr: pd.DataFrame, table: NeedsTable | None, on: date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    review: list[dict[str, Any]] = []
+    own = normalise_uk_phones(psr["phone"])
+    nominee = normalise_uk_phones(psr["nominee_phone"])
+    calls = psr.copy()
+    calls["call_number"] = own.where(own.notna(), nominee)
+    calls["call_who"] = [
+        "customer" if o else ("nominee" if nm else None)
+        for o, nm in zip(own.notna(), nominee.notna(), strict=True)
+    ]
+    needs_text: list[str | None] = []
+    medical: list[bool | None] = []
+    for cid, codes, number in zip(
+        calls[CUSTOMER_ID], calls["psr_needs"], calls["call_number"], strict=True
+    ):
+        if table is None:
+            needs_text.append(None)
+            medical.append(None)
+        else:
+            a = assess_needs(codes, table, on=on)
+            needs_text.append(a.summary or None)
+            medical.append(a.medically_dependent)
+            if a.needs_review:
+                review.append(
+                    {CUSTOMER_ID: cid, "issue": "psr_needs_code", "detail": a.review_reason()}
+                )
+        if number is None:
+            review.append(
+                {
+                    CUSTOMER_ID: cid,
+                    "issue": "psr_no_phone",
+                    "detail": "PSR customer affected by a planned outage has no usable "
+                    "phone number (nor a nominee's)",
+                }
+            )
+    calls["needs"] = needs_text
+    calls["medically_dependent"] = medical
+    callable_ = calls[calls["call_number"].notna()]
+    return as_contacts(callable_, "outage_phone_call"), pd.DataFrame(review, columns=REVIEW_COLUMNS)
