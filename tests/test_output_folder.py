@@ -4,8 +4,8 @@ The command runs in a subprocess through a small driver (``DRIVER`` below, a
 test-only wrapper, nothing in the package): it counts the output steps the
 run takes under the output's parent folder (a folder made, a file flushed to
 disk, a file or folder renamed into place) and at a chosen step SIGKILLs the
-process (``kill``), raises ``ENOSPC`` (``fail``), stops it (``stop``, to race
-a second run against it) or, with ``nowork``, makes the campaign computation
+process (``kill``), sends it SIGTERM (``term``), raises ``ENOSPC``
+(``fail``), stops it (``stop``, to race a second run against it) or, with ``nowork``, makes the campaign computation
 itself fail (to show that checks come before the work). After every kill the
 target must be absent or a complete result (every file listed in the manifest
 with its size and SHA-256, nothing else), and the next run must clean up and
@@ -69,6 +69,8 @@ def step(label):
             os.kill(os.getpid(), signal.SIGKILL)
         elif mode == "stop":
             os.kill(os.getpid(), signal.SIGSTOP)
+        elif mode == "term":
+            os.kill(os.getpid(), signal.SIGTERM)
         elif mode == "fail":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -392,6 +394,17 @@ def test_full_disk_is_one_line_and_leaves_the_old_result(inputs, tmp_path):
     one_line_error(r, "no space left on device")
     assert complete(out) == "T-A"
     assert leftovers(out) == []
+
+
+def test_terminated_run_cleans_up_after_itself(inputs, tmp_path):
+    out = tmp_path / "out"
+    assert cli("run", str(inputs / "a.toml"), "--out", str(out)).returncode == 0
+    argv = ("run", str(inputs / "b.toml"), "--out", str(out), "--force")
+    r = drive(inputs, "replace:phone_calls.csv", "term", tmp_path, *argv)
+    assert r.returncode == 128 + signal.SIGTERM, r.stderr
+    assert "Traceback" not in r.stderr and "terminated" in r.stderr
+    assert complete(out) == "T-A"
+    assert leftovers(out) == []  # staging folder and lock removed by the run itself
 
 
 def test_unexpected_exception_is_one_line_and_cleans_up(inputs, tmp_path):

@@ -76,6 +76,7 @@ def _terminate_cleanly() -> Iterator[None]:
         return
 
     def stop(signum: int, _frame: object) -> None:
+        print("terminated", file=sys.stderr)
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, stop)
