@@ -325,3 +325,33 @@ def test_csv_paths_agree(tmp_path, monkeypatch):
             m.setattr(_files, "_arrow_table", lambda *a, **k: None)  # the csv module alone
             slow = outcome(path, case.kwargs)
         assert fast == slow, case.id
+
+
+def test_equipment_and_network_files_account_for_every_line(tmp_path):
+    equipment = _write(
+        tmp_path,
+        "equipment_id,kind,easting,northing,outage_required,Owner\n"
+        f"E1,lv_capacitor,{WIGAN_E},{WIGAN_N},false,x\n"
+        "\n"
+        f"E2,lv_capacitor,{WIGAN_E},{WIGAN_N},false\n"
+        f"E3,lv_capacitor,{WIGAN_E},{WIGAN_N},true,x\n",
+        "e.csv",
+    )
+    r = ssg.read_equipment(equipment)
+    assert (r.n_input, r.n_valid) == (4, 2)
+    assert r.rejects["reason_code"].tolist() == ["blank_row", "wrong_field_count"]
+    assert r.columns_unused == ("Owner",)
+    edges = _write(
+        tmp_path,
+        "edge_id,from_node,to_node,geometry\n"
+        '1,a,b,"LINESTRING (354500 404100, 354510 404100)"\n'
+        "   \n"
+        '2,b,c,"LINESTRING (354510 404100, 354520 404100)",extra\n',
+        "edges.csv",
+    )
+    subs = _write(
+        tmp_path, f"substation_id,node,easting,northing\nS1,a,{WIGAN_E},{WIGAN_N}\n", "s.csv"
+    )
+    net = ssg.read_network(edges, subs, crs="EPSG:27700")
+    assert net.edges_result.rejects["reason_code"].tolist() == ["blank_row", "wrong_field_count"]
+    assert net.edges_result.n_valid == 1
