@@ -608,6 +608,25 @@ def test_an_exception_leaves_the_target_as_it_was(tmp_path):
         stage.file("../escape.csv")
 
 
+def test_files_arriving_in_the_target_during_the_run_are_never_removed(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def run(**options) -> None:
+        with staged_output(out, **options) as stage:
+            stage.file("a.csv").write_bytes(b"1")
+            (out / "arrived.txt").write_text("someone else's")
+
+    with pytest.raises(OutputError, match="not empty"):
+        run()
+    (out / "arrived.txt").unlink()
+    (out / "a.csv").write_text("earlier")
+    with pytest.raises(OutputError, match="does not write"):
+        run(force=True, names=["a.csv"])
+    assert sorted(os.listdir(out)) == ["a.csv", "arrived.txt"]
+    assert leftovers(out) == []
+
+
 def test_temporary_copies_alone_in_a_folder_are_removed(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

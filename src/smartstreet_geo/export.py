@@ -351,6 +351,10 @@ class StagedFolder:
     manifest_name: str = "manifest.json"
     paths: dict[str, Path] = field(default_factory=dict)
     committed: bool = False
+    force: bool = field(default=False, repr=False)
+    names: Collection[str] | None = field(default=None, repr=False)
+    what: str = field(default="output folder", repr=False)
+    shown: str | Path = field(default="", repr=False)
 
     def file(self, name: str) -> Path:
         """Return the staging path of the output file ``name`` (a plain file name)."""
@@ -379,7 +383,12 @@ class StagedFolder:
             atomic_write_bytes(self.file(self.manifest_name), text.encode("utf-8"))
             names.append(self.manifest_name)
         _fsync_folder(self.path)
-        _move_into_place(self.path, self.target, replace=os.path.lexists(self.target))
+        # Again, now: nothing that may not be replaced arrived in the target during the run.
+        shown = self.shown or self.target
+        _check_folder_target(
+            self.target, force=self.force, names=self.names, what=self.what, shown=shown
+        )
+        _move_into_place(self.path, self.target)
         self.committed = True
         self.paths = {n: self.target / n for n in sorted(names)}
         return self.paths
@@ -395,11 +404,11 @@ def _describe(path: Path) -> dict[str, Any]:
     return {"file": path.name, "bytes": size, "sha256": digest.hexdigest()}
 
 
-def _move_into_place(staging: Path, target: Path, *, replace: bool) -> None:
+def _move_into_place(staging: Path, target: Path) -> None:
     """Rename ``staging`` to ``target``; an existing ``target`` is renamed aside first."""
     parent = target.parent
     aside: Path | None = None
-    if replace and os.path.lexists(target):
+    if os.path.lexists(target):
         if not os.listdir(target):
             os.rmdir(target)  # an empty folder (e.g. made by the caller): nothing to keep
         else:
@@ -413,8 +422,8 @@ def _move_into_place(staging: Path, target: Path, *, replace: bool) -> None:
                 os.rename(aside, target)  # put the previous result back
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
             raise OutputError(
-                f"output folder {target}: something else wrote into it during the run; "
-                f"the new result stays in {staging} until the next run."
+                f"output folder {target}: something else wrote into it at the end of the "
+                "run; it was left as it was. Run again."
             ) from None
         raise
     _fsync_folder(parent)
@@ -584,7 +593,9 @@ def staged_output(
         staging = parent / f".{target.name}.staging-{_run_id()}"
         staging.mkdir(mode=0o700)
         os.chmod(staging, 0o700)
-        stage = StagedFolder(target=target, path=staging)
+        stage = StagedFolder(
+            target=target, path=staging, force=force, names=names, what=what, shown=shown
+        )
         yield stage
         stage.commit()
     except OSError as exc:
