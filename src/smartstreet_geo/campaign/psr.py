@@ -4,6 +4,11 @@
 as ``code@YYYY-MM-DD`` (e.g. ``32@2027-06-25``). A code not in the table, or a
 temporary code expired on the run date, sends the customer to manual review:
 a person checks the register before anyone relies on it.
+
+The table says, per code, what the need means for contact (see
+:func:`load_needs_table`): whether the customer is medically dependent on
+electricity, whether a call should go to the nominee first (the customer
+cannot take the call), and which accessible formats a letter needs.
 """
 
 from __future__ import annotations
@@ -11,19 +16,59 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import cast
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
 
-__all__ = ["NeedsAssessment", "NeedsTable", "assess_needs", "load_needs_table"]
+__all__ = [
+    "ACCESSIBLE_FORMATS",
+    "DEFAULT_ACCESSIBLE_FORMAT",
+    "DEFAULT_CALL_NOMINEE_FIRST",
+    "NeedsAssessment",
+    "NeedsTable",
+    "assess_needs",
+    "assess_needs_many",
+    "load_needs_table",
+]
+
+#: The accessible formats a letter can be asked for, in the order they are listed.
+ACCESSIBLE_FORMATS: tuple[str, ...] = ("large_print", "braille", "audio")
+
+#: Used only when the table has no ``call_nominee_first`` column: the industry codes
+#: whose holders cannot take a phone call themselves (17 unable to communicate in
+#: English, 20 dementia/cognitive impairment, 35 hearing impairment including deaf,
+#: 36 speech impairment).
+DEFAULT_CALL_NOMINEE_FIRST: frozenset[str] = frozenset({"17", "20", "35", "36"})
+
+#: Used only when the table has no ``accessible_format`` column: 08 blind (braille or
+#: audio), 09 partially sighted (large print).
+DEFAULT_ACCESSIBLE_FORMAT: dict[str, str] = {"08": "braille;audio", "09": "large_print"}
+
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0", ""}
 
 
 @dataclass(frozen=True)
 class NeedsTable:
-    """The PSR needs-code table: code -> description, temporary, medically dependent."""
+    """The PSR needs-code table.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Indexed by two-digit code: ``description``, ``temporary``,
+        ``medically_dependent``, ``call_nominee_first`` (bool) and
+        ``accessible_format`` (tuple of :data:`ACCESSIBLE_FORMATS`).
+    defaulted : tuple of str
+        Columns the file did not have and that were filled from the documented
+        defaults (:data:`DEFAULT_CALL_NOMINEE_FIRST`,
+        :data:`DEFAULT_ACCESSIBLE_FORMAT`); worth a warning in the run.
+    """
 
     table: pd.DataFrame  # indexed by two-digit code
+    defaulted: tuple[str, ...] = ()
 
     def describe(self, code: str) -> str:
         """Return the description of a known code."""
@@ -33,7 +78,18 @@ class NeedsTable:
 def load_needs_table(path: str | Path) -> NeedsTable:
     """Read a PSR needs-code table.
 
-    The CSV has ``code``, ``description``, ``temporary`` and ``medically_dependent``.
+    The CSV has ``code`` and ``description``, and optionally:
+
+    * ``temporary``, ``medically_dependent``: true/false (blank is false);
+    * ``call_nominee_first``: true when a holder of the code cannot take a
+      phone call (the call goes to the nominee when one has a dialable
+      number). Without the column, :data:`DEFAULT_CALL_NOMINEE_FIRST` applies;
+    * ``accessible_format``: ``;``-separated :data:`ACCESSIBLE_FORMATS` a
+      letter to a holder of the code needs (blank for none). Without the
+      column, :data:`DEFAULT_ACCESSIBLE_FORMAT` applies.
+
+    A true/false cell that is neither (``ture``) or an unknown format is an
+    error naming the code: a typo must not silently drop a need.
 
     Parameters
     ----------
@@ -43,12 +99,20 @@ def load_needs_table(path: str | Path) -> NeedsTable:
     -------
     NeedsTable
 
+    Raises
+    ------
+    InputFileError
+        Unreadable file, missing ``code``/``description``, a duplicated code,
+        or a cell that is not a recognised value.
+
     Examples
     --------
     >>> from smartstreet_geo import demo
     >>> t = load_needs_table(demo.path("psr_needs_codes"))
     >>> t.describe("04")
     'Oxygen concentrator'
+    >>> bool(t.table.at["35", "call_nominee_first"]), t.table.at["08", "accessible_format"]
+    (True, ('braille', 'audio'))
     """
     p = Path(path)
     try:
@@ -59,17 +123,52 @@ def load_needs_table(path: str | Path) -> NeedsTable:
     if missing:
         raise InputFileError(f"{p}: the PSR needs-code table lacks column(s) {sorted(missing)}.")
     df["code"] = df["code"].str.strip().str.zfill(2)
-    for col in ("temporary", "medically_dependent"):
-        df[col] = (
-            df.get(col, pd.Series("false", index=df.index))
-            .str.strip()
-            .str.lower()
-            .isin({"true", "yes", "y", "1"})
-        )
     if df["code"].duplicated().any():
         dup = df.loc[df["code"].duplicated(), "code"].iloc[0]
         raise InputFileError(f"{p}: PSR needs code {dup!r} appears twice.")
-    return NeedsTable(df.set_index("code"))
+    defaulted: list[str] = []
+    if "call_nominee_first" not in df.columns:
+        defaulted.append("call_nominee_first")
+        df["call_nominee_first"] = np.where(
+            df["code"].isin(DEFAULT_CALL_NOMINEE_FIRST), "true", "false"
+        )
+    if "accessible_format" not in df.columns:
+        defaulted.append("accessible_format")
+        df["accessible_format"] = df["code"].map(DEFAULT_ACCESSIBLE_FORMAT).fillna("")
+    for col in ("temporary", "medically_dependent", "call_nominee_first"):
+        df[col] = [
+            _flag(p, code, col, v)
+            for code, v in zip(df["code"], df.get(col, pd.Series("", index=df.index)), strict=True)
+        ]
+    df["accessible_format"] = [
+        _formats(p, code, v) for code, v in zip(df["code"], df["accessible_format"], strict=True)
+    ]
+    return NeedsTable(df.set_index("code"), tuple(defaulted))
+
+
+def _flag(path: Path, code: str, column: str, value: object) -> bool:
+    # a short row leaves NaN in its last cells: blank, like an empty cell
+    v = value.strip().lower() if isinstance(value, str) else ""
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise InputFileError(
+        f"{path}: PSR needs code {code!r}: column {column} must be true or false, "
+        f"not {str(value)[:40]!r}."
+    )
+
+
+def _formats(path: Path, code: str, value: object) -> tuple[str, ...]:
+    text = value if isinstance(value, str) else ""
+    items = {v.strip().lower() for v in text.split(";") if v.strip()}
+    unknown = sorted(items - set(ACCESSIBLE_FORMATS))
+    if unknown:
+        raise InputFileError(
+            f"{path}: PSR needs code {code!r}: accessible_format {unknown[0][:40]!r} is not one "
+            f"of {', '.join(ACCESSIBLE_FORMATS)} (separate several with ';')."
+        )
+    return tuple(f for f in ACCESSIBLE_FORMATS if f in items)
 
 
 @dataclass(frozen=True)
@@ -81,6 +180,8 @@ class NeedsAssessment:
     expired: tuple[str, ...]
     medically_dependent: bool
     summary: str  # descriptions of the valid codes, for the call handler
+    call_nominee_first: bool = False  # a valid code says the customer cannot take a call
+    accessible_format: tuple[str, ...] = ()  # formats a letter needs (ACCESSIBLE_FORMATS order)
 
     @property
     def needs_review(self) -> bool:
@@ -122,6 +223,9 @@ def assess_needs(codes: str | None, table: NeedsTable, *, on: date) -> NeedsAsse
     (('04',), ('99',), ('33',), True)
     >>> a.summary
     'Oxygen concentrator'
+    >>> b = assess_needs("09;35;08", t, on=date(2027, 1, 4))
+    >>> b.call_nominee_first, b.accessible_format
+    (True, ('large_print', 'braille', 'audio'))
     """
     valid: list[str] = []
     unknown: list[str] = []
@@ -147,6 +251,61 @@ def assess_needs(codes: str | None, table: NeedsTable, *, on: date) -> NeedsAsse
                 expired.append(code)
                 continue
         valid.append(code)
-    med = any(bool(table.table.at[c, "medically_dependent"]) for c in valid)
+    t = table.table
+    med = any(bool(t.at[c, "medically_dependent"]) for c in valid)
+    nominee_first = any(bool(t.at[c, "call_nominee_first"]) for c in valid)
+    wanted = {f for c in valid for f in cast(tuple[str, ...], t.at[c, "accessible_format"])}
+    formats = tuple(f for f in ACCESSIBLE_FORMATS if f in wanted)
     summary = "; ".join(table.describe(c) for c in valid)
-    return NeedsAssessment(tuple(valid), tuple(unknown), tuple(expired), med, summary)
+    return NeedsAssessment(
+        tuple(valid), tuple(unknown), tuple(expired), med, summary, nominee_first, formats
+    )
+
+
+def assess_needs_many(codes: pd.Series, table: NeedsTable, *, on: date) -> pd.DataFrame:
+    """:func:`assess_needs` over a Series, each distinct value assessed once.
+
+    Parameters
+    ----------
+    codes : Series
+        ``psr_needs`` values (``;``-separated codes; blank or missing for none).
+    table : NeedsTable
+    on : datetime.date
+        The run date.
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``codes``: ``needs`` (descriptions, None when there are
+        none), ``medically_dependent``, ``call_nominee_first`` (bool),
+        ``accessible_format`` (``;``-separated formats, "" for none) and
+        ``needs_review`` (the review reason, None when the entry is fine).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> import pandas as pd
+    >>> from smartstreet_geo import demo
+    >>> t = load_needs_table(demo.path("psr_needs_codes"))
+    >>> a = assess_needs_many(pd.Series(["09;14", None, "99"]), t, on=date(2027, 1, 4))
+    >>> a["accessible_format"].tolist(), a["needs_review"].tolist()
+    (['large_print', '', ''], [None, None, 'unknown PSR needs code(s) 99'])
+    """
+    keys = [c if isinstance(c, str) else "" for c in codes]
+    cache = {k: assess_needs(k, table, on=on) for k in dict.fromkeys(keys)}
+    rows = [cache[k] for k in keys]
+    return pd.DataFrame(
+        {
+            # object: pandas would make None NaN in a string column
+            "needs": pd.Series([a.summary or None for a in rows], dtype=object, index=codes.index),
+            "medically_dependent": [a.medically_dependent for a in rows],
+            "call_nominee_first": [a.call_nominee_first for a in rows],
+            "accessible_format": [";".join(a.accessible_format) for a in rows],
+            "needs_review": pd.Series(
+                [a.review_reason() if a.needs_review else None for a in rows],
+                dtype=object,
+                index=codes.index,
+            ),
+        },
+        index=codes.index,
+    )
