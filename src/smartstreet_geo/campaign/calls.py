@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import CUSTOMER_ID, NOMINEE_NAME, NOMINEE_PHONE, PHONE, POSTCODE, PSR_NEEDS
-from .phones import normalise_uk_phones
+from .phones import _missing, normalise_uk_phones
 from .psr import (
     DEFAULT_ACCESSIBLE_FORMAT,
     DEFAULT_CALL_NOMINEE_FIRST,
@@ -77,8 +77,12 @@ class CallList(NamedTuple):
 
 
 def _known(values: pd.Series) -> pd.Series:
-    text = values.astype("str")
-    return (values.notna() & text.str.strip().ne("")).fillna(False).astype(bool)
+    """Return True where a value is present and not blank (any text, even unencodable)."""
+    return pd.Series(
+        [v.strip() != "" if isinstance(v, str) else not _missing(v) for v in values],
+        index=values.index,
+        dtype=bool,
+    )
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -260,7 +264,8 @@ def plan_calls(
                 )
             )
     calls = out[has_own | has_nom]
-    return CallPlan(calls, pd.DataFrame(review, columns=REVIEW_COLUMNS))
+    # object: review text may quote a needs code as held, which Arrow strings cannot always hold
+    return CallPlan(calls, pd.DataFrame(review, columns=REVIEW_COLUMNS, dtype=object))
 
 
 def _as_date(value: object) -> date | None:

@@ -27,11 +27,14 @@ __all__ = [
     "ACCESSIBLE_FORMATS",
     "DEFAULT_ACCESSIBLE_FORMAT",
     "DEFAULT_CALL_NOMINEE_FIRST",
+    "NOMINEE_ADDRESS_COLUMNS",
     "NeedsAssessment",
     "NeedsTable",
+    "accessible_format_by_premise",
     "assess_needs",
     "assess_needs_many",
     "load_needs_table",
+    "nominee_copies",
 ]
 
 #: The accessible formats a letter can be asked for, in the order they are listed.
@@ -309,3 +312,131 @@ def assess_needs_many(codes: pd.Series, table: NeedsTable, *, on: date) -> pd.Da
         },
         index=codes.index,
     )
+
+
+def accessible_format_by_premise(keys: pd.Series, formats: pd.Series) -> pd.Series:
+    """Return, per row, the accessible formats anyone at the same premise needs.
+
+    One letter goes to a premise; when anyone living there needs braille or
+    large print, the letter to that premise comes in that format too.
+
+    Parameters
+    ----------
+    keys : Series
+        Premise key per customer (blank or missing keys match nothing: such a
+        row keeps its own formats).
+    formats : Series
+        ``;``-separated formats per customer (as from :func:`assess_needs_many`).
+
+    Returns
+    -------
+    Series
+        Same index: the premise's formats in :data:`ACCESSIBLE_FORMATS` order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> accessible_format_by_premise(
+    ...     pd.Series(["P1", "P1", "P2", None]),
+    ...     pd.Series(["braille", "large_print", "", "audio"])).tolist()
+    ['large_print;braille', 'large_print;braille', '', 'audio']
+    """
+    per: dict[str, set[str]] = {}
+    own = [{f for f in (v if isinstance(v, str) else "").split(";") if f} for v in formats]
+    usable = [k if isinstance(k, str) and k.strip() else None for k in keys]
+    for k, fs in zip(usable, own, strict=True):
+        if k is not None:
+            per.setdefault(k, set()).update(fs)
+    out = [per[k] if k is not None else fs for k, fs in zip(usable, own, strict=True)]
+    return pd.Series(
+        [";".join(f for f in ACCESSIBLE_FORMATS if f in fs) for fs in out],
+        index=keys.index,
+        dtype=object,
+    )
+
+
+#: Nominee address columns a copy of a letter to the nominee is sent to (the
+#: customer file must give them; the letter's own address columns are replaced).
+NOMINEE_ADDRESS_COLUMNS: dict[str, str] = {
+    "nominee_address_line_1": "address_line_1",
+    "nominee_address_line_2": "address_line_2",
+    "nominee_address_line_3": "address_line_3",
+    "nominee_post_town": "post_town",
+    "nominee_postcode": "postcode",
+}
+
+
+def nominee_copies(letters: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Copy letters for the customers' nominees; list the customers whose nominee cannot have one.
+
+    Each letter whose customer has a ``nominee_name`` gets a copy addressed
+    to the nominee at the nominee's address (:data:`NOMINEE_ADDRESS_COLUMNS`).
+    A nominee without an address line cannot be sent a copy; sending it to the
+    customer's address would be a guess, so the customer goes to review
+    (``nominee_no_address``).
+
+    Parameters
+    ----------
+    letters : DataFrame
+        One row per letter (e.g. the outage letters), with ``customer_id``,
+        ``nominee_name`` and the letter's address columns; optionally
+        ``letter_ref`` and the nominee address columns.
+
+    Returns
+    -------
+    copies : DataFrame
+        The letter rows copied, with ``addressee`` = the nominee's name, the
+        address columns taken from the nominee's, ``copy_for`` = ``nominee``
+        and ``copy_of`` = the original ``letter_ref`` (None without one).
+    review : DataFrame
+        ``customer_id``, ``issue``, ``detail`` (ids and fixed text only).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> letters = pd.DataFrame({"letter_ref": ["OL-1", "OL-2", "OL-3"],
+    ...     "customer_id": ["A", "B", "C"], "nominee_name": ["N. One", "", "N. Three"],
+    ...     "address_line_1": ["1 High St", "2 High St", "3 High St"],
+    ...     "nominee_address_line_1": ["9 Low Rd", "", ""]})
+    >>> copies, review = nominee_copies(letters)
+    >>> copies[["copy_of", "addressee", "address_line_1"]]
+      copy_of addressee address_line_1
+    0    OL-1    N. One       9 Low Rd
+    >>> review[["customer_id", "issue"]]
+      customer_id               issue
+    0           C  nominee_no_address
+    """
+
+    def known(col: str) -> pd.Series:
+        if col not in letters:
+            return pd.Series(False, index=letters.index)
+        return pd.Series(
+            [isinstance(v, str) and v.strip() != "" for v in letters[col]],
+            index=letters.index,
+            dtype=bool,
+        )
+
+    named = known("nominee_name")
+    has_address = known("nominee_address_line_1")
+    copies = letters[named & has_address].copy()
+    copies["copy_of"] = pd.Series(
+        list(copies["letter_ref"]) if "letter_ref" in copies else [None] * len(copies),
+        index=copies.index,
+        dtype=object,
+    )
+    copies["addressee"] = copies["nominee_name"]
+    copies["copy_for"] = "nominee"
+    for src, dst in NOMINEE_ADDRESS_COLUMNS.items():
+        copies[dst] = (
+            copies[src] if src in copies else pd.Series(None, index=copies.index, dtype=object)
+        )
+    review = pd.DataFrame(
+        {
+            "customer_id": letters.loc[named & ~has_address, "customer_id"],
+            "issue": "nominee_no_address",
+            "detail": "a nominee is registered but has no address: the copy of the letter "
+            "for the nominee cannot be sent",
+        },
+        columns=["customer_id", "issue", "detail"],
+    )
+    return copies.reset_index(drop=True), review.reset_index(drop=True)
