@@ -57,6 +57,7 @@ DIALABLE = [
     ("0161.496.0123", "0161 496 0123"),
     ("0161\u00a0496\u00a00123", "0161 496 0123"),
     (" 0161 496 0123\n", "0161 496 0123"),
+    ("0161 496 0123" + " " * 100, "0161 496 0123"),  # a fixed-width export's padding
     ("020 7946 0018", "020 7946 0018"),
     ("02079460018", "020 7946 0018"),
     ("0113 496 0508", "0113 496 0508"),
@@ -110,6 +111,8 @@ NOT_DIALABLE = [
     "+1 212 555 1234",
     "+44",
     "++44 161 496 0123",
+    "0161 496 0123" + " -" * 30,  # longer than any written number
+    "x1" * 5_000,
     "\u0660\u0661\u0666\u0661\u0664\u0669\u0666\u0660\u0661\u0662\u0663",  # Arabic-Indic digits
     "",
     "   ",
@@ -706,7 +709,7 @@ def test_late_notice_only_for_equipment_that_cuts_someone_off() -> None:
         "affected and agree a new date"
     )
     assert "before the run date 2027-01-04" in lines[1]
-    assert "the 1 customer affected are left out of the call list" in lines[1]
+    assert "the 1 customer affected is left out of the call list" in lines[1]
     assert "has no date" in lines[2]
     assert not any("T2" in line or "T6" in line or "X9" in line for line in lines)
 

@@ -455,10 +455,11 @@ def late_notice_warnings(
     for eid, value in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True):
         if eid not in ids:
             continue
-        who = "the customers affected"
+        who, are = "the customers affected", "are"
         if counts is not None:
             n = int(counts[eid])
             who = f"the {n} customer{'s' if n != 1 else ''} affected"
+            are = "are" if n != 1 else "is"
         odate = _as_date(value)
         if odate is None:
             lines.append(
@@ -472,7 +473,7 @@ def late_notice_warnings(
                 (
                     eid,
                     f"{eid}: outage on {odate.isoformat()} is before the run date "
-                    f"{run_date.isoformat()}; {who} are left out of the call list - "
+                    f"{run_date.isoformat()}; {who} {are} left out of the call list - "
                     "correct the date in [outage] or remove the equipment from the inputs",
                 )
             )

@@ -72,8 +72,17 @@ _EXTENSION = re.compile(
 )
 
 
+# Longer text (after trimming the padding of fixed-width exports) is no phone number:
+# the longest written form with an extension is about 40 characters. The cap also
+# keeps the patterns below from backtracking over long text.
+_MAX_LENGTH = 64
+
+
 def _split(text: str) -> tuple[str, str | None] | None:
     """Split ``text`` into number and extension, or None when it holds anything else."""
+    text = text.strip()
+    if len(text) > _MAX_LENGTH:
+        return None
     if _NUMBER.fullmatch(text):
         return text, None
     for m in _EXTENSION.finditer(text):
