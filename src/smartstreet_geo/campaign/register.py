@@ -244,7 +244,7 @@ def _empty_table() -> pd.DataFrame:
 def _arrow_schema() -> Any:
     import pyarrow as pa
 
-    s = pa.string()
+    s = pa.large_string()
     return pa.schema(
         [
             ("contact_ref", s),
@@ -264,7 +264,8 @@ def _arrow_schema() -> Any:
 
 
 def _from_arrow(table: Any) -> pd.DataFrame:
-    return table.to_pandas()
+    # dates as datetime64, not one Python object per row
+    return table.to_pandas(date_as_object=False)
 
 
 def _fingerprint(key: bytes) -> str:
@@ -440,151 +441,197 @@ def _check_columns(table: Any, name: str) -> None:
         raise RegisterError(f"{name}: the register's columns have the wrong types.") from exc
 
 
+# --------------------------------------------------------------------------- text columns
+# Text is handled as Arrow arrays with Arrow's compute kernels: on pandas text columns,
+# regular expressions, str.split and groupby(...).agg(";".join) call Python once per row,
+# which costs seconds per million rows.
+def _pa() -> tuple[Any, Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa, pc
+
+
+def _text(values: pd.Series | Any) -> Any:
+    """Return a column as an Arrow large_string array (nulls where missing)."""
+    pa, pc = _pa()
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        arr = values
+    else:
+        try:
+            arr = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: text of each value
+            arr = pa.array(values.astype("str"), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.large_string())
+    return arr
+
+
+def _const(value: str, n: int) -> Any:
+    pa, _ = _pa()
+    return pa.array([value], type=pa.large_string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+
+
+def _concat(*parts: Any) -> Any:
+    """Return the element-wise concatenation of Arrow text arrays and str constants."""
+    pa, pc = _pa()
+    args = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*args, pa.scalar("", pa.large_string()))
+
+
+def _bools(arr: Any) -> npt.NDArray[np.bool_]:
+    _, pc = _pa()
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _nulls_where(arr: Any, mask: npt.NDArray[np.bool_]) -> Any:
+    pa, pc = _pa()
+    return pc.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
+
+
+def _to_series(arr: Any, index: pd.Index | None = None) -> pd.Series:
+    values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.Series(values, index=index, dtype=object)
+
+
 # --------------------------------------------------------------------------- keys
-def _blank(values: pd.Series) -> npt.NDArray[np.bool_]:
-    return np.asarray(values.isna() | values.astype("str").str.strip().eq(""), dtype=bool)
+_VAGUE_PREMISE = r"(?s)^(?:uprn:\s*|addr:\s*\|.*|addr:.*\|\s*)$"
 
 
-def _usable_premise(keys: pd.Series) -> pd.Series:
-    """Premise keys that identify one premise; missing where not (blank, no address line...)."""
-    text = keys.astype("str")
-    vague = (
-        _blank(keys)
-        | text.str.fullmatch(r"uprn:\s*").fillna(True).to_numpy(dtype=bool)
+def _usable(arr: Any, *, premise: bool) -> Any:
+    """Return the keys that identify someone; null where blank or (premises) too vague."""
+    _, pc = _pa()
+    vague = _bools(pc.equal(pc.utf8_trim_whitespace(arr), "")) | _bools(pc.is_null(arr))
+    if premise:
         # an address key needs an address line and a postcode: addr:|WN5 9XP is a postcode
-        | text.str.fullmatch(r"addr:\s*\|.*|addr:.*\|\s*").fillna(True).to_numpy(dtype=bool)
-    )
-    return text.where(~vague)
+        vague |= _bools(pc.match_substring_regex(arr, _VAGUE_PREMISE))
+    return _nulls_where(arr, vague)
 
 
-def _usable_customer(ids: pd.Series) -> pd.Series:
-    text = ids.astype("str")
-    return text.where(~_blank(ids))
-
-
-def _register_keys(contacts: pd.DataFrame, register: ContactRegister) -> pd.DataFrame:
-    """Return the register's keys of ``contacts`` (pseudonyms where the register has them)."""
-    ckey = _usable_customer(contacts[CUSTOMER_ID])
-    pkey = _usable_premise(contacts["premise_key"])
+def _register_keys(contacts: pd.DataFrame, register: ContactRegister) -> tuple[Any, Any]:
+    """Return the register's (customer, premise) keys of ``contacts`` (pseudonyms if it has)."""
+    ckey = _usable(_text(contacts[CUSTOMER_ID]), premise=False)
+    pkey = _usable(_text(contacts["premise_key"]), premise=True)
     if register.pseudonymised:
         from ..export import pseudonym
 
         if register._key is None:  # pragma: no cover - load_register refuses this
             raise RegisterError("a pseudonymised register needs its key.")
-        ckey = pseudonym(ckey, register._key)
-        pkey = pseudonym(pkey, register._key)
-    return pd.DataFrame({"customer_key": ckey, "premise_key": pkey}, index=contacts.index)
+        ckey = _text(pseudonym(_to_series(ckey), register._key))
+        pkey = _text(pseudonym(_to_series(pkey), register._key))
+    return ckey, pkey
 
 
 def _check_contacts(contacts: pd.DataFrame, what: str) -> None:
     missing = [c for c in _NEEDED if c not in contacts.columns]
     if missing:
         raise ParameterError(f"{what}: contacts lack column(s) {', '.join(missing)}.")
-    unknown = sorted(set(contacts["campaign"].dropna()) - set(RULES))
-    if unknown or contacts["campaign"].isna().any():
+    kinds = contacts["campaign"]
+    unknown = sorted(str(k) for k in kinds.dropna().unique() if k not in RULES)
+    if unknown or kinds.isna().any():
+        shown = ", ".join(map(repr, unknown or ["(blank)"]))
         raise ParameterError(
-            f"{what}: contacts of unknown campaign kind {', '.join(map(repr, unknown or [None]))}; "
-            f"the register knows {', '.join(RULES)}."
+            f"{what}: contacts of unknown campaign kind {shown}; the register knows "
+            f"{', '.join(RULES)}."
         )
 
 
-# --------------------------------------------------------------------------- vectorised lists
-# ";"-joined lists are split and rebuilt with Arrow's list kernels: pandas' str.split and
-# groupby(...).agg(";".join) call Python once per row or group, which costs seconds per million.
-def _split(
-    values: pd.Series, *, drop_empty: bool
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
+# --------------------------------------------------------------------------- lists and codes
+def _split(arr: Any, *, drop_empty: bool) -> tuple[npt.NDArray[np.int64], Any]:
     """Return (row position, item) for each item of ``;``-joined lists, items in row order.
 
     A missing value is one empty item. With ``drop_empty``, empty items are dropped, except
     that a row left with none keeps one empty item (every row has at least one item).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.array(values.astype(object).where(values.notna(), ""), type=pa.string())
-    lists = pc.split_pattern(arr, ";")
+    pa, pc = _pa()
+    lists = pc.split_pattern(pc.fill_null(arr, ""), ";")
     parents = np.asarray(pc.list_parent_indices(lists).to_numpy(), dtype=np.int64)
     items = pc.utf8_trim_whitespace(pc.list_flatten(lists))
     if drop_empty:
-        keep = np.asarray(pc.not_equal(items, "").to_numpy(zero_copy_only=False), dtype=bool)
+        keep = _bools(pc.not_equal(items, ""))
         parents, items = parents[keep], items.filter(pa.array(keep))
-        bare = np.flatnonzero(np.bincount(parents, minlength=len(values)) == 0)
+        bare = np.flatnonzero(np.bincount(parents, minlength=len(arr)) == 0)
         if len(bare):
             parents = np.concatenate([parents, bare])
-            items = pa.concat_arrays([items, pa.array([""] * len(bare), type=pa.string())])
+            items = pa.concat_arrays([items, _const("", len(bare))])
             order = np.argsort(parents, kind="stable")
             parents, items = parents[order], items.take(pa.array(order))
-    return parents, np.asarray(items.to_numpy(zero_copy_only=False), dtype=object)
+    return parents, items
 
 
-def _join(
-    parents: npt.NDArray[np.int64], items: npt.NDArray[np.object_], n: int, sep: str
-) -> pd.Series:
-    """Join items (sorted by row position) per row; missing for rows with none."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+def _join(parents: npt.NDArray[np.int64], items: Any, n: int, sep: str) -> Any:
+    """Join items (sorted by row position) per row; null for rows with none."""
+    pa, pc = _pa()
     counts = np.bincount(parents, minlength=n) if len(parents) else np.zeros(n, dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    lists = pa.LargeListArray.from_arrays(
-        pa.array(offsets, type=pa.int64()), pa.array(items, type=pa.string())
-    )
-    joined = pd.Series(
-        np.asarray(pc.binary_join(lists, sep).to_numpy(zero_copy_only=False), dtype=object)
-    )
-    return joined.where(counts > 0)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), _text(items))
+    joined = pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
+    return _nulls_where(joined, counts == 0)
 
 
-def _codes(*columns: pd.Series | npt.NDArray[Any]) -> npt.NDArray[np.int64]:
-    """One integer per distinct combination of the columns' values (joint factorisation).
+def _joint(old: Any, new: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Return codes of two text arrays over their common values (-1 for null)."""
+    pa, pc = _pa()
+    both = pa.concat_arrays([_text(old), _text(new)])
+    idx = pc.fill_null(pc.dictionary_encode(both).indices, -1)
+    codes = np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes[: len(old)], codes[len(old) :]
+
+
+def _combine(*columns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Return one code per distinct combination of integer codes (-1 allowed).
 
     Hand-written because pandas' own (``groupby(...).ngroup()``) sorts and is several
     times slower; each step re-factorises so the codes stay below the row count.
     """
-    out: npt.NDArray[np.int64] | None = None
-    for col in columns:
-        codes, uniques = pd.factorize(np.asarray(col, dtype=object))
-        c = codes.astype(np.int64)
-        if out is None:
-            out = c
-        else:
-            out, _ = pd.factorize(out * (len(uniques) + 1) + c)
-            out = out.astype(np.int64)
-    assert out is not None
+    out = columns[0] + 1
+    for col in columns[1:]:
+        shifted = col + 1
+        width = int(shifted.max()) + 1 if len(shifted) else 1
+        codes, _ = pd.factorize(out * width + shifted)
+        out = codes.astype(np.int64)
     return out
+
+
+def _flags(kinds: Any) -> dict[str, npt.NDArray[np.bool_]]:
+    """Return each :class:`MatchRule` flag per row of a campaign-kind array."""
+    _, pc = _pa()
+    enc = pc.dictionary_encode(kinds)
+    idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    names = enc.dictionary.to_pylist()
+    out = {}
+    for flag in ("by_premise", "by_customer", "per_equipment", "per_outage_date", "per_reference"):
+        table = np.array([bool(getattr(RULES[k], flag, False)) for k in names] + [False])
+        out[flag] = table[idx]
+    return out
+
+
+def _last_match(
+    new_codes: npt.NDArray[np.int64],
+    new_ok: npt.NDArray[np.bool_],
+    old_codes: npt.NDArray[np.int64],
+    old_ok: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.int64]:
+    """For each new item, the position of the last old item with the same code (-1: none)."""
+    old_pos = np.flatnonzero(old_ok)
+    index = pd.Series(old_pos, index=old_codes[old_pos])
+    index = index[~index.index.duplicated(keep="last")]
+    found = pd.Index(index.index).get_indexer(new_codes)
+    out = np.where(found >= 0, index.to_numpy()[np.maximum(found, 0)], -1)
+    out[~new_ok] = -1
+    return out.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- items
-@dataclass
-class _Items:
-    """One row per (contact, equipment) the matching works on."""
-
-    parent: npt.NDArray[np.int64]
-    kind: npt.NDArray[np.object_]
-    scope: npt.NDArray[np.object_]
-    eq: npt.NDArray[np.object_]
-    date: npt.NDArray[np.object_]
-    premise: npt.NDArray[np.object_]
-    customer: npt.NDArray[np.object_]
-
-
-def _rule_flags(kinds: pd.Series) -> dict[str, npt.NDArray[np.bool_]]:
-    out = {}
-    for flag in ("by_premise", "by_customer", "per_equipment", "per_outage_date", "per_reference"):
-        on = [k for k, r in RULES.items() if getattr(r, flag)]
-        out[flag] = np.asarray(kinds.isin(on), dtype=bool)
-    return out
-
-
-def _iso_dates(outage_dates: OutageDates | None) -> pd.Series:
-    """Equipment id -> ISO date text ("" where the outage has no date)."""
+def _iso_dates(outage_dates: OutageDates | None) -> dict[str, str]:
+    """Return equipment id -> ISO date text ("" where the outage has no date)."""
     if outage_dates is None:
-        return pd.Series(dtype=object)
+        return {}
     raw = outage_dates if isinstance(outage_dates, pd.Series) else pd.Series(dict(outage_dates))
     # one call per piece of equipment (a handful to thousands), not per contact
-    text = [_iso(v) for v in raw.tolist()]
-    return pd.Series(text, index=raw.index.astype(str), dtype=object)
+    return {str(k): _iso(v) for k, v in zip(raw.index, raw.tolist(), strict=True)}
 
 
 def _iso(value: object) -> str:
@@ -603,83 +650,64 @@ def _iso(value: object) -> str:
         raise ParameterError(f"outage date {text!r} is not a date (YYYY-MM-DD).") from None
 
 
+@dataclass
+class _Items:
+    """One row per (contact, equipment): what the matching compares."""
+
+    parent: npt.NDArray[np.int64]
+    eq: Any  # Arrow text
+    date: Any  # Arrow text
+
+
 def _contact_items(
     contacts: pd.DataFrame,
-    keys: pd.DataFrame,
-    reference: str,
-    dates: pd.Series,
+    flags: Mapping[str, npt.NDArray[np.bool_]],
+    dates: Mapping[str, str],
     what: str,
 ) -> _Items:
-    flags = _rule_flags(contacts["campaign"])
-    eq_text = contacts["equipment_ids"].where(flags["per_equipment"], "")
+    pa, pc = _pa()
+    eq_text = _nulls_where(_text(contacts["equipment_ids"]), ~flags["per_equipment"])
     parent, eq = _split(eq_text, drop_empty=True)
-    dated = flags["per_outage_date"][parent] & (eq != "")
-    if dated.any():
-        wanted = pd.Series(eq[dated])
-        unknown = wanted[~wanted.isin(dates.index)].unique()
-        if len(unknown):
-            shown = ", ".join(map(str, sorted(unknown)[:10]))
-            raise ParameterError(
-                f"{what}: outage_dates has no entry for equipment {shown}"
-                f"{' and more' if len(unknown) > 10 else ''} named by outage contacts (give "
-                "None for an outage without a date)."
-            )
-    date = np.full(len(parent), "", dtype=object)
-    if dated.any():
-        date[dated] = pd.Series(eq[dated]).map(dates).to_numpy(dtype=object)
-    scope = np.where(flags["per_reference"][parent], reference, "").astype(object)
-    return _Items(
-        parent=parent,
-        kind=contacts["campaign"].to_numpy(dtype=object)[parent],
-        scope=scope,
-        eq=eq,
-        date=date,
-        premise=keys["premise_key"].to_numpy(dtype=object)[parent],
-        customer=keys["customer_key"].to_numpy(dtype=object)[parent],
-    )
+    # dates by distinct equipment id: a dictionary lookup per id, then one take
+    enc = pc.dictionary_encode(eq)
+    names = enc.dictionary.to_pylist()
+    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    dated = flags["per_outage_date"][parent] & _bools(pc.not_equal(eq, ""))
+    used = set(np.unique(idx[dated]).tolist())
+    unknown = sorted(names[i] for i in used if names[i] not in dates)
+    if unknown:
+        shown = ", ".join(unknown[:10])
+        raise ParameterError(
+            f"{what}: outage_dates has no entry for equipment {shown}"
+            f"{' and more' if len(unknown) > 10 else ''} named by outage contacts (give "
+            "None for an outage without a date)."
+        )
+    per_name = pa.array([dates.get(k, "") for k in names], type=pa.large_string())
+    date = _nulls_where(per_name.take(pa.array(idx)), ~dated)
+    return _Items(parent=parent, eq=eq, date=pc.fill_null(date, ""))
 
 
-def _register_items(table: pd.DataFrame, name: str) -> _Items:
-    flags = _rule_flags(table["campaign"])
-    parent, eq = _split(table["equipment_ids"], drop_empty=False)
+def _register_items(
+    table: pd.DataFrame, flags: Mapping[str, npt.NDArray[np.bool_]], name: str
+) -> _Items:
+    _, pc = _pa()
+    eq_text = _text(table["equipment_ids"])
+    parent, eq = _split(_nulls_where(eq_text, ~flags["per_equipment"]), drop_empty=False)
     # kinds without outage dates store none: split their equipment list in its place
-    dated_rows = table["outage_dates"].where(flags["per_outage_date"], table["equipment_ids"])
+    dated_rows = pc.if_else(
+        _text_mask(flags["per_outage_date"]), _text(table["outage_dates"]), eq_text
+    )
+    dated_rows = _nulls_where(dated_rows, ~flags["per_equipment"])
     dparent, date = _split(dated_rows, drop_empty=False)
     if len(dparent) != len(parent) or not np.array_equal(dparent, parent):
         raise RegisterError(f"{name}: equipment_ids and outage_dates disagree in length.")
-    per_eq = flags["per_equipment"][parent]
-    eq = np.where(per_eq, eq, "").astype(object)
-    date = np.where(flags["per_outage_date"][parent], date, "").astype(object)
-    scope = np.where(
-        flags["per_reference"][parent],
-        table["campaign_reference"].to_numpy(dtype=object)[parent],
-        "",
-    ).astype(object)
-    return _Items(
-        parent=parent,
-        kind=table["campaign"].to_numpy(dtype=object)[parent],
-        scope=scope,
-        eq=eq,
-        date=date,
-        premise=table["premise_key"].to_numpy(dtype=object)[parent],
-        customer=table["customer_key"].to_numpy(dtype=object)[parent],
-    )
+    date = _nulls_where(date, ~flags["per_outage_date"][parent])
+    return _Items(parent=parent, eq=eq, date=pc.fill_null(date, ""))
 
 
-def _last_match(
-    new_codes: npt.NDArray[np.int64],
-    new_ok: npt.NDArray[np.bool_],
-    old_codes: npt.NDArray[np.int64],
-    old_ok: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.int64]:
-    """For each new item, the position of the last old item with the same code (-1: none)."""
-    old_pos = np.flatnonzero(old_ok)
-    index = pd.Series(old_pos, index=old_codes[old_pos])
-    index = index[~index.index.duplicated(keep="last")]
-    found = pd.Index(index.index).get_indexer(new_codes)
-    out = np.where(found >= 0, index.to_numpy()[np.maximum(found, 0)], -1)
-    out[~new_ok] = -1
-    return out.astype(np.int64)
+def _text_mask(mask: npt.NDArray[np.bool_]) -> Any:
+    pa, _ = _pa()
+    return pa.array(mask)
 
 
 # --------------------------------------------------------------------------- suppression
@@ -702,6 +730,16 @@ class Suppression(NamedTuple):
 
     kept: pd.DataFrame
     suppressed: pd.DataFrame
+
+
+@dataclass
+class _Match:
+    """Per new item: covered, covered via the premise, the covering register row, moved from."""
+
+    seen: npt.NDArray[np.bool_]
+    by_premise: npt.NDArray[np.bool_]
+    prev_row: npt.NDArray[np.int64]
+    moved_from: npt.NDArray[np.int64]
 
 
 def suppress_repeats(
@@ -740,139 +778,206 @@ def suppress_repeats(
     what = "suppress_repeats"
     _check_contacts(contacts, what)
     n = len(contacts)
-    dates = _iso_dates(outage_dates)
-    keys = _register_keys(contacts, register)
-    new = _contact_items(contacts, keys, register.campaign_reference, dates, what)
-    old = _register_items(register.table, register.path.name)
-    n_old = len(old.parent)
-
-    def both(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        return np.concatenate([a, b])
-
-    base = _codes(both(old.kind, new.kind), both(old.scope, new.scope), both(old.eq, new.eq))
-    nflags = _rule_flags(pd.Series(new.kind, dtype=object))
-    oflags = _rule_flags(pd.Series(old.kind, dtype=object))
-    seen = np.zeros(len(new.parent), dtype=bool)
-    by_premise = np.zeros(len(new.parent), dtype=bool)
-    prev = np.full(len(new.parent), -1, dtype=np.int64)  # register item that covers it
-    moved_from = np.full(len(new.parent), -1, dtype=np.int64)  # same equipment, other date
-    for basis, flag in (("premise", "by_premise"), ("customer", "by_customer")):
-        old_key: npt.NDArray[np.object_] = getattr(old, basis)
-        new_key: npt.NDArray[np.object_] = getattr(new, basis)
-        old_ok = oflags[flag] & pd.notna(old_key)
-        new_ok = nflags[flag] & pd.notna(new_key)
-        if not new_ok.any() or not old_ok.any():
-            continue
-        keyed = _codes(base, both(old_key, new_key))
-        dated = _codes(keyed, both(old.date, new.date))
-        hit = _last_match(dated[n_old:], new_ok, dated[:n_old], old_ok)
-        fresh = (hit >= 0) & ~seen
-        prev[fresh] = hit[fresh]
-        by_premise |= fresh & (basis == "premise")
-        seen |= hit >= 0
-        other = _last_match(
-            keyed[n_old:], new_ok & nflags["per_outage_date"], keyed[:n_old], old_ok
-        )
-        moved_from = np.where((moved_from < 0) & (other >= 0), other, moved_from)
-    moved_from[seen] = -1
+    nflags = _flags(_text(contacts["campaign"]))
+    new = _contact_items(contacts, nflags, _iso_dates(outage_dates), what)
+    old = _register_items(
+        register.table, _flags(_text(register.table["campaign"])), register.path.name
+    )
+    match = _match(contacts, register, nflags, new, old)
 
     total = np.bincount(new.parent, minlength=n)
-    n_seen = np.bincount(new.parent, weights=seen, minlength=n).astype(np.int64)
+    n_seen = np.bincount(new.parent, weights=match.seen, minlength=n).astype(np.int64)
     gone = (total > 0) & (n_seen == total)
     partial = (n_seen > 0) & ~gone
 
-    kept = contacts.loc[~gone].copy()
-    if partial.any() or (moved_from >= 0).any():
-        kept = _annotate(kept, contacts, new, old, seen, partial, moved_from, n)
-
-    suppressed = contacts.loc[gone].copy()
-    suppressed["suppressed_reason"], suppressed["previous_refs"] = _why(
-        contacts, new, old, register, seen, by_premise, prev, gone, n
-    )
+    # positions, not labels: the caller's index may repeat labels
+    kept = contacts.iloc[np.flatnonzero(~gone)].copy()
+    if partial.any() or (match.moved_from >= 0).any():
+        _annotate(kept, np.cumsum(~gone) - 1, contacts, new, old, match, partial)
+    suppressed = contacts.iloc[np.flatnonzero(gone)].copy()
+    reason, refs = _why(contacts, new, register, match, gone)
+    suppressed["suppressed_reason"] = reason
+    suppressed["previous_refs"] = refs
     return Suppression(kept, suppressed)
+
+
+def _match(
+    contacts: pd.DataFrame,
+    register: ContactRegister,
+    nflags: Mapping[str, npt.NDArray[np.bool_]],
+    new: _Items,
+    old: _Items,
+) -> _Match:
+    table = register.table
+    oflags = _flags(_text(table["campaign"]))
+    np_, op = new.parent, old.parent
+    n_old = len(op)
+
+    def both(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return np.concatenate([a, b])
+
+    kind_o, kind_n = _joint(table["campaign"], contacts["campaign"])
+    scope_n = _nulls_where(
+        _const(register.campaign_reference, len(contacts)), ~nflags["per_reference"]
+    )
+    scope_o = _nulls_where(_text(table["campaign_reference"]), ~oflags["per_reference"])
+    scope_o, scope_n = _joint(scope_o, scope_n)
+    eq_o, eq_n = _joint(old.eq, new.eq)
+    date_o, date_n = _joint(old.date, new.date)
+    base = _combine(
+        both(kind_o[op], kind_n[np_]), both(scope_o[op], scope_n[np_]), both(eq_o, eq_n)
+    )
+    ckey, pkey = _register_keys(contacts, register)
+    m = len(np_)
+    seen = np.zeros(m, dtype=bool)
+    by_premise = np.zeros(m, dtype=bool)
+    prev = np.full(m, -1, dtype=np.int64)
+    moved_from = np.full(m, -1, dtype=np.int64)
+    for basis, flag, new_key, old_key in (
+        ("premise", "by_premise", pkey, table["premise_key"]),
+        ("customer", "by_customer", ckey, table["customer_key"]),
+    ):
+        key_o, key_n = _joint(old_key, new_key)
+        old_ok = oflags[flag][op] & (key_o[op] >= 0)
+        new_ok = nflags[flag][np_] & (key_n[np_] >= 0)
+        if not new_ok.any() or not old_ok.any():
+            continue
+        keyed = _combine(base, both(key_o[op], key_n[np_]))
+        dated = _combine(keyed, both(date_o, date_n))
+        hit = _last_match(dated[n_old:], new_ok, dated[:n_old], old_ok)
+        fresh = (hit >= 0) & ~seen
+        prev[fresh] = hit[fresh]
+        if basis == "premise":
+            by_premise |= fresh
+        seen |= hit >= 0
+        other = _last_match(
+            keyed[n_old:], new_ok & nflags["per_outage_date"][np_], keyed[:n_old], old_ok
+        )
+        moved_from = np.where((moved_from < 0) & (other >= 0), other, moved_from)
+    moved_from[seen] = -1
+    prev_row = np.where(prev >= 0, op[np.maximum(prev, 0)] if n_old else -1, -1)
+    return _Match(seen, by_premise, prev_row.astype(np.int64), moved_from)
 
 
 def _annotate(
     kept: pd.DataFrame,
+    kept_pos: npt.NDArray[np.int64],
     contacts: pd.DataFrame,
     new: _Items,
     old: _Items,
-    seen: npt.NDArray[np.bool_],
+    match: _Match,
     partial: npt.NDArray[np.bool_],
-    moved_from: npt.NDArray[np.int64],
-    n: int,
-) -> pd.DataFrame:
-    pos = np.flatnonzero(partial)
-    labels = contacts.index[pos]
-    out = kept
-    fresh = ~seen & partial[new.parent]
-    reason = contacts["reason"].astype(object).fillna("") if "reason" in contacts else None
-    if len(pos):
-        out.loc[labels, "equipment_ids"] = _join(
-            new.parent[fresh], new.eq[fresh], n, ";"
-        ).to_numpy()[pos]
-        if reason is not None:
-            listed = _join(new.parent[fresh], new.eq[fresh], n, ", ").to_numpy()[pos]
-            out.loc[labels, "reason"] = (
-                reason.to_numpy()[pos] + " (new since last run: " + listed + ")"
-            )
-    moved = moved_from >= 0
-    if moved.any() and reason is not None:
-        text = new.eq[moved] + " was " + old.date[moved_from[moved]]
-        text = np.where(old.date[moved_from[moved]] == "", new.eq[moved] + " had no date", text)
-        joined = _join(new.parent[moved], text.astype(object), n, "; ")
-        rows = np.flatnonzero(joined.notna().to_numpy())
-        labels = contacts.index[rows]
-        base = out.loc[labels, "reason"].astype(object).fillna("").to_numpy()
-        out.loc[labels, "reason"] = base + " (outage date changed: " + joined.to_numpy()[rows] + ")"
-    return out
+) -> None:
+    """Name only the new equipment in partly covered rows; say which outages moved."""
+    pa, pc = _pa()
+    n = len(contacts)
+    has_reason = "reason" in contacts.columns
+    reason = pc.fill_null(_text(contacts["reason"]), "") if has_reason else _const("", n)
+    fresh = ~match.seen & partial[new.parent]
+    if partial.any():
+        rows = np.flatnonzero(partial)
+        keep = pa.array(fresh)
+        eqs = pc.take(_join(new.parent[fresh], new.eq.filter(keep), n, ";"), pa.array(rows))
+        listed = pc.take(_join(new.parent[fresh], new.eq.filter(keep), n, ", "), pa.array(rows))
+        _set(kept, kept_pos[rows], "equipment_ids", _to_series(eqs).to_numpy())
+        text = _concat(pc.take(reason, pa.array(rows)), " (new since last run: ", listed, ")")
+        reason = _replace_at(reason, rows, text)
+    moved = match.moved_from >= 0
+    if moved.any():
+        was = pc.take(old.date, pa.array(match.moved_from[moved]))
+        eq = new.eq.filter(pa.array(moved))
+        none = _bools(pc.equal(was, ""))
+        item = pc.if_else(pa.array(none), _concat(eq, " had no date"), _concat(eq, " was ", was))
+        joined = _join(new.parent[moved], item, n, "; ")
+        rows = np.flatnonzero(~_bools(pc.is_null(joined)))
+        text = _concat(
+            pc.take(reason, pa.array(rows)),
+            " (outage date changed: ",
+            pc.take(joined, pa.array(rows)),
+            ")",
+        )
+        reason = _replace_at(reason, rows, text)
+    if has_reason:
+        changed = partial | (np.bincount(new.parent[moved], minlength=n) > 0)
+        rows = np.flatnonzero(changed)
+        _set(kept, kept_pos[rows], "reason", _to_series(pc.take(reason, pa.array(rows))).to_numpy())
+
+
+def _set(frame: pd.DataFrame, rows: npt.NDArray[np.int64], column: str, values: Any) -> None:
+    """Set ``values`` at row positions of one column."""
+    col = frame.columns.get_loc(column)
+    if not isinstance(col, int):
+        raise ParameterError(f"contacts have more than one column {column!r}.")
+    frame.iloc[rows, col] = values
+
+
+def _replace_at(arr: Any, rows: npt.NDArray[np.int64], values: Any) -> Any:
+    """Return ``arr`` with ``values`` at positions ``rows`` (hand-written: Arrow has no scatter)."""
+    pa, pc = _pa()
+    position = np.full(len(arr), -1, dtype=np.int64)
+    position[rows] = np.arange(len(rows))
+    spread = pc.take(values, pa.array(np.maximum(position, 0)))
+    return pc.if_else(pa.array(position >= 0), spread, arr)
 
 
 def _why(
     contacts: pd.DataFrame,
     new: _Items,
-    old: _Items,
     register: ContactRegister,
-    seen: npt.NDArray[np.bool_],
-    by_premise: npt.NDArray[np.bool_],
-    prev: npt.NDArray[np.int64],
+    match: _Match,
     gone: npt.NDArray[np.bool_],
-    n: int,
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
-    """Reason text and earlier references for each suppressed row (in row order)."""
+    """Return the reason text and earlier references of each suppressed row (in row order)."""
+    pa, pc = _pa()
+    n = len(contacts)
     rows = np.flatnonzero(gone)
     if not len(rows):
         return np.array([], dtype=object), np.array([], dtype=object)
-    refs = register.table["contact_ref"].to_numpy(dtype=object)
-    item_ref = np.where(prev >= 0, refs[old.parent[np.maximum(prev, 0)]] if len(refs) else "", "")
-    item_ref = item_ref.astype(object)
-    mask = seen & gone[new.parent]
-    pairs = pd.DataFrame({"p": new.parent[mask], "r": item_ref[mask]}).drop_duplicates()
-    ref_text = _join(pairs["p"].to_numpy(), pairs["r"].to_numpy(dtype=object), n, ", ")
-    premise_rows = np.bincount(new.parent[by_premise], minlength=n) > 0
-    eq_text = _join(new.parent[mask], new.eq[mask], n, ";")
-    kinds = contacts["campaign"].to_numpy(dtype=object)
-    done = pd.Series(kinds[rows]).map({k: r.done for k, r in RULES.items()}).to_numpy(dtype=object)
-    who = np.where(premise_rows[rows], " to this premise", " to this customer").astype(object)
-    per_eq = _rule_flags(pd.Series(kinds[rows], dtype=object))["per_equipment"]
-    eqs = eq_text.fillna("").to_numpy(dtype=object)[rows]
-    about = np.where(per_eq & (eqs != ""), " about " + eqs, "").astype(object)
-    per_ref = _rule_flags(pd.Series(kinds[rows], dtype=object))["per_reference"]
-    under = np.where(per_ref, " under " + register.campaign_reference, "").astype(object)
-    earlier = ref_text.fillna("").to_numpy(dtype=object)[rows]
-    reason = done + who + about + under + " in an earlier run (" + earlier + ")"
-    return reason.astype(object), earlier
+    mask = match.seen & gone[new.parent]
+    # distinct (row, earlier contact) pairs, in row then register order
+    pairs = np.unique(np.stack([new.parent[mask], match.prev_row[mask]], axis=1), axis=0)
+    refs = _text(register.table["contact_ref"]).take(pa.array(pairs[:, 1]))
+    ref_text = pc.take(_join(pairs[:, 0], refs, n, ", "), pa.array(rows))
+    eq_text = pc.take(
+        _join(new.parent[mask], new.eq.filter(pa.array(mask)), n, ";"), pa.array(rows)
+    )
+    premise_rows = (np.bincount(new.parent[match.by_premise], minlength=n) > 0)[rows]
+    kinds = _text(contacts["campaign"]).take(pa.array(rows))
+    flags = _flags(kinds)
+    done = pc.fill_null(
+        pa.array(
+            pd.Series(_to_series(kinds)).map({k: r.done for k, r in RULES.items()}),
+            type=pa.large_string(),
+        ),
+        "",
+    )
+    who = pc.if_else(pa.array(premise_rows), " to this premise", " to this customer")
+    about = pc.if_else(
+        pa.array(flags["per_equipment"] & _bools(pc.not_equal(eq_text, ""))),
+        _concat(" about ", pc.fill_null(eq_text, "")),
+        "",
+    )
+    under = pc.if_else(
+        pa.array(flags["per_reference"]), " under " + register.campaign_reference, ""
+    )
+    earlier = pc.fill_null(ref_text, "")
+    reason = _concat(
+        done, _text(who), _text(about), _text(under), " in an earlier run (", earlier, ")"
+    )
+    return _to_series(reason).to_numpy(), _to_series(earlier).to_numpy()
 
 
 # --------------------------------------------------------------------------- references
-def _ref_text(reference: str, prefix: pd.Series, number: pd.Series) -> pd.Series:
+def _ref_text(reference: str, kinds: Any, number: npt.NDArray[np.int64]) -> Any:
+    pa, pc = _pa()
+    prefix = pa.array(pd.Series(_to_series(kinds)).map(REF_PREFIXES), type=pa.large_string())
+    digits = pc.utf8_lpad(pc.cast(pa.array(number), pa.large_string()), REF_DIGITS, "0")
     head = f"{reference}-" if reference else ""
-    digits = number.astype("int64").astype("str").str.zfill(REF_DIGITS)
-    return (head + prefix.astype("str") + "-" + digits).astype(object)
+    return _concat(head, prefix, "-", digits)
 
 
 def _high_water(register: ContactRegister) -> dict[str, int]:
-    """Highest sequence number used per kind under the register's campaign reference."""
+    """Return the highest sequence number used per kind under the register's reference."""
     t = register.table
     mine = t[t["campaign_reference"] == register.campaign_reference]
     out = {str(k): int(v) for k, v in mine.groupby("campaign")["ref_number"].max().items()}
@@ -911,16 +1016,16 @@ def allocate_refs(contacts: pd.DataFrame, register: ContactRegister) -> pd.Serie
     ['SS-DEMO-2027-LF-0000001', 'SS-DEMO-2027-PC-0000001', 'SS-DEMO-2027-LF-0000002']
     """
     kinds = contacts["campaign"]
-    unknown = sorted(set(kinds.dropna()) - set(REF_PREFIXES))
+    unknown = sorted(str(k) for k in kinds.dropna().unique() if k not in REF_PREFIXES)
     if unknown or kinds.isna().any():
         raise ParameterError(
             f"allocate_refs: no reference prefix for campaign kind "
-            f"{', '.join(map(repr, unknown or [None]))}."
+            f"{', '.join(map(repr, unknown or ['(blank)']))}."
         )
-    start = kinds.map(_high_water(register)).fillna(0).astype("int64")
-    number = kinds.groupby(kinds, sort=False).cumcount().astype("int64") + 1 + start
-    refs = _ref_text(register.campaign_reference, kinds.map(REF_PREFIXES), number)
-    return pd.Series(refs.to_numpy(dtype=object), index=contacts.index, name=_REF_COLUMN)
+    start = kinds.map(_high_water(register)).fillna(0).to_numpy(dtype=np.int64)
+    number = kinds.groupby(kinds, sort=False).cumcount().to_numpy(dtype=np.int64) + 1 + start
+    refs = _ref_text(register.campaign_reference, _text(kinds), number)
+    return pd.Series(_to_series(refs).to_numpy(), index=contacts.index, name=_REF_COLUMN)
 
 
 # --------------------------------------------------------------------------- append and save
@@ -960,6 +1065,7 @@ def append_contacts(
         A reference missing, repeated, already in the register, not from
         :func:`allocate_refs`'s pattern, or not above the register's highest.
     """
+    pa, pc = _pa()
     what = "append_contacts"
     _check_contacts(contacts, what)
     if _REF_COLUMN not in contacts.columns:
@@ -969,62 +1075,65 @@ def append_contacts(
         raise ParameterError(f"{what}: {_REF_COLUMN} is blank or repeated in the contacts.")
     if refs.isin(register.table["contact_ref"]).any():
         raise ParameterError(f"{what}: some {_REF_COLUMN} are already in the register.")
-    kinds = contacts["campaign"]
-    number = pd.to_numeric(
-        refs.astype("str").str.extract(r"-(\d+)$", expand=False), errors="coerce"
-    )
-    expected = _ref_text(
-        register.campaign_reference, kinds.map(REF_PREFIXES), number.fillna(0).astype("int64")
-    )
-    if number.isna().any() or (refs.astype(object).to_numpy() != expected.to_numpy()).any():
+    ref_arr = _text(refs)
+    kinds = _text(contacts["campaign"])
+    pattern = _bools(pc.match_substring_regex(ref_arr, r"-[0-9]{1,18}$"))
+    digits = pc.struct_field(pc.extract_regex(ref_arr, r"-(?P<n>[0-9]{1,18})$"), "n")
+    number = np.zeros(len(contacts), dtype=np.int64)
+    if pattern.all() and len(contacts):
+        number = np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64)
+    expected = _ref_text(register.campaign_reference, kinds, number)
+    if not pattern.all() or not _bools(pc.equal(ref_arr, expected)).all():
         raise ParameterError(
             f"{what}: {_REF_COLUMN} does not follow the pattern of campaign reference "
             f"{register.campaign_reference!r} (use allocate_refs)."
         )
-    floor = kinds.map(_high_water(register)).fillna(0)
-    if (number.to_numpy() <= floor.to_numpy()).any():
+    floor = contacts["campaign"].map(_high_water(register)).fillna(0).to_numpy(dtype=np.int64)
+    if (number <= floor).any():
         raise ParameterError(
             f"{what}: some {_REF_COLUMN} are at or below the register's highest number for their "
             "kind (a reference is never reused; use allocate_refs)."
         )
-    dates = _iso_dates(outage_dates)
-    keys = _register_keys(contacts, register)
-    items = _contact_items(contacts, keys, register.campaign_reference, dates, what)
     n = len(contacts)
-    flags = _rule_flags(kinds)
+    flags = _flags(kinds)
+    items = _contact_items(contacts, flags, _iso_dates(outage_dates), what)
     eq_ids = _join(items.parent, items.eq, n, ";")
-    eq_ids = eq_ids.where(eq_ids.fillna("") != "")
-    odates = _join(items.parent, items.date, n, ";").where(eq_ids.notna().to_numpy())
-    odates = odates.where(flags["per_outage_date"])
+    no_eq = _bools(pc.equal(eq_ids, "")) | ~flags["per_equipment"]
+    eq_ids = _nulls_where(eq_ids, no_eq)
+    odates = _nulls_where(
+        _join(items.parent, items.date, n, ";"), no_eq | ~flags["per_outage_date"]
+    )
+    ckey, pkey = _register_keys(contacts, register)
     stamp = pd.Timestamp(recorded_at or dt.datetime.now(dt.UTC))
     stamp = stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
-    rows = pd.DataFrame(
+    schema = _arrow_schema()
+    rows = pa.table(
         {
-            "contact_ref": refs.astype(object).to_numpy(),
-            "campaign_reference": register.campaign_reference,
-            "campaign": kinds.astype(object).to_numpy(),
-            "ref_number": number.astype("int64").to_numpy(),
-            "channel": contacts["channel"].astype(object).to_numpy(),
-            "customer_key": keys["customer_key"].astype(object).to_numpy(),
-            "premise_key": keys["premise_key"].astype(object).to_numpy(),
-            "equipment_ids": eq_ids.astype(object).to_numpy(),
-            "outage_dates": odates.astype(object).to_numpy(),
-            "run_id": run_id,
-            "run_date": pd.Series([run_date] * n, dtype=object).to_numpy(),
-            "recorded_at": pd.Series([stamp] * n, dtype="datetime64[us, UTC]"),
+            "contact_ref": ref_arr,
+            "campaign_reference": _const(register.campaign_reference, n),
+            "campaign": kinds,
+            "ref_number": pa.array(number, type=pa.int64()),
+            "channel": _text(contacts["channel"]),
+            "customer_key": ckey,
+            "premise_key": pkey,
+            "equipment_ids": eq_ids,
+            "outage_dates": odates,
+            "run_id": _const(run_id, n),
+            "run_date": pa.array([run_date], type=pa.date32()).take(
+                pa.array(np.zeros(n, dtype=np.int64))
+            ),
+            "recorded_at": pa.array(
+                [stamp.to_pydatetime()], type=pa.timestamp("us", tz="UTC")
+            ).take(pa.array(np.zeros(n, dtype=np.int64))),
         }
-    )
-    table = _from_arrow(_to_arrow(pd.concat([_to_arrow_frame(register.table), rows])))
+    ).cast(schema)
+    added = _from_arrow(rows)
+    table = added if register.table.empty else pd.concat([register.table, added], ignore_index=True)
     sequences = {r: dict(k) for r, k in register.sequences.items()}
     mine = sequences.setdefault(register.campaign_reference, {})
-    for kind, top in rows.groupby("campaign")["ref_number"].max().items():
+    for kind, top in added.groupby("campaign")["ref_number"].max().items():
         mine[str(kind)] = max(mine.get(str(kind), 0), int(top))
-    return replace(register, table=table.reset_index(drop=True), sequences=sequences)
-
-
-def _to_arrow_frame(table: pd.DataFrame) -> pd.DataFrame:
-    # an empty frame's columns would otherwise be typed by whatever pandas guessed
-    return table if len(table) else table.iloc[:0].astype(object)
+    return replace(register, table=table, sequences=sequences)
 
 
 def _to_arrow(frame: pd.DataFrame) -> Any:
@@ -1091,7 +1200,7 @@ def save_register(register: ContactRegister) -> ContactRegister:
     refs = register.table["contact_ref"]
     if refs.duplicated().any():  # pragma: no cover - append_contacts refuses these
         raise RegisterError(f"{name}: refusing to save a register with a repeated contact_ref.")
-    table = _to_arrow(_to_arrow_frame(register.table))
+    table = _to_arrow(register.table)
     table = table.replace_schema_metadata(
         {METADATA_KEY: json.dumps(_metadata(register), sort_keys=True).encode("utf-8")}
     )
@@ -1178,6 +1287,6 @@ def trace_table(register: ContactRegister, *, run_id: str | None = None) -> pd.D
     import pyarrow as pa
 
     # Arrow's cast writes ISO dates without a Python call per row
-    days = pa.array(out["run_date"], type=pa.date32()).cast(pa.string())
+    days = pa.array(out["run_date"]).cast(pa.date32()).cast(pa.string())
     out["run_date"] = np.asarray(days.to_numpy(zero_copy_only=False), dtype=object)
     return out.reset_index(drop=True)
