@@ -352,8 +352,6 @@ def test_killed_force_run_leaves_the_old_or_the_new_result(inputs, tmp_path):
 
 @pytest.mark.slow
 def test_kill_at_every_output_step(inputs, tmp_path, request):
-    if "slow" not in (request.config.getoption("markexpr") or "").replace("not slow", ""):
-        pytest.skip("about 2 minutes: opt in with -m slow")
     _kill_first_run(inputs, tmp_path / "a" / "out", [str(k) for k in range(1, 200)])
     _kill_force_run(inputs, tmp_path / "b" / "out", [str(k) for k in range(1, 200)])
 

@@ -52,6 +52,7 @@ __all__ = [
     "neutralise_formulae",
     "output_file",
     "pseudonym",
+    "require_encodable",
     "staged_output",
     "write_campaign",
     "write_csv",
@@ -131,6 +132,38 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int = FILE_MODE) 
     return target
 
 
+def require_encodable(frame: pd.DataFrame, what: str) -> None:
+    """Refuse text that UTF-8 cannot encode (a lone surrogate), naming the column and row.
+
+    Pandas' string dtype cannot hold such text at all; an ``object`` column
+    built in memory can. Writing it would fail half-way with a raw
+    ``UnicodeEncodeError`` or, replaced, silently change the data.
+
+    Raises
+    ------
+    SmartStreetGeoError
+        Naming the output, the column and the 1-based data row.
+    """
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype != object:
+            continue
+        texts = [v for v in values.tolist() if isinstance(v, str)]
+        try:
+            "".join(texts).encode("utf-8")
+        except UnicodeEncodeError:
+            for row, v in enumerate(values.tolist(), start=1):
+                if isinstance(v, str):
+                    try:
+                        v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise SmartStreetGeoError(
+                            f"{what}: column {str(col)!r}, row {row} holds text that cannot be "
+                            "written as UTF-8 (a lone surrogate code point); correct the value "
+                            "where it comes from."
+                        ) from None
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
     """Write ``frame`` as UTF-8 CSV (RFC 4180, CRLF), formula-safe, atomically, owner-only.
 
@@ -145,6 +178,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None
     -------
     Path
     """
+    require_encodable(frame, Path(path).name)
     safe = frame.copy()
     for col in safe.columns:
         safe[col] = neutralise_formulae(safe[col])
@@ -767,6 +801,7 @@ def write_xlsx(
 
     import xlsxwriter
 
+    require_encodable(frame, Path(path).name)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(
         buf,

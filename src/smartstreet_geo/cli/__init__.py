@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from importlib import import_module
 
 from ..errors import SmartStreetGeoError
+from ._common import ConsoleFormatter, console_text
 
 __all__ = ["main"]
 
@@ -90,10 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ConsoleFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SmartStreetGeoError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {console_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a full disk, a permission refused half-way: one line
         if args.debug:
             raise
-        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        print(f"error: {console_text(_os_error(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:
         if args.debug:

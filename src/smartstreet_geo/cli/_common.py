@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import sys
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
@@ -57,9 +59,40 @@ def column_maps(specs: Sequence[str]) -> dict[str, dict[str, str]]:
     return maps
 
 
+#: Characters that would act on the terminal instead of being shown: C0/C1 controls (an
+#: ESC starts a terminal escape sequence), DEL, and the Unicode bidirectional controls that
+#: reorder what is shown (a "Trojan Source" id). Line feeds are kept: messages have lines.
+_UNSHOWABLE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def console_text(text: object) -> str:
+    r"""Return ``text`` with terminal-active characters written as visible escapes.
+
+    An id or a campaign name from an input file reaches the console in
+    counts, warnings and errors; an ESC or a right-to-left override in it must
+    be shown, not obeyed.
+
+    Examples
+    --------
+    >>> console_text("EQ\x1b[31m1 \u202eabc")
+    'EQ\\x1b[31m1 \\u202eabc'
+    """
+    return _UNSHOWABLE.sub(lambda m: ascii(m.group())[1:-1], str(text))
+
+
+class ConsoleFormatter(logging.Formatter):
+    """A log formatter whose output is :func:`console_text` (log lines quote ids)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` and escape terminal-active characters."""
+        return console_text(super().format(record))
+
+
 def note(text: str) -> None:
     """Print a one-line note on stderr (counts and paths only)."""
-    print(f"note: {text}", file=sys.stderr)
+    print(f"note: {console_text(text)}", file=sys.stderr)
 
 
 def staged_out_dir(
@@ -101,7 +134,7 @@ def prepare_out_dir(out: Path, *, force: bool) -> Path:
 
 def echo(text: str = "") -> None:
     """Print a line of console output (counts only; never personal data)."""
-    print(text, file=sys.stdout)
+    print(console_text(text), file=sys.stdout)
 
 
 def read_customers_arg(args: argparse.Namespace, maps: dict[str, dict[str, str]]) -> ReadResult:

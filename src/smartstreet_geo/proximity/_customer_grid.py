@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._numba_cache import CACHE  # first: it may set NUMBA_CACHE_DIR for numba
+
+# isort: split
 import numpy as np
 from numba import njit, prange
 
 from ._kernels import _cell_of
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def sort_into_cells(x, y, gx0, gy0, inv_cell, nx, ny):  # pragma: no cover - compiled
     """Sort the customers by cell (counting sort): ``cell_start``, ``perm``, sorted x, y."""
     n = x.size
@@ -43,7 +46,7 @@ def sort_into_cells(x, y, gx0, gy0, inv_cell, nx, ny):  # pragma: no cover - com
     return cell_start, perm, xs, ys
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=CACHE, parallel=True, nogil=True)
 def query_cells(
     xs,
     ys,
