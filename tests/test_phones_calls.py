@@ -435,6 +435,9 @@ def test_without_a_table_defaults_decide() -> None:
     assert calls["call_who"].tolist() == ["nominee", "customer"]
     assert calls["accessible_format"].tolist() == ["", "braille;audio"]
     assert calls["medically_dependent"].tolist() == [None, None]
+    letters = assess_needs_many(pd.Series(["09", "08;09", None]), None, on=RUN)
+    assert letters["accessible_format"].tolist() == ["large_print", "large_print;braille;audio", ""]
+    assert letters["needs_review"].tolist() == [None, None, None]
 
 
 @pytest.mark.parametrize(("hid", "value"), HOSTILE, ids=hostile_ids())

@@ -29,12 +29,7 @@ import pandas as pd
 
 from ..schema import CUSTOMER_ID, NOMINEE_NAME, NOMINEE_PHONE, PHONE, POSTCODE, PSR_NEEDS
 from .phones import _missing, normalise_uk_phones
-from .psr import (
-    DEFAULT_ACCESSIBLE_FORMAT,
-    DEFAULT_CALL_NOMINEE_FIRST,
-    NeedsTable,
-    assess_needs_many,
-)
+from .psr import NeedsTable, assess_needs_many
 
 __all__ = [
     "CALL_COLUMNS",
@@ -89,31 +84,6 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     if name in frame:
         return frame[name]
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-
-
-def _needs_without_table(codes: pd.Series) -> pd.DataFrame:
-    """Defaults for a run without a needs table (documented in :func:`plan_calls`)."""
-    first: list[bool] = []
-    formats: list[str] = []
-    for value in codes:
-        items = {
-            c.partition("@")[0].strip().zfill(2)
-            for c in (value if isinstance(value, str) else "").split(";")
-            if c.strip()
-        }
-        first.append(bool(items & DEFAULT_CALL_NOMINEE_FIRST))
-        wanted = {f for c in items for f in DEFAULT_ACCESSIBLE_FORMAT.get(c, "").split(";") if f}
-        formats.append(";".join(f for f in ("large_print", "braille", "audio") if f in wanted))
-    return pd.DataFrame(
-        {
-            "needs": None,
-            "medically_dependent": None,
-            "call_nominee_first": first,
-            "accessible_format": formats,
-            "needs_review": None,
-        },
-        index=codes.index,
-    )
 
 
 def plan_calls(
@@ -184,9 +154,7 @@ def plan_calls(
     0           C  psr_no_phone
     """
     codes = _column(psr, PSR_NEEDS)
-    needs = (
-        assess_needs_many(codes, table, on=on) if table is not None else _needs_without_table(codes)
-    )
+    needs = assess_needs_many(codes, table, on=on)
     own_raw = _column(psr, PHONE)
     nom_raw = _column(psr, NOMINEE_PHONE)
     own = normalise_uk_phones(own_raw, accept_drama=accept_drama)

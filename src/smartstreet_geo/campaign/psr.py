@@ -265,14 +265,19 @@ def assess_needs(codes: str | None, table: NeedsTable, *, on: date) -> NeedsAsse
     )
 
 
-def assess_needs_many(codes: pd.Series, table: NeedsTable, *, on: date) -> pd.DataFrame:
+def assess_needs_many(codes: pd.Series, table: NeedsTable | None, *, on: date) -> pd.DataFrame:
     """:func:`assess_needs` over a Series, each distinct value assessed once.
 
     Parameters
     ----------
     codes : Series
         ``psr_needs`` values (``;``-separated codes; blank or missing for none).
-    table : NeedsTable
+    table : NeedsTable or None
+        Without a table, ``needs`` and ``medically_dependent`` are None, no
+        review is asked for, and ``call_nominee_first``/``accessible_format``
+        come from :data:`DEFAULT_CALL_NOMINEE_FIRST` and
+        :data:`DEFAULT_ACCESSIBLE_FORMAT` applied to the codes as written
+        (expiry dates ignored).
     on : datetime.date
         The run date.
 
@@ -294,6 +299,8 @@ def assess_needs_many(codes: pd.Series, table: NeedsTable, *, on: date) -> pd.Da
     >>> a["accessible_format"].tolist(), a["needs_review"].tolist()
     (['large_print', '', ''], [None, None, 'unknown PSR needs code(s) 99'])
     """
+    if table is None:
+        return _needs_without_table(codes)
     keys = [c if isinstance(c, str) else "" for c in codes]
     cache = {k: assess_needs(k, table, on=on) for k in dict.fromkeys(keys)}
     rows = [cache[k] for k in keys]
@@ -311,6 +318,30 @@ def assess_needs_many(codes: pd.Series, table: NeedsTable, *, on: date) -> pd.Da
             ),
         },
         index=codes.index,
+    )
+
+
+def _needs_without_table(codes: pd.Series) -> pd.DataFrame:
+    first: list[bool] = []
+    formats: list[str] = []
+    for value in codes:
+        items = {
+            c.partition("@")[0].strip().zfill(2)
+            for c in (value if isinstance(value, str) else "").split(";")
+            if c.strip()
+        }
+        first.append(bool(items & DEFAULT_CALL_NOMINEE_FIRST))
+        wanted = {f for c in items for f in DEFAULT_ACCESSIBLE_FORMAT.get(c, "").split(";") if f}
+        formats.append(";".join(f for f in ACCESSIBLE_FORMATS if f in wanted))
+    none = pd.Series([None] * len(codes), index=codes.index, dtype=object)
+    return pd.DataFrame(
+        {
+            "needs": none,
+            "medically_dependent": none,
+            "call_nominee_first": pd.Series(first, index=codes.index, dtype=bool),
+            "accessible_format": pd.Series(formats, index=codes.index, dtype=object),
+            "needs_review": none,
+        }
     )
 
 
