@@ -56,12 +56,16 @@ def test_existing_output_folder_is_not_overwritten_without_force(tmp_path):
     r = run("validate", "--customers", str(tmp_path / "c.csv"), "--out", str(out))
     assert r.returncode == 1
     assert "--force" in r.stderr
-    assert (
-        run(
-            "validate", "--customers", str(tmp_path / "c.csv"), "--out", str(out), "--force"
-        ).returncode
-        == 0
-    )
+    # --force replaces an earlier output folder, never a folder holding other files
+    forced = run("validate", "--customers", str(tmp_path / "c.csv"), "--out", str(out), "--force")
+    assert forced.returncode == 1 and "does not write" in forced.stderr
+    assert (out / "keep.txt").read_text() == "x"
+    (out / "keep.txt").unlink()
+    (out / "rejects.csv").write_text("old")
+    forced = run("validate", "--customers", str(tmp_path / "c.csv"), "--out", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (out / "rejects.csv").read_text() != "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "out"]  # nothing left beside
 
 
 @pytest.mark.parametrize(

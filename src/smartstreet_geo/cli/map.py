@@ -9,9 +9,9 @@ from typing import Any
 from ..errors import ParameterError
 from ._common import (
     add_input_options,
-    check_out_file,
     column_maps,
     echo,
+    out_file,
     read_customers_arg,
     read_equipment_arg,
     read_network_arg,
@@ -127,12 +127,20 @@ def read_in_scope(path: Path, *, encoding: str | None = None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Read the inputs, build the map and write it; return the exit code."""
-    from ..maps import check_tiles, inputs_map, save_map
-    from .near import parse_radius
+    from ..maps import check_tiles
 
     tiles = check_tiles(args.tiles)  # before anything is read or written
     out: Path = args.out
-    check_out_file(out, force=args.force, example="map.html")
+    if out.is_dir():
+        raise ParameterError(f"--out {out}: is a folder; give a file name such as map.html.")
+    with out_file(out, force=args.force) as target:  # checked and locked before any work
+        return _build(args, tiles, target)
+
+
+def _build(args: argparse.Namespace, tiles: str, out: Path) -> int:
+    from ..maps import inputs_map, save_map
+    from .near import parse_radius
+
     if not (args.customers or args.equipment or args.network):
         raise ParameterError("give at least one of --customers, --equipment, --network.")
     if args.substations and not args.network:
@@ -172,7 +180,6 @@ def run(args: argparse.Namespace) -> int:
         echo(f"circuits in scope: {len(in_scope):,}")
 
     m = inputs_map(**inputs, in_scope=in_scope, radii=radii, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
     path = save_map(m, out)
     mode = "INTERNAL (with addresses)" if args.internal else "pseudonymous"
     echo(f"map written to {path} ({path.stat().st_size / 1e6:.1f} MB, {mode})")

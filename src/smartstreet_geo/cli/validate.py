@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..export import StagedFolder
 from ..io import ReadResult
 from ..io._result import empty_rejects
 from ._common import (
     add_input_options,
     column_maps,
     echo,
-    prepare_out_dir,
     read_customers_arg,
     read_equipment_arg,
     read_network_arg,
+    staged_out_dir,
 )
 
 
@@ -43,6 +44,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Validate the inputs named in ``args``; return the exit code."""
+    if not args.out:
+        return _validate(args, None)
+    # --out is checked and locked before any file is read; rejects.csv appears all or nothing
+    with staged_out_dir(args.out, force=args.force, names=("rejects.csv",)) as stage:
+        code = _validate(args, stage)
+        stage.commit()
+    return code
+
+
+def _validate(args: argparse.Namespace, stage: StagedFolder | None) -> int:
     maps = column_maps(args.map)
     results: list[tuple[str, str, ReadResult]] = [
         ("customers", "customers", read_customers_arg(args, maps))
@@ -69,12 +80,11 @@ def run(args: argparse.Namespace) -> int:
             usable = False
     rejects = [r.rejects for _, _, r in results if len(r.rejects)]
     table = pd.concat(rejects, ignore_index=True) if rejects else empty_rejects()
-    if args.out:
+    if stage is not None:
         from ..export import write_csv
 
-        out = prepare_out_dir(args.out, force=args.force)
-        path = write_csv(table, out / "rejects.csv")
-        echo(f"rejects written to {path} ({len(table):,} rows)")
+        write_csv(table, stage.file("rejects.csv"))
+        echo(f"rejects written to {args.out / 'rejects.csv'} ({len(table):,} rows)")
     total = sum(r.n_rejected for _, _, r in results)
     if not usable:
         return 1
