@@ -24,6 +24,7 @@ from smartstreet_geo.campaign.register import (
     RegisterError,
     allocate_refs,
     append_contacts,
+    forget_run,
     load_register,
     record_contacts,
     save_register,
@@ -366,10 +367,24 @@ def test_references_continue_and_are_never_reused(tmp_path):
         _loaded_sha256=None,
     )
     assert allocate_refs(again, trimmed).tolist() == [f"{REF}-LF-0000004"]
+    # forgetting a run (never sent) frees its contacts for the next run, never its numbers
+    second = contacts(("leaflet", "C1", "uprn:1", None), ("leaflet", "C7", "uprn:7", None))
+    second.insert(0, "contact_ref", allocate_refs(second, reg))
+    grown = save_register(append_contacts(reg, second, run_id="b", run_date=dt.date(2027, 1, 5)))
+    assert second["contact_ref"].tolist() == [f"{REF}-LF-0000004", f"{REF}-LF-0000005"]
+    assert suppress_repeats(second, grown).kept.empty
+    undone = save_register(forget_run(grown, "b"))
+    back = load_register(path, campaign_reference=REF)
+    assert back.table["run_id"].tolist() == ["a"] * 3
+    assert made(suppress_repeats(second, back).kept) == [("leaflet", "C7", None)]
+    assert allocate_refs(second.iloc[:1], undone).tolist() == [f"{REF}-LF-0000006"]
+    with pytest.raises(ParameterError, match="no contact of run"):
+        forget_run(back, "b")
+    reg = back
     # deterministic: the same contacts in the same order get the same references
     many = contacts(*[("leaflet", f"D{i}", f"uprn:d{i}", None) for i in range(5)])
     assert allocate_refs(many, reg).tolist() == allocate_refs(many.copy(), reg).tolist()
-    assert allocate_refs(many, reg).iloc[0] == f"{REF}-LF-0000004"
+    assert allocate_refs(many, reg).iloc[0] == f"{REF}-LF-0000006"
     # wider than 7 digits once past 9,999,999, still unique
     big = ContactRegister(
         path=reg.path,

@@ -10,7 +10,7 @@ Typical use (one campaign run)::
 
     register = load_register("register.parquet", campaign_reference=cfg.reference,
                              pseudonym_key=key)
-    kept, suppressed = suppress_repeats(contacts, register, outage_dates=dates)
+    contacts, suppressed = suppress_repeats(contacts, register, outage_dates=dates)
     ...                                              # no-address review, one letter per premise
     contacts.insert(0, "contact_ref", allocate_refs(contacts, register))
     updated = append_contacts(register, contacts, run_id=run_id, run_date=cfg.run_date,
@@ -95,12 +95,14 @@ __all__ = [
     "REGISTER_COLUMNS",
     "RULES",
     "SCHEMA_VERSION",
+    "TRACE_COLUMNS",
     "ContactRegister",
     "MatchRule",
     "RegisterError",
     "Suppression",
     "allocate_refs",
     "append_contacts",
+    "forget_run",
     "load_register",
     "record_contacts",
     "save_register",
@@ -1244,6 +1246,24 @@ def record_contacts(
             register, contacts, run_id=rid, run_date=run_date, outage_dates=outage_dates
         )
     )
+
+
+def forget_run(register: ContactRegister, run_id: str) -> ContactRegister:
+    """Return the register without one run's contacts (nothing is written).
+
+    For a run whose lists were never sent (cancelled, or its output folder was
+    not written after the register was saved). Its reference numbers stay
+    used: the next run continues above them, so a reference is never reused.
+
+    Raises
+    ------
+    ParameterError
+        No contact of that run is in the register.
+    """
+    mine = register.table["run_id"] == run_id
+    if not mine.any():
+        raise ParameterError(f"the register has no contact of run {run_id!r}.")
+    return replace(register, table=register.table[~mine].reset_index(drop=True))
 
 
 # --------------------------------------------------------------------------- traceability
