@@ -255,6 +255,10 @@ PSR_CODES: tuple[tuple[str, str, bool, bool, float], ...] = (
     ("37", "Water dependent", False, False, 0.5),
 )
 UNKNOWN_PSR_CODE = "99"
+# Codes whose holders cannot take a phone call themselves: the nominee is called first.
+PSR_CALL_NOMINEE_FIRST = frozenset({"17", "20", "35", "36"})
+# Accessible formats a letter to a holder of the code needs.
+PSR_ACCESSIBLE_FORMAT = {"08": "braille;audio", "09": "large_print"}
 
 # ---------------------------------------------------------------------- names and places
 
@@ -1480,8 +1484,18 @@ def generate(out: Path, *, quiet: bool = False) -> dict:
     write_csv(circ, out / "circuits.csv")
 
     psr_table = pd.DataFrame(
-        [(c, d, t, m) for c, d, t, m, _ in PSR_CODES],
-        columns=["code", "description", "temporary", "medically_dependent"],
+        [
+            (c, d, t, m, c in PSR_CALL_NOMINEE_FIRST, PSR_ACCESSIBLE_FORMAT.get(c, ""))
+            for c, d, t, m, _ in PSR_CODES
+        ],
+        columns=[
+            "code",
+            "description",
+            "temporary",
+            "medically_dependent",
+            "call_nominee_first",
+            "accessible_format",
+        ],
     )
     write_csv(psr_table, out / "psr_needs_codes.csv")
 
