@@ -97,15 +97,25 @@ def test_demo_counts_are_plausible_against_smart_street(demo_runs):
         "address_line_3",
         "post_town",
         "postcode",
+        "accessible_format",
         "reason",
     ]
     installation = letters[letters["campaign"] == "installation_letter"]
     assert (installation["addressee"] == "The Occupier").all()
     assert installation["reason"].str.contains(r"m away, radius \d+ m").all()
     calls = pd.read_csv(out / "phone_calls.csv", dtype=str)
-    medical = calls["medically_dependent"].eq("True").to_numpy()
-    assert medical.any() and not medical[medical.argmin() :].any()  # medically dependent first
-    assert calls["call_number"].str.fullmatch(r"0\d{2,4} \d{3,4} ?\d{3,4}|0\d{4} \d{6}").all()
+    # a call handler's order: notice deadline first, then medically dependent customers
+    deadline = pd.to_datetime(calls["notice_deadline"])
+    assert deadline.is_monotonic_increasing
+    for _, same in calls.groupby("notice_deadline"):
+        medical = same["medically_dependent"].eq("True").to_numpy()
+        assert not medical[medical.argmin() :].any() or medical.all()
+    assert (calls["days_left"].astype(int) == (deadline - pd.Timestamp("2027-01-04")).dt.days).all()
+    assert (
+        calls["call_number"]
+        .str.fullmatch(r"0\d{2,4} \d{3,4} ?\d{3,4}|0\d{4} \d{5,6}( ext\. \d+)?")
+        .all()
+    )
 
 
 def test_no_personal_data_on_the_console(demo_runs):

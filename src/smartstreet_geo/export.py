@@ -733,18 +733,26 @@ LETTER_COLUMNS = (
     "address_line_3",
     "post_town",
     "postcode",
+    "accessible_format",
     "reason",
 )
-#: Columns of the PSR telephone list: who to call, on what number, what they need.
+#: Columns of the PSR telephone list, in the order a call handler works it (deadline first):
+#: when, who to call on what number (and the other number), what they need.
 PHONE_COLUMNS = (
     "letter_ref",
+    "notice_deadline",
+    "days_left",
+    "outage_date",
     "template_id",
     "name",
-    "call_number",
     "call_who",
+    "call_number",
+    "alternative_number",
+    "call_note",
     "nominee_name",
     "needs",
     "medically_dependent",
+    "accessible_format",
     "postcode",
     "reason",
 )

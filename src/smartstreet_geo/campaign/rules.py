@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -24,9 +23,9 @@ import pandas as pd
 
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from ._circuits import OutageImpact
+from .calls import earliest_outage, plan_calls
 from .config import CAMPAIGNS, CampaignConfig
-from .phones import normalise_uk_phones
-from .psr import NeedsTable, assess_needs
+from .psr import NeedsTable
 
 __all__ = ["CONTACT_COLUMNS", "REVIEW_COLUMNS", "RULES", "Facts", "Proposal", "as_contacts"]
 
@@ -45,9 +44,15 @@ CONTACT_COLUMNS = [
     "phone",
     "call_number",
     "call_who",
+    "alternative_number",
+    "call_note",
     "nominee_name",
     "needs",
     "medically_dependent",
+    "accessible_format",
+    "outage_date",
+    "notice_deadline",
+    "days_left",
     "reason",
     "equipment_ids",
     "distance_m",
@@ -119,6 +124,12 @@ class Facts:
         psr["circuit_for_contact"] = psr["circuit_id"]
         return psr
 
+    def next_outage(self, equipment_ids: pd.Series) -> pd.Series:
+        """Return, per row of ``;``-joined equipment ids, the next outage date that concerns it."""
+        eq = self.outage_eq
+        dates = dict(zip(eq["equipment_id"], eq["outage_date"], strict=True))
+        return earliest_outage(equipment_ids, dates, on=self.cfg.run_date)
+
     def outage_review(self) -> pd.DataFrame:
         """Return review rows for PSR customers who might lose supply (a person decides)."""
         u = self.impact.uncertain
@@ -179,14 +190,25 @@ def installation_letter(facts: Facts) -> Proposal:
 
 def outage_letter(facts: Facts) -> Proposal:
     """Propose a named letter to PSR customers whose supply an installation interrupts."""
-    return Proposal(as_contacts(facts.psr_affected, "outage_letter"), facts.outage_review())
+    letters = facts.psr_affected.copy()
+    letters["outage_date"] = facts.next_outage(letters["equipment_ids"])
+    return Proposal(as_contacts(letters, "outage_letter"), facts.outage_review())
 
 
 def outage_phone_call(facts: Facts) -> Proposal:
-    """Propose a call to PSR customers whose supply an installation interrupts (or nominee)."""
-    calls, review = _phone_calls(facts.psr_affected, facts.needs_table, facts.cfg.run_date)
-    review = pd.concat([facts.outage_review(), review], ignore_index=True)
-    return Proposal(calls, review)
+    """Propose a call to PSR customers whose supply an installation interrupts (or nominee).
+
+    Whom to call (the customer, or the nominee where the needs mean the
+    customer cannot take the call) and on which numbers comes from
+    :func:`~smartstreet_geo.campaign.calls.plan_calls`; each call carries the
+    next outage date that concerns the customer.
+    """
+    on = facts.cfg.run_date
+    plan = plan_calls(facts.psr_affected, facts.needs_table, on=on)
+    calls = plan.calls.copy()
+    calls["outage_date"] = facts.next_outage(calls["equipment_ids"])
+    review = pd.concat([facts.outage_review(), plan.review], ignore_index=True)
+    return Proposal(as_contacts(calls, "outage_phone_call"), review)
 
 
 #: Campaign kind -> rule. Every kind of :data:`~smartstreet_geo.campaign.config.CAMPAIGNS`.
@@ -197,46 +219,3 @@ RULES: dict[str, Rule] = {
     "outage_phone_call": outage_phone_call,
 }
 assert set(RULES) == set(CAMPAIGNS), "every campaign kind needs a rule"
-
-
-def _phone_calls(
-    psr: pd.DataFrame, table: NeedsTable | None, on: date
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    review: list[dict[str, Any]] = []
-    own = normalise_uk_phones(psr["phone"])
-    nominee = normalise_uk_phones(psr["nominee_phone"])
-    calls = psr.copy()
-    calls["call_number"] = own.where(own.notna(), nominee)
-    calls["call_who"] = [
-        "customer" if o else ("nominee" if nm else None)
-        for o, nm in zip(own.notna(), nominee.notna(), strict=True)
-    ]
-    needs_text: list[str | None] = []
-    medical: list[bool | None] = []
-    for cid, codes, number in zip(
-        calls[CUSTOMER_ID], calls["psr_needs"], calls["call_number"], strict=True
-    ):
-        if table is None:
-            needs_text.append(None)
-            medical.append(None)
-        else:
-            a = assess_needs(codes, table, on=on)
-            needs_text.append(a.summary or None)
-            medical.append(a.medically_dependent)
-            if a.needs_review:
-                review.append(
-                    {CUSTOMER_ID: cid, "issue": "psr_needs_code", "detail": a.review_reason()}
-                )
-        if number is None:
-            review.append(
-                {
-                    CUSTOMER_ID: cid,
-                    "issue": "psr_no_phone",
-                    "detail": "PSR customer affected by a planned outage has no usable "
-                    "phone number (nor a nominee's)",
-                }
-            )
-    calls["needs"] = needs_text
-    calls["medically_dependent"] = medical
-    callable_ = calls[calls["call_number"].notna()]
-    return as_contacts(callable_, "outage_phone_call"), pd.DataFrame(review, columns=REVIEW_COLUMNS)

@@ -26,8 +26,9 @@ from ..io._result import empty_rejects
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from . import _circuits
 from ._sidefiles import read_history, read_opted_out
+from .calls import late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
-from .psr import NeedsTable, load_needs_table
+from .psr import NeedsTable, accessible_format_by_premise, assess_needs_many, load_needs_table
 from .result import CampaignResult
 from .rules import REVIEW_COLUMNS, RULES, Facts, as_contacts
 
@@ -231,26 +232,34 @@ def run_campaign(
         for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
     ]
     impact = _circuits.downstream(customers, placed, outage_eq, warnings)
-    latest_send: dict[str, date] = {}
-    for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True):
-        if odate is None:
-            warnings.append(
-                f"{eid}: needs an outage but has no date; give [outage] dates or default_date"
-            )
-            continue
-        latest = odate - timedelta(days=cfg.notice_days)
-        latest_send[eid] = latest
-        if cfg.run_date > latest:
-            warnings.append(
-                f"{eid}: outage on {odate.isoformat()} needs notice sent by {latest.isoformat()} "
-                f"({cfg.notice_days} days); this list is produced on {cfg.run_date.isoformat()}, "
-                "too late to give that notice - phone the customers and agree a new date"
-            )
+    latest_send = {
+        eid: odate - timedelta(days=cfg.notice_days)
+        for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True)
+        if odate is not None
+    }
+    # late-notice warnings only for equipment that interrupts someone in these inputs
+    n_affected = {
+        str(k): int(v)
+        for k, v in impact.affected.groupby("equipment_id")[CUSTOMER_ID].nunique().items()
+    }
+    warnings.extend(
+        late_notice_warnings(
+            outage_eq[["equipment_id", "outage_date"]],
+            n_affected,
+            notice_days=cfg.notice_days,
+            run_date=cfg.run_date,
+        )
+    )
 
     # ------------------------------------------------------------------ candidates
     say("building contact lists")
     cust = pd.DataFrame(customers.drop(columns=customers.geometry.name))
     cust["premise_key"] = premise_keys(cust)
+    # one letter goes to a premise: in braille or large print when anyone there needs it
+    formats = assess_needs_many(cust["psr_needs"], needs_table, on=cfg.run_date)
+    cust["accessible_format"] = accessible_format_by_premise(
+        cust["premise_key"], formats["accessible_format"]
+    )
     # side-file ids are matched after the customer file's normalisation (see _sidefiles)
     every_id = {*cust[CUSTOMER_ID], *cust_r.rejects["record_id"].dropna().astype(str)}
     opted_out: set[str] = set()
@@ -310,8 +319,28 @@ def run_campaign(
     )
     contacts = contacts[~no_address]
 
+    # ------------------------------------------------------------------ outages already past
+    outage_kind = contacts["campaign"].isin(["outage_letter", "outage_phone_call"])
+    when = pd.to_datetime(contacts["outage_date"].where(outage_kind), errors="coerce")
+    past = (when < pd.Timestamp(cfg.run_date)).fillna(False).to_numpy(dtype=bool)
+    if past.any():
+        gone = contacts[past]
+        warnings.append(
+            f"{gone[CUSTOMER_ID].nunique():,} PSR customer(s) were to be told of outages already "
+            f"past on {cfg.run_date.isoformat()} (equipment "
+            f"{', '.join(sorted(set(';'.join(gone['equipment_ids']).split(';'))))}): no call or "
+            "letter is produced for them; check the outage dates"
+        )
+        for cid in gone[CUSTOMER_ID]:
+            not_reasons.setdefault(cid, "the planned outage is already past: nothing to announce")
+        contacts = contacts[~past]
+
+    # ------------------------------------------------------------------ calls, in working order
+    is_call = (contacts["channel"] == "phone").to_numpy()
+    call_list = order_calls(contacts[is_call], notice_days=cfg.notice_days, run_date=cfg.run_date)
+
     # ------------------------------------------------------------------ one letter per premise
-    contacts, covered = _one_letter_per_premise(contacts)
+    contacts, covered = _one_letter_per_premise(contacts[~is_call], call_list.calls)
     contacts["template_id"] = contacts["campaign"].map(
         {k: v.template_id for k, v in cfg.templates.items()}
     )
@@ -441,25 +470,27 @@ def _apply_history(
     return out[keep]
 
 
-def _one_letter_per_premise(contacts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep one letter per (campaign, premise); return the kept and the covered customers."""
-    letters = contacts["channel"] == "letter"
-    lt = contacts[letters].sort_values(
+def _one_letter_per_premise(
+    letters: pd.DataFrame, calls: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one letter per (campaign, premise); return the contacts and the covered customers.
+
+    Letters come first, by campaign, postcode and premise (the order a letter
+    house sorts mail); calls follow in the order given (a call handler's
+    working order, :func:`~smartstreet_geo.campaign.calls.order_calls`).
+    """
+    lt = letters.sort_values(
         ["campaign", "premise_key", "distance_m", CUSTOMER_ID], kind="stable", na_position="last"
     )
     first = ~lt.duplicated(["campaign", "premise_key"], keep="first")
-    kept = lt[first]
+    kept = lt[first].copy()
     covered = lt[~first][["campaign", CUSTOMER_ID, "premise_key"]]
-    calls = contacts[~letters].sort_values([CUSTOMER_ID], kind="stable")
     order = {name: i for i, name in enumerate(CAMPAIGNS)}
-    out = pd.concat([kept, calls], ignore_index=True)
-    out["_o"] = out["campaign"].map(order)
-    # calls to medically dependent customers first: that is who a call handler rings first
-    out["_p"] = np.where(out["medically_dependent"].eq(True), 0, 1)
-    out = out.sort_values(["_o", "_p", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(
-        columns=["_o", "_p"]
+    kept["_o"] = kept["campaign"].map(order)
+    kept = kept.sort_values(["_o", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(
+        columns=["_o"]
     )
-    out = out.reset_index(drop=True)
+    out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
     out.insert(0, "letter_ref", _refs(out))
     return out, covered.reset_index(drop=True)
 
