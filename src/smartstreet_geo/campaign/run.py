@@ -8,11 +8,8 @@ relations come from :mod:`smartstreet_geo.proximity` and
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import platform
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,9 +25,11 @@ from . import _circuits
 from ._sidefiles import read_history, read_opted_out
 from .calls import late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
+from .manifest import build_manifest
 from .psr import NeedsTable, accessible_format_by_premise, assess_needs_many, load_needs_table
+from .reconcile import manual_review_table, map_categories, reconcile
 from .result import CampaignResult
-from .rules import REVIEW_COLUMNS, RULES, Facts, as_contacts
+from .rules import RULES, Facts, as_contacts
 
 __all__ = ["run_campaign"]
 
@@ -39,14 +38,6 @@ log = logging.getLogger(__name__)
 Step = Callable[[str], None]
 
 _LETTER_COLUMNS = ("name", *ADDRESS_LINES, "post_town", POSTCODE)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def premise_keys(customers: pd.DataFrame) -> pd.Series:
@@ -353,10 +344,10 @@ def run_campaign(
 
     # ------------------------------------------------------------------ reconciliation
     say("reconciliation")
-    manual = _manual_review_table(reviews, cust_r.rejects, cust)
-    reconciliation = _reconcile(cust_r, cust, contacts, covered, manual, not_reasons)
+    manual = manual_review_table(reviews, cust_r.rejects, cust)
+    reconciliation = reconcile(cust_r, cust, contacts, covered, manual, not_reasons)
 
-    customers["map_category"] = _map_categories(customers[CUSTOMER_ID], contacts, covered, manual)
+    customers["map_category"] = map_categories(customers[CUSTOMER_ID], contacts, covered, manual)
     edges = net_r.edges.copy() if net_r is not None else None
     if edges is not None:
         edges["in_scope"] = edges["circuit_id"].isin(in_scope)
@@ -375,7 +366,7 @@ def run_campaign(
         substations=net_r.substations if net_r is not None else None,
         warnings=warnings,
     )
-    manifest = _manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
+    manifest = build_manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
     for w in warnings:
         log.info("%s", w)
     return CampaignResult(manifest=manifest, **result_wo_manifest)
@@ -507,209 +498,3 @@ def _refs(contacts: pd.DataFrame) -> pd.Series:
     n = contacts.groupby("campaign", sort=False).cumcount() + 1
     # astype: an empty campaign gives an empty int64 series, which cannot be added to text
     return prefix + "-" + n.map(lambda i: f"{i:06d}").astype("str")
-
-
-def _manual_review_table(
-    reviews: list[pd.DataFrame], rejects: pd.DataFrame, cust: pd.DataFrame
-) -> pd.DataFrame:
-    parts = [r[REVIEW_COLUMNS] for r in reviews if len(r)]
-    rows = (
-        pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=REVIEW_COLUMNS)
-    )
-    rows = rows.merge(cust[[CUSTOMER_ID, "source_row"]], on=CUSTOMER_ID, how="left")
-    conflicts = rejects[rejects["reason_code"] == "conflicting_duplicate"]
-    dup = pd.DataFrame(
-        {
-            CUSTOMER_ID: conflicts["record_id"],
-            "issue": "conflicting_duplicate",
-            "detail": "the same customer id on rows with different data; decide which is right",
-            "source_row": conflicts["row_number"],
-        }
-    )
-    out = pd.concat([rows, dup], ignore_index=True)
-    out["source_row"] = out["source_row"].astype("Int64")
-    return out.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable").reset_index(
-        drop=True
-    )[["source_row", CUSTOMER_ID, "issue", "detail"]]
-
-
-def _reconcile(
-    cust_r: Any,
-    cust: pd.DataFrame,
-    contacts: pd.DataFrame,
-    covered: pd.DataFrame,
-    manual: pd.DataFrame,
-    not_reasons: dict[str, str],
-) -> pd.DataFrame:
-    # plain dicts: a groupby with Python aggregations costs seconds on 85,000 customers
-    direct: dict[str, set[str]] = {}
-    reasons: dict[str, dict[str, None]] = {}
-    for cid, camp, why in zip(
-        contacts[CUSTOMER_ID], contacts["campaign"], contacts["reason"], strict=True
-    ):
-        direct.setdefault(cid, set()).add(camp)
-        reasons.setdefault(cid, {})[why] = None
-    via: dict[str, set[str]] = {}
-    for cid, camp in zip(covered[CUSTOMER_ID], covered["campaign"], strict=True):
-        via.setdefault(cid, set()).add(camp)
-    review_ids: dict[str, dict[str, None]] = {}
-    for cid, detail in zip(manual[CUSTOMER_ID], manual["detail"], strict=True):
-        review_ids.setdefault(cid, {})[detail] = None
-    rows = []
-    for cid, srow in zip(cust[CUSTOMER_ID], cust["source_row"], strict=True):
-        camps = direct.get(cid, set()) | via.get(cid, set())
-        campaigns = ";".join(sorted(camps))
-        if cid in review_ids and cid not in direct:
-            status, reason = "manual_review", " | ".join(review_ids[cid])
-        elif camps:
-            status = "contacted"
-            parts = list(reasons.get(cid, {}))
-            if cid in via:
-                parts.append(
-                    "covered by the letter to the same premise (" + ";".join(sorted(via[cid])) + ")"
-                )
-            if cid in review_ids:
-                parts.append("also for manual review: " + " | ".join(review_ids[cid]))
-            reason = " | ".join(parts)
-        else:
-            status = "not_contacted"
-            reason = not_reasons.get(
-                cid, "not on a circuit in scope, not within any radius, not in a planned outage"
-            )
-        rows.append((int(srow), cid, status, campaigns, reason))
-    out = pd.DataFrame(rows, columns=["source_row", CUSTOMER_ID, "status", "campaigns", "reason"])
-    rej = cust_r.rejects
-    rej_rows = pd.DataFrame(
-        {
-            "source_row": rej["row_number"].astype(int),
-            CUSTOMER_ID: rej["record_id"],
-            "status": np.where(
-                rej["reason_code"] == "conflicting_duplicate",
-                "manual_review",
-                np.where(rej["reason_code"] == "exact_duplicate", "not_contacted", "rejected"),
-            ),
-            "campaigns": "",
-            "reason": rej["reason_code"] + ": " + rej["message"],
-        }
-    )
-    out = pd.concat([out, rej_rows], ignore_index=True).sort_values("source_row", kind="stable")
-    return out.reset_index(drop=True)
-
-
-def _map_categories(
-    ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFrame, manual: pd.DataFrame
-) -> np.ndarray:
-    """One category per customer for maps: phone call, manual review, letter, leaflet, none."""
-    sets: dict[str, set[str]] = {}
-    for frame in (contacts, covered):
-        for cid, camp in zip(frame[CUSTOMER_ID], frame["campaign"], strict=True):
-            sets.setdefault(cid, set()).add(camp)
-    review = set(manual[CUSTOMER_ID])
-    out = []
-    for cid in ids:
-        camps = sets.get(cid, set())
-        if "outage_phone_call" in camps:
-            out.append("phone_call")
-        elif cid in review:
-            out.append("manual_review")
-        elif "installation_letter" in camps or "outage_letter" in camps:
-            out.append("installation_letter")
-        elif "leaflet" in camps:
-            out.append("leaflet")
-        else:
-            out.append("not_contacted")
-    return np.array(out, dtype=object)
-
-
-def _manifest(
-    cfg: CampaignConfig,
-    cust_r: Any,
-    eq_r: Any,
-    net_r: Any,
-    res: dict[str, Any],
-    in_scope: set[str],
-    latest_send: dict[str, date],
-) -> dict[str, Any]:
-    from importlib.metadata import version
-
-    from .. import __version__
-
-    def rel(p: Path) -> str:
-        base = cfg.source.parent if cfg.source is not None else Path.cwd()
-        try:
-            return str(p.resolve().relative_to(base.resolve()))
-        except ValueError:
-            return str(p)
-
-    def read(role: str, r: Any) -> dict[str, Any]:
-        path = Path(r.source)
-        return {
-            "role": role,
-            "path": rel(path),
-            "rows": r.n_input,
-            "valid": r.n_valid,
-            "rejected": r.n_rejected,
-            "sha256": _sha256(path),
-        }
-
-    inputs = [read("customers", cust_r), read("equipment", eq_r)]
-    if net_r is not None:
-        inputs += [
-            read("network_edges", net_r.edges_result),
-            read("substations", net_r.substations_result),
-        ]
-    for role, p in (
-        ("circuits", cfg.circuits_file),
-        ("opted_out", cfg.opted_out),
-        ("history", cfg.history),
-        ("psr_needs_codes", cfg.needs_codes),
-        ("campaign", cfg.source),
-    ):
-        if p is not None:
-            inputs.append({"role": role, "path": rel(p), "sha256": _sha256(p)})
-    contacts = res["contacts"]
-    recon = res["reconciliation"]
-    return {
-        "tool": "smartstreet-geo",
-        "version": __version__,
-        "campaign": {"name": cfg.name, "reference": cfg.reference},
-        "created": cfg.run_date.isoformat(),
-        "delete_after": (cfg.run_date + timedelta(days=cfg.delete_after_days)).isoformat(),
-        "inputs": inputs,
-        "parameters": {
-            "radii_m": dict(sorted(cfg.radii.items())),
-            "campaigns": list(cfg.produce),
-            "circuits_in_scope": sorted(in_scope),
-            "notice_days": cfg.notice_days,
-            "latest_send_dates": {k: v.isoformat() for k, v in sorted(latest_send.items())},
-            "templates": {k: asdict(v) for k, v in sorted(cfg.templates.items())},
-            "pseudonymised_ids": cfg.pseudonymise_ids,
-        },
-        "counts": {
-            "contacts": {
-                k: int(v) for k, v in contacts.groupby("campaign").size().sort_index().items()
-            },
-            "reconciliation": {
-                k: int(v) for k, v in recon["status"].value_counts().sort_index().items()
-            },
-            "manual_review": {
-                k: int(v)
-                for k, v in res["manual_review"]["issue"].value_counts().sort_index().items()
-            },
-            "rejects_by_reason": {
-                k: int(v)
-                for k, v in res["rejects"]["reason_code"].value_counts().sort_index().items()
-            },
-            "equipment": len(res["equipment"]),
-        },
-        "packages": {
-            "python": platform.python_version(),
-            **{
-                name: version(name)
-                for name in ("numpy", "pandas", "geopandas", "shapely", "pyproj")
-            },
-        },
-        "warnings": list(res["warnings"]),
-    }
