@@ -129,6 +129,31 @@ def resolve_path(root: Path, value: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
+def _register_file(value: str, info: ValidationInfo) -> str:
+    """Check a register path: it may not exist yet (a new register), but it is not a folder."""
+    root = (info.context or {}).get("root")
+    if root is None:
+        return value
+    if "\x00" in value:
+        raise PydanticCustomError("bad_path", "is not a usable path (it contains a NUL character)")
+    p = resolve_path(Path(root), value)
+    try:
+        folder = p.is_dir()
+        exists = p.exists()
+        regular = p.is_file()
+    except (OSError, ValueError) as exc:  # name too long, bad characters for this system
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise PydanticCustomError(
+            "bad_path", "is not a usable path ({reason})", {"reason": reason}
+        ) from None
+    shown = os.path.abspath(p)
+    if folder:
+        raise PydanticCustomError("folder", "{path} is a folder, not a file", {"path": shown})
+    if exists and not regular:
+        raise PydanticCustomError("not_regular", "{path} is not a regular file", {"path": shown})
+    return value
+
+
 def _input_file(value: str, info: ValidationInfo) -> str:
     """Check that the file exists, is a regular file and is readable (root from the context)."""
     root = (info.context or {}).get("root")
@@ -236,6 +261,12 @@ InputFile = Annotated[
     StringConstraints(min_length=1, max_length=4096),
     AfterValidator(_plain_text),
     AfterValidator(_input_file),
+]
+RegisterFile = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4096),
+    AfterValidator(_plain_text),
+    AfterValidator(_register_file),
 ]
 IsoDate = Annotated[
     date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
@@ -375,8 +406,12 @@ class SuppressionSection(_Section):
 
     opted_out: InputFile = _ABSENT
     """customer_id column: no leaflets or installation letters."""
-    history: InputFile = _ABSENT
-    """Contact history of an earlier run: do not repeat what was sent."""
+    # named register_file: ``register`` is taken by the model class (ABCMeta.register)
+    register_file: RegisterFile = Field(default=_ABSENT, alias="register")
+    """Contact register kept across waves (Parquet; a new one is started if it does not exist).
+
+    Every letter and call ever produced; a follow-up run does not repeat them.
+    Needs [campaign] reference."""
 
 
 class OutageSection(_Section):
@@ -419,6 +454,8 @@ class OutputSection(_Section):
     """Write map.html."""
     map_tiles: MapTiles = "osm"
     """Map background."""
+    one_envelope_per_premise: bool = False
+    """One row (one envelope) per premise in letters.csv/.xlsx carrying every campaign's letter."""
 
 
 class CampaignFile(BaseModel):

@@ -88,7 +88,7 @@ class CampaignConfig:
     produce: tuple[str, ...]
     templates: dict[str, TemplateConfig]
     opted_out: Path | None
-    history: Path | None
+    register: Path | None
     outage_dates: dict[str, date]
     outage_default_date: date | None
     outage_use_install_date: bool
@@ -100,7 +100,16 @@ class CampaignConfig:
     pseudonym_key_env: str
     write_map: bool
     map_tiles: str
+    one_envelope_per_premise: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def history(self) -> None:
+        """Return None: the contact history file is gone (the register replaces it).
+
+        Kept only so that code listing the side files keeps working; use :attr:`register`.
+        """
+        return None
 
 
 def load_config(
@@ -274,7 +283,7 @@ def _to_config(
         produce=produce,
         templates=templates,
         opted_out=path(m.suppression.opted_out),
-        history=path(m.suppression.history),
+        register=path(m.suppression.register_file),
         outage_dates=dict(m.outage.dates),
         outage_default_date=m.outage.default_date,
         outage_use_install_date=m.outage.use_install_date,
@@ -286,6 +295,7 @@ def _to_config(
         pseudonym_key_env=m.output.pseudonym_key_env,
         write_map=m.output.map,
         map_tiles=m.output.map_tiles,
+        one_envelope_per_premise=m.output.one_envelope_per_premise,
         raw=raw,
     )
 
@@ -311,6 +321,14 @@ def _cross_checks(raw: dict[str, Any], where: str) -> list[str]:
         out.append(
             f"{where}: [scope] circuits_column: needs the circuits table, "
             '[inputs] circuits = "circuits.csv"'
+        )
+    if get("suppression", "register") is not None and not str(
+        get("campaign", "reference") or ""
+    ).strip():
+        out.append(
+            f"{where}: [suppression] register: needs a [campaign] reference (e.g. "
+            'reference = "SS-WIGAN-2027"): contact references are numbered under it and '
+            "leaflets are matched per reference"
         )
     if get("inputs", "substations") is not None and get("inputs", "network_edges") is None:
         out.append(
