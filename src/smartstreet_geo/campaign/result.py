@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,24 @@ class CampaignResult:
         The network, edges with ``in_scope``.
     warnings : list of str
         Things the analyst must know (e.g. a list produced too late to give notice).
+    register : ContactRegister or None
+        The ``[suppression] register`` with this run's contacts appended, not
+        yet saved (None without a register).
+    run_id : str
+        This run's id (in the register, the trace and the manifest).
+    trace : DataFrame or None
+        ``contact_trace.csv`` (internal): each ``contact_ref`` with its
+        customer id (a pseudonym in a pseudonymised run), premise key,
+        campaign, equipment ids, run id and date.
+    envelopes : DataFrame or None
+        With ``[output] one_envelope_per_premise``: the letters combined into
+        one row per premise (``;``-joined references, campaigns, templates).
+    save_register : callable or None
+        Saves :attr:`register` (atomic; refuses a register changed meanwhile)
+        and returns an ``undo`` that removes this run's contacts again.
+        :func:`smartstreet_geo.export.write_campaign` calls it once every
+        output file is written, before the folder is moved into place, and
+        calls ``undo`` if that move fails.
     """
 
     contacts: pd.DataFrame
@@ -60,6 +79,11 @@ class CampaignResult:
     edges: gpd.GeoDataFrame | None
     substations: gpd.GeoDataFrame | None
     warnings: list[str] = field(default_factory=list)
+    register: Any = None
+    run_id: str = ""
+    trace: pd.DataFrame | None = None
+    envelopes: pd.DataFrame | None = None
+    save_register: Callable[[], Callable[[], object]] | None = field(default=None, compare=False)
 
     def counts(self) -> pd.DataFrame:
         """Return contacts per campaign and channel (for the console summary)."""

@@ -27,7 +27,23 @@ from .calls import earliest_outage, plan_calls
 from .config import CAMPAIGNS, CampaignConfig
 from .psr import NeedsTable
 
-__all__ = ["CONTACT_COLUMNS", "REVIEW_COLUMNS", "RULES", "Facts", "Proposal", "as_contacts"]
+__all__ = [
+    "CONTACT_COLUMNS",
+    "KIND_WORDS",
+    "REVIEW_COLUMNS",
+    "RULES",
+    "Facts",
+    "Proposal",
+    "as_contacts",
+]
+
+#: Equipment kinds in the words a letter uses (mail-merge field ``equipment_kind``).
+KIND_WORDS: dict[str, str] = {
+    "oltc_transformer": "on-load tap changer",
+    "lv_capacitor": "LV capacitor",
+    "link_box_switch": "link box switch",
+    "circuit_breaker": "LV circuit breaker",
+}
 
 #: Columns of every proposed contact, in order.
 CONTACT_COLUMNS = [

@@ -9,12 +9,12 @@ relations come from :mod:`smartstreet_geo.proximity` and
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
@@ -22,14 +22,24 @@ from ..io import read_customers, read_equipment, read_network
 from ..io._result import empty_rejects
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from . import _circuits
-from ._sidefiles import read_history, read_opted_out
-from .calls import late_notice_warnings, order_calls
+from ._sidefiles import read_opted_out
+from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
 from .manifest import build_manifest
 from .psr import NeedsTable, accessible_format_by_premise, assess_needs_many, load_needs_table
 from .reconcile import manual_review_table, map_categories, reconcile
+from .register import (
+    ContactRegister,
+    allocate_refs,
+    append_contacts,
+    forget_run,
+    load_register,
+    save_register,
+    suppress_repeats,
+    trace_table,
+)
 from .result import CampaignResult
-from .rules import RULES, Facts, as_contacts
+from .rules import KIND_WORDS, RULES, Facts, as_contacts
 
 __all__ = ["run_campaign"]
 
@@ -115,7 +125,11 @@ def _reasons_near(pairs: pd.DataFrame, equipment: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_campaign(
-    config: CampaignConfig | str | Path, *, step: Step | None = None
+    config: CampaignConfig | str | Path,
+    *,
+    step: Step | None = None,
+    pseudonym_key: bytes | None = None,
+    new_register: bool = False,
 ) -> CampaignResult:
     """Run a campaign: read the inputs, find who to contact, reconcile every customer.
 
@@ -125,6 +139,14 @@ def run_campaign(
         A campaign file (TOML) or a config from :func:`load_config`.
     step : callable, optional
         Called with a short label as each step starts (progress display).
+    pseudonym_key : bytes, optional
+        The key of a pseudonymised run: the contact register (and
+        ``contact_trace.csv``) hold keyed pseudonyms of customer ids and
+        premise keys, and a register written with another key (or none) is
+        refused.
+    new_register : bool, default False
+        The ``[suppression] register`` file is expected not to exist yet (a
+        first wave): no warning that a new one is started.
 
     Returns
     -------
@@ -145,8 +167,13 @@ def run_campaign(
     customers whose supply the installation of equipment with
     ``outage_required`` interrupts, who also get an ``outage_letter``. Letters
     are one per premise per campaign. Opting out suppresses leaflets and
-    installation letters, never outage notices. A contact history suppresses
-    what was already sent (a delta run).
+    installation letters, never outage notices. The contact register
+    (``[suppression] register``) suppresses what earlier waves already sent
+    (a delta run, :mod:`smartstreet_geo.campaign.register`); every contact
+    gets a ``contact_ref`` that continues the register's numbers. The
+    returned result carries the register with this run's contacts appended,
+    not yet saved: :func:`smartstreet_geo.export.write_campaign` saves it
+    with the output folder (:attr:`CampaignResult.save_register`).
 
     Examples
     --------
@@ -158,6 +185,8 @@ def run_campaign(
     cfg = config if isinstance(config, CampaignConfig) else load_config(config)
     say = step or (lambda _label: None)
     warnings: list[str] = []
+    run_id = secrets.token_hex(8)
+    register = _open_register(cfg, pseudonym_key, new_register, warnings)
 
     say("reading customers")
     cust_r = read_customers(
@@ -258,11 +287,6 @@ def run_campaign(
         side = read_opted_out(cfg.opted_out, every_id, encoding=cfg.encoding)
         opted_out = set(side.ids)
         warnings.extend(side.warnings())
-    history = None
-    if cfg.history is not None:
-        side = read_history(cfg.history, every_id, encoding=cfg.encoding)
-        history = side.table
-        warnings.extend(side.warnings())
 
     facts = Facts(
         cfg=cfg,
@@ -290,8 +314,18 @@ def run_campaign(
         for cid in contacts.loc[supp, CUSTOMER_ID]:
             not_reasons.setdefault(cid, "opted out of letters (outage notices are not suppressed)")
         contacts = contacts[~supp]
-    if history is not None:
-        contacts = _apply_history(contacts, history, not_reasons)
+    # the register: what earlier waves sent is not sent again (by premise and by customer)
+    dates = dict(zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True))
+    contacts, suppressed = suppress_repeats(contacts, register, outage_dates=dates)
+    for cid, why in zip(suppressed[CUSTOMER_ID], suppressed["suppressed_reason"], strict=True):
+        not_reasons.setdefault(cid, why)
+    # a contact left with only some of its equipment is about the next outage of those
+    is_outage = contacts["campaign"].isin(["outage_letter", "outage_phone_call"])
+    if is_outage.any():
+        contacts = contacts.copy()
+        contacts.loc[is_outage, "outage_date"] = earliest_outage(
+            contacts.loc[is_outage, "equipment_ids"], dates, on=cfg.run_date
+        )
 
     # ------------------------------------------------------------------ undeliverable letters
     # a letter without an address line cannot be delivered: a person completes the address
@@ -341,6 +375,13 @@ def run_campaign(
     contacts["addressee"] = contacts["name"].where(
         wants_name.astype(bool) & contacts["name"].notna(), "The Occupier"
     )
+    _merge_fields(contacts, equipment)
+    contacts.insert(0, "contact_ref", allocate_refs(contacts, register))
+    updated = append_contacts(
+        register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates
+    )
+    trace = trace_table(updated, run_id=run_id)
+    envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
 
     # ------------------------------------------------------------------ reconciliation
     say("reconciliation")
@@ -367,9 +408,131 @@ def run_campaign(
         warnings=warnings,
     )
     manifest = build_manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
+    manifest["run_id"] = run_id
+    manifest["register"] = {
+        "file": updated.path.name if cfg.register is not None else None,
+        "new": register.is_new if cfg.register is not None else None,
+        "contacts_before": len(register),
+        "contacts_added": len(updated) - len(register),
+        "suppressed_as_already_made": len(suppressed),
+        "pseudonymised": updated.pseudonymised,
+    }
     for w in warnings:
         log.info("%s", w)
-    return CampaignResult(manifest=manifest, **result_wo_manifest)
+    return CampaignResult(
+        manifest=manifest,
+        register=updated if cfg.register is not None else None,
+        run_id=run_id,
+        trace=trace,
+        envelopes=envelopes,
+        save_register=_saver(updated, run_id) if cfg.register is not None else None,
+        **result_wo_manifest,
+    )
+
+
+def _open_register(
+    cfg: CampaignConfig, key: bytes | None, new_register: bool, warnings: list[str]
+) -> ContactRegister:
+    """Read the campaign's register, or an empty one kept in memory when there is none.
+
+    Without ``[suppression] register`` the run still numbers its contacts
+    (``{reference}-LF-0000001``) and writes its trace; nothing is remembered.
+    """
+    if cfg.register is None:
+        # a path that is never written: references are numbered from 1, nothing is saved
+        return load_register(
+            Path(".smartstreet-no-register"),
+            campaign_reference=cfg.reference,
+            pseudonym_key=key,
+        )
+    if not cfg.reference.strip():  # pragma: no cover - load_config refuses this
+        raise ConfigError("[suppression] register needs a [campaign] reference.")
+    register = load_register(cfg.register, campaign_reference=cfg.reference, pseudonym_key=key)
+    if register.is_new and not new_register:
+        warnings.append(
+            f"register {cfg.register.name} does not exist: a new one will be started (every "
+            "contact is sent as in a first wave; if earlier waves were run, name their register "
+            "file; --new-register silences this for a first wave)"
+        )
+    return register
+
+
+def _saver(updated: ContactRegister, run_id: str) -> Callable[[], Callable[[], object]]:
+    """Return ``save()``: write the register, returning ``undo()`` for an output never committed.
+
+    ``undo`` removes this run's contacts again (their reference numbers stay
+    used, :func:`~smartstreet_geo.campaign.register.forget_run`).
+    """
+
+    def save() -> Callable[[], object]:
+        saved = save_register(updated)
+        return lambda: save_register(forget_run(saved, run_id))
+
+    return save
+
+
+def _words(ids: str | None, info: dict[str, str]) -> str:
+    """Return the distinct values of ``info`` for ``;``-joined ids, in order, ``; ``-joined."""
+    out = [info[e] for e in str(ids or "").split(";") if e in info]
+    return "; ".join(dict.fromkeys(v for v in out if v))
+
+
+def _merge_fields(contacts: pd.DataFrame, equipment: pd.DataFrame) -> None:
+    """Add the letters' structured merge fields: ``equipment_kind`` (words), ``install_date``.
+
+    ``outage_date`` and ``circuit_id`` are already there. Outage start and end
+    times are not added: no input carries them.
+    """
+    kind = {
+        str(e): KIND_WORDS.get(str(k), str(k).replace("_", " "))
+        for e, k in zip(equipment["equipment_id"], equipment["kind"], strict=True)
+    }
+    installed = {
+        str(e): pd.Timestamp(d).date().isoformat()
+        for e, d in zip(equipment["equipment_id"], equipment["install_date"], strict=True)
+        if pd.notna(d)
+    }
+    ids = contacts["equipment_ids"].tolist()
+    contacts["equipment_kind"] = [_words(i, kind) for i in ids]
+    contacts["install_date"] = [_words(i, installed) for i in ids]
+
+
+#: Columns of an envelope row that list each letter's value (``;``-joined, in campaign order).
+_LISTED = ("contact_ref", "campaign", "template_id")
+#: Merge fields whose distinct values an envelope lists (``; ``-joined).
+_MERGED = ("equipment_kind", "install_date", "circuit_id")
+
+
+def _envelopes(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per premise carrying every letter this wave sends there (one envelope).
+
+    References, campaigns and templates are ``;``-joined in campaign order;
+    ``reason`` names each campaign (``leaflet: ... | installation letter: ...``);
+    the addressee is the named one when any letter is addressed by name;
+    ``outage_date`` is the earliest.
+    """
+    letters = contacts[contacts["channel"] == "letter"].copy()
+    if letters.empty:
+        return letters
+    letters["_named"] = letters["addressee"] != "The Occupier"
+    letters["_reason"] = letters["campaign"].str.replace("_", " ") + ": " + letters["reason"]
+    rows = []
+    # groupby keeps the letter-house order of each premise's first letter
+    for _, g in letters.groupby("premise_key", sort=False):
+        first = g.iloc[0].copy()
+        for col in _LISTED:
+            first[col] = ";".join(g[col].astype(str))
+        named = g[g["_named"]]
+        if len(named):
+            first["addressee"] = named["addressee"].iloc[0]
+        for col in _MERGED:
+            parts = "; ".join(g[col].fillna("").astype(str))
+            first[col] = "; ".join(dict.fromkeys(p for p in parts.split("; ") if p))
+        dated = sorted(d for d in g["outage_date"] if isinstance(d, date))
+        first["outage_date"] = dated[0] if dated else None
+        first["reason"] = " | ".join(g["_reason"])
+        rows.append(first)
+    return pd.DataFrame(rows).drop(columns=["_named", "_reason"]).reset_index(drop=True)
 
 
 #: Customer columns a campaign cannot do without: the file must give at least one of each.
@@ -415,52 +578,6 @@ def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
     return cfg.outage_default_date
 
 
-def _apply_history(
-    contacts: pd.DataFrame, history: pd.DataFrame, not_reasons: dict[str, str]
-) -> pd.DataFrame:
-    if "campaign" not in history.columns:
-        raise ConfigError("the contact history file needs columns customer_id and campaign.")
-    h = history.copy()
-    h["campaign"] = h["campaign"].str.strip()
-    has_eq = "equipment_ids" in h.columns
-    keep = np.ones(len(contacts), dtype=bool)
-    seen_eq: dict[tuple[str, str], set[str]] = {}
-    for cid, camp, eqs in zip(
-        h[CUSTOMER_ID], h["campaign"], h["equipment_ids"] if has_eq else [""] * len(h), strict=True
-    ):
-        seen_eq.setdefault((cid, camp), set()).update(e for e in str(eqs).split(";") if e)
-    new_reason = contacts["reason"].copy()
-    new_eq = contacts["equipment_ids"].copy()
-    for i, (cid, camp, eqs) in enumerate(
-        zip(contacts[CUSTOMER_ID], contacts["campaign"], contacts["equipment_ids"], strict=True)
-    ):
-        key = (cid, camp)
-        if key not in seen_eq:
-            continue
-        before = seen_eq[key]
-        mine = [e for e in str(eqs or "").split(";") if e]
-        if (
-            camp in {"installation_letter", "outage_letter", "outage_phone_call"}
-            and before
-            and mine
-        ):
-            fresh = [e for e in mine if e not in before]
-            if fresh:
-                new_eq.iloc[i] = ";".join(fresh)
-                new_reason.iloc[i] = (
-                    contacts["reason"].iloc[i] + f" (new since last run: {', '.join(fresh)})"
-                )
-                continue
-        keep[i] = False
-        not_reasons.setdefault(
-            cid, f"already contacted ({camp}) in an earlier run (contact history)"
-        )
-    out = contacts.copy()
-    out["reason"] = new_reason
-    out["equipment_ids"] = new_eq
-    return out[keep]
-
-
 def _one_letter_per_premise(
     letters: pd.DataFrame, calls: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -482,19 +599,4 @@ def _one_letter_per_premise(
         columns=["_o"]
     )
     out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
-    out.insert(0, "letter_ref", _refs(out))
     return out, covered.reset_index(drop=True)
-
-
-def _refs(contacts: pd.DataFrame) -> pd.Series:
-    prefix = contacts["campaign"].map(
-        {
-            "leaflet": "LF",
-            "installation_letter": "IL",
-            "outage_letter": "OL",
-            "outage_phone_call": "PC",
-        }
-    )
-    n = contacts.groupby("campaign", sort=False).cumcount() + 1
-    # astype: an empty campaign gives an empty int64 series, which cannot be added to text
-    return prefix + "-" + n.map(lambda i: f"{i:06d}").astype("str")

@@ -33,7 +33,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Read the inputs named in a campaign file (TOML), decide who gets a leaflet, "
         "an installation letter or an outage phone call, and write letters.csv/.xlsx, "
         "phone_calls.csv, manual_review.csv, reconciliation.csv, rejects.csv, "
-        "contact_history.csv, manifest.json and map.html into --out.",
+        "contact_trace.csv (internal), manifest.json and map.html into --out; with "
+        "[suppression] register, what earlier waves sent is not sent again and this run's "
+        "contacts are added to the register when the outputs are written.",
     )
     add_run_options(p)
     p.add_argument("campaign", type=Path, help="campaign file (TOML)")
@@ -58,9 +60,16 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pseudonymise",
         action="store_true",
-        help="replace customer ids in reconciliation/manual review/history by keyed pseudonyms "
-        "(key from the environment variable named in the campaign file, "
-        "default SMARTSTREET_PSEUDONYM_KEY)",
+        help="replace customer ids in reconciliation/manual review/contact trace and the contact "
+        "register by keyed pseudonyms (key from the environment variable named in the campaign "
+        "file, default SMARTSTREET_PSEUDONYM_KEY; a register is only read with the key it was "
+        "written with)",
+    )
+    p.add_argument(
+        "--new-register",
+        action="store_true",
+        help="the [suppression] register file does not exist yet (a first wave): start it "
+        "without the warning",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -111,11 +120,17 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
                 bar.refresh()
 
         try:
-            result = run_campaign(cfg, step=step)
+            result = run_campaign(
+                cfg,
+                step=step,
+                pseudonym_key=key,
+                new_register=bool(getattr(args, "new_register", False)),
+            )
             step("writing outputs")
             extra: dict[str, Callable[[Path], object]] = {}
             if not args.no_map and cfg.write_map:
                 extra["map.html"] = partial(_draw_map, result, cfg.map_tiles)
+            # saves the register once every file is written, then commits the folder
             write_campaign(result, stage, pseudonym_key=key, extra_outputs=extra)
         finally:
             bar.close()
