@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -40,19 +41,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .errors import ParameterError, SmartStreetGeoError
+from .errors import ConfigError, ParameterError, SmartStreetGeoError
 
 __all__ = [
     "CAMPAIGN_OUTPUTS",
     "OutputError",
     "StagedFolder",
     "atomic_write_bytes",
+    "check_pseudonym_key",
+    "key_strength_bits",
     "neutralise_formulae",
     "output_file",
     "pseudonym",
     "require_encodable",
+    "shareable_manifest",
+    "shareable_outputs",
     "staged_output",
     "write_campaign",
     "write_csv",
@@ -207,7 +213,7 @@ CAMPAIGN_OUTPUTS = (
     "manual_review.csv",
     "reconciliation.csv",
     "rejects.csv",
-    "contact_history.csv",
+    "contact_trace.csv",
     "map.html",
     "manifest.json",
 )
@@ -723,8 +729,11 @@ def output_file(
 
 # --------------------------------------------------------------------------- campaigns
 #: Columns of the mail-merge file, in order: only what a letter needs.
+#: Never the customer id: ``contact_ref`` leads back to the customer through
+#: ``contact_trace.csv`` (internal). Merge fields beside ``reason``: the equipment
+#: kind in words, its install date, the outage date and the circuit.
 LETTER_COLUMNS = (
-    "letter_ref",
+    "contact_ref",
     "campaign",
     "template_id",
     "addressee",
@@ -734,12 +743,16 @@ LETTER_COLUMNS = (
     "post_town",
     "postcode",
     "accessible_format",
+    "equipment_kind",
+    "install_date",
+    "outage_date",
+    "circuit_id",
     "reason",
 )
 #: Columns of the PSR telephone list, in the order a call handler works it (deadline first):
 #: when, who to call on what number (and the other number), what they need.
 PHONE_COLUMNS = (
-    "letter_ref",
+    "contact_ref",
     "notice_deadline",
     "days_left",
     "outage_date",
@@ -756,6 +769,20 @@ PHONE_COLUMNS = (
     "postcode",
     "reason",
 )
+#: Columns of ``contact_trace.csv`` (internal), as
+#: :data:`smartstreet_geo.campaign.register.TRACE_COLUMNS` (not imported: export stays low level).
+TRACE_COLUMNS = (
+    "contact_ref",
+    "campaign",
+    "channel",
+    "customer_id",
+    "premise_key",
+    "equipment_ids",
+    "outage_dates",
+    "campaign_reference",
+    "run_id",
+    "run_date",
+)
 RECONCILIATION_COLUMNS = ("source_row", "customer_id", "status", "campaigns", "reason")
 MANUAL_REVIEW_COLUMNS = ("source_row", "customer_id", "issue", "detail")
 
@@ -765,7 +792,8 @@ def pseudonym(values: pd.Series, key: bytes) -> pd.Series:
 
     The same id and key always give the same pseudonym, so partners can join
     files without seeing the ids; without the key the ids cannot be recovered
-    or confirmed by guessing.
+    or confirmed by guessing. Each distinct id is hashed once (a file names a
+    customer on many rows); a missing value (None, NaN, ``pd.NA``) stays missing.
 
     Parameters
     ----------
@@ -787,29 +815,356 @@ def pseudonym(values: pd.Series, key: bytes) -> pd.Series:
     import hmac
     from hashlib import sha256
 
-    def one(v: object) -> str | None:
-        if v is None or (isinstance(v, float) and v != v):
-            return None
-        return hmac.new(key, str(v).encode("utf-8"), sha256).hexdigest()[:16]
+    obj = values.astype(object).to_numpy()
+    present = ~pd.isna(obj)
+    out = np.full(len(obj), None, dtype=object)
+    if present.any():
+        # text of each value as str() gives it, factorized on the text (not the object, where
+        # 1, 1.0 and True would be one value); HMAC once per distinct text
+        texts = [v if isinstance(v, str) else str(v) for v in obj[present].tolist()]
+        codes, uniques = pd.factorize(np.asarray(texts, dtype=object))
+        base = hmac.new(key, digestmod=sha256)
 
-    return pd.Series([one(v) for v in values.astype(object)], index=values.index, dtype=object)
+        def one(text: str) -> str:
+            h = base.copy()
+            h.update(text.encode("utf-8"))
+            return h.hexdigest()[:16]
+
+        digests = np.asarray([one(u) for u in uniques.tolist()], dtype=object)
+        out[present] = digests[codes]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+#: Environment variables that hold system values, never a secret key.
+_SYSTEM_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "LANG", "TERM")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=")
+#: Bits of key material a pseudonym key must carry.
+KEY_BITS = 128
+
+
+def key_strength_bits(value: str) -> float:
+    """Estimate the bits of secret material in a key written as text.
+
+    Hand-written (a dozen lines) rather than a password-strength library:
+    a key is machine-made, so what matters is how many characters it has and
+    from which alphabet, not dictionary words. The estimate:
+
+    - a key that repeats a shorter block (``abcabcabc``) counts as that block;
+    - the alphabet is the one the key is written in: 16 for hexadecimal
+      (``secrets.token_hex``), 64 for base64 (``secrets.token_urlsafe``), 95
+      (printable ASCII) otherwise;
+    - a key using far fewer distinct characters than a random one of its
+      length would (under half as many: ``aaaa...``, ``0101...``) counts only
+      its distinct characters as the alphabet (length x log2(distinct)).
+
+    Parameters
+    ----------
+    value : str
+
+    Returns
+    -------
+    float
+        Estimated bits; 32 random hex characters give 128.
+
+    Examples
+    --------
+    >>> key_strength_bits("0123456789abcdef" * 2)  # one 16-character block, repeated
+    64.0
+    >>> key_strength_bits("a" * 64)  # one character, repeated
+    4.0
+    """
+    s = value
+    if not s:
+        return 0.0
+    period = (s + s).find(s, 1)  # the shortest block that s repeats (len(s) when none)
+    s = s[:period]
+    n = len(s)
+    chars = set(s)
+    if chars <= _HEX:
+        alphabet = 16
+    elif chars <= _BASE64:
+        alphabet = 64
+    else:
+        alphabet = max(95, len(chars))
+    expected = alphabet * (1 - (1 - 1 / alphabet) ** n)  # distinct characters of a random key
+    if len(chars) < expected / 2:
+        alphabet = len(chars)
+    return float(n * math.log2(alphabet)) if alphabet > 1 else 0.0
+
+
+def check_pseudonym_key(value: str | None, env_name: str) -> bytes:
+    """Return the pseudonym key held by the environment variable ``env_name``, or refuse it.
+
+    Refused: an unset or empty variable; a system variable (``PATH``,
+    ``HOME``...) or a value that looks like one (a path, a list of paths, the
+    value of ``$HOME``, ``$PATH``, ``$USER`` or ``$SHELL``): a variable name
+    mistyped in the campaign file, whose value is public; and a key under 128
+    bits of material (:func:`key_strength_bits`: e.g. fewer than 32 hex
+    characters, repeated characters, a tiny alphabet). Messages name the
+    variable, never its value.
+
+    Parameters
+    ----------
+    value : str or None
+        The variable's value (``os.environ.get(env_name)``).
+    env_name : str
+        The variable's name, for the message.
+
+    Returns
+    -------
+    bytes
+        The key, UTF-8 encoded (as it has always been used, so earlier
+        pseudonyms and registers still match).
+
+    Raises
+    ------
+    ConfigError
+
+    Examples
+    --------
+    >>> len(check_pseudonym_key("3f9c2a7be41d08c56a9e7f1b2d4c6e80", "KEY"))
+    32
+    >>> check_pseudonym_key("secretsecretsecretsecret", "KEY")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    smartstreet_geo.errors.ConfigError: the pseudonym key in ... KEY is too weak: ...
+    """
+    advice = (
+        "put a random key of at least 128 bits there, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_hex(32))', and keep it with the "
+        "register, out of the outputs and of version control."
+    )
+    if not value:
+        raise ConfigError(
+            f"pseudonymised ids need a secret key in the environment variable {env_name}, "
+            f"which is not set or empty; {advice}"
+        )
+    system = {v for v in (os.environ.get(n) for n in _SYSTEM_VARIABLES) if v}
+    looks_like_path = value.startswith(("/", "~")) or (
+        os.pathsep in value and any("/" in part for part in value.split(os.pathsep))
+    )
+    if env_name.upper() in _SYSTEM_VARIABLES or looks_like_path or value in system:
+        raise ConfigError(
+            f"the environment variable {env_name} holds a path or a system value, not a "
+            "secret key (is [output] pseudonym_key_env the right name?); " + advice
+        )
+    bits = key_strength_bits(value)
+    if bits < KEY_BITS or len(value.encode("utf-8")) < KEY_BITS // 8:
+        raise ConfigError(
+            f"the pseudonym key in the environment variable {env_name} is too weak: about "
+            f"{bits:.0f} bits of material (repeated characters, a small alphabet or too "
+            f"short), {KEY_BITS} needed; {advice}"
+        )
+    return value.encode("utf-8")
+
+
+#: Columns that hold a customer's id (pseudonymised by :func:`shareable_outputs`).
+ID_COLUMNS = ("customer_id",)
+#: Shown values longer than this are cut (as the readers show rejected values).
+_SHOWN_MAX = 60
+#: An id at least this long is also replaced where it appears unquoted in text.
+_BARE_MIN = 6
+
+
+def _id_forms(cid: str) -> list[str]:
+    """Return the ways a text can quote the id ``cid``: quoted (repr) first, then bare."""
+    forms = [cid]
+    if len(cid) > _SHOWN_MAX:  # the readers' rejects show a long value cut to 57 + "..."
+        forms.append(cid[: _SHOWN_MAX - 3] + "...")
+    quoted = [repr(f) for f in forms]
+    # bare occurrences only of ids long enough not to be mistaken for a row number
+    bare = [f for f in forms if len(f) >= _BARE_MIN]
+    return quoted + bare
+
+
+def _pseudonymise_text(texts: pd.Series, row_ids: pd.Series, names: Mapping[str, str]) -> pd.Series:
+    """Replace, in each text, the quotes of that row's own id by its pseudonym."""
+    out = texts.astype(object).to_numpy().copy()
+    ids = row_ids.astype(object).to_numpy()
+    for i, (text, cid) in enumerate(zip(out.tolist(), ids.tolist(), strict=True)):
+        if not isinstance(text, str) or not isinstance(cid, str) or not cid:
+            continue
+        short = cid[: _SHOWN_MAX - 3]
+        if short not in text:  # the common case: the text does not quote the id
+            continue
+        name = names[cid]
+        if text == cid or (len(cid) > _SHOWN_MAX and text == short + "..."):
+            out[i] = name
+            continue
+        for form in _id_forms(cid):
+            if form.startswith(("'", '"')):
+                text = text.replace(form, repr(name))
+            else:
+                text = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", name, text)
+        out[i] = text
+    return pd.Series(out, index=texts.index, dtype=object)
+
+
+def shareable_outputs(
+    tables: Mapping[str, pd.DataFrame], *, pseudonym_key: bytes | None = None
+) -> dict[str, pd.DataFrame]:
+    """Return the analysis tables as they may leave the machine: no paths, ids pseudonymised.
+
+    Always: a ``source_file`` column keeps no absolute path (the file name
+    only; the campaign makes it relative to the campaign file first). With
+    ``pseudonym_key``: every customer id becomes its keyed :func:`pseudonym`,
+    in ``customer_id`` columns, in ``record_id`` (the rejects' id column)
+    where it names a customer, and wherever a text cell of the same row
+    quotes that id (a rejected id in ``value``, ``message``, a reconciliation
+    ``reason`` or a review ``detail``, quoted or cut as the readers show it).
+    The customer ids are those of the tables' ``customer_id`` columns (the
+    reconciliation lists every input customer row, rejected ones included),
+    so an equipment id in ``record_id`` stays as it is.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Output name -> table (``reconciliation.csv``, ``manual_review.csv``,
+        ``rejects.csv``...). Tables are not modified.
+    pseudonym_key : bytes, optional
+
+    Returns
+    -------
+    dict
+        Output name -> the table to write.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = {"rejects.csv": pd.DataFrame({"source_file": ["/home/ann/in/c.csv"],
+    ...     "record_id": ["1600000000001"], "message": ["c.csv row 2, '1600000000001': bad"]}),
+    ...     "reconciliation.csv": pd.DataFrame({"customer_id": ["1600000000001"]})}
+    >>> out = shareable_outputs(t, pseudonym_key=b"k" * 16)["rejects.csv"]
+    >>> out.loc[0, "source_file"], "1600000000001" in out.loc[0, "message"]
+    ('c.csv', False)
+    """
+    out = {name: frame.copy() for name, frame in tables.items()}
+    for frame in out.values():
+        if "source_file" in frame.columns:
+            files = frame["source_file"]
+            frame["source_file"] = files.map(
+                lambda f: Path(f).name if isinstance(f, str) and os.path.isabs(f) else f
+            ).astype(files.dtype)
+    if pseudonym_key is None:
+        return out
+    customers: set[str] = set()
+    for frame in out.values():
+        for col in ID_COLUMNS:
+            if col in frame.columns:
+                customers.update(v for v in frame[col].tolist() if isinstance(v, str))
+    names = dict(
+        zip(
+            sorted(customers),
+            pseudonym(pd.Series(sorted(customers), dtype=object), pseudonym_key),
+            strict=True,
+        )
+    )
+    for frame in out.values():
+        own = next((c for c in ID_COLUMNS if c in frame.columns), None)
+        if own is None and "record_id" in frame.columns:
+            rec = frame["record_id"].astype(object)
+            own_ids = rec.where(rec.isin(customers), None)
+        elif own is not None:
+            own_ids = frame[own].astype(object)
+        else:
+            continue
+        for col in frame.columns:
+            if col in ID_COLUMNS or col == "record_id" or col == "source_file":
+                continue
+            values = frame[col]
+            if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+                frame[col] = _pseudonymise_text(values, own_ids, names)
+        for col in (*ID_COLUMNS, "record_id"):
+            if col in frame.columns:
+                ids = frame[col].astype(object)
+                frame[col] = ids.map(lambda v: names.get(v, v) if isinstance(v, str) else v)
+    return out
+
+
+def shareable_manifest(manifest: Mapping[str, Any], *, pseudonymised: bool) -> dict[str, Any]:
+    """Return ``manifest`` saying whether the written ids are pseudonyms (a deep-enough copy).
+
+    ``parameters.pseudonymised_ids`` is true when the campaign file or the
+    command line (a ``pseudonym_key`` given to :func:`write_campaign`) asked for it.
+    """
+    out = dict(manifest)
+    params = dict(out.get("parameters") or {})
+    params["pseudonymised_ids"] = bool(params.get("pseudonymised_ids")) or pseudonymised
+    out["parameters"] = params
+    return out
+
+
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+
+
+def sheet_names(names: list[str]) -> list[str]:
+    r"""Return Excel-valid, distinct sheet names for ``names`` (in order).
+
+    Excel's rules: at most 31 characters, none of ``[ ] : * ? / \``, not
+    blank, not starting or ending with an apostrophe, not ``History``, and
+    distinct regardless of case. A name that breaks one is mended (the
+    characters become ``_``, the end is cut) and a repeat gets `` (2)``.
+
+    Examples
+    --------
+    >>> sheet_names(["LEAFLET/2027", "'x'", "", "Sheet", "sheet"])
+    ['LEAFLET_2027', 'x', 'sheet', 'Sheet (2)', 'sheet (3)']
+    >>> [len(n) for n in sheet_names(["a" * 40, "A" * 40])]
+    [31, 31]
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in names:
+        name = _SHEET_FORBIDDEN.sub("_", str(raw)).strip().strip("'").strip() or "sheet"
+        if name.casefold() == "history":
+            name = "History_"
+        name = name[:31]
+        candidate, n = name, 1
+        while candidate.casefold() in seen:
+            n += 1
+            tail = f" ({n})"
+            candidate = name[: 31 - len(tail)] + tail
+        seen.add(candidate.casefold())
+        out.append(candidate)
+    return out
 
 
 def write_xlsx(
-    frame: pd.DataFrame, path: str | Path, *, sheet: str = "letters", created: object = None
+    frame: pd.DataFrame | Mapping[str, pd.DataFrame],
+    path: str | Path,
+    *,
+    sheet: str = "letters",
+    created: object = None,
 ) -> Path:
-    """Write ``frame`` as a formula-safe XLSX file, atomically, owner-only, reproducibly.
+    """Write one or more tables as an XLSX file, atomically, owner-only, reproducibly.
 
-    Every cell is written as text or a number, never as a formula (the
-    workbook refuses to turn text into formulas, and risky text is prefixed
-    with ``'`` as in the CSV). The document date is ``created`` (not the
-    clock), so identical inputs give identical bytes.
+    Every cell is written as text or a number, never as a formula: text goes
+    through ``write_string`` and the workbook refuses to turn text into
+    formulas, URLs or numbers, so text is printed exactly as given, with no
+    ``'`` prefix (that neutralisation is for CSV, which a spreadsheet parses).
+    Column widths fit the content (``autofit``, at most 60 characters). The
+    document date is ``created`` (not the clock), so identical inputs give
+    identical bytes.
+
+    Parameters
+    ----------
+    frame : DataFrame or mapping of sheet name to DataFrame
+        One table (on sheet ``sheet``) or one sheet per entry; names are made
+        Excel-valid with :func:`sheet_names`.
+    path : str or Path
+    sheet : str, default "letters"
+    created : date or datetime, optional
     """
     import datetime as dt
 
     import xlsxwriter
 
-    require_encodable(frame, Path(path).name)
+    frames = dict(frame) if isinstance(frame, Mapping) else {sheet: frame}
+    if not frames:
+        frames = {sheet: pd.DataFrame()}
+    for f in frames.values():
+        require_encodable(f, Path(path).name)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(
         buf,
@@ -824,11 +1179,14 @@ def write_xlsx(
     if isinstance(created, dt.date) and not isinstance(created, dt.datetime):
         when = dt.datetime(created.year, created.month, created.day)
     wb.set_properties({"created": when, "author": "smartstreet-geo"})
-    ws = wb.add_worksheet(sheet)
     bold = wb.add_format({"bold": True})
-    safe = frame.copy()
-    for col in safe.columns:
-        safe[col] = neutralise_formulae(safe[col])
+    for name, table in zip(sheet_names(list(frames)), frames.values(), strict=True):
+        _write_sheet(wb.add_worksheet(name), table, bold)
+    wb.close()
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _write_sheet(ws: Any, safe: pd.DataFrame, bold: Any) -> None:
     for j, col in enumerate(safe.columns):
         ws.write_string(0, j, str(col), bold)
     # Column by column with the cell type decided once per column: ~3x faster than
@@ -850,8 +1208,7 @@ def write_xlsx(
                 v = texts[i]
                 write(i + 1, j, ("true" if v else "false") if isinstance(v, bool) else str(v))
     ws.freeze_panes(1, 0)
-    wb.close()
-    return atomic_write_bytes(path, buf.getvalue())
+    ws.autofit(max_width=60 * 7)  # pixels: about 60 characters
 
 
 def write_campaign(
@@ -865,15 +1222,22 @@ def write_campaign(
 ) -> dict[str, Path]:
     """Write every output of a campaign run into ``out_dir``, all or nothing.
 
-    Files: ``letters.csv`` and ``letters.xlsx`` (mail merge: addressee,
-    address, post town, postcode, template id, reason), ``phone_calls.csv``
-    (PSR calls: name, number in UK national format, nominee, needs),
+    Files: ``letters.csv`` and ``letters.xlsx`` (mail merge: contact
+    reference, addressee, address, post town, postcode, template id, merge
+    fields, reason; the XLSX has one sheet per template), ``phone_calls.csv``
+    (PSR calls: contact reference, name, numbers, nominee, needs),
     ``manual_review.csv``, ``reconciliation.csv`` (every input customer row
-    once), ``rejects.csv``, ``contact_history.csv`` (feed it to the next
-    run's ``[suppression] history`` for a delta run), any ``extra_outputs``
-    (e.g. ``map.html``) and, last, ``manifest.json`` (the run's manifest plus
-    each output's size and SHA-256). The folder appears only when complete
-    (see :func:`staged_output`).
+    once), ``rejects.csv``, ``contact_trace.csv`` (internal: each contact
+    reference with its customer id and premise key, never for the letter
+    house or call centre), any ``extra_outputs`` (e.g. ``map.html``) and,
+    last, ``manifest.json`` (the run's manifest plus each output's size and
+    SHA-256). The folder appears only when complete (see
+    :func:`staged_output`).
+
+    When the result carries a contact register to save
+    (``result.save_register``), it is saved after every file is written and
+    just before the folder is moved into place; if that move fails, this
+    run's contacts are taken out of the register again.
 
     Parameters
     ----------
@@ -883,8 +1247,10 @@ def write_campaign(
         :class:`StagedFolder` from :func:`staged_output` (the command line
         holds one for the whole run), which its ``with`` block commits.
     pseudonym_key : bytes, optional
-        Replace customer ids in ``reconciliation.csv``, ``manual_review.csv``
-        and ``contact_history.csv`` by keyed pseudonyms (for analysis partners).
+        Replace customer ids in ``reconciliation.csv`` and ``manual_review.csv``
+        by keyed pseudonyms (for analysis partners). ``contact_trace.csv``
+        holds what the run's register holds (pseudonyms when the campaign ran
+        with the key).
     force : bool, default False
         Replace an existing output folder of an earlier run.
     extra_outputs : mapping, optional
@@ -906,7 +1272,7 @@ def write_campaign(
     >>> result = run_campaign(demo.path("campaign"))
     >>> paths = write_campaign(result, pathlib.Path(tempfile.mkdtemp()) / "out")
     >>> sorted(paths)[:3]
-    ['contact_history.csv', 'letters.csv', 'letters.xlsx']
+    ['contact_trace.csv', 'letters.csv', 'letters.xlsx']
     """
     if map_html:
         raise ParameterError(
@@ -916,11 +1282,39 @@ def write_campaign(
     extra = dict(extra_outputs or {})
     if isinstance(out_dir, StagedFolder):
         _stage_campaign(result, out_dir, pseudonym_key=pseudonym_key, extra=extra)
+        _commit_with_register(result, out_dir)
         names = sorted({*(n for n in CAMPAIGN_OUTPUTS if n != "map.html"), *extra})
         return {n: out_dir.target / n for n in names}
     with staged_output(out_dir, force=force, names={*CAMPAIGN_OUTPUTS, *extra}) as stage:
         _stage_campaign(result, stage, pseudonym_key=pseudonym_key, extra=extra)
+        _commit_with_register(result, stage)
     return stage.paths
+
+
+def _commit_with_register(result: Any, stage: StagedFolder) -> None:
+    """Save the result's contact register, then commit ``stage``; undo the save if that fails.
+
+    Without a register to save, the ``with`` block of :func:`staged_output`
+    commits as usual. The register is duck-typed (``result.save_register``):
+    this module does not import the campaign package.
+    """
+    save = getattr(result, "save_register", None)
+    if save is None:
+        return
+    undo = save()
+    try:
+        stage.commit()
+    except BaseException:
+        try:
+            undo()
+        except Exception:  # the commit's error is the one to report
+            log.warning(
+                "the output folder was not written, and this run's contacts could not be taken "
+                "out of the contact register again (run id %s): remove them with forget_run "
+                "before the next wave",
+                getattr(result, "run_id", "?"),
+            )
+        raise
 
 
 def _stage_campaign(
@@ -939,20 +1333,25 @@ def _stage_campaign(
     calls = contacts[contacts["channel"] == "phone"]
     recon = result.reconciliation[list(RECONCILIATION_COLUMNS)].copy()
     manual = result.manual_review[list(MANUAL_REVIEW_COLUMNS)].copy()
-    history = contacts[["customer_id", "campaign", "equipment_ids"]].copy()
-    history["date"] = created
     if pseudonym_key is not None:
-        for frame in (recon, manual, history):
+        for frame in (recon, manual):
             frame["customer_id"] = pseudonym(frame["customer_id"], pseudonym_key)
-    letter_table = letters[list(LETTER_COLUMNS)]
+    envelopes = getattr(result, "envelopes", None)
+    letter_table = (envelopes if envelopes is not None else letters)[list(LETTER_COLUMNS)]
     write_csv(letter_table, stage.file("letters.csv"))
-    when = dt.date.fromisoformat(created) if isinstance(created, str) else None
-    write_xlsx(letter_table, stage.file("letters.xlsx"), created=when)
+    when = dt.date.fromisoformat(created[:10]) if isinstance(created, str) else None
+    by_template = {
+        str(t): g for t, g in letter_table.groupby("template_id", sort=False, dropna=False)
+    }
+    write_xlsx(by_template or letter_table, stage.file("letters.xlsx"), created=when)
     write_csv(calls[list(PHONE_COLUMNS)], stage.file("phone_calls.csv"))
     write_csv(manual, stage.file("manual_review.csv"))
     write_csv(recon, stage.file("reconciliation.csv"))
     write_csv(result.rejects, stage.file("rejects.csv"))
-    write_csv(history, stage.file("contact_history.csv"))
+    trace = getattr(result, "trace", None)
+    if trace is None:
+        trace = pd.DataFrame(columns=list(TRACE_COLUMNS))
+    write_csv(trace[list(TRACE_COLUMNS)], stage.file("contact_trace.csv"))
     for name, writer in extra.items():
         path = stage.file(name)
         writer(path)
