@@ -959,8 +959,9 @@ def check_pseudonym_key(value: str | None, env_name: str) -> bytes:
     return value.encode("utf-8")
 
 
-#: Columns that hold a customer's id (pseudonymised by :func:`shareable_outputs`).
-ID_COLUMNS = ("customer_id",)
+#: Columns that hold a customer's id or premise key (pseudonymised by :func:`shareable_outputs`,
+#: as the contact register pseudonymises them).
+ID_COLUMNS = ("customer_id", "premise_key")
 #: Shown values longer than this are cut (as the readers show rejected values).
 _SHOWN_MAX = 60
 #: An id at least this long is also replaced where it appears unquoted in text.
@@ -1327,15 +1328,16 @@ def _stage_campaign(
     """Write a campaign's files into ``stage`` and set its manifest."""
     import datetime as dt
 
-    created = result.manifest.get("created")
+    created = result.manifest.get("run_date", result.manifest.get("created"))  # never the clock
     contacts = result.contacts
     letters = contacts[contacts["channel"] == "letter"]
     calls = contacts[contacts["channel"] == "phone"]
     recon = result.reconciliation[list(RECONCILIATION_COLUMNS)].copy()
     manual = result.manual_review[list(MANUAL_REVIEW_COLUMNS)].copy()
-    if pseudonym_key is not None:
-        for frame in (recon, manual):
-            frame["customer_id"] = pseudonym(frame["customer_id"], pseudonym_key)
+    shared = shareable_outputs(  # no absolute paths; with a key, every customer id pseudonymised
+        {"r": recon, "m": manual, "j": result.rejects}, pseudonym_key=pseudonym_key
+    )
+    recon, manual, rejects = shared["r"], shared["m"], shared["j"]
     envelopes = getattr(result, "envelopes", None)
     letter_table = (envelopes if envelopes is not None else letters)[list(LETTER_COLUMNS)]
     write_csv(letter_table, stage.file("letters.csv"))
@@ -1347,14 +1349,18 @@ def _stage_campaign(
     write_csv(calls[list(PHONE_COLUMNS)], stage.file("phone_calls.csv"))
     write_csv(manual, stage.file("manual_review.csv"))
     write_csv(recon, stage.file("reconciliation.csv"))
-    write_csv(result.rejects, stage.file("rejects.csv"))
+    write_csv(rejects, stage.file("rejects.csv"))
     trace = getattr(result, "trace", None)
     if trace is None:
         trace = pd.DataFrame(columns=list(TRACE_COLUMNS))
-    write_csv(trace[list(TRACE_COLUMNS)], stage.file("contact_trace.csv"))
+    done = bool((result.manifest.get("register") or {}).get("pseudonymised"))  # by the register
+    trace = shareable_outputs(
+        {"t": trace[list(TRACE_COLUMNS)]}, pseudonym_key=None if done else pseudonym_key
+    )["t"]
+    write_csv(trace, stage.file("contact_trace.csv"))
     for name, writer in extra.items():
         path = stage.file(name)
         writer(path)
         if not path.is_file():
             raise OutputError(f"output folder {stage.target}: the writer of {name} wrote nothing.")
-    stage.manifest = dict(result.manifest)
+    stage.manifest = shareable_manifest(result.manifest, pseudonymised=pseudonym_key is not None)
