@@ -9,7 +9,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from ..errors import ConfigError
 from ._common import echo, staged_out_dir
 
 _STEPS = (
@@ -89,18 +88,12 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..campaign import load_config, run_campaign
-    from ..export import CAMPAIGN_OUTPUTS, write_campaign
+    from ..export import CAMPAIGN_OUTPUTS, check_pseudonym_key, write_campaign
 
     cfg = load_config(campaign)
     key: bytes | None = None
     if args.pseudonymise or cfg.pseudonymise_ids:
-        value = os.environ.get(cfg.pseudonym_key_env, "")
-        if len(value) < 16:
-            raise ConfigError(
-                f"pseudonymised ids need a secret key of at least 16 characters in the "
-                f"environment variable {cfg.pseudonym_key_env}."
-            )
-        key = value.encode("utf-8")
+        key = check_pseudonym_key(os.environ.get(cfg.pseudonym_key_env), cfg.pseudonym_key_env)
     with staged_out_dir(args.out, force=args.force, names=CAMPAIGN_OUTPUTS) as stage:
         bar = tqdm(
             total=len(_STEPS),
@@ -150,9 +143,8 @@ def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
 
     assert isinstance(result, CampaignResult)
     m = result.manifest
-    echo(
-        f"campaign: {m['campaign']['name']} ({m['campaign']['reference']}), run date {m['created']}"
-    )
+    name, ref = m["campaign"]["name"], m["campaign"]["reference"]
+    echo(f"campaign: {name} ({ref}), run date {m['run_date']}")
     for i in m["inputs"]:
         if "rows" in i:
             echo(
