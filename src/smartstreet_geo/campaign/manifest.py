@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from .config import CampaignConfig
+from .result import count_summary
 
 __all__ = [
     "RUN_VARYING_KEYS",
@@ -227,17 +228,11 @@ def build_manifest(
             "templates": {k: asdict(v) for k, v in sorted(cfg.templates.items())},
             "pseudonymised_ids": cfg.pseudonymise_ids,
         },
+        # reconciliation.csv and manual_review.csv: shareable words, or the rules' own
+        "details": "internal" if getattr(cfg, "internal_details", False) else "shareable",
         "counts": {
-            "contacts": {
-                k: int(v) for k, v in contacts.groupby("campaign").size().sort_index().items()
-            },
-            "reconciliation": {
-                k: int(v) for k, v in recon["status"].value_counts().sort_index().items()
-            },
-            "manual_review": {
-                k: int(v)
-                for k, v in res["manual_review"]["issue"].value_counts().sort_index().items()
-            },
+            # the same numbers as the console and the map legend (one table of statuses)
+            **count_summary(recon, res["manual_review"], res["customers"], contacts),
             "rejects_by_reason": {
                 k: int(v)
                 for k, v in res["rejects"]["reason_code"].value_counts().sort_index().items()

@@ -1,33 +1,164 @@
 """Reconciliation: every input customer row once, with its final status and reason.
 
-Also the manual-review table (every reason a person must look at a customer)
-and one map category per customer. Built from the contacts after
-de-duplication, the customers covered by a letter to their premise, and the
-readers' rejects.
+One table of statuses comes out of :func:`reconcile`: the reconciliation (one
+row per input customer row, :data:`~smartstreet_geo.campaign.result.RECONCILIATION_STATUSES`),
+the manual-review table (one row per issue, with the status of the customer
+it is about) and one map category per valid customer. The console, the
+manifest counts and the map legend are all counted from these
+(:meth:`~smartstreet_geo.campaign.result.CampaignResult.status_table`).
+
+Two vocabularies
+----------------
+The files ``reconciliation.csv`` and ``manual_review.csv`` go to people
+outside the campaign team, so by default they are *shareable*: they carry no
+Priority Services Register (PSR) or health information. Outage letters and
+calls (which only PSR customers get) appear as the one campaign
+``outage_notice``; review issues about the register have neutral names and
+fixed details without needs codes (:data:`ISSUES`); reader messages, which can
+quote values, are replaced by the reason code and column. ``internal=True``
+(``[output] internal_details = true``) keeps every campaign name, issue and
+detail as the rules wrote them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..schema import CUSTOMER_ID
-from .rules import REVIEW_COLUMNS
 
-__all__ = ["manual_review_table", "map_categories", "reconcile"]
+__all__ = [
+    "ISSUES",
+    "MAP_COLUMNS",
+    "PSR_CAMPAIGNS",
+    "SHAREABLE_OUTAGE_CAMPAIGN",
+    "IssueWords",
+    "Reconciled",
+    "manual_review_table",
+    "reconcile",
+]
+
+#: Campaigns only Priority Services Register customers get.
+PSR_CAMPAIGNS = frozenset({"outage_letter", "outage_phone_call"})
+#: Their name in shareable files.
+SHAREABLE_OUTAGE_CAMPAIGN = "outage_notice"
+#: Columns :meth:`Reconciled.map_columns` returns (``result.customers`` carries them).
+MAP_COLUMNS = ("map_category", "map_category_shared")
+
+_REVIEW_COLUMNS = [CUSTOMER_ID, "issue", "detail"]
+_NOTHING = "not on a circuit in scope, not within any radius, not in a planned outage"
+
+
+class IssueWords(NamedTuple):
+    """How a manual-review issue reads in shareable files, and whether it comes from PSR facts."""
+
+    shareable: str  #: the issue's name in shareable files
+    detail: str | None  #: fixed shareable detail; None: the rule's detail is kept (sanitised)
+    psr: bool  #: only PSR customers can have it (the shared map ignores it)
+
+
+#: Manual-review issues: internal name -> :class:`IssueWords`. An issue not
+#: listed here is shown as ``other_check`` with a fixed detail in shareable files.
+ISSUES: dict[str, IssueWords] = {
+    "ambiguous_circuit": IssueWords("ambiguous_circuit", None, psr=False),
+    "no_address": IssueWords("no_address", None, psr=False),  # PSR when for an outage notice
+    "conflicting_duplicate": IssueWords("conflicting_duplicate", None, psr=False),
+    "outage_impact_unknown": IssueWords("outage_impact_unknown", None, psr=True),
+    "psr_no_phone": IssueWords(
+        "no_usable_phone", "no dialable number on record for a call that is due", psr=True
+    ),
+    "psr_needs_code": IssueWords(
+        "record_code_check",
+        "a code on the customer's record is unknown or expired: check the record",
+        psr=True,
+    ),
+    "nominee_no_address": IssueWords(
+        "copy_address_missing",
+        "a copy of a letter is due but its second addressee has no address",
+        psr=True,
+    ),
+}
+_OTHER = IssueWords(
+    "other_check",
+    "a person must check this customer (the reason is shown with internal details)",
+    psr=True,
+)
+# our own wording of the PSR campaigns, as rules, the register and run write it
+_CAMPAIGN_WORDS = re.compile(
+    r"\b(?:an? )?(?:outage_phone_call|outage_letter|outage phone call|outage letter)s?\b"
+)
+# last line of defence for text this module did not write: anything that still
+# names the register, a nominee or needs is withheld rather than shared
+_PSR_WORDS = re.compile(
+    r"(?i)\bpsr\b|priority services|nominee|needs?[ _]codes?|medical|vulnerab|disab"
+)
+_WITHHELD = "details withheld (shown with internal details)"
+
+_CATEGORY_OF_CAMPAIGN = {
+    "outage_phone_call": "phone_call",
+    "installation_letter": "installation_letter",
+    "outage_letter": "installation_letter",
+    "leaflet": "leaflet",
+}
+_CATEGORY_ORDER = ("phone_call", "installation_letter", "leaflet")
+
+
+def _shareable_text(text: pd.Series) -> pd.Series:
+    """Return ``text`` in shareable words: outage campaigns as outage notices, no PSR words."""
+
+    def outage_notice(m: re.Match[str]) -> str:
+        word = m.group(0)
+        article = "an " if word.startswith(("a ", "an ")) else ""
+        plural = "s" if word.endswith("s") and not word.endswith("ss") else ""
+        joined = "_" in word.split(" ")[-1]
+        name = SHAREABLE_OUTAGE_CAMPAIGN if joined else "outage notice"
+        return f"{article}{name}{plural}"
+
+    out = text.fillna("").astype(str).str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
+    return out.where(~out.str.contains(_PSR_WORDS, regex=True), _WITHHELD)
+
+
+def _joined(frame: pd.DataFrame, column: str, sep: str, *, sort: bool) -> pd.Series:
+    """Return, per customer, the distinct values of ``column`` joined by ``sep``."""
+    f = frame[[CUSTOMER_ID, column]].dropna().drop_duplicates()
+    f = f[f[column].astype(str) != ""]
+    if sort:
+        f = f.sort_values([CUSTOMER_ID, column], kind="stable")
+    # a join per customer is a string operation pandas has no vectorised form of
+    return f.groupby(CUSTOMER_ID, sort=False)[column].agg(sep.join)
 
 
 def manual_review_table(
     reviews: list[pd.DataFrame], rejects: pd.DataFrame, cust: pd.DataFrame
 ) -> pd.DataFrame:
-    """Return one row per reason a person must look at a customer (conflicting duplicates too)."""
-    parts = [r[REVIEW_COLUMNS] for r in reviews if len(r)]
+    """Return one row per reason a person must look at a customer (internal words).
+
+    Parameters
+    ----------
+    reviews : list of DataFrame
+        ``customer_id``, ``issue``, ``detail`` (and optionally ``campaign``,
+        the campaign the issue stops) as the rules propose them.
+    rejects : DataFrame
+        The customer reader's rejects: conflicting duplicates are an issue too.
+    cust : DataFrame
+        Valid customers with ``source_row``.
+
+    Returns
+    -------
+    DataFrame
+        ``source_row``, ``customer_id``, ``issue``, ``detail``, ``campaign``
+        (empty where not known), sorted by issue and row.
+    """
+    cols = [*_REVIEW_COLUMNS, "campaign"]
+    parts = [r.reindex(columns=cols) for r in reviews if len(r)]
     rows = (
         pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
         if parts
-        else pd.DataFrame(columns=REVIEW_COLUMNS)
+        else pd.DataFrame(columns=cols)
     )
     rows = rows.merge(cust[[CUSTOMER_ID, "source_row"]], on=CUSTOMER_ID, how="left")
     conflicts = rejects[rejects["reason_code"] == "conflicting_duplicate"]
@@ -36,14 +167,71 @@ def manual_review_table(
             CUSTOMER_ID: conflicts["record_id"],
             "issue": "conflicting_duplicate",
             "detail": "the same customer id on rows with different data; decide which is right",
+            "campaign": None,
             "source_row": conflicts["row_number"],
         }
     )
-    out = pd.concat([rows, dup], ignore_index=True)
+    out = pd.concat([rows, dup], ignore_index=True) if len(dup) else rows
     out["source_row"] = out["source_row"].astype("Int64")
+    out["campaign"] = out["campaign"].fillna("").astype(str)
     return out.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable").reset_index(
         drop=True
-    )[["source_row", CUSTOMER_ID, "issue", "detail"]]
+    )[["source_row", CUSTOMER_ID, "issue", "detail", "campaign"]]
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """The one table of statuses of a run, in the vocabulary asked for.
+
+    Attributes
+    ----------
+    reconciliation : DataFrame
+        One row per input customer row: ``source_row``, ``customer_id``,
+        ``status``, ``campaigns``, ``reason``.
+    manual_review : DataFrame
+        One row per issue: ``source_row``, ``customer_id``, ``status`` (of
+        the customer row in the reconciliation), ``issue``, ``detail``.
+    categories : DataFrame
+        One row per valid customer: ``customer_id``, ``map_category`` (every
+        contact, PSR calls included) and ``map_category_shared`` (the same
+        customer as if nobody were on the PSR: outage notices and PSR issues
+        ignored; what a shared map shows).
+    internal : bool
+        The files say what the rules said (PSR campaigns, issues, needs codes).
+    """
+
+    reconciliation: pd.DataFrame
+    manual_review: pd.DataFrame
+    categories: pd.DataFrame
+    internal: bool
+
+    def map_columns(self, ids: pd.Series) -> pd.DataFrame:
+        """Return :data:`MAP_COLUMNS` for customers ``ids``, aligned with ``ids``."""
+        cat = self.categories.set_index(CUSTOMER_ID)
+        return pd.DataFrame(
+            {c: ids.map(cat[c]).to_numpy(dtype=object) for c in MAP_COLUMNS}, index=ids.index
+        )
+
+
+def _category(camps: pd.DataFrame, status: pd.Series, ids: pd.Series) -> np.ndarray:
+    """Return the map category of each customer: its status, else its most urgent contact."""
+    c = camps.assign(cat=camps["campaign"].map(_CATEGORY_OF_CAMPAIGN).fillna("installation_letter"))
+    has = {
+        cat: ids.isin(c.loc[c["cat"] == cat, CUSTOMER_ID]).to_numpy() for cat in _CATEGORY_ORDER
+    }
+    s = status.to_numpy()
+    return np.select(
+        [s == "manual_review", s == "not_contacted", *(has[k] for k in _CATEGORY_ORDER)],
+        ["manual_review", "not_contacted", *_CATEGORY_ORDER],
+        "not_contacted",
+    )
+
+
+def _status(ids: pd.Series, direct: pd.Series, any_contact: pd.Series, review: pd.Series) -> Any:
+    d, a, r = (ids.isin(x).to_numpy() for x in (direct, any_contact, review))
+    return pd.Series(
+        np.select([r & ~d, a], ["manual_review", "contacted"], "not_contacted"), index=ids.index
+    )
 
 
 def reconcile(
@@ -51,85 +239,165 @@ def reconcile(
     cust: pd.DataFrame,
     contacts: pd.DataFrame,
     covered: pd.DataFrame,
-    manual: pd.DataFrame,
+    reviews: list[pd.DataFrame],
     not_reasons: dict[str, str],
-) -> pd.DataFrame:
-    """Return every input customer row once, with its status, campaigns and reason."""
-    # plain dicts: a groupby with Python aggregations costs seconds on 85,000 customers
-    direct: dict[str, set[str]] = {}
-    reasons: dict[str, dict[str, None]] = {}
-    for cid, camp, why in zip(
-        contacts[CUSTOMER_ID], contacts["campaign"], contacts["reason"], strict=True
-    ):
-        direct.setdefault(cid, set()).add(camp)
-        reasons.setdefault(cid, {})[why] = None
-    via: dict[str, set[str]] = {}
-    for cid, camp in zip(covered[CUSTOMER_ID], covered["campaign"], strict=True):
-        via.setdefault(cid, set()).add(camp)
-    review_ids: dict[str, dict[str, None]] = {}
-    for cid, detail in zip(manual[CUSTOMER_ID], manual["detail"], strict=True):
-        review_ids.setdefault(cid, {})[detail] = None
-    rows = []
-    for cid, srow in zip(cust[CUSTOMER_ID], cust["source_row"], strict=True):
-        camps = direct.get(cid, set()) | via.get(cid, set())
-        campaigns = ";".join(sorted(camps))
-        if cid in review_ids and cid not in direct:
-            status, reason = "manual_review", " | ".join(review_ids[cid])
-        elif camps:
-            status = "contacted"
-            parts = list(reasons.get(cid, {}))
-            if cid in via:
-                parts.append(
-                    "covered by the letter to the same premise (" + ";".join(sorted(via[cid])) + ")"
-                )
-            if cid in review_ids:
-                parts.append("also for manual review: " + " | ".join(review_ids[cid]))
-            reason = " | ".join(parts)
-        else:
-            status = "not_contacted"
-            reason = not_reasons.get(
-                cid, "not on a circuit in scope, not within any radius, not in a planned outage"
+    *,
+    internal: bool = False,
+) -> Reconciled:
+    """Return the reconciliation, the manual-review table and the map categories of a run.
+
+    Parameters
+    ----------
+    cust_r : reader result
+        The customer file as read (``rejects``).
+    cust : DataFrame
+        Valid customers with ``source_row``.
+    contacts : DataFrame
+        The contacts made (after suppression and one letter per premise):
+        ``customer_id``, ``campaign``, ``reason``, ``equipment_ids``.
+    covered : DataFrame
+        ``customer_id``, ``campaign``: customers covered by the letter to their premise.
+    reviews : list of DataFrame
+        Manual-review proposals (see :func:`manual_review_table`).
+    not_reasons : dict
+        Customer id -> why nothing is sent (opted out, already sent, ...).
+    internal : bool, default False
+        Keep PSR campaigns, issues and details in the tables (see the module notes).
+
+    Returns
+    -------
+    Reconciled
+
+    Notes
+    -----
+    A valid customer is ``manual_review`` when a person must look at them and
+    nothing is addressed to them directly, ``contacted`` when a contact is
+    addressed to them or a letter to their premise covers them (a contacted
+    customer can also have review issues: their ``manual_review`` rows say
+    ``contacted``), else ``not_contacted``. Rows the reader set aside are
+    ``exact_duplicate`` (kept once: the first row stands for the customer),
+    ``conflicting_duplicate`` (no row of that id is used until a person
+    decides) or ``rejected``.
+    """
+    manual = manual_review_table(reviews, cust_r.rejects, cust)
+    ids = cust[CUSTOMER_ID]
+    valid_review = manual[manual["issue"] != "conflicting_duplicate"]
+    words = valid_review["issue"].map(lambda i: ISSUES.get(i, _OTHER))
+    psr_issue = words.map(lambda w: w.psr).astype(bool) | (
+        (valid_review["issue"] == "no_address")
+        & (
+            valid_review["campaign"].isin(PSR_CAMPAIGNS)
+            | valid_review["detail"].astype(str).str.contains(_CAMPAIGN_WORDS, regex=True)
+        )
+    )
+    camps = pd.concat(
+        [contacts[[CUSTOMER_ID, "campaign"]], covered[[CUSTOMER_ID, "campaign"]]],
+        ignore_index=True,
+    ).drop_duplicates()
+
+    # ---------------------------------------------------------------- statuses
+    status = _status(ids, contacts[CUSTOMER_ID], camps[CUSTOMER_ID], valid_review[CUSTOMER_ID])
+    shared_camps = camps[~camps["campaign"].isin(PSR_CAMPAIGNS)]
+    shared_direct = contacts.loc[~contacts["campaign"].isin(PSR_CAMPAIGNS), CUSTOMER_ID]
+    shared_status = _status(
+        ids, shared_direct, shared_camps[CUSTOMER_ID], valid_review.loc[~psr_issue, CUSTOMER_ID]
+    )
+    categories = pd.DataFrame(
+        {
+            CUSTOMER_ID: ids.to_numpy(),
+            "map_category": _category(camps, status, ids),
+            "map_category_shared": _category(shared_camps, shared_status, ids),
+        }
+    )
+
+    # ---------------------------------------------------------------- words
+    direct = contacts[[CUSTOMER_ID, "campaign", "reason"]].copy()
+    review = valid_review[[CUSTOMER_ID, "issue", "detail"]].copy()
+    if internal:
+        camp_names = camps
+        via = covered[[CUSTOMER_ID, "campaign"]]
+        reject_reason = cust_r.rejects["reason_code"] + ": " + cust_r.rejects["message"]
+    else:
+        psr_contact = direct["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
+        eq = contacts["equipment_ids"].fillna("").astype(str).str.replace(";", ", ")
+        direct["reason"] = _shareable_text(direct["reason"]).where(
+            ~psr_contact, "planned supply interruption for installing " + eq
+        )
+        camp_names = camps.assign(campaign=_shareable_campaigns(camps["campaign"]))
+        via = covered[[CUSTOMER_ID]].assign(campaign=_shareable_campaigns(covered["campaign"]))
+        w = words.loc[review.index]
+        review["issue"] = w.map(lambda x: x.shareable)
+        fixed = w.map(lambda x: x.detail)
+        review["detail"] = fixed.where(fixed.notna(), _shareable_text(review["detail"]))
+        rej = cust_r.rejects
+        reject_reason = _shareable_text(
+            rej["reason_code"] + ": column " + rej["column"].fillna("").astype(str)
+        ) + " (see rejects.csv)"
+        not_reasons = dict(
+            zip(
+                not_reasons,
+                _shareable_text(pd.Series(list(not_reasons.values()), dtype=object)),
+                strict=True,
             )
-        rows.append((int(srow), cid, status, campaigns, reason))
-    out = pd.DataFrame(rows, columns=["source_row", CUSTOMER_ID, "status", "campaigns", "reason"])
+        )
+    campaigns = ids.map(_joined(camp_names, "campaign", ";", sort=True)).fillna("")
+    said = ids.map(_joined(direct, "reason", " | ", sort=False))
+    via_text = ids.map(_joined(via, "campaign", ";", sort=True))
+    via_text = "covered by the letter to the same premise (" + via_text + ")"
+    details = ids.map(_joined(review, "detail", " | ", sort=False))
+    also = "also for manual review: " + details
+    contacted_reason = _then(_then(said, via_text), also)
+    nothing = ids.map(not_reasons).fillna(_NOTHING)
+    s = status.to_numpy()
+    reason = np.select(
+        [s == "manual_review", s == "contacted"],
+        [details.to_numpy(dtype=object), contacted_reason.to_numpy(dtype=object)],
+        nothing.to_numpy(dtype=object),
+    )
+    valid_rows = pd.DataFrame(
+        {
+            "source_row": cust["source_row"].astype(int).to_numpy(),
+            CUSTOMER_ID: ids.to_numpy(),
+            "status": s,
+            "campaigns": campaigns.to_numpy(dtype=object),
+            "reason": reason,
+        }
+    )
     rej = cust_r.rejects
+    code = rej["reason_code"]
     rej_rows = pd.DataFrame(
         {
             "source_row": rej["row_number"].astype(int),
             CUSTOMER_ID: rej["record_id"],
             "status": np.where(
-                rej["reason_code"] == "conflicting_duplicate",
-                "manual_review",
-                np.where(rej["reason_code"] == "exact_duplicate", "not_contacted", "rejected"),
+                code.isin(["exact_duplicate", "conflicting_duplicate"]), code, "rejected"
             ),
             "campaigns": "",
-            "reason": rej["reason_code"] + ": " + rej["message"],
+            "reason": reject_reason,
         }
     )
-    out = pd.concat([out, rej_rows], ignore_index=True).sort_values("source_row", kind="stable")
-    return out.reset_index(drop=True)
+    parts = [p for p in (valid_rows, rej_rows) if len(p)]
+    recon = (
+        pd.concat(parts, ignore_index=True) if parts else valid_rows
+    ).sort_values("source_row", kind="stable").reset_index(drop=True)
+
+    # ---------------------------------------------------------------- the review table
+    if not internal:
+        manual = manual.copy()
+        manual.loc[review.index, ["issue", "detail"]] = review[["issue", "detail"]]
+    row_status = recon.drop_duplicates("source_row").set_index("source_row")["status"]
+    manual = manual.assign(status=manual["source_row"].map(row_status).astype(object))
+    manual = manual.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable")
+    manual = manual.reset_index(drop=True)[["source_row", CUSTOMER_ID, "status", "issue", "detail"]]
+    return Reconciled(recon, manual, categories, internal)
 
 
-def map_categories(
-    ids: pd.Series, contacts: pd.DataFrame, covered: pd.DataFrame, manual: pd.DataFrame
-) -> np.ndarray:
-    """One category per customer for maps: phone call, manual review, letter, leaflet, none."""
-    sets: dict[str, set[str]] = {}
-    for frame in (contacts, covered):
-        for cid, camp in zip(frame[CUSTOMER_ID], frame["campaign"], strict=True):
-            sets.setdefault(cid, set()).add(camp)
-    review = set(manual[CUSTOMER_ID])
-    out = []
-    for cid in ids:
-        camps = sets.get(cid, set())
-        if "outage_phone_call" in camps:
-            out.append("phone_call")
-        elif cid in review:
-            out.append("manual_review")
-        elif "installation_letter" in camps or "outage_letter" in camps:
-            out.append("installation_letter")
-        elif "leaflet" in camps:
-            out.append("leaflet")
-        else:
-            out.append("not_contacted")
-    return np.array(out, dtype=object)
+def _then(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Return ``a | b`` per row, or whichever is there (missing where neither is)."""
+    both = a.notna() & b.notna()
+    return (a + " | " + b).where(both, a.where(a.notna(), b))
+
+
+def _shareable_campaigns(campaigns: pd.Series) -> pd.Series:
+    """Return campaign names with the PSR-only ones as :data:`SHAREABLE_OUTAGE_CAMPAIGN`."""
+    return campaigns.where(~campaigns.isin(PSR_CAMPAIGNS), SHAREABLE_OUTAGE_CAMPAIGN)

@@ -9,13 +9,94 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["MAP_CATEGORIES", "RECONCILIATION_STATUSES", "CampaignResult"]
+__all__ = [
+    "MAP_CATEGORIES",
+    "READER_STATUSES",
+    "RECONCILIATION_STATUSES",
+    "CampaignResult",
+    "count_summary",
+]
 
-#: Final status of every input customer row in the reconciliation.
-RECONCILIATION_STATUSES = ("contacted", "manual_review", "not_contacted", "rejected")
+#: Final status of every input customer row in the reconciliation. The last
+#: three are the rows the customer reader set aside (its "rejected" count).
+RECONCILIATION_STATUSES = (
+    "contacted",
+    "manual_review",
+    "not_contacted",
+    "rejected",
+    "exact_duplicate",
+    "conflicting_duplicate",
+)
+#: Statuses of rows the customer reader set aside.
+READER_STATUSES = ("rejected", "exact_duplicate", "conflicting_duplicate")
 
-#: One category per customer for maps, highest priority first.
+#: One category per valid customer for maps, highest priority first
+#: (``result.customers["map_category"]``): ``manual_review`` and
+#: ``not_contacted`` are the statuses of that name; a contacted customer shows
+#: its most urgent contact. ``map_category_shared`` has the same categories
+#: but ``phone_call``: the customer as if nobody were on the PSR (outage
+#: notices and PSR review issues ignored), which is what a shared map shows.
 MAP_CATEGORIES = ("phone_call", "manual_review", "installation_letter", "leaflet", "not_contacted")
+
+
+def count_summary(
+    reconciliation: pd.DataFrame,
+    manual_review: pd.DataFrame,
+    customers: pd.DataFrame,
+    contacts: pd.DataFrame,
+) -> dict[str, Any]:
+    """Return every count of a run from its one table of statuses (console, manifest, map).
+
+    Parameters
+    ----------
+    reconciliation, manual_review, customers, contacts : DataFrame
+        As in :class:`CampaignResult`.
+
+    Returns
+    -------
+    dict
+        ``input_rows``; ``reconciliation`` (rows per status, every status of
+        :data:`RECONCILIATION_STATUSES`); ``reader_set_aside`` (rows the
+        reader rejected: the sum of :data:`READER_STATUSES`); ``contacts``
+        (letters, one per premise, and calls per campaign); ``manual_review``
+        (``issues``, ``rows`` (input rows with at least one issue),
+        ``by_issue``, ``rows_by_status``); ``map`` and ``map_shared``
+        (customers per map category, one per valid customer).
+    """
+    status = reconciliation["status"].value_counts()
+    by_status = {s: int(status.get(s, 0)) for s in RECONCILIATION_STATUSES}
+    rows = manual_review.drop_duplicates("source_row")
+    per_row = rows["status"].value_counts() if "status" in rows else pd.Series(dtype=int)
+
+    def per_category(column: str, categories: tuple[str, ...]) -> dict[str, int]:
+        if column not in customers:
+            return {}
+        n = customers[column].value_counts()
+        return {c: int(n.get(c, 0)) for c in categories}
+
+    return {
+        "input_rows": len(reconciliation),
+        "reconciliation": by_status,
+        "reader_set_aside": sum(by_status[s] for s in READER_STATUSES),
+        "contacts": {
+            str(k): int(v) for k, v in contacts.groupby("campaign").size().sort_index().items()
+        },
+        "manual_review": {
+            "issues": len(manual_review),
+            "rows": len(rows),
+            "by_issue": {
+                str(k): int(v)
+                for k, v in manual_review["issue"].value_counts().sort_index().items()
+            },
+            "rows_by_status": {
+                s: int(per_row.get(s, 0)) for s in RECONCILIATION_STATUSES if per_row.get(s, 0)
+            },
+        },
+        "map": per_category("map_category", MAP_CATEGORIES),
+        "map_shared": per_category(
+            "map_category_shared", tuple(c for c in MAP_CATEGORIES if c != "phone_call")
+        ),
+    }
 
 
 @dataclass(frozen=True, repr=False)
@@ -32,8 +113,9 @@ class CampaignResult:
         ``template_id``, ``addressee``, address columns, ``phone`` (calls),
         ``reason``, ``equipment_ids``, ``distance_m``, ``circuit_id``.
     manual_review : DataFrame
-        Customers a person must look at: ``customer_id``, ``source_row``,
-        ``issue``, ``detail``.
+        One row per issue a person must look at: ``source_row``,
+        ``customer_id``, ``status`` (the row's status in the reconciliation: a
+        contacted customer can need a check too), ``issue``, ``detail``.
     reconciliation : DataFrame
         One row per input customer row: ``source_row``, ``customer_id``,
         ``status`` (one of :data:`RECONCILIATION_STATUSES`), ``campaigns``, ``reason``.
@@ -42,7 +124,8 @@ class CampaignResult:
     manifest : dict
         Inputs (path, rows, SHA-256), parameters, versions, counts, dates, warnings.
     customers : GeoDataFrame
-        Valid customers (EPSG:27700) with ``map_category``.
+        Valid customers (EPSG:27700) with ``map_category`` and
+        ``map_category_shared`` (see :data:`MAP_CATEGORIES`).
     equipment : GeoDataFrame
         Equipment with ``radius_m`` and ``n_customers_within``.
     edges, substations : GeoDataFrame or None
@@ -104,6 +187,32 @@ class CampaignResult:
             .reindex(list(RECONCILIATION_STATUSES), fill_value=0)
         )
 
+    def status_table(self) -> pd.DataFrame:
+        """Return the one table of statuses: one row per input customer row.
+
+        Columns ``source_row``, ``customer_id``, ``status`` (from the
+        reconciliation), ``review_issues`` (rows of the manual-review table
+        about that row), ``map_category`` and ``map_category_shared`` (empty
+        for rows the reader set aside: they are not on a map). Every count the
+        console, the manifest and the map legend give is a count of this table
+        (:meth:`count_summary`).
+        """
+        recon = self.reconciliation[["source_row", "customer_id", "status"]]
+        issues = self.manual_review.groupby("source_row").size()
+        out = recon.assign(
+            review_issues=recon["source_row"].map(issues).fillna(0).astype(int).to_numpy()
+        )
+        cols = [c for c in ("map_category", "map_category_shared") if c in self.customers]
+        valid = out["status"].isin(["contacted", "manual_review", "not_contacted"])
+        cats = pd.DataFrame(self.customers[["customer_id", *cols]]).set_index("customer_id")
+        for c in cols:
+            out[c] = out["customer_id"].map(cats[c]).where(valid)
+        return out
+
+    def count_summary(self) -> dict[str, Any]:
+        """Return every count of the run (see :func:`count_summary`)."""
+        return count_summary(self.reconciliation, self.manual_review, self.customers, self.contacts)
+
     # ------------------------------------------------------------------ display
     def _summary_lines(self) -> list[tuple[str, str]]:
         """Return (label, value) rows of counts only: a repr reaches notebooks, logs, tracebacks."""
@@ -112,15 +221,14 @@ class CampaignResult:
         rows: list[tuple[str, str]] = [
             ("campaign", f"{camp.get('name', '')} ({camp.get('reference', '')})"),
         ]
-        counts = self.counts()
-        for campaign, n in zip(
-            counts["campaign"].tolist(), counts["contacts"].tolist(), strict=True
-        ):
+        summary = self.count_summary()
+        for campaign, n in summary["contacts"].items():
             rows.append((f"contacts: {campaign}", f"{int(n):,}"))
-        for status, n in self.status_counts().items():
+        for status, n in summary["reconciliation"].items():
             rows.append((f"reconciliation: {status}", f"{int(n):,}"))
-        rows.append(("manual review rows", f"{len(self.manual_review):,}"))
-        rows.append(("rejected input rows", f"{len(self.rejects):,}"))
+        review = summary["manual_review"]
+        rows.append(("manual review", f"{review['issues']:,} issues on {review['rows']:,} rows"))
+        rows.append(("rejected input rows (all files)", f"{len(self.rejects):,}"))
         rows.append(("warnings", f"{len(self.warnings):,}"))
         return rows
 

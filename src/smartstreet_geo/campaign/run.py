@@ -27,7 +27,7 @@ from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
 from .manifest import build_manifest
 from .psr import NeedsTable, accessible_format_by_premise, assess_needs_many, load_needs_table
-from .reconcile import manual_review_table, map_categories, reconcile
+from .reconcile import MAP_COLUMNS, reconcile
 from .register import (
     ContactRegister,
     allocate_refs,
@@ -385,10 +385,12 @@ def run_campaign(
 
     # ------------------------------------------------------------------ reconciliation
     say("reconciliation")
-    manual = manual_review_table(reviews, cust_r.rejects, cust)
-    reconciliation = reconcile(cust_r, cust, contacts, covered, manual, not_reasons)
-
-    customers["map_category"] = map_categories(customers[CUSTOMER_ID], contacts, covered, manual)
+    tables = reconcile(
+        cust_r, cust, contacts, covered, reviews, not_reasons,
+        internal=bool(getattr(cfg, "internal_details", False)),
+    )  # fmt: skip
+    manual, reconciliation = tables.manual_review, tables.reconciliation
+    customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])
     edges = net_r.edges.copy() if net_r is not None else None
     if edges is not None:
         edges["in_scope"] = edges["circuit_id"].isin(in_scope)

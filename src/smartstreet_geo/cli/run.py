@@ -140,6 +140,7 @@ def _draw_map(result: object, tiles: str, path: Path) -> None:
 
 def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
     from ..campaign import CampaignResult
+    from ..campaign.result import READER_STATUSES
 
     assert isinstance(result, CampaignResult)
     m = result.manifest
@@ -152,18 +153,41 @@ def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
                 f"{i['rejected']:>6,} rejected"
             )
     echo("")
-    echo(f"  {'campaign':<22} {'channel':<8} {'contacts':>9}")
+    counts = result.count_summary()  # the one table of statuses: files and map agree with it
+    echo(f"  {'campaign':<22} {'channel':<8} {'contacts':>9}   (letters: one per premise)")
     for row in result.counts().itertuples(index=False):
         echo(f"  {row.campaign:<22} {row.channel:<8} {row.contacts:>9,}")
     echo("")
-    echo("  reconciliation (every input customer row once):")
-    counts = result.status_counts()
-    for status, n in counts.items():
-        echo(f"    {status:<16} {n:>9,}")
-    echo(f"    {'total':<16} {int(counts.sum()):>9,}")
-    review = m["counts"]["manual_review"]
-    if review:
-        echo("  manual review: " + ", ".join(f"{k} {v}" for k, v in review.items()))
+    echo("  reconciliation (every input customer row once, as in reconciliation.csv):")
+    for status, n in counts["reconciliation"].items():
+        echo(f"    {status:<22} {n:>9,}")
+    echo(f"    {'total':<22} {counts['input_rows']:>9,}")
+    aside = " + ".join(f"{s} {counts['reconciliation'][s]:,}" for s in READER_STATUSES)
+    echo(f"    set aside by the reader: {counts['reader_set_aside']:,} = {aside}")
+    review = counts["manual_review"]
+    if review["issues"]:
+        words = {
+            "manual_review": "with nothing sent",
+            "contacted": "contacted and to check",
+            "conflicting_duplicate": "conflicting duplicates (nothing sent)",
+            "not_contacted": "not contacted",
+        }
+        parts = ", ".join(
+            f"{n:,} {words.get(s, s)}" for s, n in review["rows_by_status"].items()
+        )
+        echo(
+            f"  manual review: {review['issues']:,} issues for {review['rows']:,} customer rows "
+            f"({parts}), as in manual_review.csv"
+        )
+        echo("    " + ", ".join(f"{k} {v:,}" for k, v in review["by_issue"].items()))
+    shared = counts["map_shared"]
+    if shared:
+        echo(
+            "  map legend (customers, one per valid row; letters above are per premise; "
+            "outage notices not shown): "
+            + ", ".join(f"{k} {v:,}" for k, v in shared.items())
+        )
+    echo(f"  reconciliation.csv and manual_review.csv hold {m.get('details', 'shareable')} details")
     for w in result.warnings:
         echo(f"  warning: {w}")
     echo("")
