@@ -29,7 +29,7 @@ from ._common import ConsoleFormatter, console_text
 __all__ = ["main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("validate", "near", "circuits", "run", "map", "demo")
+_COMMANDS = ("validate", "near", "circuits", "run", "map", "demo", "purge")
 
 log = logging.getLogger(__name__)
 
