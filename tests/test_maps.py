@@ -102,10 +102,12 @@ def demo_result() -> SimpleNamespace:
     category[near_outage] = "installation_letter"
     category[near_outage & psr & ~has_phone] = "manual_review"
     category[near_outage & psr & has_phone] = "phone_call"
+    shared = category.copy()  # as if nobody were on the PSR
+    shared[near_outage] = "installation_letter"
     pairs = pd.DataFrame({"e": e_idx, "c": c_idx}).drop_duplicates()
     within = np.bincount(pairs["e"].to_numpy(), minlength=len(eq))
     return SimpleNamespace(
-        customers=cust.assign(map_category=category),
+        customers=cust.assign(map_category=category, map_category_shared=shared),
         equipment=eq.assign(radius_m=radius, n_customers_within=within),
         edges=d.edges.assign(in_scope=d.edges["circuit_id"].isin(d.trial)),
         substations=d.substations,
@@ -469,7 +471,7 @@ def test_aggregation_hides_small_groups_and_keeps_the_totals():
     x, y = cust.geometry.x.to_numpy(), cust.geometry.y.to_numpy()
     groups = (
         pd.DataFrame(
-            {"cat": cust["map_category"], "cx": np.floor(x / 100), "cy": np.floor(y / 100)}
+            {"cat": cust["map_category_shared"], "cx": np.floor(x / 100), "cy": np.floor(y / 100)}
         )
         .groupby(["cat", "cx", "cy"])
         .size()
@@ -488,19 +490,23 @@ def test_aggregation_hides_small_groups_and_keeps_the_totals():
 
 
 # --------------------------------------------------------------------------- fidelity
-def test_demo_map_layers_hold_every_feature(demo_html):
+@pytest.mark.parametrize("internal", [False, True])
+def test_demo_map_layers_hold_every_feature(demo_html, demo_internal_html, internal):
     res = demo_result()
-    points = {s["key"]: s for s in page_specs(demo_html, "points")}
-    counts = res.customers["map_category"].value_counts()
-    for cat in maps.CATEGORIES:
+    html = demo_internal_html if internal else demo_html
+    points = {s["key"]: s for s in page_specs(html, "points")}
+    column = "map_category" if internal else "map_category_shared"
+    styles = maps.CATEGORIES if internal else maps.SHARED_CATEGORIES
+    assert set(points) == {f"customers_{cat}" for cat in styles}
+    counts = res.customers[column].value_counts()
+    for cat in styles:
         assert len(points[f"customers_{cat}"]["xy"]) // 2 == counts.get(cat, 0)
         assert (
             sorted_rows(decode_points(points[f"customers_{cat}"])).tolist()
-            == sorted_rows(
-                expected_points(res.customers[res.customers["map_category"] == cat])
-            ).tolist()
+            == sorted_rows(expected_points(res.customers[res.customers[column] == cat])).tolist()
         )  # OSTN15 positions, rounded to 1e-5 degree
-
+    if internal:
+        return
     equipment = page_specs(demo_html, "equipment")
     by_kind = res.equipment["kind"].value_counts()
     assert {s["label"]: len(s["items"]) for s in equipment} == {
@@ -528,12 +534,16 @@ def test_demo_map_layers_hold_every_feature(demo_html):
     assert len(subs["items"]) == len(res.substations)
 
 
-def test_legend_counts_match_the_layers(demo_html):
-    (setup,) = page_specs(demo_html, "setup")
-    rows = {r["label"]: r["count"] for s in setup["legend"]["sections"] for r in s["rows"]}
-    counts = demo_result().customers["map_category"].value_counts()
-    for key, style in maps.CATEGORIES.items():
-        assert rows[style.label] == counts.get(key, 0)
+@pytest.mark.parametrize("internal", [False, True])
+def test_legend_counts_match_the_layers(demo_html, demo_internal_html, internal):
+    (setup,) = page_specs(demo_internal_html if internal else demo_html, "setup")
+    (section,) = [s for s in setup["legend"]["sections"] if s["title"].startswith("Customers")]
+    assert "per customer" in section["title"] and "per premise" in section["title"]
+    rows = {r["label"]: r["count"] for r in section["rows"]}
+    column = "map_category" if internal else "map_category_shared"
+    styles = maps.CATEGORIES if internal else maps.SHARED_CATEGORIES
+    counts = demo_result().customers[column].value_counts()
+    assert rows == {style.label: counts.get(key, 0) for key, style in styles.items()}
     assert setup["bounds"][0][0] < setup["bounds"][1][0]
 
 
@@ -723,3 +733,46 @@ def test_map_command_runs_as_a_real_command(tmp_path):
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert again.returncode == 1 and "exists" in again.stderr
+
+
+# --------------------------------------------------------------------------- PSR on a shared map
+def test_shared_map_does_not_depend_on_who_is_on_the_psr(demo_html):
+    """The default map reads only the shared category: replacing every PSR category changes nothing."""
+    res = demo_result()
+    blind = SimpleNamespace(
+        **{**vars(res), "customers": res.customers.assign(map_category="not_contacted")}
+    )
+    assert render(maps.campaign_map(blind, tiles="none")) == demo_html
+    assert "phone_call" not in json.dumps(page_specs(demo_html, "points"))
+
+
+def test_shared_map_without_shared_categories_leaves_phone_calls_out():
+    res = demo_result()
+    cust = res.customers.drop(columns="map_category_shared")
+    called = cust["map_category"] == "phone_call"
+    assert called.sum() > 10
+    page = render(
+        maps.campaign_map(SimpleNamespace(customers=cust, equipment=res.equipment), tiles="none")
+    )
+    shown = np.concatenate([decode_points(s) for s in page_specs(page, "points")])
+    psr = expected_points(cust[called])
+    # no point of the page is where a called (PSR) customer lives, unless a non-called one
+    # lives at the same rounded position
+    others = {tuple(p) for p in expected_points(cust[~called]).tolist()}
+    assert not ({tuple(p) for p in shown.tolist()} & ({tuple(p) for p in psr.tolist()} - others))
+    assert len(shown) == int((~called).sum())
+    (setup,) = page_specs(page, "setup")
+    assert f"{int(called.sum()):,} customers with an outage call not shown" in " ".join(
+        setup["legend"]["notes"]
+    )
+
+
+def test_internal_map_places_phone_calls(demo_internal_html):
+    res = demo_result()
+    points = {s["key"]: s for s in page_specs(demo_internal_html, "points")}
+    called = res.customers[res.customers["map_category"] == "phone_call"]
+    assert len(called) > 10
+    assert (
+        sorted_rows(decode_points(points["customers_phone_call"])).tolist()
+        == sorted_rows(expected_points(called)).tolist()
+    )

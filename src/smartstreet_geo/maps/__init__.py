@@ -27,6 +27,7 @@ from ._api import (
     EQUIPMENT_MAP_COLUMNS,
     INTERNAL_CUSTOMER_COLUMNS,
     PSEUDONYMOUS_CUSTOMER_COLUMNS,
+    SHARED_CATEGORY_COLUMN,
     campaign_map,
     check_tiles,
     circuits_map,
@@ -36,7 +37,7 @@ from ._api import (
     save_map,
 )
 from ._escape import escape_text, script_json
-from ._style import CATEGORIES
+from ._style import CATEGORIES, SHARED_CATEGORIES
 
 __all__ = [
     "CATEGORIES",
@@ -44,6 +45,8 @@ __all__ = [
     "EQUIPMENT_MAP_COLUMNS",
     "INTERNAL_CUSTOMER_COLUMNS",
     "PSEUDONYMOUS_CUSTOMER_COLUMNS",
+    "SHARED_CATEGORIES",
+    "SHARED_CATEGORY_COLUMN",
     "campaign_map",
     "check_tiles",
     "circuits_map",

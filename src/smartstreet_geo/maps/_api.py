@@ -51,6 +51,7 @@ from ._style import (
     CIRCUIT_UNKNOWN,
     EQUIPMENT_STYLES,
     OPEN_POINT,
+    SHARED_CATEGORIES,
     SUBSTATION,
     UNCATEGORISED,
     Style,
@@ -67,6 +68,7 @@ __all__ = [
     "EQUIPMENT_MAP_COLUMNS",
     "INTERNAL_CUSTOMER_COLUMNS",
     "PSEUDONYMOUS_CUSTOMER_COLUMNS",
+    "SHARED_CATEGORY_COLUMN",
     "campaign_map",
     "check_tiles",
     "circuits_map",
@@ -80,12 +82,14 @@ log = logging.getLogger(__name__)
 
 #: Column of ``result.customers`` holding each customer's highest-priority contact.
 CATEGORY_COLUMN = "map_category"
+#: The same as if nobody were on the PSR (no ``phone_call``): what a shared map draws.
+SHARED_CATEGORY_COLUMN = "map_category_shared"
 RADIUS_COLUMN = "radius_m"
 N_WITHIN_COLUMN = "n_customers_within"
 IN_SCOPE_COLUMN = "in_scope"
 
 #: The only customer columns a default (pseudonymous) map reads, besides the location.
-PSEUDONYMOUS_CUSTOMER_COLUMNS = (CATEGORY_COLUMN,)
+PSEUDONYMOUS_CUSTOMER_COLUMNS = (CATEGORY_COLUMN, SHARED_CATEGORY_COLUMN)
 #: Added by ``internal=True``: they make the address label of each point.
 INTERNAL_CUSTOMER_COLUMNS = (*ADDRESS_LINES, POST_TOWN, POSTCODE)
 #: Equipment columns a map reads (none of them personal).
@@ -320,6 +324,10 @@ def _customer_points(
                 f"{', '.join(CATEGORIES)}: {', '.join(shown)}."
             )
         styles = [CATEGORIES[k] for k in CATEGORIES]
+        if not opts.internal:
+            # a shared map never places a PSR household: phone calls (PSR customers
+            # in an outage) are drawn as they would be if nobody were on the PSR
+            cats, styles = _shared_categories(page, view, cats)
     else:
         cats = np.full(len(view), UNCATEGORISED.key, dtype=object)
         styles = [UNCATEGORISED]
@@ -355,6 +363,38 @@ def _customer_points(
             f"{suppressed:,} customers in groups of fewer than {opts.min_group} not shown."
         )
     return out
+
+
+def _shared_categories(
+    page: _Page, view: pd.DataFrame, cats: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], list[Style]]:
+    """Return the categories and styles of a shared map (no ``phone_call``).
+
+    With :data:`SHARED_CATEGORY_COLUMN` (a campaign result has it) every
+    customer is drawn in that category; without it, ``phone_call`` customers
+    are left out (their number is stated in the legend), never placed.
+    """
+    styles = [SHARED_CATEGORIES[k] for k in SHARED_CATEGORIES]
+    page.notes.append(
+        "Outage notices to Priority Services customers are not shown: on this map every "
+        "customer shows the leaflet or installation letter they get (internal map only)."
+    )
+    if SHARED_CATEGORY_COLUMN in view.columns:
+        shared = view[SHARED_CATEGORY_COLUMN].astype("object").to_numpy()
+        bad = ~pd.Series(shared).isin(list(SHARED_CATEGORIES)).to_numpy()
+        if bad.any():
+            shown = sorted({repr(v) for v in shared[bad]})[:5]
+            raise ParameterError(
+                f"result.customers[{SHARED_CATEGORY_COLUMN!r}] has {int(bad.sum())} values "
+                f"outside {', '.join(SHARED_CATEGORIES)}: {', '.join(shown)}."
+            )
+        return shared, styles
+    called = cats == "phone_call"
+    if called.any():
+        page.notes.append(
+            f"{int(called.sum()):,} customers with an outage call not shown (internal map only)."
+        )
+    return np.where(called, "", cats), styles
 
 
 def _address_labels(view: pd.DataFrame) -> list[tuple[str, str]]:
@@ -394,7 +434,11 @@ def _add_customers(
         if labels is not None:
             spec["_labels"] = labels
         page.layers.append(("points", spec, row, True))
-    title = "Customers by contact" if categorised else "Customers"
+    title = (
+        "Customers by contact (one dot per customer; letters go one per premise)"
+        if categorised
+        else "Customers"
+    )
     page.sections.append({"title": title, "rows": rows})
 
 
@@ -817,9 +861,11 @@ def campaign_map(
 
         - ``customers``: valid customers with a ``map_category`` column, one of
           ``phone_call``, ``installation_letter``, ``leaflet``, ``manual_review``,
-          ``not_contacted`` (each customer's highest-priority contact). Only
-          ``map_category`` and the location are read (plus the address columns
-          with ``internal=True``).
+          ``not_contacted`` (each customer's highest-priority contact), and
+          ``map_category_shared`` (the same without ``phone_call``: the
+          customer as if nobody were on the Priority Services Register). Only
+          these and the location are read (plus the address columns with
+          ``internal=True``).
         - ``equipment``: ``equipment_id``, ``kind``, ``install_date``,
           ``circuit_id``, ``substation_id``, ``outage_required``, ``radius_m``
           (metres) and ``n_customers_within``.
@@ -828,7 +874,11 @@ def campaign_map(
         - ``substations`` (optional): ``substation_id``, ``name``.
     internal : bool, default False
         Add each customer's address (address lines, post town, postcode) to
-        the click popup. Off by default: the map is pseudonymous.
+        the click popup, and draw ``phone_call`` customers (PSR households in
+        a planned outage) as a layer of their own. Off by default: the map is
+        pseudonymous and shares no PSR information: every customer is drawn
+        in ``map_category_shared`` (without that column, ``phone_call``
+        customers are left out and counted in the legend).
     aggregate_m : float, optional
         Group customers into squares of this size (metres, British National
         Grid) per contact type, drawn at the square's centre with the count;

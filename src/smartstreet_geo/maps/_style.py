@@ -13,6 +13,7 @@ from ..schema import EquipmentKind
 __all__ = [
     "CATEGORIES",
     "EQUIPMENT_STYLES",
+    "SHARED_CATEGORIES",
     "UNCATEGORISED",
     "Style",
     "equipment_style",
@@ -44,11 +45,24 @@ CATEGORIES: Final = MappingProxyType(
     {
         s.key: s
         for s in (
-            Style("phone_call", "Phone call", "#e31a1c", 4),
-            Style("manual_review", "Manual review", "#c51b7d", 5),
-            Style("installation_letter", "Installation letter", "#ff7f00", 3),
+            Style("phone_call", "Phone call (PSR outage)", "#e31a1c", 4),
+            Style("manual_review", "Manual review, nothing sent", "#c51b7d", 5),
+            Style("installation_letter", "Installation or outage letter", "#ff7f00", 3),
             Style("leaflet", "Leaflet", "#1f78b4", 2),
             Style("not_contacted", "Not contacted", "#a0a0a0", 1),
+        )
+    }
+)
+#: The categories of a shared (default) map (``map_category_shared``): each
+#: customer as if nobody were on the PSR, so no point marks a PSR household.
+SHARED_CATEGORIES: Final = MappingProxyType(
+    {
+        s.key: s
+        for s in (
+            Style("manual_review", "Manual review, nothing sent", "#c51b7d", 5),
+            Style("installation_letter", "Installation letter", "#ff7f00", 3),
+            Style("leaflet", "Leaflet", "#1f78b4", 2),
+            Style("not_contacted", "No leaflet or installation letter", "#a0a0a0", 1),
         )
     }
 )
