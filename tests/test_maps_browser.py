@@ -120,10 +120,10 @@ def settle(page: Page) -> None:
 
 
 def expected_counts(res: SimpleNamespace) -> dict[str, int]:
-    """Features per layer, derived from the input frames."""
+    """Features per layer of a shared (default) map, derived from the input frames."""
     out: dict[str, int] = {}
-    cats = res.customers["map_category"].value_counts()
-    for key in maps.CATEGORIES:
+    cats = res.customers["map_category_shared"].value_counts()
+    for key in maps.SHARED_CATEGORIES:
         out[f"customers_{key}"] = int(cats.get(key, 0))
     kinds = [k for k in maps._style.EQUIPMENT_STYLES if k in set(res.equipment["kind"])]
     for i, kind in enumerate(kinds):
@@ -184,10 +184,11 @@ def test_demo_campaign_map_works_offline_without_tiles(browser, tmp_path):
     popup = page.locator(".leaflet-popup-content")
     assert "Customers within radius" in popup.inner_text()
     # a customer click tells the contact type and nothing about the person
-    x, y = _first_point_on_screen(page, "customers_phone_call")
+    x, y = _first_point_on_screen(page, "customers_installation_letter")
     page.mouse.click(x, y)
     text = page.locator(".leaflet-popup-content").last.inner_text()
-    assert "Phone call" in text and "customer" in text
+    assert "Installation letter" in text and "customer" in text
+    assert "Phone call" not in page.content()  # a shared map has no PSR layer
     assert not any(n in text for n in res.customers["name"].dropna().head(2000))
     assert o.errors == [] and o.blocked == [] and o.dialogs == []
 
@@ -243,7 +244,7 @@ def test_tiles_are_the_only_requests_and_the_map_survives_without_them(browser, 
     assert set(o.failed) <= set(o.blocked)
     assert [e for e in o.errors if "tile.openstreetmap.org" not in e] == []
     assert o.page.evaluate("SSG.counts()")["customers_leaflet"] == int(
-        (small.customers["map_category"] == "leaflet").sum()
+        (small.customers["map_category_shared"] == "leaflet").sum()
     )
     assert o.dialogs == []
 
@@ -330,7 +331,8 @@ def test_aggregated_map_loads_with_counts(browser, tmp_path):
     o = open_map(browser, path)
     assert o.errors == [] and o.blocked == [] and o.dialogs == []
     counts = o.page.evaluate("SSG.counts()")
-    shown = sum(counts[f"customers_{k}"] for k in maps.CATEGORIES)
+    shown = sum(counts[f"customers_{k}"] for k in maps.SHARED_CATEGORIES)
+    assert not any(k == "customers_phone_call" for k in counts)
     assert 0 < shown <= len(res.customers)
 
 
