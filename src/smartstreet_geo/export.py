@@ -827,7 +827,7 @@ def pseudonym(values: pd.Series, key: bytes) -> pd.Series:
 
         def one(text: str) -> str:
             h = base.copy()
-            h.update(text.encode("utf-8"))
+            h.update(text.encode("utf-8", "surrogatepass"))  # never fails half-way
             return h.hexdigest()[:16]
 
         digests = np.asarray([one(u) for u in uniques.tolist()], dtype=object)
@@ -983,17 +983,20 @@ def _pseudonymise_text(texts: pd.Series, row_ids: pd.Series, names: Mapping[str,
     """Replace, in each text, the quotes of that row's own id by its pseudonym."""
     out = texts.astype(object).to_numpy().copy()
     ids = row_ids.astype(object).to_numpy()
+    forms_of: dict[str, list[str]] = {}
     for i, (text, cid) in enumerate(zip(out.tolist(), ids.tolist(), strict=True)):
         if not isinstance(text, str) or not isinstance(cid, str) or not cid:
             continue
-        short = cid[: _SHOWN_MAX - 3]
-        if short not in text:  # the common case: the text does not quote the id
-            continue
         name = names[cid]
-        if text == cid or (len(cid) > _SHOWN_MAX and text == short + "..."):
+        if text == cid or (len(cid) > _SHOWN_MAX and text == cid[: _SHOWN_MAX - 3] + "..."):
             out[i] = name
             continue
-        for form in _id_forms(cid):
+        forms = forms_of.get(cid)
+        if forms is None:
+            forms = forms_of[cid] = _id_forms(cid)
+        if not any(form in text for form in forms):  # the common case: no quote of the id
+            continue
+        for form in forms:
             if form.startswith(("'", '"')):
                 text = text.replace(form, repr(name))
             else:
