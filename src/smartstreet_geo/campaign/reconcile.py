@@ -107,6 +107,21 @@ _CATEGORY_OF_CAMPAIGN = {
 _CATEGORY_ORDER = ("phone_call", "installation_letter", "leaflet")
 
 
+def _lookup(ids: pd.Series, values: pd.Series) -> pd.Series:
+    """Return ``values[id]`` for each of ``ids`` (missing: NaN), as Python objects.
+
+    Object dtype: a missing value must stay NaN (not turn the column into
+    floats text cannot be added to), and Arrow strings cannot hold every str.
+    """
+    found = values.reindex(ids.to_numpy()).to_numpy(dtype=object)
+    return pd.Series(found, index=ids.index, dtype=object)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Return ``values`` as Python text, missing as empty (object: Arrow cannot hold every str)."""
+    return values.astype(object).where(values.notna(), "")
+
+
 def _shareable_text(text: pd.Series) -> pd.Series:
     """Return ``text`` in shareable words: outage campaigns as outage notices, no PSR words."""
 
@@ -118,18 +133,20 @@ def _shareable_text(text: pd.Series) -> pd.Series:
         name = SHAREABLE_OUTAGE_CAMPAIGN if joined else "outage notice"
         return f"{article}{name}{plural}"
 
-    out = text.fillna("").astype(str).str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
+    out = _as_text(text).str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
     return out.where(~out.str.contains(_PSR_WORDS, regex=True), _WITHHELD)
 
 
 def _joined(frame: pd.DataFrame, column: str, sep: str, *, sort: bool) -> pd.Series:
     """Return, per customer, the distinct values of ``column`` joined by ``sep``."""
     f = frame[[CUSTOMER_ID, column]].dropna().drop_duplicates()
-    f = f[f[column].astype(str) != ""]
+    f = f[_as_text(f[column]) != ""]
     if sort:
         f = f.sort_values([CUSTOMER_ID, column], kind="stable")
-    # a join per customer is a string operation pandas has no vectorised form of
-    return f.groupby(CUSTOMER_ID, sort=False)[column].agg(sep.join)
+    groups = f.groupby(CUSTOMER_ID, sort=False)[column].agg(list)
+    # a join per customer is a string operation pandas has no vectorised form of;
+    # object: Arrow strings cannot hold every Python str (lone surrogates)
+    return pd.Series([sep.join(v) for v in groups], index=groups.index, dtype=object)
 
 
 def manual_review_table(
@@ -173,7 +190,7 @@ def manual_review_table(
     )
     out = pd.concat([rows, dup], ignore_index=True) if len(dup) else rows
     out["source_row"] = out["source_row"].astype("Int64")
-    out["campaign"] = out["campaign"].fillna("").astype(str)
+    out["campaign"] = _as_text(out["campaign"])
     return out.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable").reset_index(
         drop=True
     )[["source_row", CUSTOMER_ID, "issue", "detail", "campaign"]]
@@ -287,7 +304,7 @@ def reconcile(
         (valid_review["issue"] == "no_address")
         & (
             valid_review["campaign"].isin(PSR_CAMPAIGNS)
-            | valid_review["detail"].astype(str).str.contains(_CAMPAIGN_WORDS, regex=True)
+            | _as_text(valid_review["detail"]).str.contains(_CAMPAIGN_WORDS, regex=True)
         )
     )
     camps = pd.concat(
@@ -316,10 +333,12 @@ def reconcile(
     if internal:
         camp_names = camps
         via = covered[[CUSTOMER_ID, "campaign"]]
-        reject_reason = cust_r.rejects["reason_code"] + ": " + cust_r.rejects["message"]
+        reject_reason = _as_text(cust_r.rejects["reason_code"]) + ": " + _as_text(
+            cust_r.rejects["message"]
+        )
     else:
         psr_contact = direct["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
-        eq = contacts["equipment_ids"].fillna("").astype(str).str.replace(";", ", ")
+        eq = _as_text(contacts["equipment_ids"]).str.replace(";", ", ")
         direct["reason"] = _shareable_text(direct["reason"]).where(
             ~psr_contact, "planned supply interruption for installing " + eq
         )
@@ -331,7 +350,7 @@ def reconcile(
         review["detail"] = fixed.where(fixed.notna(), _shareable_text(review["detail"]))
         rej = cust_r.rejects
         reject_reason = _shareable_text(
-            rej["reason_code"] + ": column " + rej["column"].fillna("").astype(str)
+            _as_text(rej["reason_code"]) + ": column " + _as_text(rej["column"])
         ) + " (see rejects.csv)"
         not_reasons = dict(
             zip(
@@ -340,14 +359,14 @@ def reconcile(
                 strict=True,
             )
         )
-    campaigns = ids.map(_joined(camp_names, "campaign", ";", sort=True)).fillna("")
-    said = ids.map(_joined(direct, "reason", " | ", sort=False))
-    via_text = ids.map(_joined(via, "campaign", ";", sort=True))
+    campaigns = _lookup(ids, _joined(camp_names, "campaign", ";", sort=True)).fillna("")
+    said = _lookup(ids, _joined(direct, "reason", " | ", sort=False))
+    via_text = _lookup(ids, _joined(via, "campaign", ";", sort=True))
     via_text = "covered by the letter to the same premise (" + via_text + ")"
-    details = ids.map(_joined(review, "detail", " | ", sort=False))
+    details = _lookup(ids, _joined(review, "detail", " | ", sort=False))
     also = "also for manual review: " + details
     contacted_reason = _then(_then(said, via_text), also)
-    nothing = ids.map(not_reasons).fillna(_NOTHING)
+    nothing = _lookup(ids, pd.Series(not_reasons, dtype=object)).fillna(_NOTHING)
     s = status.to_numpy()
     reason = np.select(
         [s == "manual_review", s == "contacted"],
@@ -359,8 +378,9 @@ def reconcile(
             "source_row": cust["source_row"].astype(int).to_numpy(),
             CUSTOMER_ID: ids.to_numpy(),
             "status": s,
-            "campaigns": campaigns.to_numpy(dtype=object),
-            "reason": reason,
+            # object: Arrow strings cannot hold every Python str (lone surrogates)
+            "campaigns": pd.Series(campaigns.to_numpy(dtype=object), dtype=object),
+            "reason": pd.Series(reason, dtype=object),
         }
     )
     rej = cust_r.rejects
@@ -373,7 +393,7 @@ def reconcile(
                 code.isin(["exact_duplicate", "conflicting_duplicate"]), code, "rejected"
             ),
             "campaigns": "",
-            "reason": reject_reason,
+            "reason": pd.Series(reject_reason.to_numpy(dtype=object), index=rej.index, dtype=object),
         }
     )
     parts = [p for p in (valid_rows, rej_rows) if len(p)]
