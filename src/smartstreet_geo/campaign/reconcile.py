@@ -393,7 +393,9 @@ def reconcile(
                 code.isin(["exact_duplicate", "conflicting_duplicate"]), code, "rejected"
             ),
             "campaigns": "",
-            "reason": pd.Series(reject_reason.to_numpy(dtype=object), index=rej.index, dtype=object),
+            "reason": pd.Series(
+                reject_reason.to_numpy(dtype=object), index=rej.index, dtype=object
+            ),
         }
     )
     parts = [p for p in (valid_rows, rej_rows) if len(p)]
