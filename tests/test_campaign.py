@@ -320,8 +320,34 @@ def test_outputs_are_owner_only_and_byte_identical(tmp_path):
     names = sorted(p.name for p in a.iterdir())
     assert names == sorted(p.name for p in b.iterdir())
     for name in names:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
         assert stat.S_IMODE(os.stat(a / name).st_mode) == 0o600
+    assert_same_but_the_run_time(a, b)
+
+
+def assert_same_but_the_run_time(a: Path, b: Path) -> None:
+    """Two output folders of the same inputs: identical bytes but the manifest's run time.
+
+    ``created`` and ``delete_after`` are the real time of each run. The register's
+    ``run_id`` (manifest and contact_trace.csv) is random today: compared apart.
+    """
+    import json
+
+    from smartstreet_geo.campaign.manifest import RUN_VARYING_KEYS
+
+    def manifest(folder: Path) -> dict:
+        m = json.loads((folder / "manifest.json").read_text())
+        for key in (*RUN_VARYING_KEYS, "run_id"):
+            m.pop(key, None)
+        m["outputs"] = [o for o in m["outputs"] if o["file"] != "contact_trace.csv"]
+        return m
+
+    assert manifest(a) == manifest(b)
+    for p in sorted(a.iterdir()):
+        if p.name == "contact_trace.csv":
+            ta, tb = (pd.read_csv(d / p.name, dtype=str) for d in (a, b))
+            assert ta.drop(columns="run_id").equals(tb.drop(columns="run_id"))
+        elif p.name != "manifest.json":
+            assert p.read_bytes() == (b / p.name).read_bytes(), p.name
 
 
 def test_interrupted_write_leaves_the_previous_file(tmp_path, monkeypatch):
