@@ -122,8 +122,8 @@ def test_reconciliation_adds_up_with_rejects_and_duplicates(tmp_path):
     assert sorted(rec["source_row"]) == list(range(1, len(rows) + 1))
     assert int(r.status_counts().sum()) == len(rows)
     by_row = rec.set_index("source_row")["status"]
-    assert by_row[6] == "not_contacted"  # exact duplicate of row 1
-    assert by_row[2] == by_row[7] == "manual_review"  # conflicting duplicate
+    assert by_row[6] == "exact_duplicate"  # exact duplicate of row 1 (a status of its own)
+    assert by_row[2] == by_row[7] == "conflicting_duplicate"  # a status of its own
     assert by_row[8] == "rejected"
     assert set(r.manual_review["issue"]) == {"conflicting_duplicate"}
 
@@ -152,8 +152,8 @@ def test_unknown_config_key_is_named(tmp_path):
     ("psr_fields", "called", "who", "review"),
     [
         ({"psr": "Y", "needs": "04", "phone": "+44 161 496 0123"}, True, "customer", set()),
-        ({"psr": "Y", "needs": "04", "phone": ""}, False, None, {"psr_no_phone"}),
-        ({"psr": "Y", "needs": "04", "phone": "12345"}, False, None, {"psr_no_phone"}),
+        ({"psr": "Y", "needs": "04", "phone": ""}, False, None, {"no_usable_phone"}),
+        ({"psr": "Y", "needs": "04", "phone": "12345"}, False, None, {"no_usable_phone"}),
         (
             {"psr": "Y", "needs": "04", "nominee": "Sam Carer", "nominee_phone": "07700 900123"},
             True,
@@ -164,13 +164,13 @@ def test_unknown_config_key_is_named(tmp_path):
             {"psr": "Y", "needs": "33@2026-06-30", "phone": "0161 496 0124"},
             True,
             "customer",
-            {"psr_needs_code"},
+            {"record_code_check"},
         ),
         (
             {"psr": "Y", "needs": "99", "phone": "0161 496 0125"},
             True,
             "customer",
-            {"psr_needs_code"},
+            {"record_code_check"},
         ),
         ({"psr": "N", "phone": "0161 496 0126"}, False, None, set()),
     ],
@@ -226,14 +226,19 @@ def test_opt_out_suppresses_letters_not_outage_notices(tmp_path):
 # --------------------------------------------------------------------------- delta run
 def test_delta_run_contacts_only_the_newly_affected(tmp_path):
     rows = [customer(str(i), 10 * i) for i in range(1, 8)]
-    first = make_inputs(tmp_path, rows, [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    register = {"register": "register.parquet"}
+    first = make_inputs(
+        tmp_path, rows, [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"], suppression=register
+    )
     r1 = run(tmp_path, first)
+    assert any("register.parquet does not exist" in w for w in r1.warnings)
+    assert not (tmp_path / "register.parquet").exists()  # saved only with the outputs
     out1 = tmp_path / "run1"
-    out1.mkdir()
     write_campaign(r1, out1, map_html=False)
+    assert (tmp_path / "register.parquet").is_file()
     sent1 = set(r1.contacts.loc[r1.contacts["campaign"] == "installation_letter", "customer_id"])
     assert sent1 == {"1", "2", "3"}
-    # a second capacitor 45 m further east, and the first run's history
+    # a second capacitor 45 m further east; the register remembers the first run
     second = make_inputs(
         tmp_path,
         rows,
@@ -241,16 +246,74 @@ def test_delta_run_contacts_only_the_newly_affected(tmp_path):
             f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}",
             f"EQ2,lv_capacitor,C1,2027-04-01,false,{E + 45},{N}",
         ],
-        suppression={"history": str(out1 / "contact_history.csv")},
+        suppression=register,
     )
     r2 = run(tmp_path, second)
+    assert not any("does not exist" in w for w in r2.warnings)
+    # references continue the register's numbers
+    refs1, refs2 = set(r1.contacts["contact_ref"]), set(r2.contacts["contact_ref"])
+    assert not refs1 & refs2
+    il1 = r1.contacts["contact_ref"][r1.contacts["campaign"] == "installation_letter"]
+    il2 = r2.contacts["contact_ref"][r2.contacts["campaign"] == "installation_letter"]
+    assert min(il2) == f"T-1-IL-{len(il1) + 1:07d}"
     il = r2.contacts[r2.contacts["campaign"] == "installation_letter"].set_index("customer_id")
     # 4..7 are newly within 30 m of EQ2; 1 is not; 2 and 3 were written to about EQ1 but EQ2 is new to them
     assert sorted(il.index) == ["2", "3", "4", "5", "6", "7"]
     assert il.loc["3", "equipment_ids"] == "EQ2"
     assert "new since last run: EQ2" in il.loc["3", "reason"]
     assert r2.contacts[r2.contacts["campaign"] == "leaflet"].empty  # everyone had one
-    assert "already contacted" in r2.reconciliation.set_index("customer_id").loc["1", "reason"]
+    assert "already sent" in r2.reconciliation.set_index("customer_id").loc["1", "reason"]
+
+
+def test_register_needs_a_reference_and_refuses_another_key(tmp_path):
+    rows = [customer("1", 10)]
+    eq = [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"]
+    cfg = make_inputs(tmp_path, rows, eq, suppression={"register": "r.parquet"})
+    cfg["campaign"]["reference"] = ""
+    with pytest.raises(ssg.ConfigError, match=r"register: needs a \[campaign\] reference"):
+        load_config(cfg, base=tmp_path)
+    cfg["campaign"]["reference"] = "T-1"
+    key = b"k" * 8 + b"0123456789abcdef0123"
+    r = run_campaign(load_config(cfg, base=tmp_path), pseudonym_key=key, new_register=True)
+    assert not r.warnings or not any("does not exist" in w for w in r.warnings)
+    write_campaign(r, tmp_path / "o1", map_html=False)
+    from smartstreet_geo.campaign.register import RegisterError
+
+    with pytest.raises(RegisterError, match="different pseudonym key"):
+        run_campaign(load_config(cfg, base=tmp_path), pseudonym_key=key[::-1])
+    with pytest.raises(RegisterError, match="holds pseudonymised ids"):
+        run_campaign(load_config(cfg, base=tmp_path))
+
+
+def test_register_is_not_kept_when_the_folder_is_not_written(tmp_path, monkeypatch):
+    rows = [customer("1", 10)]
+    eq = [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"]
+    cfg = make_inputs(tmp_path, rows, eq, suppression={"register": "r.parquet"})
+    r1 = run(tmp_path, cfg)
+
+    def broken(path):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_campaign(r1, tmp_path / "o1", extra_outputs={"map.html": broken})
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "r.parquet").exists()
+    # a write that fails at the very end (the move into place): the register is saved, then undone
+    r2 = run(tmp_path, cfg)
+    import smartstreet_geo.export as export
+
+    def fail(self):
+        raise OSError("rename failed")
+
+    with monkeypatch.context() as m:
+        m.setattr(export.StagedFolder, "commit", fail)
+        with pytest.raises(OSError, match="rename failed"):
+            write_campaign(r2, tmp_path / "o2", map_html=False)
+    from smartstreet_geo.campaign.register import load_register
+
+    reg = load_register(tmp_path / "r.parquet", campaign_reference="T-1")
+    assert len(reg) == 0 and not reg.is_new  # this run's contacts taken out again
+    r3 = run(tmp_path, cfg)  # numbers used by the undone run stay used
+    assert set(r3.contacts["contact_ref"]).isdisjoint(r2.contacts["contact_ref"])
 
 
 # --------------------------------------------------------------------------- output safety
@@ -270,8 +333,8 @@ def test_every_trigger_neutralised_in_csv_and_xlsx(tmp_path, value):
     assert got["phone"].iloc[0] == "0161 496 0123" and got["n"].iloc[0] == "-2.5"
     write_xlsx(frame, tmp_path / "x.xlsx")
     ws = openpyxl.load_workbook(tmp_path / "x.xlsx").active
-    # (openpyxl shows a CR stored in XLSX as its escape _x000D_)
-    assert ws["A2"].value == "'" + value.replace("\r", "_x000D_")
+    # (openpyxl shows a CR stored in XLSX as its escape _x000D_); no apostrophe: it would print
+    assert ws["A2"].value == value.replace("\r", "_x000D_")
     assert ws["A2"].data_type == "s"  # a string cell, not a formula
 
 
@@ -292,10 +355,14 @@ def test_formula_injection_neutralised_in_csv_and_xlsx(tmp_path):
     assert "-5" in set(letters["address_line_1"])  # a plain number is left alone
     assert "'=HYPERLINK(1) Street" in set(letters["address_line_1"])
     wb = openpyxl.load_workbook(out / "letters.xlsx")
-    for row in wb.active.iter_rows(values_only=True):
-        for v in row:
-            if isinstance(v, str):
-                assert not v.startswith(("=", "+", "@", "\t", "\r")), repr(v)
+    texts = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", c.coordinate  # never a formula
+                texts.append(c.value)
+    # the text as given, printed as it is (no apostrophe prefix in XLSX)
+    assert "=HYPERLINK(1) Street" in texts and "'=HYPERLINK(1) Street" not in texts
     calls = pd.read_csv(out / "phone_calls.csv", dtype=str)
     assert calls["call_number"].tolist() == ["0161 496 0123"]  # not "'+44 161 ..."
 
@@ -372,7 +439,7 @@ def test_pseudonymised_ids(tmp_path):
     write_campaign(
         run(tmp_path, cfg), out, pseudonym_key=b"0123456789abcdef-secret", map_html=False
     )
-    text = (out / "reconciliation.csv").read_text() + (out / "contact_history.csv").read_text()
+    text = (out / "reconciliation.csv").read_text() + (out / "manual_review.csv").read_text()
     assert "1600000000001" not in text
     rec = pd.read_csv(out / "reconciliation.csv", dtype=str)
     assert rec["customer_id"].str.fullmatch(r"[0-9a-f]{16}").all()
@@ -383,7 +450,7 @@ def test_manifest_records_inputs_and_dates(tmp_path):
         tmp_path, [customer("1", 5)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"]
     )
     m = run(tmp_path, cfg).manifest
-    assert m["created"] == "2027-01-04" and m["delete_after"] == "2027-04-04"
+    assert m["run_date"] == "2027-01-04"  # created / delete_after: the real time (test_privacy)
     roles = {i["role"]: i for i in m["inputs"]}
     import hashlib
 
@@ -393,7 +460,7 @@ def test_manifest_records_inputs_and_dates(tmp_path):
     )
     assert roles["customers"]["rows"] == 1
     assert m["version"] == ssg.__version__
-    assert date.fromisoformat(m["created"]) == date(2027, 1, 4)
+    assert date.fromisoformat(m["run_date"]) == date(2027, 1, 4)
 
 
 # --------------------------------------------------------------------------- with the network

@@ -21,7 +21,7 @@ OUTPUTS = {
     "manual_review.csv",
     "reconciliation.csv",
     "rejects.csv",
-    "contact_history.csv",
+    "contact_trace.csv",
     "manifest.json",
     "map.html",
 }
@@ -91,7 +91,7 @@ def test_demo_counts_are_plausible_against_smart_street(demo_runs):
     assert "reconciliation (every input customer row once)" in run.stdout
     letters = pd.read_csv(out / "letters.csv", dtype=str, keep_default_na=False)
     assert list(letters.columns) == [
-        "letter_ref",
+        "contact_ref",
         "campaign",
         "template_id",
         "addressee",
@@ -101,6 +101,10 @@ def test_demo_counts_are_plausible_against_smart_street(demo_runs):
         "post_town",
         "postcode",
         "accessible_format",
+        "equipment_kind",
+        "install_date",
+        "outage_date",
+        "circuit_id",
         "reason",
     ]
     installation = letters[letters["campaign"] == "installation_letter"]

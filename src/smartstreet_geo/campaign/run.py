@@ -8,8 +8,8 @@ relations come from :mod:`smartstreet_geo.proximity` and
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -185,7 +185,6 @@ def run_campaign(
     cfg = config if isinstance(config, CampaignConfig) else load_config(config)
     say = step or (lambda _label: None)
     warnings: list[str] = []
-    run_id = secrets.token_hex(8)
     register = _open_register(cfg, pseudonym_key, new_register, warnings)
 
     say("reading customers")
@@ -377,6 +376,7 @@ def run_campaign(
     )
     _merge_fields(contacts, equipment)
     contacts.insert(0, "contact_ref", allocate_refs(contacts, register))
+    run_id = _run_id(contacts, register, cfg)
     updated = append_contacts(
         register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates
     )
@@ -430,6 +430,20 @@ def run_campaign(
         save_register=_saver(updated, run_id) if cfg.register is not None else None,
         **result_wo_manifest,
     )
+
+
+def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConfig) -> str:
+    """Return the run's id: a digest of its contacts, the register read and the campaign.
+
+    Not random, so that the same inputs and register give byte-identical
+    outputs (``contact_trace.csv`` holds it); two runs that differ in what
+    they send, or in the register they started from, get different ids.
+    """
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(contacts.astype(str), index=False).to_numpy())
+    for part in (register._loaded_sha256 or "new", cfg.reference, cfg.run_date.isoformat()):
+        digest.update(part.encode("utf-8") + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def _open_register(
