@@ -124,8 +124,12 @@ def _console(text: str) -> dict:
         if m[0] in RECONCILIATION_STATUSES or m[0] == "total"
     }
     aside = re.search(r"set aside by the reader: ([\d,]+) = (.*)$", text, re.M)
-    review = re.search(r"manual review: ([\d,]+) issues for ([\d,]+) customer rows \((.*)\)", text)
-    legend = re.search(r"map legend \([^)]*\): (.*)$", text, re.M).group(1)
+    review = re.search(
+        r"manual review \(manual_review.csv\): ([\d,]+) issues for ([\d,]+) customer rows\n(.*)$",
+        text,
+        re.M,
+    )
+    legend = re.search(r"map legend \([^)]*\):\n(.*)$", text, re.M).group(1)
     return {
         "reader": (_number(rows), _number(valid), _number(rejected)),
         "contacts": contacts,

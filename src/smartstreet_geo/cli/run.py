@@ -172,21 +172,19 @@ def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
             "conflicting_duplicate": "conflicting duplicates (nothing sent)",
             "not_contacted": "not contacted",
         }
-        parts = ", ".join(
-            f"{n:,} {words.get(s, s)}" for s, n in review["rows_by_status"].items()
+        echo(
+            f"  manual review (manual_review.csv): {review['issues']:,} issues for "
+            f"{review['rows']:,} customer rows"
         )
         echo(
-            f"  manual review: {review['issues']:,} issues for {review['rows']:,} customer rows "
-            f"({parts}), as in manual_review.csv"
+            "    "
+            + ", ".join(f"{n:,} {words.get(s, s)}" for s, n in review["rows_by_status"].items())
         )
-        echo("    " + ", ".join(f"{k} {v:,}" for k, v in review["by_issue"].items()))
+        echo("    by issue: " + ", ".join(f"{k} {v:,}" for k, v in review["by_issue"].items()))
     shared = counts["map_shared"]
     if shared:
-        echo(
-            "  map legend (customers, one per valid row; letters above are per premise; "
-            "outage notices not shown): "
-            + ", ".join(f"{k} {v:,}" for k, v in shared.items())
-        )
+        echo("  map legend (customers, one dot per valid row; letters are one per premise):")
+        echo("    " + ", ".join(f"{k} {v:,}" for k, v in shared.items()))
     echo(f"  reconciliation.csv and manual_review.csv hold {m.get('details', 'shareable')} details")
     for w in result.warnings:
         echo(f"  warning: {w}")
