@@ -514,7 +514,7 @@ def test_a_repeat_of_the_demo_campaign_sends_nothing(tmp_path):
     from smartstreet_geo import demo, run_campaign
 
     result = run_campaign(demo.path("campaign"))
-    found = result.contacts.drop(columns="letter_ref")
+    found = result.contacts.drop(columns="contact_ref")
     eq = result.equipment
     dates = dict(zip(eq["equipment_id"], eq["install_date"], strict=True))
     path = tmp_path / "register.parquet"
