@@ -504,3 +504,39 @@ def test_outage_equipment_on_the_demo_network(tmp_path):
     on_feeder_callable = set(feeder["customer_id"]) & called
     assert per_eq["LOST"] == on_feeder_callable
     assert per_eq["TWIN"] < per_eq["LOST"]
+
+
+# --------------------------------------------------------------------------- letters
+def test_merge_fields_sheets_per_template_and_one_envelope(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    rows = [customer("1", 10, premise="A"), customer("2", 200, premise="B")]
+    eq = [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"]
+    cfg = make_inputs(tmp_path, rows, eq)
+    cfg["templates"] = {"leaflet": "LEAF/01", "installation_letter": "INSTALL-01"}
+    r = run(tmp_path, cfg)
+    il = r.contacts[r.contacts["campaign"] == "installation_letter"].iloc[0]
+    assert (il["equipment_kind"], il["install_date"]) == ("LV capacitor", "2027-03-01")
+    assert "outage_start" not in r.contacts.columns  # no input carries times
+    write_campaign(r, tmp_path / "o1", map_html=False)
+    wb = openpyxl.load_workbook(tmp_path / "o1" / "letters.xlsx")
+    assert wb.sheetnames == ["LEAF_01", "INSTALL-01"]  # "/" is not allowed in a sheet name
+    assert wb["INSTALL-01"]["A2"].value == il["contact_ref"]
+    assert wb["LEAF_01"].max_row == 3  # header and the two premises' leaflets
+    assert wb["LEAF_01"].column_dimensions["E"].width > 8  # widths fitted to the content
+
+    cfg["output"] = {"one_envelope_per_premise": True}
+    r2 = run(tmp_path, cfg)
+    write_campaign(r2, tmp_path / "o2", map_html=False)
+    letters = pd.read_csv(tmp_path / "o2" / "letters.csv", dtype=str, keep_default_na=False)
+    # premise A: leaflet and installation letter in one envelope; premise B: the leaflet only
+    assert len(letters) == 2
+    both = letters[letters["campaign"].str.contains(";")].iloc[0]
+    assert both["campaign"] == "leaflet;installation_letter"
+    assert both["template_id"] == "LEAF/01;INSTALL-01"
+    refs = both["contact_ref"].split(";")
+    assert set(refs) == set(r2.contacts.loc[r2.contacts["premise_key"] == "uprn:A", "contact_ref"])
+    assert (
+        both["reason"].startswith("leaflet: served by circuit C1")
+        and " | installation letter: " in both["reason"]
+    )
+    assert both["equipment_kind"] == "LV capacitor"
