@@ -440,7 +440,8 @@ def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConf
     they send, or in the register they started from, get different ids.
     """
     digest = hashlib.sha256()
-    digest.update(pd.util.hash_pandas_object(contacts.astype(str), index=False).to_numpy())
+    rows = pd.util.hash_pandas_object(contacts.astype(str), index=False)
+    digest.update(rows.to_numpy().tobytes())
     for part in (register._loaded_sha256 or "new", cfg.reference, cfg.run_date.isoformat()):
         digest.update(part.encode("utf-8") + b"\0")
     return digest.hexdigest()[:16]
