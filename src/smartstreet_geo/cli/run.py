@@ -158,7 +158,7 @@ def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
     for row in result.counts().itertuples(index=False):
         echo(f"  {row.campaign:<22} {row.channel:<8} {row.contacts:>9,}")
     echo("")
-    echo("  reconciliation (every input customer row once, as in reconciliation.csv):")
+    echo("  reconciliation (every input customer row once): reconciliation.csv")
     for status, n in counts["reconciliation"].items():
         echo(f"    {status:<22} {n:>9,}")
     echo(f"    {'total':<22} {counts['input_rows']:>9,}")
