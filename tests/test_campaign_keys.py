@@ -294,12 +294,8 @@ def test_campaign_with_no_contacts_at_all(tmp_path):
     _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
     r = _run(tmp_path, _config(tmp_path))
     assert r.contacts.empty
-    assert r.status_counts().to_dict() == {
-        "contacted": 0,
-        "manual_review": 0,
-        "not_contacted": 1,
-        "rejected": 0,
-    }
+    counts = r.status_counts()
+    assert counts["not_contacted"] == 1 and counts.sum() == 1
 
 
 # ----------------------------------------------------------------------------- columns a contact needs
