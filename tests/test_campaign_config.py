@@ -137,7 +137,7 @@ def test_demo_loads_exactly_as_before():
         "outage_letter": TemplateConfig("SS-OUTAGE-PSR-01", "name"),
         "outage_phone_call": TemplateConfig("SS-CALL-SCRIPT-01", "name"),
     }
-    assert (cfg.opted_out, cfg.history) == (None, None)
+    assert (cfg.opted_out, cfg.register) == (None, None)
     assert (cfg.outage_dates, cfg.outage_default_date, cfg.outage_use_install_date) == (
         {},
         None,

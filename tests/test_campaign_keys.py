@@ -417,3 +417,18 @@ def test_outage_date_for_unknown_equipment_is_an_error(tmp_path):
     cfg["outage"] = {"dates": {"EQ9": "2027-03-01"}}
     with pytest.raises(ssg.errors.ConfigError, match=r"dates\.EQ9.*no equipment with this id"):
         _run(tmp_path, cfg)
+
+
+def test_equipment_id_with_the_list_separator_is_rejected(tmp_path):
+    """Lists join equipment ids with ';': an id holding one would be split into two."""
+    _equipment(
+        tmp_path,
+        [
+            {"equipment_id": "EQ1;EQ2", "easting": E, "northing": N},
+            {"equipment_id": "EQ3", "easting": E, "northing": N},
+        ],
+    )
+    r = ssg.read_equipment(tmp_path / "equipment.csv")
+    assert list(r.data["equipment_id"]) == ["EQ3"]
+    assert r.rejects[["row_number", "reason_code"]].values.tolist() == [[1, "invalid_value"]]
+    assert "cannot contain ';'" in r.rejects["message"].iloc[0]

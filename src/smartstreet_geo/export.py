@@ -784,7 +784,7 @@ TRACE_COLUMNS = (
     "run_date",
 )
 RECONCILIATION_COLUMNS = ("source_row", "customer_id", "status", "campaigns", "reason")
-MANUAL_REVIEW_COLUMNS = ("source_row", "customer_id", "issue", "detail")
+MANUAL_REVIEW_COLUMNS = ("source_row", "customer_id", "status", "issue", "detail")
 
 
 def pseudonym(values: pd.Series, key: bytes) -> pd.Series:

@@ -456,6 +456,8 @@ class OutputSection(_Section):
     """Map background."""
     one_envelope_per_premise: bool = False
     """One row (one envelope) per premise in letters.csv/.xlsx carrying every campaign's letter."""
+    internal_details: bool = False
+    """Keep PSR and health wording in reconciliation.csv and manual_review.csv (internal only)."""
 
 
 class CampaignFile(BaseModel):

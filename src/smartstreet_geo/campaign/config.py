@@ -101,15 +101,8 @@ class CampaignConfig:
     write_map: bool
     map_tiles: str
     one_envelope_per_premise: bool = False
+    internal_details: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def history(self) -> None:
-        """Return None: the contact history file is gone (the register replaces it).
-
-        Kept only so that code listing the side files keeps working; use :attr:`register`.
-        """
-        return None
 
 
 def load_config(
@@ -296,6 +289,7 @@ def _to_config(
         write_map=m.output.map,
         map_tiles=m.output.map_tiles,
         one_envelope_per_premise=m.output.one_envelope_per_premise,
+        internal_details=m.output.internal_details,
         raw=raw,
     )
 

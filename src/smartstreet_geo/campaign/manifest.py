@@ -203,7 +203,7 @@ def build_manifest(
     for role, p in (
         ("circuits", cfg.circuits_file),
         ("opted_out", cfg.opted_out),
-        ("register", getattr(cfg, "register", None)),
+        ("register", cfg.register),
         ("psr_needs_codes", cfg.needs_codes),
         ("campaign", cfg.source),
     ):
@@ -229,7 +229,7 @@ def build_manifest(
             "pseudonymised_ids": cfg.pseudonymise_ids,
         },
         # reconciliation.csv and manual_review.csv: shareable words, or the rules' own
-        "details": "internal" if getattr(cfg, "internal_details", False) else "shareable",
+        "details": "internal" if cfg.internal_details else "shareable",
         "counts": {
             # the same numbers as the console and the map legend (one table of statuses)
             **count_summary(recon, res["manual_review"], res["customers"], contacts),

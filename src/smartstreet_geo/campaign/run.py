@@ -387,7 +387,7 @@ def run_campaign(
     say("reconciliation")
     tables = reconcile(
         cust_r, cust, contacts, covered, reviews, not_reasons,
-        internal=bool(getattr(cfg, "internal_details", False)),
+        internal=cfg.internal_details,
     )  # fmt: skip
     manual, reconciliation = tables.manual_review, tables.reconciliation
     customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable
@@ -70,6 +71,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="the [suppression] register file does not exist yet (a first wave): start it "
         "without the warning",
     )
+    p.add_argument(
+        "--internal-details",
+        action="store_true",
+        help="keep PSR and health wording in reconciliation.csv and manual_review.csv (for "
+        "internal use only; the manifest says so), as [output] internal_details = true",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -91,6 +98,8 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
     from ..export import CAMPAIGN_OUTPUTS, check_pseudonym_key, write_campaign
 
     cfg = load_config(campaign)
+    if getattr(args, "internal_details", False):
+        cfg = dataclasses.replace(cfg, internal_details=True)
     key: bytes | None = None
     if args.pseudonymise or cfg.pseudonymise_ids:
         key = check_pseudonym_key(os.environ.get(cfg.pseudonym_key_env), cfg.pseudonym_key_env)

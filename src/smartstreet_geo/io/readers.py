@@ -695,6 +695,14 @@ def read_equipment(
         p.frame.get(INSTALL_DATE),
         "expected a date like 2027-03-01 or 01/03/2027",
     )
+    # the contact lists join several equipment ids with ";": an id holding one would be split
+    p.rejects.add(
+        ids.str.contains(";", regex=False).fillna(False).to_numpy(dtype=bool),
+        Reason.INVALID_VALUE,
+        p.names[EQUIPMENT_ID],
+        ids,
+        "an equipment id cannot contain ';' (it separates ids in the contact lists)",
+    )
     geoms = _locate(p, crs, ("Point", "LineString", "MultiLineString", "Polygon", "MultiPolygon"))
     out = {
         EQUIPMENT_ID: ids,
