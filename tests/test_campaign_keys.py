@@ -432,3 +432,15 @@ def test_equipment_id_with_the_list_separator_is_rejected(tmp_path):
     assert list(r.data["equipment_id"]) == ["EQ3"]
     assert r.rejects[["row_number", "reason_code"]].values.tolist() == [[1, "invalid_value"]]
     assert "cannot contain ';'" in r.rejects["message"].iloc[0]
+
+
+def test_blank_circuit_flagged_in_scope_is_not_a_circuit(tmp_path):
+    _customers(tmp_path, [{"customer_id": "c1", "easting": E, "northing": N, "circuit_id": ""}])
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    (tmp_path / "circuits.csv").write_text("circuit_id,trial\nC1,true\n,true\n")
+    cfg = _config(tmp_path, circuits="circuits.csv")
+    cfg["scope"] = {"circuits_column": "trial"}
+    cfg["campaigns"]["produce"] = ["leaflet"]
+    r = _run(tmp_path, cfg)
+    assert r.manifest["parameters"]["circuits_in_scope"] == ["C1"]
+    assert r.contacts.empty  # the customer's blank circuit is unknown, not in scope

@@ -90,7 +90,8 @@ def _scope(cfg: CampaignConfig, warnings: list[str]) -> set[str]:
                 "for [scope] circuits_column."
             )
         flag = table[col].str.strip().str.lower().isin({"true", "yes", "y", "1"})
-        circuits |= set(table.loc[flag, "circuit_id"].str.strip())
+        # a blank circuit id is unknown, never "the circuit called ''"
+        circuits |= {c for c in table.loc[flag, "circuit_id"].str.strip() if c}
     if not circuits:
         warnings.append("no circuits in scope: no leaflets will be produced")
     return circuits
