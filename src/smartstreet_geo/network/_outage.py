@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from ..crs import require_bng
@@ -18,12 +19,13 @@ from ..errors import ParameterError, SmartStreetGeoWarning
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, EDGE_ID, EQUIPMENT_ID, NODE, SUBSTATION_ID
 from ._attach import AttachedCustomers, as_attached
 from ._graph import DEFAULT_MAX_DISTANCE_M, DEFAULT_REVIEW_MARGIN_M, Network, _kernels
-from ._text import arrow_text, shown, take, to_series
+from ._text import arrow_text, lookup, shown, take, to_series
 
 __all__ = ["downstream_customers", "equipment_isolation_points"]
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
+F64 = npt.NDArray[np.float64]
 
 EDGE, NODE_KIND = 0, 1
 ISOLATION_POINT = "isolation_point"
@@ -110,14 +112,14 @@ def equipment_isolation_points(
         )
     n = len(equipment)
     ids = to_series(arrow_text(equipment[EQUIPMENT_ID]))
-    point: list[str | None] = [None] * n
-    rule: list[str] = [""] * n
+    point = np.full(n, None, dtype=object)
+    rule = np.full(n, "", dtype=object)
     dist = np.full(n, np.nan)
 
-    def text(col: str) -> list[str | None]:
+    def text(col: str) -> npt.NDArray[Any]:
         if col not in equipment:
-            return [None] * n
-        return list(arrow_text(equipment[col]).to_pylist())
+            return np.full(n, None, dtype=object)
+        return np.asarray(arrow_text(equipment[col]).to_pylist(), dtype=object).reshape(n)
 
     edge_col, node_col = text(EDGE_ID), text(NODE)
     circ_col, sub_col = text(CIRCUIT_ID), text(SUBSTATION_ID)
@@ -125,95 +127,267 @@ def equipment_isolation_points(
     if has_geom:
         require_bng(equipment, what="equipment")
         geoms = np.asarray(equipment.geometry.array, dtype=object)
-    sub_node = dict(
-        zip(
-            to_series(network._sub_ids).tolist(),
-            take(network._node_ids, network._sub_node).to_pylist(),
-            strict=True,
+        located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    else:
+        geoms = np.full(n, None, dtype=object)
+        located = np.zeros(n, dtype=bool)
+    todo = np.ones(n, dtype=bool)
+
+    # 1. edge_id column, then node column
+    has_edge = pd.notna(edge_col)
+    if has_edge.any():
+        rows = np.flatnonzero(has_edge)
+        known = network._edge_pos(edge_col[rows].tolist()) >= 0
+        point[rows[known]] = _prefixed("edge:", edge_col[rows[known]])
+        rule[rows[known]] = "edge_id column"
+        rule[rows[~known]] = [
+            f"edge_id column names {v!r}, not an edge of the network"
+            for v in edge_col[rows[~known]]
+        ]
+        todo[rows] = False
+    has_node = todo & pd.notna(node_col)
+    if has_node.any():
+        rows = np.flatnonzero(has_node)
+        known = network._node_pos(node_col[rows].tolist()) >= 0
+        point[rows[known]] = _prefixed("node:", node_col[rows[known]])
+        rule[rows[known]] = "node column"
+        rule[rows[~known]] = [
+            f"node column names {v!r}, not a node of the network" for v in node_col[rows[~known]]
+        ]
+        todo[rows] = False
+
+    # 2. no circuit: the substation's busbar node
+    no_circ = todo & pd.isna(circ_col)
+    if no_circ.any():
+        _busbars(network, np.flatnonzero(no_circ), sub_col, geoms, located, point, rule, dist)
+        todo[no_circ] = False
+
+    # 3. the nearest cable of the circuit
+    unlocated = todo & ~located
+    rule[unlocated] = "no location to find its cable"
+    todo &= located
+    if todo.any():
+        _nearest_cables(
+            network, np.flatnonzero(todo), circ_col, geoms, snap_m, max_distance, point, rule, dist
         )
-    )
-    label = np.asarray(network._circuit_label.to_pylist(), dtype=object)
-    circ_codes = {c: i for i, c in enumerate(network.circuit_ids)}
-    cables: dict[str, I64] = {}
-    for i in range(n):
-        if edge_col[i] is not None:
-            if network._edge_pos([edge_col[i]])[0] < 0:
-                rule[i] = f"edge_id column names {edge_col[i]!r}, not an edge of the network"
-                continue
-            point[i], rule[i] = f"edge:{edge_col[i]}", "edge_id column"
-            continue
-        if node_col[i] is not None:
-            if network._node_pos([node_col[i]])[0] < 0:
-                rule[i] = f"node column names {node_col[i]!r}, not a node of the network"
-                continue
-            point[i], rule[i] = f"node:{node_col[i]}", "node column"
-            continue
-        circuit, sub = circ_col[i], sub_col[i]
-        if circuit is None:
-            if sub is not None and sub in sub_node:
-                point[i], rule[i] = f"node:{sub_node[sub]}", "substation busbar"
-                if has_geom and not _empty(geoms[i]):
-                    xy = network._node_xy[network._node_pos([sub_node[sub]])[0]]
-                    if np.isfinite(xy).all():
-                        dist[i] = float(shapely.distance(geoms[i], shapely.Point(xy)))
-            elif sub is not None:
-                rule[i] = f"substation {sub!r} is not in the network"
-            else:
-                rule[i] = "no circuit_id, substation_id, edge_id or node to place it"
-            continue
-        if not has_geom or _empty(geoms[i]):
-            rule[i] = "no location to find its cable"
-            continue
-        if circuit not in cables:  # the circuit's cables, found once per circuit
-            code = circ_codes.get(circuit, -1)
-            cand = label == circuit
-            if code >= 0:
-                cand |= _group_has(network, code)[network._edge_group]
-            geometry = network._geometry
-            drawn = ~(shapely.is_missing(geometry) | shapely.is_empty(geometry))
-            cables[circuit] = np.flatnonzero(cand & drawn)
-        which = cables[circuit]
-        if which.size == 0:
-            rule[i] = f"circuit {circuit!r} has no cables in the network"
-            continue
-        d = shapely.distance(geoms[i], network._geometry[which])
-        j = int(np.argmin(d))  # first minimum: lowest edge row on a tie
-        e = int(which[j])
-        if d[j] > max_distance:
-            rule[i] = f"no cable of circuit {circuit!r} within {max_distance:g} m"
-            continue
-        dist[i] = float(d[j])
-        near = shapely.get_coordinates(shapely.shortest_line(geoms[i], network._geometry[e]))[-1]
-        ends = network._node_xy[[network._u[e], network._v[e]]]
-        to_end = np.hypot(ends[:, 0] - near[0], ends[:, 1] - near[1])
-        if np.nanmin(to_end) <= snap_m:
-            end = network._u[e] if not (to_end[1] < to_end[0]) else network._v[e]
-            point[i] = "node:" + str(network._node_ids[int(end)].as_py())
-            rule[i] = "nearest node"
-        else:
-            point[i] = "edge:" + str(network._edge_ids[e].as_py())
-            rule[i] = "nearest cable"
     return pd.DataFrame(
         {
             EQUIPMENT_ID: ids,
-            ISOLATION_POINT: pd.Series(point, dtype="str"),
-            "rule": pd.Series(rule, dtype="str"),
+            ISOLATION_POINT: pd.Series(point.tolist(), dtype="str"),
+            "rule": pd.Series(rule.tolist(), dtype="str"),
             "distance_m": dist,
         }
     )
 
 
-def _empty(geom: Any) -> bool:
-    return bool(shapely.is_missing(geom) or shapely.is_empty(geom))
+def _busbars(
+    network: Network,
+    rows: I64,
+    sub_col: npt.NDArray[Any],
+    geoms: npt.NDArray[Any],
+    located: B,
+    point: npt.NDArray[Any],
+    rule: npt.NDArray[Any],
+    dist: F64,
+) -> None:
+    """Rule 2 for ``rows`` (equipment without a circuit), written into the outputs."""
+    subs = sub_col[rows]
+    has_sub = pd.notna(subs)
+    rule[rows[~has_sub]] = "no circuit_id, substation_id, edge_id or node to place it"
+    rows, subs = rows[has_sub], subs[has_sub]
+    pos = np.asarray(
+        pd.Index(to_series(network._sub_ids)).get_indexer(pd.Index(subs, dtype="str")), np.int64
+    )
+    rule[rows[pos < 0]] = [f"substation {s!r} is not in the network" for s in subs[pos < 0]]
+    rows, pos = rows[pos >= 0], pos[pos >= 0]
+    node = network._sub_node[pos].astype(np.int64)
+    point[rows] = _prefixed("node:", take(network._node_ids, node))
+    rule[rows] = "substation busbar"
+    loc = located[rows]
+    if loc.any():
+        xy = network._node_xy[node[loc]]
+        ok = np.isfinite(xy).all(axis=1)
+        there = rows[loc][ok]
+        dist[there] = shapely.distance(geoms[there], shapely.points(xy[ok]))
 
 
-def _group_has(network: Network, code: int) -> B:
-    """Which circuit groups contain circuit ``code`` (index -1 maps to False)."""
-    n_g = len(network._gptr) - 1
-    out = np.zeros(n_g + 1, dtype=bool)  # last slot: group -1
-    for g in range(n_g):
-        if code in network._gmembers[network._gptr[g] : network._gptr[g + 1]]:
-            out[g] = True
+#: Most (equipment, cable) pairs screened at once (bounds memory: ~100 bytes a pair).
+_PAIR_CHUNK = 2_000_000
+
+
+def _nearest_cables(
+    network: Network,
+    rows: I64,
+    circ_col: npt.NDArray[Any],
+    geoms: npt.NDArray[Any],
+    snap_m: float,
+    max_distance: float,
+    point: npt.NDArray[Any],
+    rule: npt.NDArray[Any],
+    dist: F64,
+) -> None:
+    """Rule 3 for ``rows`` (located equipment with a circuit), written into the outputs.
+
+    The cables of every circuit come from one index (:func:`_circuit_cables`).
+    Each (equipment, cable of its circuit) pair is screened with bounds computed
+    in numpy: the distance between the bounding boxes is a lower bound, the
+    distance between a vertex of each an upper bound. Only pairs whose lower
+    bound is within the smallest upper bound (and ``max_distance``) can hold
+    the nearest cable, and only those are measured exactly with GEOS
+    (:func:`shapely.distance`, the same call on the same pair as a one-by-one
+    search), so the distance, the cable chosen and the tie-break (lowest edge
+    row) are exactly those of measuring every cable.
+    """
+    geometry = network._geometry
+    keys, ptr, cable = _circuit_cables(network)
+    circuits = circ_col[rows]
+    key = np.asarray(keys.get_indexer(pd.Index(circuits, dtype="str")), np.int64)
+    count = np.where(key >= 0, ptr[np.maximum(key, 0) + 1] - ptr[np.maximum(key, 0)], 0)
+    none = count == 0
+    rule[rows[none]] = [f"circuit {c!r} has no cables in the network" for c in circuits[none]]
+    rows, key, count = rows[~none], key[~none], count[~none]
+    if rows.size == 0:
+        return
+    # bounds and one vertex of each geometry, for the screen
+    eb = shapely.bounds(geometry[cable])
+    ev = _first_vertex(geometry[cable])
+    gb = shapely.bounds(geoms[rows])
+    gv = _first_vertex(geoms[rows])
+    best_e = np.full(len(rows), -1, np.int64)
+    best_d = np.full(len(rows), np.inf)
+    ends = np.cumsum(count)
+    lo = 0
+    while lo < len(rows):  # chunks of equipment of at most _PAIR_CHUNK pairs (at least one)
+        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - count[lo] + _PAIR_CHUNK, "right")))
+        _screen(
+            slice(lo, hi), key, count, ptr, eb, ev, gb, gv, max_distance, geometry, cable,
+            geoms[rows], best_e, best_d,
+        )  # fmt: skip
+        lo = hi
+    far = best_e < 0
+    rule[rows[far]] = [
+        f"no cable of circuit {c!r} within {max_distance:g} m" for c in circuits[~none][far]
+    ]
+    rows, e, d = rows[~far], best_e[~far], best_d[~far]
+    if rows.size == 0:
+        return
+    dist[rows] = d
+    line = shapely.shortest_line(geoms[rows], geometry[e])
+    coords, which = shapely.get_coordinates(line, return_index=True)
+    last = np.r_[np.flatnonzero(which[1:] != which[:-1]), len(which) - 1]
+    near = coords[last]
+    u, v = network._u[e].astype(np.int64), network._v[e].astype(np.int64)
+    xy_u, xy_v = network._node_xy[u], network._node_xy[v]
+    to_u = np.hypot(xy_u[:, 0] - near[:, 0], xy_u[:, 1] - near[:, 1])
+    to_v = np.hypot(xy_v[:, 0] - near[:, 0], xy_v[:, 1] - near[:, 1])
+    snap = np.fmin(to_u, to_v) <= snap_m  # nan-ignoring, as nanmin of the two
+    end = np.where(to_v < to_u, v, u)
+    point[rows[snap]] = _prefixed("node:", take(network._node_ids, end[snap]))
+    rule[rows[snap]] = "nearest node"
+    point[rows[~snap]] = _prefixed("edge:", take(network._edge_ids, e[~snap]))
+    rule[rows[~snap]] = "nearest cable"
+
+
+def _screen(
+    part: slice,
+    key: I64,
+    count: I64,
+    ptr: I64,
+    eb: F64,
+    ev: F64,
+    gb: F64,
+    gv: F64,
+    max_distance: float,
+    geometry: npt.NDArray[Any],
+    cable: I64,
+    geoms: npt.NDArray[Any],
+    best_e: I64,
+    best_d: F64,
+) -> None:
+    """Nearest cable of the circuit of equipment ``part`` (see :func:`_nearest_cables`)."""
+    cnt = count[part]
+    owner = np.repeat(np.arange(part.start, part.stop), cnt)  # pair -> equipment (in rows)
+    first = np.repeat(ptr[key[part]] - (np.cumsum(cnt) - cnt), cnt)
+    slot = first + np.arange(len(owner))  # pair -> position in ``cable``
+    gx0, gy0, gx1, gy1 = (gb[owner, k] for k in range(4))
+    dx = np.maximum(np.maximum(eb[slot, 0] - gx1, gx0 - eb[slot, 2]), 0.0)
+    dy = np.maximum(np.maximum(eb[slot, 1] - gy1, gy0 - eb[slot, 3]), 0.0)
+    lower = np.hypot(dx, dy)
+    upper = np.hypot(ev[slot, 0] - gv[owner, 0], ev[slot, 1] - gv[owner, 1])
+    cap = np.full(len(best_e), np.inf)
+    np.fmin.at(cap, owner, upper)  # nan-ignoring
+    cap = np.minimum(cap, max_distance)
+    # slack for rounding in the bounds (they only decide which pairs GEOS measures)
+    keep = lower <= cap[owner] * (1 + 1e-9) + 1e-6
+    keep |= ~(np.isfinite(lower) & np.isfinite(upper))  # odd coordinates: measure them
+    owner, slot = owner[keep], slot[keep]
+    d = shapely.distance(geoms[owner], geometry[cable[slot]])
+    e = cable[slot]
+    order = np.lexsort((e, d, owner))  # first minimum: lowest edge row on a tie
+    owner, d, e = owner[order], d[order], e[order]
+    head = np.r_[True, owner[1:] != owner[:-1]]
+    ok = head & (d <= max_distance)
+    best_e[owner[ok]] = e[ok]
+    best_d[owner[ok]] = d[ok]
+
+
+def _first_vertex(geoms: npt.NDArray[Any]) -> F64:
+    """First coordinate of each geometry (nan for one without coordinates)."""
+    out = np.full((len(geoms), 2), np.nan)
+    coords, which = shapely.get_coordinates(geoms, return_index=True)
+    if len(which):
+        head = np.r_[True, which[1:] != which[:-1]]
+        out[which[head]] = coords[head]
+    return out
+
+
+def _circuit_cables(network: Network) -> tuple[pd.Index, I64, I64]:
+    """Index the cables of every circuit: keys, and a CSR of drawn edge rows (ascending).
+
+    A cable belongs to circuit ``c`` when its ``circuit_id`` label is ``c`` or
+    when ``c`` feeds it (its circuit group contains ``c``). Keys are the
+    network's circuits, then the other labels. Built once per network.
+    """
+    cached: tuple[pd.Index, I64, I64] | None = network.__dict__.get("_circuit_cables_cache")
+    if cached is not None:
+        return cached
+    geometry = network._geometry
+    drawn = ~(shapely.is_missing(geometry) | shapely.is_empty(geometry))
+    label = network._circuit_label
+    circuits = network._circuit_ids
+    other = pc.unique(pc.filter(label, pc.invert(pc.is_in(label, value_set=circuits))))
+    other = pc.drop_null(other)
+    keys_arr = pa.concat_arrays([circuits, other.cast(pa.large_string())])
+    keys = pd.Index(to_series(keys_arr))
+    n_e = len(drawn)
+    # by label
+    lab = lookup(label, keys_arr)
+    e1 = np.flatnonzero(drawn & (lab >= 0))
+    k1 = lab[e1]
+    # by the circuit group that feeds the edge
+    g = network._edge_group.astype(np.int64)
+    e_g = np.flatnonzero(drawn & (g >= 0))
+    size = (network._gptr[1:] - network._gptr[:-1])[g[e_g]]
+    e2 = np.repeat(e_g, size)
+    start = np.repeat(network._gptr[g[e_g]] - (np.cumsum(size) - size), size)
+    k2 = network._gmembers[start + np.arange(len(e2))].astype(np.int64)
+    pair = np.unique(np.concatenate([k1 * n_e + e1, k2 * n_e + e2]))  # sorted: key, edge
+    key, cable = pair // n_e, pair % n_e
+    ptr = np.zeros(len(keys) + 1, np.int64)
+    np.cumsum(np.bincount(key, minlength=len(keys)), out=ptr[1:])
+    cached = (keys, ptr, cable.astype(np.int64))
+    network.__dict__["_circuit_cables_cache"] = cached
+    return cached
+
+
+def _prefixed(prefix: str, values: Any) -> npt.NDArray[Any]:
+    """``prefix + value`` for each id (an object array of Python strings)."""
+    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.large_string())
+    joined = pc.binary_join_element_wise(
+        pa.scalar(prefix, pa.large_string()), arr, pa.scalar("", pa.large_string())
+    )
+    out = np.empty(len(arr), dtype=object)
+    out[:] = joined.to_pylist()
     return out
 
 
