@@ -1134,22 +1134,87 @@ def sheet_names(names: list[str]) -> list[str]:
     return out
 
 
+#: Rows on one Excel worksheet, the header row included (Excel 2007 and later).
+XLSX_MAX_ROWS = 1_048_576
+#: Characters one Excel cell holds, counted as Excel does (UTF-16 code units).
+XLSX_MAX_CELL_CHARS = 32_767
+
+
+@dataclass(frozen=True)
+class XlsxSheet:
+    """One worksheet of an XLSX file written by :func:`write_xlsx`.
+
+    Attributes
+    ----------
+    name : str
+        The sheet's name in the file.
+    source : str
+        The table it holds (its key in the mapping given to :func:`write_xlsx`).
+    part : int
+        1 for the table's first sheet; 2, 3, ... when the table is longer than
+        one sheet holds (``XLSX_MAX_ROWS`` less the header row).
+    first_row : int
+        The table's 1-based data row on the sheet's second row.
+    rows : int
+        Data rows on this sheet.
+    """
+
+    name: str
+    source: str
+    part: int
+    first_row: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class XlsxFile(os.PathLike[str]):
+    """What :func:`write_xlsx` wrote: the path (this object is path-like) and its sheets."""
+
+    path: Path
+    sheets: tuple[XlsxSheet, ...]
+
+    def __fspath__(self) -> str:
+        """Return the path as text, so the object opens like a path."""
+        return str(self.path)
+
+    def layout(self) -> list[dict[str, Any]]:
+        """Return the sheets as plain dicts (for a manifest)."""
+        return [
+            {
+                "sheet": s.name,
+                "table": s.source,
+                "part": s.part,
+                "first_row": s.first_row,
+                "rows": s.rows,
+            }
+            for s in self.sheets
+        ]
+
+
 def write_xlsx(
     frame: pd.DataFrame | Mapping[str, pd.DataFrame],
     path: str | Path,
     *,
     sheet: str = "letters",
     created: object = None,
-) -> Path:
+) -> XlsxFile:
     """Write one or more tables as an XLSX file, atomically, owner-only, reproducibly.
 
-    Every cell is written as text or a number, never as a formula: text goes
-    through ``write_string`` and the workbook refuses to turn text into
-    formulas, URLs or numbers, so text is printed exactly as given, with no
-    ``'`` prefix (that neutralisation is for CSV, which a spreadsheet parses).
-    Column widths fit the content (``autofit``, at most 60 characters). The
-    document date is ``created`` (not the clock), so identical inputs give
-    identical bytes.
+    Every cell is written as text or a number, never as a formula: the
+    workbook refuses to turn text into formulas, URLs or numbers, so text is
+    printed exactly as given, with no ``'`` prefix (that neutralisation is for
+    CSV, which a spreadsheet parses). Column widths fit the content (at most 60
+    characters). The document date is ``created`` (not the clock), so
+    identical inputs give identical bytes.
+
+    Nothing is ever cut. A table longer than one sheet holds (Excel's
+    1,048,576 rows, header included) continues on further sheets named
+    ``<name> (2)``, ``<name> (3)`` ... (within Excel's 31 characters), each with
+    the header row; the returned :class:`XlsxFile` lists the sheets. A cell
+    longer than Excel's 32,767 characters is refused before anything is
+    written, naming the table, column and row: a mail merge cannot print such
+    a cell and a cut one would print a wrong letter. Every return code of the
+    underlying writer is checked.
 
     Parameters
     ----------
@@ -1159,6 +1224,20 @@ def write_xlsx(
     path : str or Path
     sheet : str, default "letters"
     created : date or datetime, optional
+
+    Returns
+    -------
+    XlsxFile
+        Path-like; ``.sheets`` (and ``.layout()``) say which rows of which
+        table are on which sheet.
+
+    Raises
+    ------
+    SmartStreetGeoError
+        A cell too long for Excel, an infinite number, or text UTF-8 cannot
+        encode (naming the column and the 1-based data row); nothing written.
+    OutputError
+        The writer reported a cell it could not write (nothing written).
     """
     import datetime as dt
 
@@ -1167,52 +1246,134 @@ def write_xlsx(
     frames = dict(frame) if isinstance(frame, Mapping) else {sheet: frame}
     if not frames:
         frames = {sheet: pd.DataFrame()}
-    for f in frames.values():
-        require_encodable(f, Path(path).name)
+    target = Path(path)
+    for source, f in frames.items():
+        require_encodable(f, target.name)
+        _check_xlsx_cells(f, target.name, str(source), several=len(frames) > 1)
+    plan = _plan_sheets(frames)
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(
         buf,
         {
-            "in_memory": True,
+            # rows go to temporary files (owner-only, beside the target) as they are
+            # written, not into one object per cell: half the peak memory, same speed
+            "constant_memory": True,
+            "tmpdir": str(target.parent),
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,
         },
     )
-    when = created if isinstance(created, dt.datetime) else dt.datetime(2000, 1, 1)
-    if isinstance(created, dt.date) and not isinstance(created, dt.datetime):
-        when = dt.datetime(created.year, created.month, created.day)
-    wb.set_properties({"created": when, "author": "smartstreet-geo"})
-    bold = wb.add_format({"bold": True})
-    for name, table in zip(sheet_names(list(frames)), frames.values(), strict=True):
-        _write_sheet(wb.add_worksheet(name), table, bold)
-    wb.close()
-    return atomic_write_bytes(path, buf.getvalue())
+    try:
+        when = created if isinstance(created, dt.datetime) else dt.datetime(2000, 1, 1)
+        if isinstance(created, dt.date) and not isinstance(created, dt.datetime):
+            when = dt.datetime(created.year, created.month, created.day)
+        wb.set_properties({"created": when, "author": "smartstreet-geo"})
+        bold = wb.add_format({"bold": True})
+        for part, table in plan:
+            _write_sheet(wb.add_worksheet(part.name), table, bold, target.name)
+    finally:
+        wb.close()  # also removes its temporary files when a write failed
+    atomic_write_bytes(target, buf.getvalue())
+    return XlsxFile(target, tuple(p for p, _ in plan))
 
 
-def _write_sheet(ws: Any, safe: pd.DataFrame, bold: Any) -> None:
-    for j, col in enumerate(safe.columns):
-        ws.write_string(0, j, str(col), bold)
-    # Column by column with the cell type decided once per column: ~3x faster than
-    # inspecting every cell, which matters for 70,000-row mail merges.
-    for j, col in enumerate(safe.columns):
-        values = safe[col]
-        numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
-            values.dtype
-        )
-        present = values.notna().to_numpy()
-        if numeric:
+def _plan_sheets(frames: Mapping[str, pd.DataFrame]) -> list[tuple[XlsxSheet, pd.DataFrame]]:
+    """Cut each table into sheets of at most ``XLSX_MAX_ROWS - 1`` data rows, named uniquely."""
+    per_sheet = XLSX_MAX_ROWS - 1
+    parts: list[tuple[str, str, int, int, pd.DataFrame]] = []
+    for base, (source, table) in zip(sheet_names(list(frames)), frames.items(), strict=True):
+        starts = range(0, max(len(table), 1), per_sheet)
+        for k, start in enumerate(starts, start=1):
+            tail = f" ({k})"
+            raw = base if k == 1 else base[: 31 - len(tail)] + tail
+            parts.append((raw, str(source), k, start + 1, table.iloc[start : start + per_sheet]))
+    names = sheet_names([p[0] for p in parts])  # a clash with another table's name gets (n)
+    return [
+        (XlsxSheet(name, source, k, first, len(chunk)), chunk)
+        for name, (_, source, k, first, chunk) in zip(names, parts, strict=True)
+    ]
+
+
+def _check_xlsx_cells(frame: pd.DataFrame, what: str, source: str, *, several: bool) -> None:
+    """Refuse a cell Excel cannot hold whole (too long, or an infinite number), before writing.
+
+    Length is counted in UTF-16 code units, as Excel counts (a character
+    beyond U+FFFF is two); vectorised, and the exact count is taken only for
+    values that could be over the limit.
+    """
+    where = f"{what}: sheet {source!r}, " if several else f"{what}: "
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        if pd.api.types.is_numeric_dtype(values.dtype):
             nums = values.to_numpy(dtype=float, na_value=float("nan"))
-            for i in present.nonzero()[0].tolist():
-                ws.write_number(i + 1, j, nums[i])
-        else:
-            texts = values.astype(object).to_numpy()
-            write = ws.write_string
-            for i in present.nonzero()[0].tolist():
-                v = texts[i]
-                write(i + 1, j, ("true" if v else "false") if isinstance(v, bool) else str(v))
+            bad = np.isinf(nums)
+            if bad.any():
+                row = int(bad.nonzero()[0][0]) + 1
+                raise SmartStreetGeoError(
+                    f"{where}column {str(col)!r}, row {row} holds an infinite number, which a "
+                    "spreadsheet cannot store; correct the value where it comes from."
+                )
+            continue
+        texts = values.astype("str")  # missing values have no length to check
+        lengths = texts.str.len().fillna(0).to_numpy()
+        maybe = (lengths * 2 > XLSX_MAX_CELL_CHARS).nonzero()[0]
+        for i in maybe.tolist():
+            text = str(values.iloc[i])
+            units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+            if units > XLSX_MAX_CELL_CHARS:
+                raise SmartStreetGeoError(
+                    f"{where}column {str(col)!r}, row {i + 1} holds {units:,} characters; an "
+                    f"Excel cell holds at most {XLSX_MAX_CELL_CHARS:,} and the value would be "
+                    "cut. Nothing was written: shorten the value where it comes from (or use "
+                    "the CSV output, which has no such limit)."
+                )
+
+
+def _write_sheet(ws: Any, part: pd.DataFrame, bold: Any, what: str) -> None:
+    """Write ``part`` row by row (constant-memory mode needs row order), checking every code."""
     ws.freeze_panes(1, 0)
-    ws.autofit(max_width=60 * 7)  # pixels: about 60 characters
+    columns: list[list[object]] = []
+    for j, col in enumerate(part.columns):
+        values = part[col]
+        present = values.notna().to_numpy()
+        if pd.api.types.is_bool_dtype(values.dtype):
+            cells = np.where(values.to_numpy(dtype=bool, na_value=False), "true", "false")
+            data: list[object] = cells.astype(object).tolist()
+        elif pd.api.types.is_numeric_dtype(values.dtype):
+            data = values.to_numpy(dtype=float, na_value=float("nan")).astype(object).tolist()
+        else:
+            # text stays text: str() of each value (a bool in an object column as true/false)
+            data = [
+                ("true" if v else "false") if isinstance(v, bool | np.bool_) else str(v)
+                for v in values.astype(object).tolist()
+            ]
+        if not present.all():
+            for i in (~present).nonzero()[0].tolist():
+                data[i] = None
+        columns.append(data)
+        # width in characters from the longest value (xlsxwriter's autofit needs every
+        # cell kept in memory, which constant-memory mode does not do)
+        longest = values.astype("str").str.len().max() if len(values) else 0
+        width = max(len(str(col)) * 1.15, float(0 if pd.isna(longest) else longest)) + 1.5
+        ws.set_column(j, j, min(width, 60.0))
+    header = [str(c) for c in part.columns]
+    codes = [ws.write_row(0, 0, header, bold)]
+    write_row = ws.write_row
+    for i, row in enumerate(zip(*columns, strict=True), start=1):
+        code = write_row(i, 0, row)
+        if code:
+            codes.append(code)
+            break
+    bad = next((c for c in codes if c), 0)
+    if bad:
+        raise OutputError(
+            f"{what}: the XLSX writer could not write a cell of sheet {ws.name!r} "
+            f"(code {bad}: {'outside the sheet' if bad == -1 else 'text too long'}); "
+            "nothing was written."
+        )
 
 
 def write_campaign(
@@ -1348,7 +1509,8 @@ def _stage_campaign(
     by_template = {
         str(t): g for t, g in letter_table.groupby("template_id", sort=False, dropna=False)
     }
-    write_xlsx(by_template or letter_table, stage.file("letters.xlsx"), created=when)
+    # one sheet per template, continued on "<template> (2)" ... past Excel's row limit
+    xlsx = write_xlsx(by_template or letter_table, stage.file("letters.xlsx"), created=when)
     write_csv(calls[list(PHONE_COLUMNS)], stage.file("phone_calls.csv"))
     write_csv(manual, stage.file("manual_review.csv"))
     write_csv(recon, stage.file("reconciliation.csv"))
@@ -1367,3 +1529,4 @@ def _stage_campaign(
         if not path.is_file():
             raise OutputError(f"output folder {stage.target}: the writer of {name} wrote nothing.")
     stage.manifest = shareable_manifest(result.manifest, pseudonymised=pseudonym_key is not None)
+    stage.manifest["xlsx_sheets"] = {"letters.xlsx": xlsx.layout()}
