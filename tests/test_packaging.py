@@ -10,12 +10,14 @@ import ast
 import hashlib
 import importlib.metadata
 import re
+import subprocess
 import sys
+import tarfile
 import tomllib
+import zipfile
 from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from smartstreet_geo import _ostn15
@@ -92,7 +94,9 @@ def _canonical(name: str) -> str:
 
 def test_every_imported_package_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    declared = {_canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    declared = {
+        _canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in project["dependencies"]
+    }
     dists = importlib.metadata.packages_distributions()
     missing = {
         mod: dists.get(mod, [mod])
@@ -104,7 +108,9 @@ def test_every_imported_package_is_declared():
 
 def test_osgb_is_a_test_oracle_not_a_runtime_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    runtime = {_canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    runtime = {
+        _canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in project["dependencies"]
+    }
     test = {
         _canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0])
         for d in project["optional-dependencies"]["test"]
@@ -112,3 +118,44 @@ def test_osgb_is_a_test_oracle_not_a_runtime_dependency():
     assert "osgb" not in runtime
     assert "osgb" in test
 
+
+@pytest.mark.slow
+def test_wheel_and_sdist_carry_the_licences_grid_and_tests(tmp_path):
+    """Build both with PEP 517 (needs the index for setuptools>=77) and look inside."""
+    pytest.importorskip("build")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(tmp_path), str(ROOT)],
+        cwd=tmp_path,  # not ROOT: its build/ folder would shadow the `build` package
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    (sdist,) = tmp_path.glob("*.tar.gz")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    info = "smartstreet_geo-0.1.0.dist-info"
+    assert f"{info}/licenses/LICENSE" in names
+    assert f"{info}/licenses/src/smartstreet_geo/data/ostn15/LICENCE-osgb.txt" in names
+    assert "smartstreet_geo/data/ostn15/ostn15_shifts.npz" in names
+    assert not [n for n in names if "__pycache__" in n]
+    metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
+    assert "License-Expression: MIT" in metadata
+    runtime = [
+        line
+        for line in metadata.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
+    assert any(line.startswith("Requires-Dist: branca") for line in runtime)
+    assert not any(line.startswith("Requires-Dist: osgb") for line in runtime)
+    with tarfile.open(sdist) as tar:
+        inside = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for needed in (
+        "LICENSE",
+        "CHANGELOG.md",
+        "tests/conftest.py",
+        "tests/test_crs.py",
+        "notebooks/01_quick_start.ipynb",
+        "data/generate_demo.py",
+        "docs/campaign.schema.json",
+        "src/smartstreet_geo/data/ostn15/ostn15_shifts.npz",
+    ):
+        assert needed in inside, needed

@@ -49,7 +49,7 @@ _GRID_SHA256 = "2d1bdbdb90467ac4387388c65b3dc2b98b9f5e22ad5377229a9f72f22036e02a
 
 
 def _grid_codes() -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16]]:
-    """The raw grid codes (east, north), flat, row-major, checked against the SHA-256."""
+    """Return the raw grid codes (east, north), flat and row-major, after the SHA-256 check."""
     raw = files("smartstreet_geo").joinpath("data", "ostn15", _GRID_FILE).read_bytes()
     if hashlib.sha256(raw).hexdigest() != _GRID_SHA256:
         raise RuntimeError(
