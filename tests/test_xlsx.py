@@ -1,0 +1,197 @@
+"""XLSX writer: nothing cut silently (rows past Excel's limit, long cells), text stays text, same bytes.
+
+The row limit is monkeypatched small so the split is tested fast; one slow test
+writes the real 1,048,576-row boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from hostile import HOSTILE, UNENCODABLE
+from smartstreet_geo import export
+from smartstreet_geo.errors import SmartStreetGeoError
+from smartstreet_geo.export import OutputError, write_xlsx
+
+_XLSX_ESCAPE = re.compile(r"_x([0-9A-F]{4})_")
+
+
+def _rows(ws) -> list[list[object]]:
+    return [[c.value for c in row] for row in ws.iter_rows()]
+
+
+def _table(n: int, prefix: str = "R") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "contact_ref": [f"{prefix}-{i:04d}" for i in range(1, n + 1)],
+            "n": [float(i) for i in range(n)],
+        }
+    )
+
+
+def test_a_table_past_the_row_limit_continues_on_further_sheets(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 4)  # header + 3 data rows per sheet
+    leaf, inst = _table(7, "LF"), _table(2, "IL")
+    out = write_xlsx({"LEAF/01": leaf, "INSTALL-01": inst}, tmp_path / "l.xlsx")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["LEAF_01", "LEAF_01 (2)", "LEAF_01 (3)", "INSTALL-01"]
+    assert [(s.source, s.part, s.first_row, s.rows) for s in out.sheets] == [
+        ("LEAF/01", 1, 1, 3),
+        ("LEAF/01", 2, 4, 3),
+        ("LEAF/01", 3, 7, 1),
+        ("INSTALL-01", 1, 1, 2),
+    ]
+    got = []
+    for name in wb.sheetnames[:3]:
+        rows = _rows(wb[name])
+        assert rows[0] == ["contact_ref", "n"]  # every part has the header
+        assert len(rows) <= 4
+        got += rows[1:]
+    assert got == leaf.to_numpy().tolist()  # every row once, in order: nothing lost
+    assert _rows(wb["INSTALL-01"])[1:] == inst.to_numpy().tolist()
+    assert out.layout()[1] == {
+        "sheet": "LEAF_01 (2)",
+        "table": "LEAF/01",
+        "part": 2,
+        "first_row": 4,
+        "rows": 3,
+    }
+
+
+def test_split_sheet_names_stay_within_31_characters_and_distinct(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 3)
+    long = "T" * 40
+    out = write_xlsx({long: _table(5), "x": _table(3), "X (2)": _table(1)}, tmp_path / "l.xlsx")
+    names = [s.name for s in out.sheets]
+    assert all(len(n) <= 31 for n in names)
+    assert len({n.casefold() for n in names}) == len(names)
+    assert names[:3] == ["T" * 31, "T" * 27 + " (2)", "T" * 27 + " (3)"]
+    # "x" split into "x (2)" clashes with the table named "X (2)": that one is renamed, not lost
+    assert [s.source for s in out.sheets] == [long] * 3 + ["x", "x", "X (2)"]
+    assert openpyxl.load_workbook(out).sheetnames == names
+
+
+def test_an_empty_table_still_gets_its_sheet(tmp_path):
+    out = write_xlsx({"a": _table(0)}, tmp_path / "e.xlsx")
+    assert [(s.name, s.rows) for s in out.sheets] == [("a", 0)]
+    assert _rows(openpyxl.load_workbook(out)["a"]) == [["contact_ref", "n"]]
+
+
+@pytest.mark.parametrize(
+    ("value", "units"),
+    [("x" * 32_768, 32_768), ("🏠" * 16_384, 32_768)],  # Excel counts UTF-16 units
+    ids=["ascii", "astral"],
+)
+def test_an_over_long_cell_is_refused_before_anything_is_written(tmp_path, value, units):
+    frame = pd.DataFrame({"contact_ref": ["A", "B", "C"], "reason": ["ok", "ok", value]})
+    with pytest.raises(SmartStreetGeoError, match=rf"column 'reason', row 3 holds {units:,}") as e:
+        write_xlsx({"LEAF": frame, "OTHER": _table(1)}, tmp_path / "l.xlsx")
+    assert "sheet 'LEAF'" in str(e.value)
+    assert "xxxx" not in str(e.value) and "🏠" not in str(e.value)  # never the value itself
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary file
+
+
+def test_a_cell_at_the_limit_is_written_whole(tmp_path):
+    value = "y" * 32_767
+    frame = pd.DataFrame({"reason": [value, "é" * 32_767]})
+    write_xlsx(frame, tmp_path / "l.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "l.xlsx").active
+    assert ws["A2"].value == value and ws["A3"].value == "é" * 32_767
+
+
+def test_an_infinite_number_is_refused(tmp_path):
+    frame = pd.DataFrame({"distance_m": [1.0, float("inf")]})
+    with pytest.raises(SmartStreetGeoError, match=r"column 'distance_m', row 2 .*infinite"):
+        write_xlsx(frame, tmp_path / "l.xlsx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_cell_write_raises_and_writes_nothing(tmp_path, monkeypatch):
+    import xlsxwriter.worksheet
+
+    real = xlsxwriter.worksheet.Worksheet.write_row
+
+    def fail_on_row_2(self, row, col, data, cell_format=None):
+        return -2 if row == 2 else real(self, row, col, data, cell_format)
+
+    monkeypatch.setattr(xlsxwriter.worksheet.Worksheet, "write_row", fail_on_row_2)
+    with pytest.raises(OutputError, match=r"sheet 'letters' \(code -2"):
+        write_xlsx(_table(3), tmp_path / "l.xlsx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hostile_values_read_back_as_the_same_text_across_a_split(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 6)
+    values = [v for h, v in HOSTILE if h not in UNENCODABLE]
+    frame = pd.DataFrame(
+        {
+            "contact_ref": [f"LF-{i:03d}" for i in range(len(values))],
+            "text": pd.Series(values, dtype=object),
+            "flag": [True, False] * (len(values) // 2) + [True] * (len(values) % 2),
+        }
+    )
+    out = write_xlsx({"LEAF": frame}, tmp_path / "h.xlsx")
+    assert len(out.sheets) == -(-len(values) // 5)
+    wb = openpyxl.load_workbook(out)
+    cells = [row for ws in wb.worksheets for row in list(ws.iter_rows())[1:]]
+    assert len(cells) == len(values)
+    for row, value, flag in zip(cells, values, frame["flag"], strict=True):
+        assert all(c.data_type == "s" for c in row), "written as something other than text"
+        got = _XLSX_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), row[1].value)
+        assert got == value
+        assert row[2].value == ("true" if flag else "false")  # a flag is text, not TRUE
+
+
+def test_same_inputs_give_the_same_bytes_and_the_date_is_the_given_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 3)
+    frames = {"LEAF/01": _table(5), "B": _table(2)}
+    write_xlsx(frames, tmp_path / "a.xlsx", created=dt.date(2027, 3, 1))
+    write_xlsx(frames, tmp_path / "b.xlsx", created=dt.date(2027, 3, 1))
+    write_xlsx(frames, tmp_path / "c.xlsx", created=dt.date(2027, 3, 2))
+    a = (tmp_path / "a.xlsx").read_bytes()
+    assert a == (tmp_path / "b.xlsx").read_bytes()
+    assert a != (tmp_path / "c.xlsx").read_bytes()
+    assert openpyxl.load_workbook(tmp_path / "a.xlsx").properties.created == dt.datetime(2027, 3, 1)
+    assert (tmp_path / "a.xlsx").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_campaign_manifest_lists_the_letter_sheets(tmp_path, monkeypatch):
+    from smartstreet_geo import demo, run_campaign
+    from smartstreet_geo.export import write_campaign
+
+    result = run_campaign(demo.path("campaign"))
+    letters = result.contacts[result.contacts["channel"] == "letter"]
+    per_template = letters["template_id"].value_counts()
+    limit = int(per_template.max()) // 2 + 2  # the biggest template needs two sheets
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", limit)
+    out = tmp_path / "out"
+    write_campaign(result, out)
+    layout = json.loads((out / "manifest.json").read_text())["xlsx_sheets"]
+    sheets = layout["letters.xlsx"]
+    wb = openpyxl.load_workbook(out / "letters.xlsx", read_only=True)
+    assert [s["sheet"] for s in sheets] == wb.sheetnames
+    assert any(s["part"] == 2 for s in sheets)
+    for s in sheets:
+        assert wb[s["sheet"]].max_row == s["rows"] + 1
+    rows = pd.read_csv(out / "letters.csv", dtype=str, keep_default_na=False)
+    assert sum(s["rows"] for s in sheets) == len(rows)  # every letter is in the XLSX
+    by_table: dict[str, int] = {}
+    for s in sheets:
+        by_table[s["table"]] = by_table.get(s["table"], 0) + s["rows"]
+    assert by_table == rows["template_id"].value_counts().to_dict()
+
+
+@pytest.mark.slow
+def test_the_real_row_limit(tmp_path):
+    n = export.XLSX_MAX_ROWS  # one more data row than a sheet holds under its header
+    frame = pd.DataFrame({"ref": pd.RangeIndex(n).astype(str)})
+    out = write_xlsx({"LEAF": frame}, tmp_path / "big.xlsx")
+    assert [(s.name, s.rows) for s in out.sheets] == [("LEAF", n - 1), ("LEAF (2)", 1)]
+    wb = openpyxl.load_workbook(out, read_only=True)
+    assert wb["LEAF (2)"]["A2"].value == str(n - 1)
