@@ -162,13 +162,14 @@ def test_same_inputs_give_the_same_bytes_and_the_date_is_the_given_one(tmp_path,
 
 
 def test_the_campaign_manifest_lists_the_letter_sheets(tmp_path, monkeypatch):
-    from smartstreet_geo import demo, run_campaign
     from smartstreet_geo.export import write_campaign
+    from test_campaign import E, N, customer, make_inputs, run  # the campaign tests' small inputs
 
-    result = run_campaign(demo.path("campaign"))
-    letters = result.contacts[result.contacts["channel"] == "letter"]
-    per_template = letters["template_id"].value_counts()
-    limit = int(per_template.max()) // 2 + 2  # the biggest template needs two sheets
+    rows = [customer("1", 10, premise="A"), customer("2", 200, premise="B")]
+    cfg = make_inputs(tmp_path, rows, [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"])
+    cfg["templates"] = {"leaflet": "LEAF/01", "installation_letter": "INSTALL-01"}
+    result = run(tmp_path, cfg)
+    limit = 2  # one letter per sheet: the two leaflets need two sheets
     monkeypatch.setattr(export, "XLSX_MAX_ROWS", limit)
     out = tmp_path / "out"
     write_campaign(result, out)
