@@ -17,6 +17,11 @@ Measures, in one process (see benchmarks/README.md, section Circuits, for result
   every customer, against ``geopandas.sjoin_nearest(max_distance=...)``; its agreement with
   the true feeder, and how ``needs_review`` catches the wrong ones at several margins.
 
+``--outage-tiles K`` runs only the outage-impact case instead: ``equipment_isolation_points``
+for the demo equipment on the demo network, both tiled K times (ids suffixed, tiles side by
+side), checked equal to K copies of the demo answer; ``--outage-old`` also times the
+implementation before issue 14 (the oracle in tests/test_outage_scale.py).
+
 Times are the best of 3 (build, attach, labelling) or 5 (queries) runs; everything else runs
 once. Run it alone on a quiet machine: at 2 M customers it peaks at about 6 GB.
 """
@@ -157,6 +162,67 @@ def nx_lost(g, src: int, fed: set, u: int, v: int, key: int) -> set:
     return fed - reached
 
 
+# --------------------------------------------------------------------------- outage impact
+def _tile(frame: pd.DataFrame, k: int, id_cols: list[str], dx: float, dy: float, cols: int):
+    """``frame`` repeated ``k`` times: ids suffixed ``~t``, geometry shifted tile by tile."""
+    parts = []
+    for t in range(k):
+        part = frame.copy()
+        for c in id_cols:
+            if c in part:
+                part[c] = part[c].where(part[c].isna(), part[c].astype("str") + f"~{t}")
+        if isinstance(part, gpd.GeoDataFrame):
+            part = part.set_geometry(
+                shapely.transform(
+                    np.asarray(part.geometry.array),
+                    lambda xy, t=t: xy + np.array([(t % cols) * dx, (t // cols) * dy]),
+                ),
+                crs=part.crs,
+            )
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def outage_case(k: int, old: bool) -> dict:
+    """Time equipment_isolation_points on the demo tiled ``k`` times (see the docstring)."""
+    from smartstreet_geo import demo, read_equipment, read_network
+    from smartstreet_geo.network import equipment_isolation_points
+
+    nr = read_network(demo.path("network_edges"), demo.path("substations"))
+    eq = read_equipment(demo.path("equipment")).data
+    # tiles in a 5-wide grid 10 km apart (overlapping is fine: ids differ; whole metres)
+    dx, dy, cols = 10_000.0, 10_000.0, 5
+    ids = ["edge_id", "from_node", "to_node", "circuit_id", "substation_id", "node"]
+    edges = _tile(nr.edges, k, ids, dx, dy, cols)
+    subs = _tile(nr.substations, k, ids, dx, dy, cols)
+    equipment = _tile(eq, k, ["equipment_id", "circuit_id", "substation_id"], dx, dy, cols)
+    net = Network(edges, subs)
+    print(f"demo x{k}: {len(edges):,} edges, {len(equipment):,} equipment, {net!r}", flush=True)
+    res: dict = {"tiles": k, "n_edges": len(edges), "n_equipment": len(equipment)}
+    out, dt, peak = measure(equipment_isolation_points, net, equipment)
+    _, dt2, _ = measure(equipment_isolation_points, net, equipment, repeat=3)
+    one = equipment_isolation_points(Network(nr.edges, nr.substations), eq)
+    untiled = out["rule"].str.replace(r"~\d+'", "'", regex=True)
+    assert untiled.tolist() == one["rule"].tolist() * k
+    assert np.allclose(out["distance_m"], np.tile(one["distance_m"], k), atol=1e-6, equal_nan=True)
+    print(
+        f"equipment_isolation_points: {dt:.3f} s first call (builds the circuit->cables "
+        f"index), {dt2:.3f} s warm, peak +{mb(peak)}; {int(out['isolation_point'].notna().sum()):,}"
+        f" mapped; equal to {k} copies of the demo answer",
+        flush=True,
+    )
+    res.update(new_s=dt, new_warm_s=dt2, new_peak_mb=peak / 2**20)
+    if old:
+        sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+        from test_outage_scale import old_equipment_isolation_points
+
+        ref, dt_old, _ = measure(old_equipment_isolation_points, net, equipment)
+        pd.testing.assert_frame_equal(out, ref, check_exact=True)
+        print(f"  before issue 14 (one-by-one loop): {dt_old:.1f} s; answers identical", flush=True)
+        res.update(old_s=dt_old)
+    return res
+
+
 # --------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -166,7 +232,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-networkx", action="store_true")
     ap.add_argument("--no-sjoin", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--outage-tiles", type=int, help="run only the outage-impact case")
+    ap.add_argument("--outage-old", action="store_true", help="and time the old loop")
     args = ap.parse_args(argv)
+    if args.outage_tiles:
+        out = outage_case(args.outage_tiles, args.outage_old)
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
+        return out
     res: dict = {"customers_requested": args.customers, "seed": args.seed}
 
     def say(text: str) -> None:
