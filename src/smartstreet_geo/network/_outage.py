@@ -239,7 +239,7 @@ def _nearest_cables(
     row) are exactly those of measuring every cable.
     """
     geometry = network._geometry
-    keys, ptr, cable = _circuit_cables(network)
+    keys, ptr, cable, eb, ev = _circuit_cables(network)
     circuits = circ_col[rows]
     key = np.asarray(keys.get_indexer(pd.Index(circuits, dtype="str")), np.int64)
     count = np.where(key >= 0, ptr[np.maximum(key, 0) + 1] - ptr[np.maximum(key, 0)], 0)
@@ -248,9 +248,7 @@ def _nearest_cables(
     rows, key, count = rows[~none], key[~none], count[~none]
     if rows.size == 0:
         return
-    # bounds and one vertex of each geometry, for the screen
-    eb = shapely.bounds(geometry[cable])
-    ev = _first_vertex(geometry[cable])
+    # bounds and one vertex of each equipment geometry, for the screen
     gb = shapely.bounds(geoms[rows])
     gv = _first_vertex(geoms[rows])
     best_e = np.full(len(rows), -1, np.int64)
@@ -309,20 +307,20 @@ def _screen(
     owner = np.repeat(np.arange(part.start, part.stop), cnt)  # pair -> equipment (in rows)
     first = np.repeat(ptr[key[part]] - (np.cumsum(cnt) - cnt), cnt)
     slot = first + np.arange(len(owner))  # pair -> position in ``cable``
+    edge = cable[slot]
     gx0, gy0, gx1, gy1 = (gb[owner, k] for k in range(4))
-    dx = np.maximum(np.maximum(eb[slot, 0] - gx1, gx0 - eb[slot, 2]), 0.0)
-    dy = np.maximum(np.maximum(eb[slot, 1] - gy1, gy0 - eb[slot, 3]), 0.0)
+    dx = np.maximum(np.maximum(eb[edge, 0] - gx1, gx0 - eb[edge, 2]), 0.0)
+    dy = np.maximum(np.maximum(eb[edge, 1] - gy1, gy0 - eb[edge, 3]), 0.0)
     lower = np.hypot(dx, dy)
-    upper = np.hypot(ev[slot, 0] - gv[owner, 0], ev[slot, 1] - gv[owner, 1])
+    upper = np.hypot(ev[edge, 0] - gv[owner, 0], ev[edge, 1] - gv[owner, 1])
     cap = np.full(len(best_e), np.inf)
     np.fmin.at(cap, owner, upper)  # nan-ignoring
     cap = np.minimum(cap, max_distance)
     # slack for rounding in the bounds (they only decide which pairs GEOS measures)
     keep = lower <= cap[owner] * (1 + 1e-9) + 1e-6
     keep |= ~(np.isfinite(lower) & np.isfinite(upper))  # odd coordinates: measure them
-    owner, slot = owner[keep], slot[keep]
-    d = shapely.distance(geoms[owner], geometry[cable[slot]])
-    e = cable[slot]
+    owner, e = owner[keep], edge[keep]
+    d = shapely.distance(geoms[owner], geometry[e])
     order = np.lexsort((e, d, owner))  # first minimum: lowest edge row on a tie
     owner, d, e = owner[order], d[order], e[order]
     head = np.r_[True, owner[1:] != owner[:-1]]
@@ -341,14 +339,17 @@ def _first_vertex(geoms: npt.NDArray[Any]) -> F64:
     return out
 
 
-def _circuit_cables(network: Network) -> tuple[pd.Index, I64, I64]:
+def _circuit_cables(network: Network) -> tuple[pd.Index, I64, I64, F64, F64]:
     """Index the cables of every circuit: keys, and a CSR of drawn edge rows (ascending).
 
     A cable belongs to circuit ``c`` when its ``circuit_id`` label is ``c`` or
     when ``c`` feeds it (its circuit group contains ``c``). Keys are the
-    network's circuits, then the other labels. Built once per network.
+    network's circuits, then the other labels. Also the bounds and first
+    vertex of every edge (for the screen). Built once per network.
     """
-    cached: tuple[pd.Index, I64, I64] | None = network.__dict__.get("_circuit_cables_cache")
+    cached: tuple[pd.Index, I64, I64, F64, F64] | None = network.__dict__.get(
+        "_circuit_cables_cache"
+    )
     if cached is not None:
         return cached
     geometry = network._geometry
@@ -371,11 +372,13 @@ def _circuit_cables(network: Network) -> tuple[pd.Index, I64, I64]:
     e2 = np.repeat(e_g, size)
     start = np.repeat(network._gptr[g[e_g]] - (np.cumsum(size) - size), size)
     k2 = network._gmembers[start + np.arange(len(e2))].astype(np.int64)
-    pair = np.unique(np.concatenate([k1 * n_e + e1, k2 * n_e + e2]))  # sorted: key, edge
+    # sorted by key, then edge; sort + drop repeats (np.unique's hashing is slower here)
+    pair = np.sort(np.concatenate([k1 * n_e + e1, k2 * n_e + e2]))
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair
     key, cable = pair // n_e, pair % n_e
     ptr = np.zeros(len(keys) + 1, np.int64)
     np.cumsum(np.bincount(key, minlength=len(keys)), out=ptr[1:])
-    cached = (keys, ptr, cable.astype(np.int64))
+    cached = (keys, ptr, cable.astype(np.int64), shapely.bounds(geometry), _first_vertex(geometry))
     network.__dict__["_circuit_cables_cache"] = cached
     return cached
 
