@@ -204,8 +204,9 @@ def _synthetic(
     pts = np.where(joint, ends, pts)
     sub = subs["substation_id"].to_numpy(dtype=object)[rng.integers(0, len(subs), n)]
     kind = rng.random(n)
-    circ = np.where(kind < 0.05, None, circ)  # substation busbar (or nothing)
-    sub = np.where((kind < 0.05) & (rng.random(n) < 0.2), None, sub)
+    circ = circ.astype(object)
+    circ[kind < 0.05] = None  # substation busbar (or nothing)
+    sub[(kind < 0.05) & (rng.random(n) < 0.2)] = None
     sub = np.where((kind < 0.05) & (rng.random(n) < 0.1), "S-UNKNOWN", sub)
     circ = np.where((kind > 0.05) & (kind < 0.07), "NOT-A-CIRCUIT", circ)
     circ = np.where((kind > 0.07) & (kind < 0.08), "LABEL-ONLY", circ)
@@ -224,7 +225,9 @@ def _synthetic(
     # other shapes and no location
     shape = rng.random(n)
     pts = np.where(shape < 0.03, shapely.buffer(pts, 3.0), pts)
-    pts = np.where((shape > 0.03) & (shape < 0.06), shapely.get_exterior_ring(shapely.buffer(pts, 25.0)), pts)
+    pts = np.where(
+        (shape > 0.03) & (shape < 0.06), shapely.get_exterior_ring(shapely.buffer(pts, 25.0)), pts
+    )
     pts = np.where((shape > 0.06) & (shape < 0.07), shapely.Point(), pts)
     pts = np.where((shape > 0.07) & (shape < 0.08), None, pts)
     hostile = [v for _, v in HOSTILE if _encodable(v)]  # a reader rejects the rest
