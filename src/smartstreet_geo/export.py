@@ -48,8 +48,12 @@ from .errors import ConfigError, ParameterError, SmartStreetGeoError
 
 __all__ = [
     "CAMPAIGN_OUTPUTS",
+    "XLSX_MAX_CELL_CHARS",
+    "XLSX_MAX_ROWS",
     "OutputError",
     "StagedFolder",
+    "XlsxFile",
+    "XlsxSheet",
     "atomic_write_bytes",
     "check_pseudonym_key",
     "key_strength_bits",
