@@ -7,8 +7,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
+from ._join import arrow, first_of_groups, group_starts, join_groups
 
 __all__ = ["POSSIBLE_REACH_M", "OutageImpact", "Placed", "downstream", "membership", "place"]
 
@@ -85,25 +88,40 @@ def membership(
         )
     rows = circuit_members(placed.customers, net, circuits=sorted(in_scope & known), method="best")
     # a customer may be a member of two in-scope circuits (closed ring): one leaflet, both named
-    rows = rows.sort_values([CUSTOMER_ID, CIRCUIT_ID], kind="stable")
-    g = rows.groupby(CUSTOMER_ID, sort=True)
+    # (sorted once; group bounds and joins in numpy/Arrow, no Python call per customer)
+    rows = rows.sort_values([CUSTOMER_ID, CIRCUIT_ID], kind="stable").reset_index(drop=True)
+    starts = group_starts(rows[CUSTOMER_ID])
     per = pd.DataFrame(
         {
-            "member_circuit": g[CIRCUIT_ID].agg(" + ".join),
-            "method": g["method"].first(),
-            "needs_review": g["needs_review"].any(),
+            "member_circuit": join_groups(rows[CIRCUIT_ID], starts, " + "),
+            "method": first_of_groups(rows["method"], starts),
+            "needs_review": np.logical_or.reduceat(
+                rows["needs_review"].to_numpy(dtype=bool), starts
+            )
+            if len(starts)
+            else np.zeros(0, dtype=bool),
         }
-    ).reset_index()
-    out = pd.DataFrame({CUSTOMER_ID: ids}).merge(per, on=CUSTOMER_ID, how="left")
+    )
+    # each customer's row in ``per`` (-1: member of no circuit in scope); Arrow's hash
+    # lookup, as a left merge on the id would do, at about a third of the merge's time
+    wanted = arrow(customers[CUSTOMER_ID])
+    members = arrow(rows[CUSTOMER_ID]).take(pa.array(starts))
+    at = pc.index_in(wanted, value_set=members.cast(wanted.type))
+    pos = pc.fill_null(at, -1).to_numpy()
+    out = pd.DataFrame({CUSTOMER_ID: ids})
+    for col in per.columns:
+        out[col] = per[col].array.take(pos, allow_fill=True)
     out["in_scope"] = out["member_circuit"].notna()
     out["needs_review"] = out["needs_review"].fillna(False).astype(bool)
     out["method"] = out["method"].fillna("")
-    out["detail"] = np.where(
-        out["needs_review"],
+    # (an object array of one shared string: np.where would build a fixed-width unicode
+    # array of the sentence's length for every customer)
+    detail = np.full(len(out), "", dtype=object)
+    detail[out["needs_review"].to_numpy()] = (
         "circuit inferred from the nearest cable is ambiguous (two circuits' cables about "
-        "equally close): confirm the feeder before the leaflet goes",
-        "",
+        "equally close): confirm the feeder before the leaflet goes"
     )
+    out["detail"] = pd.Series(detail, index=out.index, dtype="str")
     return out
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from ._circuits import OutageImpact
+from ._join import first_of_groups, group_starts, join_groups
 from .calls import earliest_outage, plan_calls
 from .config import CAMPAIGNS, CampaignConfig
 from .psr import NeedsTable
@@ -118,24 +119,26 @@ class Facts:
         affected = self.impact.affected
         if affected.empty:
             return self.customers.iloc[:0].assign(equipment_ids="", reason="")
-        a = affected.merge(
-            self.outage_eq[["equipment_id", "kind", "outage_date"]], on="equipment_id"
-        )
-        a["text"] = (
-            a["equipment_id"]
+        # each item's text once per outage equipment; the per-customer joins by Arrow (``_join``)
+        eq = self.outage_eq[["equipment_id", "kind", "outage_date"]].copy()
+        eq["text"] = (
+            eq["equipment_id"]
             + " ("
-            + a["kind"].str.replace("_", " ")
+            + eq["kind"].str.replace("_", " ")
             + ") on "
-            + a["outage_date"].map(lambda d: d.isoformat() if d else "a date to be set")
+            + eq["outage_date"].map(lambda d: d.isoformat() if d else "a date to be set")
         )
-        a = a.sort_values([CUSTOMER_ID, "equipment_id"], kind="stable")
-        g = a.groupby(CUSTOMER_ID, sort=True)
+        a = affected.merge(eq[["equipment_id", "text"]], on="equipment_id")
+        a = a.sort_values([CUSTOMER_ID, "equipment_id"], kind="stable").reset_index(drop=True)
+        starts = group_starts(a[CUSTOMER_ID])
         per = pd.DataFrame(
             {
-                "equipment_ids": g["equipment_id"].agg(";".join),
-                "reason": "planned supply interruption for installing " + g["text"].agg("; ".join),
+                CUSTOMER_ID: first_of_groups(a[CUSTOMER_ID], starts),
+                "equipment_ids": join_groups(a["equipment_id"], starts, ";"),
+                "reason": "planned supply interruption for installing "
+                + join_groups(a["text"], starts, "; "),
             }
-        ).reset_index()
+        )
         psr = self.customers[self.customers["psr"]].merge(per, on=CUSTOMER_ID)
         psr["circuit_for_contact"] = psr["circuit_id"]
         return psr

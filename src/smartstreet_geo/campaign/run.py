@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
@@ -22,6 +23,7 @@ from ..io import read_customers, read_equipment, read_network
 from ..io._result import empty_rejects
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from . import _circuits
+from ._join import first_of_groups, fixed, group_starts, join_groups
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
@@ -101,27 +103,26 @@ def _reasons_near(pairs: pd.DataFrame, equipment: pd.DataFrame) -> pd.DataFrame:
     """One row per customer: nearest distance, equipment ids and a readable reason."""
     if pairs.empty:
         return pd.DataFrame(columns=[CUSTOMER_ID, "equipment_ids", "distance_m", "reason"])
-    info = equipment.set_index("equipment_id")
-    p = pairs.merge(info[["kind", "radius_m"]], left_on="equipment_id", right_index=True)
+    # The text is built without a Python call per pair or per customer: the per-equipment
+    # parts once per equipment, the distance by numpy's printf, the per-customer joins by
+    # Arrow over the sorted pairs (``_join``).
+    info = equipment.set_index("equipment_id")[["kind", "radius_m"]]
+    info["head"] = info.index.to_series() + " (" + info["kind"].str.replace("_", " ") + ") "
+    info["tail"] = " m away, radius " + info["radius_m"].map(lambda r: f"{r:g}") + " m"
+    p = pairs.merge(info[["head", "tail"]], left_on="equipment_id", right_index=True)
     p = p.sort_values([CUSTOMER_ID, "distance_m", "equipment_id"], kind="stable")
-    p["text"] = (
-        p["equipment_id"]
-        + " ("
-        + p["kind"].str.replace("_", " ")
-        + ") "
-        + p["distance_m"].map(lambda d: f"{d:.1f}")
-        + " m away, radius "
-        + p["radius_m"].map(lambda r: f"{r:g}")
-        + " m"
-    )
-    g = p.groupby(CUSTOMER_ID, sort=True)
+    p = p.reset_index(drop=True)
+    text = p["head"] + fixed(p["distance_m"], "%.1f") + p["tail"]
+    starts = group_starts(p[CUSTOMER_ID])
     out = pd.DataFrame(
         {
-            "equipment_ids": g["equipment_id"].agg(";".join),
-            "distance_m": g["distance_m"].min().round(1),
-            "reason": "new equipment nearby: " + g["text"].agg("; ".join),
+            CUSTOMER_ID: first_of_groups(p[CUSTOMER_ID], starts),
+            "equipment_ids": join_groups(p["equipment_id"], starts, ";"),
+            "distance_m": np.minimum.reduceat(p["distance_m"].to_numpy(dtype=float), starts),
+            "reason": "new equipment nearby: " + join_groups(text, starts, "; "),
         }
-    ).reset_index()
+    )
+    out["distance_m"] = out["distance_m"].round(1)
     return out
 
 

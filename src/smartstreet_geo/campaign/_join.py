@@ -1,0 +1,94 @@
+"""Per-customer string joins without a Python call per customer (issue 14).
+
+A campaign names, per customer, every circuit or equipment item that concerns
+them ("A + B", "E1;E2"). ``groupby(...).agg(";".join)`` calls Python once per
+customer (36 s at 2.4 million customers); here the rows are sorted once, the
+group boundaries found with numpy, and the joins done by Arrow's
+``binary_join`` over a list array built from those boundaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["arrow", "first_of_groups", "fixed", "group_starts", "join_groups"]
+
+
+def arrow(values: pd.Series | np.ndarray, type: pa.DataType | None = None) -> pa.Array:
+    """Return ``values`` as one contiguous Arrow array (zero-copy for Arrow-backed strings)."""
+    arr = pa.array(values, type, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr
+
+
+def group_starts(keys: pd.Series) -> np.ndarray:
+    """Return the positions where a new key begins in ``keys`` (already sorted by key).
+
+    Examples
+    --------
+    >>> group_starts(pd.Series(["a", "a", "b", "c", "c"])).tolist()
+    [0, 2, 3]
+    """
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    k = arrow(keys)
+    new = pc.fill_null(pc.not_equal(k.slice(1), k.slice(0, n - 1)), True)
+    return np.flatnonzero(np.concatenate(([True], new.to_numpy(zero_copy_only=False))))
+
+
+def first_of_groups(values: pd.Series, starts: np.ndarray) -> pd.Series:
+    """Return each group's first value (``values`` grouped contiguously), index 0..n-1."""
+    return values.iloc[starts].reset_index(drop=True)
+
+
+def join_groups(values: pd.Series, starts: np.ndarray, sep: str) -> pd.Series:
+    """Return one string per group: the group's ``values`` in row order, joined with ``sep``.
+
+    Parameters
+    ----------
+    values : Series of str
+        One value per row, rows grouped contiguously (see :func:`group_starts`).
+    starts : ndarray of int
+        Where each group begins.
+    sep : str
+        The separator.
+
+    Returns
+    -------
+    Series of str
+        Index 0..n-1, one per group.
+
+    Examples
+    --------
+    >>> v = pd.Series(["A", "B", "C", "D"])
+    >>> join_groups(v, np.array([0, 1, 3]), " + ").tolist()
+    ['A', 'B + C', 'D']
+    """
+    offsets = pa.array(np.append(starts, len(values)).astype(np.int64), pa.int64())
+    lists = pa.LargeListArray.from_arrays(offsets, arrow(values, pa.large_string()))
+    joined = pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
+    if joined.null_count:
+        # str.join would have raised on a missing value: never join one silently into "None"
+        raise ValueError("cannot join a missing value")
+    return pd.Series(joined.to_pandas(), dtype="str")
+
+
+def fixed(values: pd.Series, spec: str) -> pd.Series:
+    """Return ``values`` formatted with a printf-style ``spec`` (as ``spec % v`` does), as str.
+
+    ``"%.1f" % v`` and ``f"{v:.1f}"`` give the same text for every float
+    (both use Python's own float formatting); :func:`numpy.char.mod` applies
+    it in C rather than through one lambda call per row.
+
+    Examples
+    --------
+    >>> fixed(pd.Series([0.15, 2.25, 12.0]), "%.1f").tolist()
+    ['0.1', '2.2', '12.0']
+    """
+    text = np.char.mod(spec, values.to_numpy(dtype=float))
+    return pd.Series(text, index=values.index, dtype="str")
