@@ -1,0 +1,181 @@
+"""The campaign's per-customer joins without Python callbacks (issue 14) give the old answers.
+
+Oracles: ``groupby(...).agg(sep.join)`` and f-strings, the code these steps
+replaced; and a closed ring on a small network, whose customer must be named
+on both circuits ("F1 + F2").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely import LineString, Point
+
+from hostile import HOSTILE
+from smartstreet_geo.campaign import load_config, run_campaign
+from smartstreet_geo.campaign._join import fixed, group_starts, join_groups
+from smartstreet_geo.campaign.run import _reasons_near
+
+E, N = 354500.0, 404100.0  # Wigan, postcode district WN5
+
+
+def _ring(tmp_path: Path, scope: list[str]) -> pd.DataFrame:
+    """S feeds F1 (S-a-r) and F2 (S-c-r), closed at r (a ring: fed by both), and F3 (S-d)."""
+    edges = gpd.GeoDataFrame(
+        {
+            "edge_id": ["e1", "e2", "e3", "e4", "e5"],
+            "from_node": ["S", "a", "S", "c", "S"],
+            "to_node": ["a", "r", "c", "r", "d"],
+            "circuit_id": ["F1", "F1", "F2", "F2", "F3"],
+        },
+        geometry=[
+            LineString([(E, N), (E + 100, N)]),
+            LineString([(E + 100, N), (E + 100, N + 100)]),
+            LineString([(E, N), (E, N + 100)]),
+            LineString([(E, N + 100), (E + 100, N + 100)]),
+            LineString([(E, N), (E, N - 100)]),
+        ],
+        crs="EPSG:27700",
+    )
+    subs = gpd.GeoDataFrame(
+        {"substation_id": ["S1"], "node": ["S"]}, geometry=[Point(E, N)], crs="EPSG:27700"
+    )
+    edges.to_file(tmp_path / "edges.gpkg")
+    subs.to_file(tmp_path / "subs.gpkg")
+    base = {"name": "Person", "post_town": "WIGAN", "postcode": "WN5 9XP"}
+    rows = [
+        {
+            "customer_id": "at_a",
+            "easting": E + 100,
+            "northing": N - 5,
+            "connection_node": "a",
+            "address_line_1": "1 Oak Street",
+        },
+        {
+            "customer_id": "at_r",
+            "easting": E + 105,
+            "northing": N + 105,
+            "connection_node": "r",
+            "address_line_1": "2 Oak Street",
+        },
+        {
+            "customer_id": "at_c",
+            "easting": E - 5,
+            "northing": N + 100,
+            "connection_node": "c",
+            "address_line_1": "3 Oak Street",
+        },
+        {
+            "customer_id": "at_d",
+            "easting": E + 5,
+            "northing": N - 100,
+            "connection_node": "d",
+            "address_line_1": "4 Oak Street",
+        },
+    ]
+    pd.DataFrame([{**base, **r} for r in rows]).to_csv(tmp_path / "customers.csv", index=False)
+    pd.DataFrame(
+        columns=["equipment_id", "kind", "install_date", "outage_required", "easting", "northing"]
+    ).to_csv(tmp_path / "equipment.csv", index=False)
+    cfg = {
+        "campaign": {"name": "ring", "reference": "R-1", "run_date": "2027-01-04"},
+        "inputs": {
+            "customers": "customers.csv",
+            "equipment": "equipment.csv",
+            "network_edges": "edges.gpkg",
+            "substations": "subs.gpkg",
+        },
+        "scope": {"circuits": scope},
+        "campaigns": {"produce": ["leaflet"]},
+    }
+    r = run_campaign(load_config(cfg, base=tmp_path))
+    leaflets = r.contacts[r.contacts["campaign"] == "leaflet"]
+    return leaflets.set_index("customer_id").sort_index()
+
+
+def test_closed_ring_customers_are_named_on_both_circuits(tmp_path):
+    got = _ring(tmp_path, ["F1", "F2", "F3"])
+    assert got.index.tolist() == ["at_a", "at_c", "at_d", "at_r"]
+    # the closed ring feeds everyone on it from both feeders; the spur F3 only from F3
+    assert got["circuit_id"].tolist() == ["F1 + F2", "F1 + F2", "F3", "F1 + F2"]
+    assert got.loc["at_r", "reason"].startswith("served by circuit F1 + F2 (in scope; by ")
+    assert got.loc["at_d", "reason"].startswith("served by circuit F3 (in scope; by ")
+
+
+def test_closed_ring_with_one_circuit_in_scope_names_only_that_one(tmp_path):
+    got = _ring(tmp_path, ["F2"])
+    assert got.index.tolist() == ["at_a", "at_c", "at_r"]
+    assert got["circuit_id"].tolist() == ["F2", "F2", "F2"]
+
+
+def _oracle(keys: list[str], values: list[str], sep: str) -> pd.Series:
+    frame = pd.DataFrame({"k": keys, "v": values}).sort_values("k", kind="stable")
+    return frame.groupby("k", sort=True)["v"].agg(sep.join).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("sep", [" + ", ";", "; "])
+def test_join_groups_matches_groupby_join(sep):
+    rng = np.random.default_rng(14)
+    # (a lone surrogate cannot be held by pandas' str columns at all: the readers never pass one)
+    texts = [
+        v for _, v in HOSTILE if v.encode("utf-8", "surrogatepass").decode("utf-8", "ignore") == v
+    ]
+    texts += ["A + B", ";", "", "é", "\u202e"]
+    keys = [f"c{k}" for k in rng.integers(0, 60, size=400)]
+    values = [texts[i] for i in rng.integers(0, len(texts), size=400)]
+    frame = pd.DataFrame({"k": keys, "v": values}).sort_values("k", kind="stable")
+    starts = group_starts(frame["k"])
+    got = join_groups(frame["v"], starts, sep)
+    pd.testing.assert_series_equal(got, _oracle(keys, values, sep), check_names=False)
+    assert frame["k"].iloc[starts].tolist() == sorted(set(keys))
+
+
+def test_join_groups_edge_cases():
+    empty = pd.Series([], dtype="str")
+    assert group_starts(empty).tolist() == []
+    assert join_groups(empty, group_starts(empty), ";").tolist() == []
+    one = pd.Series(["x"])
+    assert join_groups(one, group_starts(one), ";").tolist() == ["x"]
+    with pytest.raises(ValueError, match="missing"):
+        join_groups(pd.Series(["a", None]), np.array([0]), ";")
+
+
+def test_fixed_matches_python_format():
+    values = [0.05, 0.15, 0.25, 2.25, -0.0, 12.35, 1e20, 999.95, 1 / 3, float("nan")]
+    got = fixed(pd.Series(values), "%.1f").tolist()
+    assert got == [f"{v:.1f}" for v in values]
+
+
+def test_reasons_near_matches_the_per_customer_oracle():
+    equipment = pd.DataFrame(
+        {
+            "equipment_id": ["E1", "E2", "E3"],
+            "kind": ["lv_capacitor", "link_box_switch", "oltc_transformer"],
+            "radius_m": [30, 20.5, 50.0],
+        }
+    )
+    pairs = pd.DataFrame(
+        {
+            "customer_id": ["b", "a", "b", "a", "c", "a"],
+            "equipment_id": ["E2", "E1", "E1", "E3", "E3", "E2"],
+            "distance_m": [4.25, 12.0, 4.25, 0.15, 49.96, 3.0],
+        }
+    )
+    got = _reasons_near(pairs, equipment)
+    assert got["customer_id"].tolist() == ["a", "b", "c"]
+    assert got["equipment_ids"].tolist() == ["E3;E2;E1", "E1;E2", "E3"]
+    nearest = pairs.groupby("customer_id", sort=True)["distance_m"].min().round(1)
+    assert got["distance_m"].tolist() == nearest.tolist()
+    assert got.loc[0, "reason"] == (
+        "new equipment nearby: E3 (oltc transformer) 0.1 m away, radius 50 m; "
+        "E2 (link box switch) 3.0 m away, radius 20.5 m; "
+        "E1 (lv capacitor) 12.0 m away, radius 30 m"
+    )
+    assert got.loc[1, "reason"] == (
+        "new equipment nearby: E1 (lv capacitor) 4.2 m away, radius 30 m; "
+        "E2 (link box switch) 4.2 m away, radius 20.5 m"
+    )
