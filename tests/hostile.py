@@ -30,7 +30,7 @@ HOSTILE: list[tuple[str, str]] = [
     ("html_close_script", "</script><script>alert(2)</script>"),
     ("html_comment", "<!-- x"),
     ("html_entity", "&amp; &lt;b&gt;"),
-    ("quotes", "O'Brien \"the\" house"),
+    ("quotes", 'O\'Brien "the" house'),
     # URLs
     ("js_url", "javascript:alert(1)"),
     # JavaScript template literals

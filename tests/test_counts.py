@@ -135,9 +135,7 @@ def _console(text: str) -> dict:
         "contacts": contacts,
         "statuses": statuses,
         "aside": _number(aside.group(1)),
-        "aside_parts": {
-            k: _number(v) for k, v in re.findall(r"(\w+) ([\d,]+)", aside.group(2))
-        },
+        "aside_parts": {k: _number(v) for k, v in re.findall(r"(\w+) ([\d,]+)", aside.group(2))},
         "review": (_number(review.group(1)), _number(review.group(2)), review.group(3)),
         "legend": {k: _number(v) for k, v in re.findall(r"(\w+) ([\d,]+)", legend)},
     }

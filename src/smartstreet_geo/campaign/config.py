@@ -316,9 +316,10 @@ def _cross_checks(raw: dict[str, Any], where: str) -> list[str]:
             f"{where}: [scope] circuits_column: needs the circuits table, "
             '[inputs] circuits = "circuits.csv"'
         )
-    if get("suppression", "register") is not None and not str(
-        get("campaign", "reference") or ""
-    ).strip():
+    if (
+        get("suppression", "register") is not None
+        and not str(get("campaign", "reference") or "").strip()
+    ):
         out.append(
             f"{where}: [suppression] register: needs a [campaign] reference (e.g. "
             'reference = "SS-WIGAN-2027"): contact references are numbered under it and '

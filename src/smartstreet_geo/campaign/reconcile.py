@@ -233,9 +233,7 @@ class Reconciled:
 def _category(camps: pd.DataFrame, status: pd.Series, ids: pd.Series) -> np.ndarray:
     """Return the map category of each customer: its status, else its most urgent contact."""
     c = camps.assign(cat=camps["campaign"].map(_CATEGORY_OF_CAMPAIGN).fillna("installation_letter"))
-    has = {
-        cat: ids.isin(c.loc[c["cat"] == cat, CUSTOMER_ID]).to_numpy() for cat in _CATEGORY_ORDER
-    }
+    has = {cat: ids.isin(c.loc[c["cat"] == cat, CUSTOMER_ID]).to_numpy() for cat in _CATEGORY_ORDER}
     s = status.to_numpy()
     return np.select(
         [s == "manual_review", s == "not_contacted", *(has[k] for k in _CATEGORY_ORDER)],
@@ -333,8 +331,8 @@ def reconcile(
     if internal:
         camp_names = camps
         via = covered[[CUSTOMER_ID, "campaign"]]
-        reject_reason = _as_text(cust_r.rejects["reason_code"]) + ": " + _as_text(
-            cust_r.rejects["message"]
+        reject_reason = (
+            _as_text(cust_r.rejects["reason_code"]) + ": " + _as_text(cust_r.rejects["message"])
         )
     else:
         psr_contact = direct["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
@@ -349,9 +347,10 @@ def reconcile(
         fixed = w.map(lambda x: x.detail)
         review["detail"] = fixed.where(fixed.notna(), _shareable_text(review["detail"]))
         rej = cust_r.rejects
-        reject_reason = _shareable_text(
-            _as_text(rej["reason_code"]) + ": column " + _as_text(rej["column"])
-        ) + " (see rejects.csv)"
+        reject_reason = (
+            _shareable_text(_as_text(rej["reason_code"]) + ": column " + _as_text(rej["column"]))
+            + " (see rejects.csv)"
+        )
         not_reasons = dict(
             zip(
                 not_reasons,
@@ -400,8 +399,10 @@ def reconcile(
     )
     parts = [p for p in (valid_rows, rej_rows) if len(p)]
     recon = (
-        pd.concat(parts, ignore_index=True) if parts else valid_rows
-    ).sort_values("source_row", kind="stable").reset_index(drop=True)
+        (pd.concat(parts, ignore_index=True) if parts else valid_rows)
+        .sort_values("source_row", kind="stable")
+        .reset_index(drop=True)
+    )
 
     # ---------------------------------------------------------------- the review table
     if not internal:
