@@ -444,3 +444,85 @@ def test_blank_circuit_flagged_in_scope_is_not_a_circuit(tmp_path):
     r = _run(tmp_path, cfg)
     assert r.manifest["parameters"]["circuits_in_scope"] == ["C1"]
     assert r.contacts.empty  # the customer's blank circuit is unknown, not in scope
+
+
+# ----------------------------------------------------------------------------- nominee copies
+def test_outage_letters_are_copied_to_nominees_at_their_own_address(tmp_path, monkeypatch):
+    from smartstreet_geo.cli import main
+
+    rows = [
+        {
+            "customer_id": "with_addr",
+            "nominee_name": "Nora Nominee",
+            "nominee_address_line_1": "9 Far Lane",
+            "nominee_post_town": "BOLTON",
+            "nominee_postcode": "BL1 1AA",
+        },
+        {"customer_id": "no_addr", "nominee_name": "Ned Nominee"},
+        {"customer_id": "no_nominee"},
+    ]
+    _customers(
+        tmp_path,
+        [
+            {
+                **r,
+                "address_line_1": f"{k} Oak Street",
+                "easting": E + 5 * k,
+                "northing": N,
+                "circuit_id": "C1",
+            }
+            for k, r in enumerate(rows)
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    cfg = _config(tmp_path)
+    r = _run(tmp_path, cfg)
+    letters = r.contacts[r.contacts["campaign"] == "outage_letter"]
+    assert sorted(letters["customer_id"]) == ["no_addr", "no_nominee", "with_addr"]
+    copies = r.nominee_copies
+    original = letters.set_index("customer_id").loc["with_addr", "contact_ref"]
+    assert copies[
+        ["contact_ref", "addressee", "address_line_1", "post_town", "postcode"]
+    ].values.tolist() == [[original + "-NC", "Nora Nominee", "9 Far Lane", "BOLTON", "BL1 1AA"]]
+    issues = r.manual_review.set_index("customer_id")["issue"]
+    assert issues.get("no_addr") == "copy_address_missing"  # shareable wording
+    assert "with_addr" not in issues.index and "no_nominee" not in issues.index
+    assert r.manifest["counts"]["nominee_copies"] == 1
+    # the copy reaches the letter house's file
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        "\n".join(
+            [
+                '[campaign]\nname = "n"\nreference = "N-1"\nrun_date = "2027-01-04"',
+                '[inputs]\ncustomers = "customers.csv"\nequipment = "equipment.csv"',
+                '[scope]\ncircuits = ["C1"]',
+                "[radii]\nlv_capacitor = 30",
+                '[campaigns]\nproduce = ["outage_phone_call"]',
+            ]
+        )
+    )
+    assert main(["run", str(toml), "--out", str(tmp_path / "out"), "--no-map", "--quiet"]) == 0
+    written = pd.read_csv(tmp_path / "out" / "letters.csv", dtype=str, keep_default_na=False)
+    copy = written[written["contact_ref"].str.endswith("-NC")]
+    assert copy[["addressee", "address_line_1"]].values.tolist() == [["Nora Nominee", "9 Far Lane"]]
+
+
+def test_no_nominee_address_column_is_one_warning_not_a_review_flood(tmp_path):
+    _customers(
+        tmp_path,
+        [
+            {
+                "customer_id": f"c{k}",
+                "nominee_name": "N",
+                "easting": E + k,
+                "northing": N,
+                "circuit_id": "C1",
+            }
+            for k in range(3)
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    r = _run(tmp_path, _config(tmp_path))
+    assert r.nominee_copies.empty
+    assert not r.manual_review["issue"].isin(["copy_address_missing", "nominee_no_address"]).any()
+    assert sum("no nominee address" in w for w in r.warnings) == 1

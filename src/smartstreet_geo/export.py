@@ -1508,6 +1508,9 @@ def _stage_campaign(
     recon, manual, rejects = shared["r"], shared["m"], shared["j"]
     envelopes = getattr(result, "envelopes", None)
     letter_table = (envelopes if envelopes is not None else letters)[list(LETTER_COLUMNS)]
+    copies = getattr(result, "nominee_copies", None)
+    if copies is not None and len(copies):  # copies of outage letters for nominees
+        letter_table = pd.concat([letter_table, copies[list(LETTER_COLUMNS)]], ignore_index=True)
     write_csv(letter_table, stage.file("letters.csv"))
     when = dt.date.fromisoformat(created[:10]) if isinstance(created, str) else None
     by_template = {

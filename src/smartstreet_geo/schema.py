@@ -28,6 +28,14 @@ PSR_NEEDS: Final = "psr_needs"
 PHONE: Final = "phone"
 NOMINEE_NAME: Final = "nominee_name"
 NOMINEE_PHONE: Final = "nominee_phone"
+#: Where a copy of a letter to the customer's nominee goes (a nominee often lives elsewhere).
+NOMINEE_ADDRESS_LINES: Final = (
+    "nominee_address_line_1",
+    "nominee_address_line_2",
+    "nominee_address_line_3",
+)
+NOMINEE_POST_TOWN: Final = "nominee_post_town"
+NOMINEE_POSTCODE: Final = "nominee_postcode"
 CIRCUIT_ID: Final = "circuit_id"
 SUBSTATION_ID: Final = "substation_id"
 CONNECTION_NODE: Final = "connection_node"
@@ -51,13 +59,26 @@ CUSTOMER_TEXT_COLUMNS: Final = (
     PHONE,
     NOMINEE_NAME,
     NOMINEE_PHONE,
+    *NOMINEE_ADDRESS_LINES,
+    NOMINEE_POST_TOWN,
+    NOMINEE_POSTCODE,
     CIRCUIT_ID,
     SUBSTATION_ID,
     CONNECTION_NODE,
 )
 #: Columns whose values are personal data: never logged, never put in a map by default.
 PERSONAL_COLUMNS: Final = frozenset(
-    {NAME, *ADDRESS_LINES, PHONE, NOMINEE_NAME, NOMINEE_PHONE, PSR_NEEDS}
+    {
+        NAME,
+        *ADDRESS_LINES,
+        PHONE,
+        NOMINEE_NAME,
+        NOMINEE_PHONE,
+        *NOMINEE_ADDRESS_LINES,
+        NOMINEE_POST_TOWN,
+        NOMINEE_POSTCODE,
+        PSR_NEEDS,
+    }
 )
 
 # --------------------------------------------------------------------------- equipment

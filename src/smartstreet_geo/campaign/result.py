@@ -150,6 +150,9 @@ class CampaignResult:
         :func:`smartstreet_geo.export.write_campaign` calls it once every
         output file is written, before the folder is moved into place, and
         calls ``undo`` if that move fails.
+    nominee_copies : DataFrame or None
+        Copies of outage letters for the customers' nominees, at the nominee's
+        address; ``contact_ref`` is the original letter's reference + ``-NC``.
     """
 
     contacts: pd.DataFrame
@@ -166,6 +169,7 @@ class CampaignResult:
     run_id: str = ""
     trace: pd.DataFrame | None = None
     envelopes: pd.DataFrame | None = None
+    nominee_copies: pd.DataFrame | None = None
     save_register: Callable[[], Callable[[], object]] | None = field(default=None, compare=False)
 
     def counts(self) -> pd.DataFrame:

@@ -21,14 +21,28 @@ import pandas as pd
 from ..errors import ConfigError
 from ..io import read_customers, read_equipment, read_network
 from ..io._result import empty_rejects
-from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
+from ..schema import (
+    ADDRESS_LINES,
+    CUSTOMER_ID,
+    NOMINEE_ADDRESS_LINES,
+    NOMINEE_POST_TOWN,
+    NOMINEE_POSTCODE,
+    POSTCODE,
+    PREMISE_ID,
+)
 from . import _circuits
 from ._join import first_of_groups, fixed, group_starts, join_groups
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
 from .manifest import build_manifest
-from .psr import NeedsTable, accessible_format_by_premise, assess_needs_many, load_needs_table
+from .psr import (
+    NeedsTable,
+    accessible_format_by_premise,
+    assess_needs_many,
+    load_needs_table,
+    nominee_copies,
+)
 from .reconcile import MAP_COLUMNS, reconcile
 from .register import (
     ContactRegister,
@@ -384,6 +398,7 @@ def run_campaign(
     )
     trace = trace_table(updated, run_id=run_id)
     envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
+    copies = _nominee_copies(contacts, cust, cust_r, reviews, warnings)
 
     # ------------------------------------------------------------------ reconciliation
     say("reconciliation")
@@ -413,6 +428,7 @@ def run_campaign(
     )
     manifest = build_manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
     manifest["run_id"] = run_id
+    manifest["counts"]["nominee_copies"] = len(copies)
     manifest["register"] = {
         "file": updated.path.name if cfg.register is not None else None,
         "new": register.is_new if cfg.register is not None else None,
@@ -429,9 +445,48 @@ def run_campaign(
         run_id=run_id,
         trace=trace,
         envelopes=envelopes,
+        nominee_copies=copies,
         save_register=_saver(updated, run_id) if cfg.register is not None else None,
         **result_wo_manifest,
     )
+
+
+_NOMINEE_COLUMNS = (*NOMINEE_ADDRESS_LINES, NOMINEE_POST_TOWN, NOMINEE_POSTCODE)
+
+
+def _nominee_copies(
+    contacts: pd.DataFrame,
+    cust: pd.DataFrame,
+    cust_r: Any,
+    reviews: list[pd.DataFrame],
+    warnings: list[str],
+) -> pd.DataFrame:
+    """Copy each outage letter to the customer's nominee, at the nominee's own address.
+
+    A copy's ``contact_ref`` is the original's + ``-NC`` (the trace finds the
+    customer through the original). A nominee without an address goes to
+    review (sending it to the customer's address would be a guess). When the
+    customer file gives no nominee address column at all, one warning says how
+    many copies could not be made, instead of a review row per customer.
+    """
+    letters = contacts[contacts["campaign"] == "outage_letter"]
+    named = _circuits.known(letters["nominee_name"]) if "nominee_name" in letters else None
+    if named is None or not named.any():
+        return letters.iloc[:0].copy()
+    if "nominee_address_line_1" not in set(cust_r.columns_used.values()):
+        warnings.append(
+            f"{int(named.sum()):,} outage letters are for customers with a nominee, but the "
+            "customer file gives no nominee address (nominee_address_line_1...): no copies "
+            "for nominees were made - map the nominee address columns to send them"
+        )
+        return letters.iloc[:0].copy()
+    with_address = letters.merge(
+        cust[[CUSTOMER_ID, *_NOMINEE_COLUMNS]], on=CUSTOMER_ID, how="left", validate="m:1"
+    )
+    copies, review = nominee_copies(with_address.rename(columns={"contact_ref": "letter_ref"}))
+    copies["contact_ref"] = copies["copy_of"].astype("str") + "-NC"
+    reviews.append(review)
+    return copies
 
 
 def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConfig) -> str:
