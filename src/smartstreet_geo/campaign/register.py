@@ -88,6 +88,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import ParameterError, SmartStreetGeoError
+from ..export import TRACE_COLUMNS as _TRACE_COLUMNS
 from ..schema import CUSTOMER_ID
 
 __all__ = [
@@ -1267,19 +1268,8 @@ def forget_run(register: ContactRegister, run_id: str) -> ContactRegister:
 
 
 # --------------------------------------------------------------------------- traceability
-#: Columns of :func:`trace_table`.
-TRACE_COLUMNS = (
-    "contact_ref",
-    "campaign",
-    "channel",
-    "customer_id",
-    "premise_key",
-    "equipment_ids",
-    "outage_dates",
-    "campaign_reference",
-    "run_id",
-    "run_date",
-)
+#: Columns of :func:`trace_table` (defined once, by the writer of ``contact_trace.csv``).
+TRACE_COLUMNS = _TRACE_COLUMNS
 
 
 def trace_table(register: ContactRegister, *, run_id: str | None = None) -> pd.DataFrame:
