@@ -33,23 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = (
-    "contact_ref",
-    "campaign",
-    "template_id",
-    "addressee",
-    "address_line_1",
-    "address_line_2",
-    "address_line_3",
-    "post_town",
-    "postcode",
-    "accessible_format",
-    "equipment_kind",
-    "install_date",
-    "outage_date",
-    "circuit_id",
-    "reason",
-)
+from smartstreet_geo.export import LETTER_COLUMNS as COLUMNS  # the mail-merge columns
+
 WHEN = dt.date(2027, 3, 1)
 
 
