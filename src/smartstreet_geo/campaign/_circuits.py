@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
 from ._join import arrow, first_of_groups, group_starts, join_groups
+from ._keys import known
 
 __all__ = ["POSSIBLE_REACH_M", "OutageImpact", "Placed", "downstream", "membership", "place"]
 
@@ -152,12 +153,6 @@ class OutageImpact:
 
     affected: pd.DataFrame
     uncertain: pd.DataFrame
-
-
-def known(values: pd.Series) -> pd.Series:
-    """Return True where a key is present and not blank (a missing key matches nothing)."""
-    text = values.astype("str")
-    return (values.notna() & text.str.strip().ne("")).fillna(False).astype(bool)
 
 
 def _key_pairs(customers: pd.DataFrame, equipment: pd.DataFrame, key: str) -> pd.DataFrame:

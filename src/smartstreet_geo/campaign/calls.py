@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from ..schema import CUSTOMER_ID, NOMINEE_NAME, NOMINEE_PHONE, PHONE, POSTCODE, PSR_NEEDS
-from .phones import _missing, normalise_uk_phones
+from ._keys import known
+from .phones import normalise_uk_phones
 from .psr import NeedsTable, assess_needs_many
 
 __all__ = [
@@ -69,15 +70,6 @@ class CallList(NamedTuple):
 
     calls: pd.DataFrame  #: in the order a call handler works them
     past: pd.DataFrame  #: calls whose outage date is before the run date (not to be made)
-
-
-def _known(values: pd.Series) -> pd.Series:
-    """Return True where a value is present and not blank (any text, even unencodable)."""
-    return pd.Series(
-        [v.strip() != "" if isinstance(v, str) else not _missing(v) for v in values],
-        index=values.index,
-        dtype=bool,
-    )
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -166,8 +158,8 @@ def plan_calls(
     own_v = own.to_numpy(dtype=object)
     nom_v = nom.to_numpy(dtype=object)
 
-    own_given = _known(own_raw).to_numpy()
-    nom_given = _known(nom_raw).to_numpy()
+    own_given = known(own_raw).to_numpy()
+    nom_given = known(nom_raw).to_numpy()
     notes: list[str | None] = []
     for wants_nominee, own_ok, nom_ok, own_in, nom_in in zip(
         first, has_own, has_nom, own_given, nom_given, strict=True
@@ -211,7 +203,7 @@ def plan_calls(
 
     review: list[tuple[object, str, str]] = []
     ids = _column(psr, CUSTOMER_ID).astype(object).to_numpy()
-    nominee_named = _known(_column(psr, NOMINEE_NAME)).to_numpy()
+    nominee_named = known(_column(psr, NOMINEE_NAME)).to_numpy()
     for i, cid in enumerate(ids):
         reason = needs["needs_review"].iat[i]
         if isinstance(reason, str):

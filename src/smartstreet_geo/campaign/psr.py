@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputFileError
+from ._keys import known
 
 __all__ = [
     "ACCESSIBLE_FORMATS",
@@ -438,17 +439,13 @@ def nominee_copies(letters: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     0           C  nominee_no_address
     """
 
-    def known(col: str) -> pd.Series:
+    def given(col: str) -> pd.Series:
         if col not in letters:
             return pd.Series(False, index=letters.index)
-        return pd.Series(
-            [isinstance(v, str) and v.strip() != "" for v in letters[col]],
-            index=letters.index,
-            dtype=bool,
-        )
+        return known(letters[col])
 
-    named = known("nominee_name")
-    has_address = known("nominee_address_line_1")
+    named = given("nominee_name")
+    has_address = given("nominee_address_line_1")
     copies = letters[named & has_address].copy()
     copies["copy_of"] = pd.Series(
         list(copies["letter_ref"]) if "letter_ref" in copies else [None] * len(copies),

@@ -32,6 +32,7 @@ from ..schema import (
 )
 from . import _circuits
 from ._join import first_of_groups, fixed, group_starts, join_groups
+from ._keys import known
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
@@ -344,7 +345,7 @@ def run_campaign(
 
     # ------------------------------------------------------------------ undeliverable letters
     # a letter without an address line cannot be delivered: a person completes the address
-    no_address = (contacts["channel"] == "letter") & ~_circuits.known(contacts["address_line_1"])
+    no_address = (contacts["channel"] == "letter") & ~known(contacts["address_line_1"])
     undeliverable = contacts[no_address]
     reviews.append(
         pd.DataFrame(
@@ -470,7 +471,7 @@ def _nominee_copies(
     many copies could not be made, instead of a review row per customer.
     """
     letters = contacts[contacts["campaign"] == "outage_letter"]
-    named = _circuits.known(letters["nominee_name"]) if "nominee_name" in letters else None
+    named = known(letters["nominee_name"]) if "nominee_name" in letters else None
     if named is None or not named.any():
         return letters.iloc[:0].copy()
     if "nominee_address_line_1" not in set(cust_r.columns_used.values()):
