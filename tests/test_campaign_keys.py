@@ -526,3 +526,28 @@ def test_no_nominee_address_column_is_one_warning_not_a_review_flood(tmp_path):
     assert r.nominee_copies.empty
     assert not r.manual_review["issue"].isin(["copy_address_missing", "nominee_no_address"]).any()
     assert sum("no nominee address" in w for w in r.warnings) == 1
+
+
+def test_psr_customer_without_phone_is_not_sent_back_to_review_every_wave(tmp_path):
+    _customers(
+        tmp_path,
+        [
+            {
+                "customer_id": "nophone",
+                "phone": "",
+                "easting": E + 10,
+                "northing": N,
+                "circuit_id": "C1",
+            },
+        ],
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "C1", "easting": E, "northing": N}])
+    cfg = _config(tmp_path)
+    cfg["suppression"] = {"register": "register.parquet"}
+    first = run_campaign(load_config(cfg, base=tmp_path), new_register=True)
+    assert list(first.contacts["campaign"]) == ["outage_letter"]
+    assert list(first.manual_review["issue"]) == ["no_usable_phone"]
+    first.save_register()
+    second = run_campaign(load_config(cfg, base=tmp_path))
+    assert second.contacts.empty  # the letter went in wave 1
+    assert second.manual_review.empty  # and the missing phone was reviewed then

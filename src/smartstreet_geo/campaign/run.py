@@ -335,6 +335,18 @@ def run_campaign(
     contacts, suppressed = suppress_repeats(contacts, register, outage_dates=dates)
     for cid, why in zip(suppressed[CUSTOMER_ID], suppressed["suppressed_reason"], strict=True):
         not_reasons.setdefault(cid, why)
+    # A PSR customer already written to about these outages, with nothing new to announce, is
+    # not sent back to review for a missing phone or a register code every wave.
+    told = suppressed.loc[suppressed["campaign"] == "outage_letter", CUSTOMER_ID]
+    still = contacts.loc[
+        contacts["campaign"].isin(["outage_letter", "outage_phone_call"]), CUSTOMER_ID
+    ]
+    settled = set(told) - set(still)
+    if settled:
+        reviews = [
+            r[~(r["issue"].isin(["psr_no_phone", "psr_needs_code"]) & r[CUSTOMER_ID].isin(settled))]
+            for r in reviews
+        ]
     # a contact left with only some of its equipment is about the next outage of those
     is_outage = contacts["campaign"].isin(["outage_letter", "outage_phone_call"])
     if is_outage.any():
