@@ -13,8 +13,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ColumnMappingError
+
+if TYPE_CHECKING:
+    from ._files import Source
 
 __all__ = ["ALIASES", "ColumnPlan", "column_labels", "header_looks_like_data", "resolve_columns"]
 
@@ -162,7 +166,7 @@ def resolve_columns(
     wanted: Iterable[str],
     mapping: Mapping[str, str] | None,
     *,
-    source: Path,
+    source: Path | Source,
 ) -> ColumnPlan:
     """Decide which file column is read as which canonical column.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,9 @@ from ..schema import (
     Reason,
 )
 from ._fields import Rejects, clean_text, none_mask, parse_float
+
+if TYPE_CHECKING:
+    from ._files import Source
 
 __all__ = ["locate_rows"]
 
@@ -61,7 +64,7 @@ def locate_rows(
     declared_crs: Any,
     rejects: Rejects,
     *,
-    source: Path,
+    source: Path | Source,
     geom_types: Collection[str],
     source_names: dict[str, str],
     xy_out: dict[str, npt.NDArray[np.float64]] | None = None,
@@ -141,7 +144,7 @@ def _check_agreement(
     geoms: npt.NDArray[Any],
     rejects: Rejects,
     pairs: list[tuple[str, str, bool]],
-    source: Path,
+    source: Path | Source,
     source_names: dict[str, str],
     primary: str,
 ) -> None:
@@ -233,7 +236,7 @@ def _from_xy(
     rejects: Rejects,
     xcol: str,
     ycol: str,
-    source: Path,
+    source: Path | Source,
     source_names: dict[str, str],
     *,
     bng: bool,
@@ -295,7 +298,7 @@ def _render_pairs(
 def _file_level_check_xy(
     reasons: npt.NDArray[Any],
     unparseable: npt.NDArray[np.bool_],
-    source: Path,
+    source: Path | Source,
     label: str,
     pair: npt.NDArray[Any],
 ) -> None:
@@ -336,7 +339,7 @@ def _from_geometries(
     crs: Any,
     rejects: Rejects,
     *,
-    source: Path,
+    source: Path | Source,
     geom_types: Collection[str],
 ) -> npt.NDArray[Any]:
     n = len(geoms)

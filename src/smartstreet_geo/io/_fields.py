@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 
 from ..schema import MAX_FIELD_LENGTH, PERSONAL_COLUMNS, Reason
 from ._result import empty_rejects
+
+if TYPE_CHECKING:
+    from ._files import Source
 
 __all__ = [
     "Rejects",
@@ -281,7 +284,7 @@ class Rejects:
         The input file, for the report.
     """
 
-    def __init__(self, n: int, source: Path) -> None:
+    def __init__(self, n: int, source: Path | Source) -> None:
         self.n = n
         self.source = source
         # one entry per add(): the rows it rejected and what to say about them (nothing
@@ -292,6 +295,14 @@ class Rejects:
         #: File column names read as personal columns (``Customer Name`` read as ``name``):
         #: their values are never copied into a reject, whatever the column is called.
         self.personal: frozenset[str] = frozenset()
+        #: What each row is called in reports (a data frame's index labels); ``None``:
+        #: the 1-based row number.
+        self.labels: npt.NDArray[np.int64] | None = None
+
+    def number(self, positions: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Return how the rows at ``positions`` (0-based) are called in reports."""
+        at = np.asarray(positions, dtype=np.int64)
+        return at + 1 if self.labels is None else self.labels[at]
 
     @property
     def ok(self) -> npt.NDArray[np.bool_]:
@@ -341,7 +352,7 @@ class Rejects:
             return np.concatenate(out).astype(object)[order]
 
         reason, column, raw, detail = spread(1), spread(2), spread(3), spread(4)
-        rows = at[order] + 1
+        rows = self.number(at[order])
         value = [_show(c, v, self.personal) for c, v in zip(column, raw, strict=True)]
         bad_ids = self.ids.iloc[at[order]].astype(object)
         ids = bad_ids.where(bad_ids.notna(), None).to_numpy()

@@ -14,11 +14,24 @@ import pandas as pd
 
 from ..errors import CRSError, EncodingError, InputFileError
 
-__all__ = ["RawTable", "load_table"]
+__all__ = ["RawTable", "Source", "load_frame", "load_sql", "load_table"]
 
 _CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 _PARQUET_SUFFIXES = {".parquet", ".geoparquet", ".pq"}
 _OGR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml"}
+
+
+class Source(str):
+    """The name of an input that is not a file (a data frame, a database query).
+
+    Messages name an input by its path or, through ``.name``, its file name;
+    a :class:`Source` answers both with its own text.
+    """
+
+    @property
+    def name(self) -> str:
+        """The text itself (what a path's file name is in messages)."""
+        return str(self)
 
 
 @dataclass
@@ -29,11 +42,14 @@ class RawTable:
     geometry: np.ndarray[Any, Any] | None
     crs: Any
     format: str
-    path: Path
+    path: Path | Source
     #: Fields found in each CSV record (``None``: every record has :attr:`n_fields`).
     field_counts: npt.NDArray[np.int64] | None = None
     #: Fields in the header line (CSV only).
     n_fields: int | None = None
+    #: What each row is called in reports (a data frame's index labels); ``None``: the
+    #: 1-based row number, as in a file.
+    row_labels: npt.NDArray[np.int64] | None = None
 
 
 def load_table(
@@ -390,7 +406,7 @@ def _load_ogr(p: Path, *, layer: str | int | None, crs: Any) -> RawTable:
     return _split_geo(gdf, p.suffix.lower().lstrip("."), p, crs)
 
 
-def _split_geo(gdf: Any, fmt: str, p: Path, declared: Any) -> RawTable:
+def _split_geo(gdf: Any, fmt: str, p: Path | Source, declared: Any) -> RawTable:
     from pyproj import CRS
 
     geom_name = gdf.geometry.name
@@ -413,3 +429,132 @@ def _split_geo(gdf: Any, fmt: str, p: Path, declared: Any) -> RawTable:
             "longitude/latitude; smartstreet-geo never assumes one."
         )
     return RawTable(frame, geoms, crs, fmt, p)
+
+
+def _row_labels(index: pd.Index) -> npt.NDArray[np.int64] | None:
+    """Return a frame's index labels as row numbers, or ``None`` where they cannot be.
+
+    Integer labels that are unique name the rows (``frame.loc[row_number]``
+    finds a rejected row); any other index (text, repeated, a MultiIndex) gives
+    1-based positions, as for a file.
+    """
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return np.arange(len(index), dtype=np.int64)
+    if pd.api.types.is_integer_dtype(index.dtype) and index.is_unique and index.nlevels == 1:
+        return np.asarray(index, dtype=np.int64)
+    return None
+
+
+def load_frame(frame: pd.DataFrame, *, crs: Any = None, source: str | None = None) -> RawTable:
+    """Take a pandas DataFrame or GeoDataFrame as a :class:`RawTable`, as if read from a file.
+
+    Values keep their types (as from Parquet); a GeoDataFrame's active geometry
+    and CRS are used and checked like a GeoPackage's. Row numbers in reports
+    are the frame's index labels when those are unique integers.
+    """
+    import geopandas as gpd
+
+    kind = type(frame).__name__
+    name = Source(source or kind)
+    labels = _row_labels(frame.index)
+    if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame.columns:
+        raw = _split_geo(frame, "geodataframe", name, crs)
+    else:
+        plain = pd.DataFrame(frame, copy=False)
+        plain.columns = [str(c) for c in plain.columns]
+        raw = RawTable(plain, None, None, "dataframe", name)
+    raw.frame = raw.frame.reset_index(drop=True)
+    raw.row_labels = labels
+    return raw
+
+
+def _safe_url(url: Any) -> str:
+    """Return a database URL without user, password or query options (may hold secrets)."""
+    return str(url.set(username=None, password=None, query={}).render_as_string())
+
+
+def load_sql(
+    con: Any,
+    sql: str,
+    *,
+    crs: Any = None,
+    geom_col: str | None = "geom",
+    params: Any = None,
+) -> RawTable:
+    """Run ``sql`` on a database and take its result as a :class:`RawTable`.
+
+    ``con`` is a SQLAlchemy URL (``"postgresql+psycopg://host/db"``), Engine or
+    Connection. A PostGIS geometry column named ``geom_col`` (when the result has
+    one) becomes the geometries; its SRID becomes the CRS. Row numbers in reports
+    are the 1-based rows of the result, in the query's order.
+    """
+    import sqlalchemy as sa
+
+    owned = None
+    if isinstance(con, str):
+        try:
+            url = sa.engine.make_url(con)
+        except sa.exc.ArgumentError as exc:
+            raise InputFileError(
+                "not a database URL; write e.g. postgresql+psycopg://HOST:PORT/DATABASE"
+            ) from exc
+        if url.drivername == "postgresql":  # the driver that is installed (psycopg 3)
+            url = url.set(drivername="postgresql+psycopg")
+        owned = con = sa.create_engine(url)
+    engine_url = con.engine.url if hasattr(con, "engine") else con.url
+    name = Source(f"{_safe_url(engine_url)} (query)")
+    try:
+        frame = pd.read_sql(sa.text(sql), con, params=params)
+    except sa.exc.SQLAlchemyError as exc:
+        # the type and SQLSTATE only: a database message may quote a value from the data
+        orig = getattr(exc, "orig", None)
+        code = getattr(orig, "sqlstate", None)
+        what = type(orig).__name__ if orig is not None else type(exc).__name__
+        raise InputFileError(
+            f"{name}: the database refused the query or the connection ({what}"
+            f"{', SQLSTATE ' + code if code else ''}). Check the URL, that the server is "
+            "running, and run the query in psql."
+        ) from None
+    finally:
+        if owned is not None:
+            owned.dispose()
+    frame.columns = [str(c) for c in frame.columns]
+    if geom_col is None or geom_col not in frame.columns:
+        return RawTable(frame, None, None, "sql", name)
+    return _from_postgis(frame, geom_col, name, crs)
+
+
+def _from_postgis(frame: pd.DataFrame, geom_col: str, name: Source, declared: Any) -> RawTable:
+    """Decode a PostGIS geometry column (hex EWKB text or bytes); every row's SRID is checked.
+
+    By hand rather than ``geopandas.read_postgis``: that takes the first row's SRID
+    for every row, decodes row by row, and cannot be asked whether the column is there
+    before the query has run.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if frame.columns.tolist().count(geom_col) > 1:
+        raise InputFileError(f"{name}: the query returns two {geom_col!r} columns.")
+    values = frame[geom_col].to_numpy(dtype=object)
+    given = ~pd.isna(values)
+    geoms = np.full(len(values), None, dtype=object)
+    if given.any():
+        try:
+            geoms[given] = shapely.from_wkb(values[given])
+        except (shapely.errors.GEOSException, TypeError, ValueError) as exc:
+            raise InputFileError(
+                f"{name}: column {geom_col!r} is not a PostGIS geometry (cast it with "
+                f"::geometry, or give geom_col=None and coordinate columns) ({type(exc).__name__})."
+            ) from None
+    srids = np.unique(shapely.get_srid(geoms[given])) if given.any() else np.array([], int)
+    if srids.size > 1:
+        raise CRSError(
+            f"{name}: column {geom_col!r} mixes SRIDs {', '.join(map(str, srids.tolist()))}; "
+            "transform them to one in the query (ST_Transform)."
+        )
+    crs = f"EPSG:{int(srids[0])}" if srids.size and srids[0] != 0 else None
+    gdf = gpd.GeoDataFrame(
+        frame.drop(columns=[geom_col]), geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs
+    )
+    return _split_geo(gdf, "postgis", name, declared)

@@ -72,7 +72,7 @@ from ._fields import (
     parse_bool,
     parse_date,
 )
-from ._files import RawTable, load_table
+from ._files import RawTable, load_frame, load_sql, load_table
 from ._result import NetworkReadResult, ReadResult
 
 __all__ = ["read_customers", "read_equipment", "read_network"]
@@ -86,6 +86,9 @@ EDGE_COLUMNS = (EDGE_ID, FROM_NODE, TO_NODE, CIRCUIT_ID, SUBSTATION_ID, NORMALLY
 SUBSTATION_COLUMNS = (SUBSTATION_ID, NODE, NAME)
 
 Columns = Mapping[str, str] | None
+#: What a reader takes: a file path, a pandas DataFrame or GeoDataFrame, or (with
+#: ``sql=``) a database URL or SQLAlchemy Engine/Connection.
+Input = str | Path | pd.DataFrame | Any
 _CLI_KIND = {
     "customer": "customers",
     "equipment": "equipment",
@@ -109,8 +112,40 @@ WHOLE_ROW = "(whole row)"
 _PAIRS = ((EASTING, NORTHING), (LONGITUDE, LATITUDE))
 
 
+def _load(
+    source: Input,
+    *,
+    sql: str | None,
+    geom_col: str | None,
+    encoding: str | None,
+    layer: str | int | None,
+    crs: Any,
+    delimiter: str | None,
+) -> RawTable:
+    """Load a file, a data frame or a query result as raw values."""
+    if sql is not None:
+        if isinstance(source, (pd.DataFrame, Path)):
+            raise TypeError(
+                "sql=... needs a database URL or a SQLAlchemy Engine/Connection as the input, "
+                f"not a {type(source).__name__}"
+            )
+        return load_sql(source, sql, crs=crs, geom_col=geom_col)
+    if isinstance(source, pd.DataFrame):
+        return load_frame(source, crs=crs)
+    if isinstance(source, str) and "://" in source:
+        raise InputFileError(
+            "a database URL needs a query: read_customers(url, sql='SELECT ... FROM ...')."
+        )
+    if not isinstance(source, (str, Path)):
+        raise TypeError(
+            "give a file path, a pandas DataFrame or GeoDataFrame, or a database URL or "
+            f"SQLAlchemy Engine with sql=...; not a {type(source).__name__}"
+        )
+    return load_table(source, encoding=encoding, layer=layer, delimiter=delimiter, crs=crs)
+
+
 def _prepare(
-    path: str | Path,
+    path: Input,
     wanted: Sequence[str],
     required: Sequence[str],
     *,
@@ -120,8 +155,18 @@ def _prepare(
     layer: str | int | None,
     crs: Any,
     delimiter: str | None,
+    sql: str | None = None,
+    geom_col: str | None = "geom",
 ) -> _Prepared:
-    raw = load_table(path, encoding=encoding, layer=layer, delimiter=delimiter, crs=crs)
+    raw = _load(
+        path,
+        sql=sql,
+        geom_col=geom_col,
+        encoding=encoding,
+        layer=layer,
+        crs=crs,
+        delimiter=delimiter,
+    )
     source = raw.path
     usable = (*wanted, *_LOCATION_COLUMNS)
     plan = resolve_columns(raw.frame.columns, usable, columns, source=source)
@@ -146,6 +191,7 @@ def _prepare(
     frame = raw.frame.iloc[:, at].set_axis([plan.used[plan.present[i]] for i in at], axis=1)
     frame = frame.reset_index(drop=True)
     rejects = Rejects(len(frame), source)
+    rejects.labels = raw.row_labels
     rejects.personal = frozenset(s for s, c in plan.used.items() if c in PERSONAL_COLUMNS)
     if raw.field_counts is not None and raw.n_fields is not None:
         found = raw.field_counts
@@ -262,7 +308,11 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
     conflict = np.zeros(len(ids), dtype=bool)
     conflict[rows[distinct > 1]] = True
     dup_ids = ids[dup_any]
-    first_of = pd.Series(rows + 1, index=dup_ids.index).groupby(dup_ids.to_numpy()).transform("min")
+    first_of = (
+        pd.Series(p.rejects.number(rows), index=dup_ids.index)
+        .groupby(dup_ids.to_numpy())
+        .transform("first")
+    )
     first_row = np.zeros(len(ids), dtype=np.int64)
     first_row[rows] = first_of.to_numpy()
     exact = keys.duplicated(keep="first").to_numpy() & has_id & ~conflict
@@ -273,7 +323,7 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
         Reason.CONFLICTING_DUPLICATE,
         name,
         ids,
-        _rows_by_id(ids, conflict),
+        _rows_by_id(ids, conflict, p.rejects),
     )
     p.rejects.add(
         exact,
@@ -303,14 +353,14 @@ def _id_keys(ids: pd.Series) -> npt.NDArray[np.int64]:
     return np.asarray(pd.factorize(ids)[0], dtype=np.int64)
 
 
-def _rows_by_id(ids: pd.Series, mask: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+def _rows_by_id(ids: pd.Series, mask: npt.NDArray[np.bool_], rejects: Rejects) -> npt.NDArray[Any]:
     out = np.full(len(ids), None, dtype=object)
     if not mask.any():
         return out
     sub = ids[mask]
     groups = sub.groupby(sub, sort=False).groups
     for _key, idx in groups.items():
-        text = "rows " + ", ".join(str(i + 1) for i in idx)
+        text = "rows " + ", ".join(map(str, rejects.number(np.asarray(idx)).tolist()))
         out[np.asarray(idx)] = text
     return out
 
@@ -325,7 +375,7 @@ def _finish(
     keep = np.flatnonzero(ok)
     kept = in_threads(lambda col: _kept(col, ok, keep), list(columns.values()), rows=ok.size)
     data = dict(zip(columns, kept, strict=True))
-    data[SOURCE_ROW] = np.flatnonzero(ok).astype("int64") + 1
+    data[SOURCE_ROW] = p.rejects.number(keep)
     # the geometries are shapely objects or None by construction: wrap them as they are
     # (GeoSeries(...) would check every one of a million again)
     geoms = gpd.GeoSeries(GeometryArray(geometry[ok], crs=BNG_CRS))
@@ -440,7 +490,7 @@ def _locate(
 
 # --------------------------------------------------------------------------- customers
 def read_customers(
-    path: str | Path,
+    path: Input,
     *,
     columns: Columns = None,
     crs: Any = None,
@@ -448,14 +498,22 @@ def read_customers(
     layer: str | int | None = None,
     delimiter: str | None = None,
     check_postcodes: bool = True,
+    sql: str | None = None,
+    geom_col: str | None = "geom",
 ) -> ReadResult:
     """Read a customer file into British National Grid, keeping every row accounted for.
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path, DataFrame, GeoDataFrame or database
         CSV (UTF-8 with or without BOM; other encodings via ``encoding``),
-        Parquet/GeoParquet, GeoPackage or GeoJSON.
+        Parquet/GeoParquet, GeoPackage or GeoJSON; or a pandas DataFrame or
+        GeoDataFrame already in memory (mapped, checked and rejected exactly as
+        a file; a GeoDataFrame's geometry and CRS are used like a GeoPackage's,
+        and the rejects' ``row_number`` and the rows' ``source_row`` are the
+        frame's index labels when these are unique integers, else 1-based
+        positions); or, with ``sql``, a database URL such as
+        ``"postgresql://HOST:PORT/DATABASE"`` or a SQLAlchemy Engine/Connection.
     columns : mapping, optional
         ``{name in the file: canonical name}`` for columns named differently,
         e.g. ``{"MPAN": "customer_id", "X": "easting", "Y": "northing"}``.
@@ -474,6 +532,14 @@ def read_customers(
     check_postcodes : bool, default True
         Check coordinates against the postcode's district (catches
         easting/northing swapped inside England, and wrong postcodes).
+    sql : str, optional
+        A query run on the database ``path`` names (through SQLAlchemy; e.g.
+        PostGIS). Its result is read like a file; row numbers are the result's
+        1-based rows, so give the query an ``ORDER BY``.
+    geom_col : str or None, default "geom"
+        The query's PostGIS geometry column, when it has one (its SRID is the
+        CRS and must be the same in every row); ``None`` or a query without
+        that column reads locations from coordinate columns.
 
     Returns
     -------
@@ -518,6 +584,13 @@ def read_customers(
     >>> customers, rejects = result
     >>> customers.crs.to_epsg()
     27700
+
+    A data frame is read like the same rows in a file:
+
+    >>> import pandas as pd
+    >>> frame = pd.read_parquet(ssg.demo.path("customers"))
+    >>> ssg.read_customers(frame).n_valid == result.n_valid
+    True
     """
     p = _prepare(
         path,
@@ -529,6 +602,8 @@ def read_customers(
         layer=layer,
         crs=crs,
         delimiter=delimiter,
+        sql=sql,
+        geom_col=geom_col,
     )
     n = len(p.frame)
     ids = clean_text(p.frame[CUSTOMER_ID]) if n else pd.Series([], dtype="str")
@@ -609,20 +684,22 @@ def read_customers(
 
 # --------------------------------------------------------------------------- equipment
 def read_equipment(
-    path: str | Path,
+    path: Input,
     *,
     columns: Columns = None,
     crs: Any = None,
     encoding: str | None = None,
     layer: str | int | None = None,
     delimiter: str | None = None,
+    sql: str | None = None,
+    geom_col: str | None = "geom",
 ) -> ReadResult:
     """Read a file of new equipment into British National Grid.
 
     Parameters
     ----------
-    path, columns, crs, encoding, layer, delimiter
-        As for :func:`read_customers`.
+    path, columns, crs, encoding, layer, delimiter, sql, geom_col
+        As for :func:`read_customers` (a file, a data frame, or a database query).
 
     Returns
     -------
@@ -658,6 +735,8 @@ def read_equipment(
         layer=layer,
         crs=crs,
         delimiter=delimiter,
+        sql=sql,
+        geom_col=geom_col,
     )
     n = len(p.frame)
     ids = clean_text(p.frame[EQUIPMENT_ID]) if n else pd.Series([], dtype="str")
@@ -721,7 +800,14 @@ def read_equipment(
 
 # --------------------------------------------------------------------------- network
 def _read_edges(
-    path: str | Path, *, columns: Columns, crs: Any, layer: str | int | None, encoding: str | None
+    path: Input,
+    *,
+    columns: Columns,
+    crs: Any,
+    layer: str | int | None,
+    encoding: str | None,
+    sql: str | None = None,
+    geom_col: str | None = "geom",
 ) -> ReadResult:
     p = _prepare(
         path,
@@ -733,6 +819,8 @@ def _read_edges(
         layer=layer,
         crs=crs,
         delimiter=None,
+        sql=sql,
+        geom_col=geom_col,
     )
     n = len(p.frame)
     ids = clean_text(p.frame[EDGE_ID]) if n else pd.Series([], dtype="str")
@@ -768,7 +856,14 @@ def _read_edges(
 
 
 def _read_substations(
-    path: str | Path, *, columns: Columns, crs: Any, layer: str | int | None, encoding: str | None
+    path: Input,
+    *,
+    columns: Columns,
+    crs: Any,
+    layer: str | int | None,
+    encoding: str | None,
+    sql: str | None = None,
+    geom_col: str | None = "geom",
 ) -> ReadResult:
     p = _prepare(
         path,
@@ -780,6 +875,8 @@ def _read_substations(
         layer=layer,
         crs=crs,
         delimiter=None,
+        sql=sql,
+        geom_col=geom_col,
     )
     n = len(p.frame)
     ids = clean_text(p.frame[SUBSTATION_ID]) if n else pd.Series([], dtype="str")
@@ -799,8 +896,8 @@ def _read_substations(
 
 
 def read_network(
-    edges: str | Path,
-    substations: str | Path | None = None,
+    edges: Input,
+    substations: Input | None = None,
     *,
     edge_columns: Columns = None,
     substation_columns: Columns = None,
@@ -808,18 +905,22 @@ def read_network(
     encoding: str | None = None,
     edges_layer: str | int | None = None,
     substations_layer: str | int | None = None,
+    edges_sql: str | None = None,
+    substations_sql: str | None = None,
+    geom_col: str | None = "geom",
 ) -> NetworkReadResult:
     """Read LV network edges (cable sections, links) and substations.
 
     Parameters
     ----------
-    edges : str or Path
-        File of edges: ``edge_id``, ``from_node``, ``to_node``, ``circuit_id``,
+    edges : str, Path, DataFrame, GeoDataFrame or database
+        File (or data frame, see :func:`read_customers`) of edges: ``edge_id``,
+        ``from_node``, ``to_node``, ``circuit_id``,
         ``substation_id``, ``normally_open`` and LineString geometry. A
         GeoPackage may hold both layers (``edges`` and ``substations``), in
         which case ``substations`` may be omitted.
-    substations : str or Path, optional
-        File of substations: ``substation_id``, ``node`` (the LV busbar node the
+    substations : str, Path, DataFrame, GeoDataFrame or database, optional
+        File (or data frame) of substations: ``substation_id``, ``node`` (the LV busbar node the
         circuits leave from), optional ``name``, Point location.
     edge_columns, substation_columns : mapping, optional
         Column mappings, as for :func:`read_customers`.
@@ -828,6 +929,11 @@ def read_network(
     edges_layer, substations_layer : str or int, optional
         Layer names in multi-layer files (default ``"edges"`` and
         ``"substations"`` when both are in one GeoPackage).
+    edges_sql, substations_sql : str, optional
+        Queries for edges and substations when ``edges`` is a database URL or
+        SQLAlchemy Engine (``substations`` then defaults to the same database).
+    geom_col : str or None, default "geom"
+        The queries' PostGIS geometry column, as for :func:`read_customers`.
 
     Returns
     -------
@@ -842,7 +948,35 @@ def read_network(
     >>> net.edges.geometry.geom_type.unique().tolist()
     ['LineString']
     """
-    edges_path = Path(edges)
+    if edges_sql is not None or substations_sql is not None:
+        if edges_sql is None or substations_sql is None:
+            raise TypeError("give both edges_sql and substations_sql")
+        substations = edges if substations is None else substations
+        e = _read_edges(
+            edges,
+            columns=edge_columns,
+            crs=crs,
+            layer=None,
+            encoding=None,
+            sql=edges_sql,
+            geom_col=geom_col,
+        )
+        s = _read_substations(
+            substations,
+            columns=substation_columns,
+            crs=crs,
+            layer=None,
+            encoding=None,
+            sql=substations_sql,
+            geom_col=geom_col,
+        )
+        return NetworkReadResult(e, s)
+    if isinstance(edges, pd.DataFrame):
+        if substations is None:
+            raise TypeError("give the substations too when the edges are a data frame")
+        edges_path: Any = edges
+    else:
+        edges_path = Path(edges)
     if substations is None:
         if edges_path.suffix.lower() != ".gpkg":
             raise InputFileError(
