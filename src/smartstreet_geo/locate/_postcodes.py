@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import Reason
+from ..schema import Reason
 
 __all__ = [
     "check_against_postcodes",

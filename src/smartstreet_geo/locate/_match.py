@@ -1,0 +1,220 @@
+"""Address matching: candidate pairs blocked by postcode, scored with rapidfuzz, ranked.
+
+Candidates of a customer are the gazetteer addresses of its postcode unit
+(stage 1); a customer left without a clear match there is compared with the
+units that share all but the last character of its postcode (stage 2: the
+last character is the one most often mistyped, e.g. ``WN5 9XP`` / ``WN5 9XR``).
+Wider blocks (a whole sector, ~300-3,000 addresses) would cost 100 times more
+comparisons for errors the data rarely has.
+
+Pairs are built with numpy (``searchsorted`` on the sorted postcodes, then
+``repeat``), scored in one :func:`rapidfuzz.process.cpdist` call per batch
+(multi-threaded C++), and ranked with one ``lexsort`` - no Python code runs per
+customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from ._text import MAX_NUMBERS, normalise_address, split_numbers
+
+__all__ = ["MatchResult", "PreparedAddresses", "match_addresses", "prepare_addresses"]
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+#: Points taken off a candidate whose numbers include all of the customer's and more
+#: (the customer gave no flat number, or no number at all): such a match is never clear.
+MISSING_NUMBER_PENALTY = 20.0
+#: Pairs scored per rapidfuzz call (bounds memory: ~60 bytes a pair).
+BATCH_PAIRS = 4_000_000
+#: Candidates kept per customer for review.
+MAX_CANDIDATES = 5
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedAddresses:
+    """An address gazetteer made ready for matching (sorted by postcode)."""
+
+    uprn: I64
+    postcode: npt.NDArray[np.object_]
+    easting: F64
+    northing: F64
+    words: npt.NDArray[np.object_]
+    numbers: I64
+    codes: dict[str, int]
+
+
+def prepare_addresses(frame: pd.DataFrame) -> PreparedAddresses:
+    """Normalise a gazetteer frame (from ``read_address_gazetteer``) once."""
+    frame = frame.sort_values(["postcode", "uprn"], kind="stable", ignore_index=True)
+    parts = [frame[c] for c in ("sub_building", "building_name", "building_number", "street")]
+    # the locality is compared too (customers often give it); the post town is not: it is the
+    # same for the whole block, so it would only make different streets look alike
+    text = normalise_address([*parts, frame["locality"]])
+    codes: dict[str, int] = {}
+    words, numbers = split_numbers(text, codes)
+    return PreparedAddresses(
+        uprn=frame["uprn"].to_numpy(np.int64),
+        postcode=frame["postcode"].to_numpy(object),
+        easting=frame["easting"].to_numpy(np.float64),
+        northing=frame["northing"].to_numpy(np.float64),
+        words=words,
+        numbers=numbers,
+        codes=codes,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class MatchResult:
+    """Per customer (of those asked): best candidate, its score, the runner-up's score."""
+
+    best: I64  # gazetteer row, -1 none
+    score: F64  # NaN when no candidate
+    runner_up: F64  # 0 when one candidate only, NaN when none
+    spread_m: F64  # farthest plausible alternative from the best, metres
+    stage: npt.NDArray[np.int8]  # 1 own unit, 2 neighbouring units, 0 none
+    cand_row: I64  # customer (position in the asked set) of each candidate kept
+    cand_addr: I64  # gazetteer row
+    cand_score: F64
+
+
+def _ranges(
+    sorted_pc: npt.NDArray[np.object_], keys: npt.NDArray[np.object_], *, prefix: bool
+) -> tuple[I64, I64]:
+    """Row ranges of the gazetteer holding each key (a unit, or units starting with a prefix)."""
+    codes, uniq = pd.factorize(pd.Series(keys, dtype=object))
+    u = np.asarray(uniq, dtype=object)
+    lo = np.searchsorted(sorted_pc, u, side="left")
+    hi = (
+        np.searchsorted(sorted_pc, np.asarray([k + "~" for k in u.tolist()], dtype=object))
+        if prefix
+        else np.searchsorted(sorted_pc, u, side="right")
+    )
+    lo_c = np.where(codes >= 0, lo[np.maximum(codes, 0)] if u.size else 0, 0)
+    hi_c = np.where(codes >= 0, hi[np.maximum(codes, 0)] if u.size else 0, 0)
+    return lo_c.astype(np.int64), hi_c.astype(np.int64)
+
+
+def _pairs(lo: I64, hi: I64) -> tuple[I64, I64]:
+    counts = hi - lo
+    owner = np.repeat(np.arange(len(lo), dtype=np.int64), counts)
+    start = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
+    return owner, start + np.arange(len(owner), dtype=np.int64)
+
+
+def _score(
+    words: npt.NDArray[np.object_],
+    numbers: I64,
+    gaz: PreparedAddresses,
+    owner: I64,
+    addr: I64,
+) -> F64:
+    out = np.empty(len(owner), dtype=np.float64)
+    for s in range(0, len(owner), BATCH_PAIRS):
+        o, a = owner[s : s + BATCH_PAIRS], addr[s : s + BATCH_PAIRS]
+        text = process.cpdist(
+            words[o], gaz.words[a], scorer=fuzz.token_set_ratio, workers=-1, dtype=np.float32
+        )
+        cn, gn = numbers[o], gaz.numbers[a]
+        has = cn >= 0
+        found = np.zeros_like(has)
+        for k in range(MAX_NUMBERS):
+            found[:, k] = (cn[:, k, None] == gn).any(axis=1)
+        subset = (found | ~has).all(axis=1)
+        equal = subset & (has.sum(axis=1) == (gn >= 0).sum(axis=1))
+        out[s : s + len(o)] = np.where(
+            equal, text, np.where(subset, np.maximum(text - MISSING_NUMBER_PENALTY, 0.0), 0.0)
+        )
+    return out
+
+
+def _rank(
+    owner: I64, addr: I64, score: F64, n: int, gaz: PreparedAddresses, band: float
+) -> tuple[I64, F64, F64, F64, I64, I64, F64]:
+    """Best, its score, the runner-up's score, spread, and the top candidates, per owner."""
+    best = np.full(n, -1, np.int64)
+    top = np.full(n, np.nan)
+    second = np.full(n, np.nan)
+    spread = np.full(n, np.nan)
+    live = score > 0
+    owner, addr, score = owner[live], addr[live], score[live]
+    if not len(owner):
+        e = np.zeros(0, np.int64)
+        return best, top, second, spread, e, e, np.zeros(0)
+    # ties broken by UPRN so that the answer does not depend on input order
+    order = np.lexsort((gaz.uprn[addr], -score, owner))
+    owner, addr, score = owner[order], addr[order], score[order]
+    first = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    size = np.diff(np.r_[first, len(owner)])
+    rank = np.arange(len(owner)) - np.repeat(first, size)
+    who = owner[first]
+    best[who] = addr[first]
+    top[who] = score[first]
+    second[who] = np.where(size > 1, score[np.minimum(first + 1, len(score) - 1)], 0.0)
+    # spread: how far the plausible alternatives (within ``band`` of the best) lie from it
+    b_rep = np.repeat(addr[first], size)
+    near = score >= np.repeat(score[first], size) - band
+    d = np.hypot(gaz.easting[addr] - gaz.easting[b_rep], gaz.northing[addr] - gaz.northing[b_rep])
+    far = np.zeros(n)
+    np.maximum.at(far, owner[near], d[near])
+    spread[who] = far[who]
+    keep = rank < MAX_CANDIDATES
+    return best, top, second, spread, owner[keep], addr[keep], score[keep]
+
+
+def match_addresses(
+    lines: list[pd.Series],
+    postcodes: npt.NDArray[np.object_],
+    gaz: PreparedAddresses,
+    *,
+    accept_score: float,
+    min_gap: float,
+) -> MatchResult:
+    """Match customers (address lines, normalised postcode or None) against ``gaz``.
+
+    A match is *clear* when its score is at least ``accept_score`` and the
+    runner-up's is at least ``min_gap`` lower; customers without a clear
+    match in their own unit are tried against the neighbouring units.
+    """
+    n = len(postcodes)
+    words, numbers = split_numbers(normalise_address(lines), gaz.codes)
+    has_pc = np.asarray([isinstance(p, str) and len(p) >= 5 for p in postcodes.tolist()])
+    keys = np.where(has_pc, postcodes, "")
+    stage = np.zeros(n, np.int8)
+    # stage 1: own unit
+    lo, hi = _ranges(gaz.postcode, keys, prefix=False)
+    lo[~has_pc] = hi[~has_pc] = 0
+    o, a = _pairs(lo, hi)
+    s = _score(words, numbers, gaz, o, a)
+    band = min_gap * 2
+    best, top, second, spread, c_row, c_addr, c_score = _rank(o, a, s, n, gaz, band)
+    clear = (top >= accept_score) & (top - second >= min_gap)
+    stage[best >= 0] = 1
+    # stage 2: the units sharing all but the last character, for the rest
+    todo = np.flatnonzero(has_pc & ~clear)
+    if todo.size:
+        prefixes = np.asarray([p[:-1] for p in keys[todo].tolist()], dtype=object)
+        lo2, hi2 = _ranges(gaz.postcode, prefixes, prefix=True)
+        o2, a2 = _pairs(lo2, hi2)
+        s2 = _score(words[todo], numbers[todo], gaz, o2, a2)
+        b2, t2, sec2, sp2, r2, ad2, sc2 = _rank(o2, a2, s2, len(todo), gaz, band)
+        # the wider block replaces the unit's answer when it found anything
+        got = b2 >= 0
+        at = todo[got]
+        best[at], top[at], second[at], spread[at] = b2[got], t2[got], sec2[got], sp2[got]
+        stage[at] = 2
+        drop = np.isin(c_row, at)
+        keep2 = got[r2]
+        c_row = np.r_[c_row[~drop], todo[r2[keep2]]]
+        c_addr = np.r_[c_addr[~drop], ad2[keep2]]
+        c_score = np.r_[c_score[~drop], sc2[keep2]]
+        order = np.lexsort((-c_score, c_row))
+        c_row, c_addr, c_score = c_row[order], c_addr[order], c_score[order]
+    return MatchResult(best, top, second, spread, stage, c_row, c_addr, c_score)
