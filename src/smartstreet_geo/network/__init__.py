@@ -12,7 +12,11 @@ road may be on a different feeder):
 * who loses supply when a switch, cable section, node or piece of equipment is
   isolated (:func:`downstream_customers`), respecting normally-open points and
   closed rings (a customer fed from two directions is not cut off by one
-  isolation).
+  isolation);
+* how to keep supply while equipment is installed (:func:`plan_outage`): the
+  de-energised parts, the normally-open points that can backfeed them (one per
+  part: the network stays radial), the donor circuits' loading, and where a
+  temporary generator would restore a part no point can.
 
 A :class:`Network` is built once from the edges and substations read by
 :func:`smartstreet_geo.read_network`; :meth:`Network.validate` reports closed
@@ -24,6 +28,7 @@ repeated queries. Nothing here reads files or logs personal data.
 from __future__ import annotations
 
 from ._attach import AttachedCustomers
+from ._backfeed import BackfeedPlanner, LoadingLimit, OutagePlan, PlanWeights, plan_outage
 from ._graph import DEFAULT_MAX_DISTANCE_M, DEFAULT_REVIEW_MARGIN_M, Network
 from ._members import METHODS, STATUSES, circuit_members, reconcile_circuits
 from ._outage import downstream_customers, equipment_isolation_points
@@ -36,9 +41,14 @@ __all__ = [
     "METHODS",
     "STATUSES",
     "AttachedCustomers",
+    "BackfeedPlanner",
+    "LoadingLimit",
     "Network",
+    "OutagePlan",
+    "PlanWeights",
     "circuit_members",
     "downstream_customers",
     "equipment_isolation_points",
+    "plan_outage",
     "reconcile_circuits",
 ]

@@ -1,0 +1,391 @@
+"""Outage plans: backfeeding de-energised parts through normally-open points.
+
+Hand-drawn networks check each rule by name; a synthetic network checks every
+plan against an independent networkx recomputation (who is supplied after the
+switching, that the plan restores everyone any switching could, that the
+network stays radial); the IEEE European LV Test Feeder checks the same against
+pandapower's topology and the power-flow check against a pandapower run set
+up by hand; the demo network gives the README's count of calls avoided.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile import HOSTILE
+from smartstreet_geo.errors import ParameterError
+from smartstreet_geo.network import (
+    BackfeedPlanner,
+    LoadingLimit,
+    Network,
+    PlanWeights,
+    downstream_customers,
+    plan_outage,
+)
+
+
+def _net(rows, subs):
+    """Edges as (edge_id, from, to, circuit, open); substations as (id, node)."""
+    edges = pd.DataFrame(
+        rows, columns=["edge_id", "from_node", "to_node", "circuit_id", "normally_open"]
+    )
+    return Network(edges, pd.DataFrame(subs, columns=["substation_id", "node"]))
+
+
+def _customers(nodes, psr=()):
+    """One customer per node, named k_<node>; PSR for the nodes listed."""
+    return pd.DataFrame(
+        {
+            "customer_id": [f"k_{n}" for n in nodes],
+            "connection_node": list(nodes),
+            "psr": [n in psr for n in nodes],
+        }
+    )
+
+
+# Three substations. F1: S-a-b-c; F2: T-x-y; F3: U-z.
+BASE = [
+    ("e1", "S", "a", "F1", False),
+    ("e2", "a", "b", "F1", False),
+    ("e3", "b", "c", "F1", False),
+    ("f1", "T", "x", "F2", False),
+    ("f2", "x", "y", "F2", False),
+    ("g1", "U", "z", "F3", False),
+]
+SUBS = [("S1", "S"), ("S2", "T"), ("S3", "U")]
+NODES = ["a", "b", "c", "x", "y", "z"]
+
+
+def test_one_point_to_a_live_neighbour():
+    net = _net([*BASE, ("n1", "c", "y", "F1", True)], SUBS)
+    plan = plan_outage(net, _customers(NODES, psr={"c"}), "e2")
+    assert plan.points_to_close == ["n1"]
+    assert plan.restored_ids == ["k_b", "k_c"]
+    assert plan.interrupted_ids == [] and plan.psr_interrupted_ids == []
+    part = plan.parts.iloc[0]
+    assert (part["head_node"], part["customers"], part["psr"]) == ("b", 2, 1)
+    assert part["elements"] == "edge:e2" and part["candidate_points"] == "n1"
+    c = plan.closings.iloc[0]
+    assert (c["donor_circuit"], c["donor_substation"]) == ("F2", "S2")
+    assert (c["donor_customers_before"], c["donor_customers_after"]) == (2, 4)
+    assert c["customers_restored"] == 2 and not c["over_limit"]
+    cust = plan.customers.set_index("customer_id")
+    assert cust.loc["k_c", "restored_through"] == "n1" and cust.loc["k_c", "donor_circuit"] == "F2"
+    assert plan.generators.empty
+    assert plan.summary()["customers_restored"] == 2
+    text = plan.describe()
+    assert "close n1" in text and "F2 (2 -> 4 customers)" in text and "k_" not in text
+
+
+def test_two_points_picks_the_lighter_donor_and_respects_the_limit():
+    rows = [*BASE, ("n1", "c", "y", "F1", True), ("n2", "b", "z", "F1", True)]
+    net = _net(rows, SUBS)
+    cust = _customers(NODES)
+    plan = plan_outage(net, cust, "e2")
+    # F3 carries 1 customer, F2 2: the plan backfeeds from F3
+    assert plan.points_to_close == ["n2"]
+    assert plan.parts.loc[0, "candidate_points"] == "n1;n2"
+    assert plan.closings.loc[0, "donor_customers_after"] == 3
+    # F3 rated for 2 customers at 2 kVA each: F2 (no rating given) is chosen instead
+    limit = LoadingLimit(rating_kva={"F3": 4.0})
+    plan = plan_outage(net, cust, "e2", loading=limit)
+    assert plan.points_to_close == ["n1"]
+    assert not plan.closings["over_limit"].any()
+    # both over a 3-customer limit: flagged, not refused ...
+    limit = LoadingLimit(max_customers=2)
+    plan = plan_outage(net, cust, "e2", loading=limit)
+    assert plan.points_to_close == ["n2"] and plan.closings.loc[0, "over_limit"]
+    assert plan.closings.loc[0, "limit_detail"] == "3 customers > limit 2"
+    assert plan.summary()["over_limit"] == 1
+    # ... unless enforced: nothing closes and a generator is suggested
+    plan = plan_outage(net, cust, "e2", loading=LoadingLimit(max_customers=2, enforce=True))
+    assert plan.points_to_close == [] and plan.interrupted_ids == ["k_b", "k_c"]
+    assert plan.parts.loc[0, "reason"] == "every donor would be over the loading limit"
+    g = plan.generators.iloc[0]
+    assert (g["node"], g["customers"], g["demand_kva"]) == ("b", 2, 4.0)
+
+
+def test_no_point_suggests_a_generator_at_the_head_of_the_part():
+    net = _net(BASE, SUBS)
+    plan = plan_outage(net, _customers(NODES, psr={"c"}), "e2", loading=LoadingLimit(admd_kva=1.5))
+    assert plan.points_to_close == [] and plan.restored_ids == []
+    assert plan.psr_interrupted_ids == ["k_c"]
+    assert plan.parts.loc[0, "reason"] == "no normally-open point to a part that stays energised"
+    g = plan.generators.iloc[0]
+    assert (g["node"], g["customers"], g["psr"], g["demand_kva"]) == ("b", 2, 1, 3.0)
+
+
+def test_point_whose_other_side_is_also_isolated():
+    rows = [*BASE, ("n1", "c", "y", "F1", True)]
+    net = _net(rows, SUBS)
+    cust = _customers(NODES)
+    plan = plan_outage(net, cust, ["e2", "f1"])
+    assert plan.points_to_close == []
+    assert set(plan.interrupted_ids) == {"k_b", "k_c", "k_x", "k_y"}
+    assert set(plan.parts["reason"]) == {
+        "its normally-open points lead only to parts that stay de-energised"
+    }
+    # isolating the far node itself: the point leads to a work site
+    plan = plan_outage(net, cust, ["e2", "node:y"])
+    assert plan.points_to_close == [] and set(plan.interrupted_ids) == {"k_b", "k_c", "k_y"}
+    site = plan.customers.set_index("customer_id").loc["k_y"]
+    assert (site["part"], site["elements"]) == (-1, "node:y")
+    # a second point from the far part to a live circuit: a chain, one feed per part
+    net = _net([*rows, ("n2", "y", "z", "F2", True)], SUBS)
+    plan = plan_outage(net, cust, ["e2", "f1"])
+    assert plan.points_to_close == ["n2", "n1"]
+    parts = plan.parts.set_index("head_node")
+    assert parts.loc["x", "point_to_close"] == "n2" and parts.loc["x", "fed_from_part"] == -1
+    assert parts.loc["b", "point_to_close"] == "n1"
+    assert parts.loc["b", "fed_from_part"] == parts.loc["x", "part"]
+    assert set(parts["donor_circuit"]) == {"F3"}
+    assert plan.closings["donor_customers_after"].tolist() == [5, 5]
+    assert plan.interrupted_ids == []
+
+
+def test_two_equipment_the_same_day_plan_together():
+    """Each alone backfeeds from the other's circuit through n1; together they cannot."""
+    rows = [*BASE, ("n1", "b", "y", "F1", True), ("n2", "c", "z", "F1", True)]
+    net = _net(rows, SUBS)
+    cust = _customers([*NODES, "z", "z"])
+    cust["customer_id"] = [*cust["customer_id"][:6], "k_z2", "k_z3"]  # F3 the heavier
+    planner = BackfeedPlanner(net, cust)
+    alone_a = planner.plan("e1")
+    alone_b = planner.plan("f1")
+    assert alone_a.points_to_close == ["n1"]  # F2 (2 customers) lighter than F3 (3)
+    assert alone_b.points_to_close == ["n1"]
+    both = planner.plan(["e1", "f1"])
+    assert both.points_to_close == ["n2", "n1"]
+    assert both.interrupted_ids == []
+    assert set(both.parts["donor_circuit"]) == {"F3"}
+    assert both.closings["donor_customers_after"].tolist() == [3 + 5, 3 + 5]
+    # the same day with n2 gone: nobody can be restored
+    planner = BackfeedPlanner(net := _net(rows[:-1], SUBS), cust)
+    both = planner.plan(["e1", "f1"])
+    assert both.points_to_close == [] and len(both.interrupted_ids) == 5
+
+
+def test_closed_ring():
+    """A ring closed between F1 and F2, a spur F3 with a point into the ring."""
+    rows = [
+        ("r1", "S", "a", "F1", False),
+        ("r2", "a", "b", "F1", False),
+        ("r3", "b", "c", "F2", False),
+        ("r4", "c", "S", "F2", False),
+        ("s1", "U", "z", "F3", False),
+        ("s2", "z", "w", "F3", False),
+        ("n1", "w", "b", "F3", True),
+    ]
+    net = _net(rows, [("S1", "S"), ("S3", "U")])
+    cust = _customers(["a", "b", "c", "z", "w"])
+    # a cable section of the ring: everyone still fed round it
+    plan = plan_outage(net, cust, "r2")
+    assert plan.summary()["customers_off"] == 0 and plan.points_to_close == []
+    # the spur off: fed back from the ring, both of its circuits named, counted once
+    plan = plan_outage(net, cust, "s1")
+    assert plan.points_to_close == ["n1"]
+    c = plan.closings.iloc[0]
+    assert c["donor_circuit"] == "F1 + F2" and c["donor_substation"] == "S1"
+    assert (c["donor_customers_before"], c["donor_customers_after"]) == (3, 5)
+    # both sides of the ring at a: a is a work site; the rest of the ring is still fed
+    plan = plan_outage(net, cust, "node:a")
+    assert plan.interrupted_ids == ["k_a"] and plan.parts.empty
+
+
+def test_agrees_with_downstream_customers_and_open_points_change_nothing():
+    rows = [*BASE, ("n1", "c", "y", "F1", True)]
+    net = _net(rows, SUBS)
+    cust = _customers(NODES)
+    for pts in (["e1"], ["e2", "f2"], ["node:b"], ["e3", "node:x"]):
+        plan = plan_outage(net, cust, pts)
+        want = downstream_customers(net, cust, pts, together=True)["customer_id"]
+        assert sorted(plan.customers["customer_id"]) == sorted(want)
+    # isolating the normally-open point itself: nobody off, and it is never closed
+    plan = plan_outage(net, cust, "n1")
+    assert plan.summary()["customers_off"] == 0
+    plan = plan_outage(net, cust, ["e2", "n1"])
+    assert plan.points_to_close == [] and plan.parts.loc[0, "candidate_points"] == ""
+
+
+def test_psr_and_medically_dependent_are_restored_first_under_a_limit():
+    """Two parts, one donor with room for one of them: the weights decide which."""
+    rows = [
+        ("e1", "S", "a", "F1", False),
+        ("e2", "S", "b", "F2", False),
+        ("g1", "U", "z", "F3", False),
+        ("n1", "a", "z", "F1", True),
+        ("n2", "b", "z", "F2", True),
+    ]
+    net = _net(rows, [("S1", "S"), ("S3", "U")])
+    cust = pd.DataFrame(
+        {
+            "customer_id": ["a1", "a2", "a3", "b1", "z1"],
+            "connection_node": ["a", "a", "a", "b", "z"],
+            "psr": [False, False, False, True, False],
+            "medically_dependent": [False, False, False, False, False],
+        }
+    )
+    limit = LoadingLimit(max_customers=4, enforce=True)
+    # F3 carries 1 and may carry 4: part b (1 PSR customer, weight 10) before part a (3 x 1)
+    plan = plan_outage(net, cust, ["e1", "e2"], loading=limit)
+    assert plan.points_to_close == ["n2"] and plan.restored_ids == ["b1"]
+    assert plan.generators["node"].tolist() == ["a"]
+    # PSR weighted as any customer: the larger part wins
+    flat = PlanWeights(psr=1.0)
+    plan = plan_outage(net, cust, ["e1", "e2"], loading=limit, weights=flat)
+    assert plan.points_to_close == ["n1"] and plan.psr_interrupted_ids == ["b1"]
+    # medically dependent outweighs them again (flags given per customer)
+    plan = plan_outage(
+        net, cust, ["e1", "e2"], loading=limit, weights=flat,
+        medically_dependent=[False, False, False, True, False],
+    )  # fmt: skip
+    assert plan.points_to_close == ["n2"]
+    assert plan.customers.set_index("customer_id").loc["b1", "medically_dependent"]
+    # without a limit both are restored, whatever the weights
+    plan = plan_outage(net, cust, ["e1", "e2"])
+    assert plan.points_to_close == ["n1", "n2"] or plan.points_to_close == ["n2", "n1"]
+    assert plan.interrupted_ids == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: PlanWeights(psr=-1.0),
+        lambda: PlanWeights(customer=float("nan")),
+        lambda: LoadingLimit(max_customers=-3),
+        lambda: LoadingLimit(admd_kva=float("inf")),
+        lambda: LoadingLimit(rating_kva={"F1": 0.0}),
+    ],
+)
+def test_bad_options_are_refused(bad):
+    with pytest.raises(ParameterError):
+        bad()
+
+
+def test_unknown_point_is_refused():
+    net = _net(BASE, SUBS)
+    with pytest.raises(ParameterError, match="not an edge id or node id"):
+        plan_outage(net, _customers(NODES), "nope")
+
+
+#: pandas' str columns cannot hold a lone surrogate at all: the readers never pass one
+_HOLDABLE = [
+    (i, v) for i, v in HOSTILE if v.encode("utf-8", "surrogatepass").decode("utf-8", "ignore") == v
+]
+
+
+@pytest.mark.parametrize(("name", "value"), _HOLDABLE, ids=[i for i, _ in _HOLDABLE])
+def test_hostile_ids_are_data(name, value):
+    """Ids of points, circuits and customers come back as the same text, never interpreted."""
+    rows = [
+        ("e1", "S", "a", "F1", False),
+        (value, "a", "b", "F1", False),
+        ("f1", "T", "x", value, False),
+        ("n1", "b", "x", "F1", True),
+    ]
+    net = _net(rows, [("S1", "S"), ("S2", "T")])
+    cust = pd.DataFrame({"customer_id": [value, "k2"], "connection_node": ["b", "x"]})
+    plan = plan_outage(net, cust, f"edge:{value.strip()}")  # ids are read trimmed
+    assert plan.points_to_close == ["n1"]
+    assert plan.restored_ids == [value.strip()]
+    assert plan.elements == (f"edge:{value.strip()}",)
+    assert plan.closings.loc[0, "donor_circuit"] == value.strip()
+
+
+# --------------------------------------------------------------------------- synthetic oracle
+def _synthetic(n_customers: int, ring_fraction: float):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    import _synth_network as synth
+
+    s = synth.make(n_customers, seed=3, ring_fraction=ring_fraction)
+    edges = pd.DataFrame(
+        {
+            "edge_id": [f"E{i}" for i in range(s.n_edges)],
+            "from_node": [f"N{i}" for i in s.edge_from],
+            "to_node": [f"N{i}" for i in s.edge_to],
+            "circuit_id": [f"C{i}" for i in s.edge_circuit],
+            "normally_open": s.edge_open,
+        }
+    )
+    subs = pd.DataFrame(
+        {
+            "substation_id": [f"S{i}" for i in range(len(s.sub_node))],
+            "node": [f"N{i}" for i in s.sub_node],
+        }
+    )
+    rng = np.random.default_rng(0)
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"K{i}" for i in range(len(s.cust_node))],
+            "connection_node": [f"N{i}" for i in s.cust_node],
+            "psr": rng.random(len(s.cust_node)) < 0.1,
+        }
+    )
+    return edges, subs, customers
+
+
+def _graph(edges, subs, iso_edges, iso_nodes, closed_points):
+    """Closed edges (and the points closed), less isolated ones, and a source on every busbar."""
+    g = nx.MultiGraph()
+    keep = (~edges["normally_open"] | edges["edge_id"].isin(closed_points)) & ~edges[
+        "edge_id"
+    ].isin(iso_edges)
+    e = edges[keep & ~edges["from_node"].isin(iso_nodes) & ~edges["to_node"].isin(iso_nodes)]
+    g.add_nodes_from(set(edges["from_node"]) | set(edges["to_node"]))
+    g.remove_nodes_from(iso_nodes)
+    g.add_edges_from(zip(e["from_node"], e["to_node"], strict=True))
+    g.add_edges_from(("SOURCE", b) for b in subs["node"] if b not in iso_nodes)
+    return g
+
+
+def _cycle_rank(g) -> int:
+    return g.number_of_edges() - g.number_of_nodes() + nx.number_connected_components(g)
+
+
+@pytest.mark.parametrize("ring_fraction", [0.005, 0.2])
+def test_plans_match_an_independent_recomputation(ring_fraction):
+    """Every plan: supplied after switching, the most any switching can restore, radial."""
+    edges, subs, customers = _synthetic(1500, ring_fraction)
+    net = Network(edges, subs)
+    planner = BackfeedPlanner(net, customers)
+    rng = np.random.default_rng(ring_fraction > 0.1)
+    closed = edges.loc[~edges["normally_open"], "edge_id"].to_numpy()
+    nodes = np.unique(edges[["from_node", "to_node"]].to_numpy())
+    node_of = dict(zip(customers["customer_id"], customers["connection_node"], strict=True))
+    cases = [[e] for e in rng.choice(closed, 20, replace=False)]
+    cases += [list(rng.choice(closed, 3, replace=False)) for _ in range(6)]
+    cases += [
+        [f"node:{n}", e] for n, e in zip(rng.choice(nodes, 6), rng.choice(closed, 6), strict=True)
+    ]
+    n_restored = n_kept_off = 0
+    for pts in cases:
+        plan = planner.plan(pts)
+        iso_e = {p for p in pts if not p.startswith("node:")}
+        iso_n = {p[5:] for p in pts if p.startswith("node:")}
+        off = set(plan.customers["customer_id"])
+        assert off == set(downstream_customers(net, customers, pts, together=True)["customer_id"])
+        before = _graph(edges, subs, iso_e, iso_n, set())
+        after = _graph(edges, subs, iso_e, iso_n, set(plan.points_to_close))
+        supplied = nx.node_connected_component(after, "SOURCE")
+        restored = {c for c in off if node_of[c] in supplied}
+        assert set(plan.restored_ids) == restored, pts
+        # no switching of every normally-open point restores anyone more
+        every = set(edges.loc[edges["normally_open"], "edge_id"]) - iso_e
+        best = nx.node_connected_component(_graph(edges, subs, iso_e, iso_n, every), "SOURCE")
+        assert restored == {c for c in off if node_of[c] in best}, pts
+        # radial: no new cycle, so no parallel between circuits or substations
+        assert _cycle_rank(after) == _cycle_rank(before), pts
+        assert set(plan.psr_interrupted_ids) == set(
+            customers.loc[
+                customers["psr"] & customers["customer_id"].isin(off - restored), "customer_id"
+            ]
+        )
+        n_restored += len(restored)
+        n_kept_off += len(off - restored)
+    assert n_restored > 100 and n_kept_off > 0  # the check is not vacuous
