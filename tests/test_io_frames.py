@@ -230,3 +230,15 @@ def test_hostile_values_frame_equals_parquet(tmp_path, hid, value):
     from_frame = ssg.read_customers(_numbered(rows))
     _same(from_file, from_frame)
     assert from_frame.n_input == 4
+
+
+def test_same_id_at_another_geometry_is_a_conflict_not_a_copy():
+    # before: a file's own geometry was not compared, so the second location was dropped as an
+    # "exact duplicate" of the first
+    pts = [Point(WIGAN_E, WIGAN_N), Point(WIGAN_E + 40, WIGAN_N), Point(WIGAN_E, WIGAN_N)]
+    frame = gpd.GeoDataFrame({"customer_id": ["1", "1", "2"]}, geometry=pts, crs=27700)
+    got = ssg.read_customers(frame)
+    assert got.rejects["reason_code"].tolist() == ["conflicting_duplicate"] * 2
+    assert got.data["customer_id"].tolist() == ["2"]
+    same = gpd.GeoDataFrame({"customer_id": ["1", "1"]}, geometry=pts[::2], crs=27700)
+    assert ssg.read_customers(same).rejects["reason_code"].tolist() == ["exact_duplicate"]

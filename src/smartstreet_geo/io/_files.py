@@ -470,7 +470,10 @@ def load_frame(frame: pd.DataFrame, *, crs: Any = None, source: str | None = Non
 
 def _safe_url(url: Any) -> str:
     """Return a database URL without user, password or query options (may hold secrets)."""
-    return str(url.set(username=None, password=None, query={}).render_as_string())
+    import sqlalchemy as sa
+
+    bare = sa.engine.URL.create(url.drivername, host=url.host, port=url.port, database=url.database)
+    return str(bare.render_as_string())
 
 
 def load_sql(
@@ -505,11 +508,13 @@ def load_sql(
     name = Source(f"{_safe_url(engine_url)} (query)")
     try:
         frame = pd.read_sql(sa.text(sql), con, params=params)
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         # the type and SQLSTATE only: a database message may quote a value from the data
-        orig = getattr(exc, "orig", None)
+        # (pandas wraps SQLAlchemy's error, whose ``orig`` is the driver's)
+        cause = exc if isinstance(exc, sa.exc.SQLAlchemyError) else exc.__cause__
+        orig = getattr(cause, "orig", None)
         code = getattr(orig, "sqlstate", None)
-        what = type(orig).__name__ if orig is not None else type(exc).__name__
+        what = type(orig).__name__ if orig is not None else type(cause or exc).__name__
         raise InputFileError(
             f"{name}: the database refused the query or the connection ({what}"
             f"{', SQLSTATE ' + code if code else ''}). Check the URL, that the server is "

@@ -301,6 +301,11 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
     for col in _LOCATION_COLUMNS:  # raw location values of the repeated rows only
         if col in p.frame:
             dup_sig[col] = p.frame[col].iloc[np.flatnonzero(dup_any)].astype("str").to_numpy()
+    if p.raw.geometry is not None:  # a file's (or frame's) own geometry is a location too
+        import shapely
+
+        at = np.flatnonzero(dup_any)
+        dup_sig["\x00geometry"] = shapely.to_wkb(p.raw.geometry[at], hex=True)
     sig = pd.util.hash_pandas_object(dup_sig, index=False).to_numpy()
     sub = pd.DataFrame({"id": ids[dup_any].to_numpy(), "sig": sig})
     distinct = sub.groupby("id", sort=False)["sig"].transform("nunique").to_numpy()
