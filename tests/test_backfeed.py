@@ -10,13 +10,16 @@ up by hand; the demo network gives the README's count of calls avoided.
 
 from __future__ import annotations
 
+import copy
 import sys
+import warnings
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from hostile import HOSTILE
 from smartstreet_geo.errors import ParameterError
@@ -389,3 +392,208 @@ def test_plans_match_an_independent_recomputation(ring_fraction):
         n_restored += len(restored)
         n_kept_off += len(off - restored)
     assert n_restored > 100 and n_kept_off > 0  # the check is not vacuous
+
+
+# --------------------------------------------------------------------------- IEEE LV feeder
+def _pandapower():
+    with warnings.catch_warnings():  # pandapower's imports warn under pandas 3
+        warnings.simplefilter("ignore")
+        pp = pytest.importorskip("pandapower")
+        pn = pytest.importorskip("pandapower.networks")
+        top = pytest.importorskip("pandapower.topology")
+    return pp, pn, top
+
+
+@pytest.fixture(scope="module")
+def ieee_nop():
+    """The IEEE European LV feeder with normally-open links between far-apart branches.
+
+    Eight links between the closest pairs of leaf buses more than 20 sections apart
+    along the feeder (pandapower: lines out of service, the 4c_70 cable's data).
+    """
+    pp, pn, _top = _pandapower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pn.ieee_european_lv_asymmetric("on_peak_566")
+    line = net.line
+    g = nx.Graph()
+    g.add_edges_from(zip(line["from_bus"], line["to_bus"], strict=True))
+    leaves = sorted(b for b, d in g.degree() if d == 1 and b != net.trafo["lv_bus"].iloc[0])
+    xy = shapely.get_coordinates(shapely.from_geojson(net.bus.loc[leaves, "geo"].to_numpy()))
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    d[np.tril_indices(len(leaves))] = np.inf
+    used: set[int] = set()
+    added = []
+    for flat in np.argsort(d, axis=None):
+        i, j = np.unravel_index(flat, d.shape)
+        a, b = leaves[i], leaves[j]
+        if a in used or b in used or nx.shortest_path_length(g, a, b) <= 20:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            k = pp.create_line_from_parameters(
+                net, a, b, length_km=max(float(d[i, j]), 1.0) / 1000, r_ohm_per_km=0.446,
+                x_ohm_per_km=0.071, c_nf_per_km=0.0, max_i_ka=0.421, in_service=False,
+            )  # fmt: skip
+        net.line.at[k, "geo"] = shapely.to_geojson(shapely.LineString([xy[i], xy[j]]))
+        used |= {a, b}
+        added.append(k)
+        if len(added) == 8:
+            break
+    return net, added
+
+
+def _ieee_frames(net):
+    line = net.line
+    edges = pd.DataFrame(
+        {
+            "edge_id": [f"L{i}" for i in line.index],
+            "from_node": line["from_bus"].astype(str).to_numpy(),
+            "to_node": line["to_bus"].astype(str).to_numpy(),
+            "circuit_id": "FEEDER",
+            "normally_open": ~line["in_service"].astype(bool).to_numpy(),
+        }
+    )
+    subs = pd.DataFrame({"substation_id": ["T1"], "node": [str(net.trafo["lv_bus"].iloc[0])]})
+    loads = net.asymmetric_load
+    customers = pd.DataFrame(
+        {
+            "customer_id": loads["name"].to_numpy(),
+            "connection_node": loads["bus"].astype(str).to_numpy(),
+        }
+    )
+    return edges, subs, customers
+
+
+def _unsupplied(top, net, off_lines=(), on_lines=()) -> set[int]:
+    was = net.line["in_service"].copy()
+    net.line.loc[list(off_lines), "in_service"] = False
+    net.line.loc[list(on_lines), "in_service"] = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mg = top.create_nxgraph(net)
+            return set(top.unsupplied_buses(net, mg=mg)), _cycle_rank(nx.Graph(mg))
+    finally:
+        net.line["in_service"] = was
+
+
+def _ieee_cases(net, every: int):
+    return [int(i) for i in net.line.index[net.line["in_service"]][::every]]
+
+
+def _check_ieee(net, added, lines):
+    _pp, _pn, top = _pandapower()
+    edges, subs, customers = _ieee_frames(net)
+    planner = BackfeedPlanner(Network(edges, subs), customers)
+    bus_of = dict(zip(customers["customer_id"], net.asymmetric_load["bus"], strict=True))
+    n_closing = n_restored = n_left = 0
+    for i in lines:
+        plan = planner.plan(f"L{i}")
+        closing = [int(p[1:]) for p in plan.points_to_close]
+        off_only, _ = _unsupplied(top, net, off_lines=[i])
+        after, rank = _unsupplied(top, net, off_lines=[i], on_lines=closing)
+        every, _ = _unsupplied(top, net, off_lines=[i], on_lines=added)
+        assert set(plan.customers["customer_id"]) == {c for c, b in bus_of.items() if b in off_only}
+        assert set(plan.interrupted_ids) == {c for c, b in bus_of.items() if b in after}, i
+        assert after == every, i  # restores all that any switching could
+        assert rank == 0, i  # still radial
+        n_closing += bool(closing)
+        n_restored += len(plan.restored_ids)
+        n_left += len(plan.interrupted_ids)
+    assert n_closing > 0 and n_restored > 0 and n_left > 0  # not vacuous
+    return n_closing
+
+
+def test_ieee_feeder_plans_match_pandapower_topology(ieee_nop):
+    net, added = ieee_nop
+    assert _check_ieee(net, added, _ieee_cases(net, 24)) >= 3
+
+
+@pytest.mark.slow
+def test_ieee_feeder_every_section_matches_pandapower_topology(ieee_nop):
+    net, added = ieee_nop
+    _check_ieee(net, added, _ieee_cases(net, 1))
+
+
+def test_ieee_power_flow_check_matches_a_pandapower_run(ieee_nop):
+    pp, _pn, _top = _pandapower()
+    from smartstreet_geo.network import power_flow_check
+
+    net, _added = ieee_nop
+    edges, subs, customers = _ieee_frames(net)
+    planner = BackfeedPlanner(Network(edges, subs), customers)
+    # the section whose plan restores the most customers through a closing
+    best = max(_ieee_cases(net, 12), key=lambda i: len(planner.plan(f"L{i}").restored_ids))
+    plan = planner.plan(f"L{best}")
+    assert plan.points_to_close
+    line_of = {f"L{i}": int(i) for i in net.line.index}
+    bus_of = {str(b): int(b) for b in net.bus.index}
+    before = net.line["in_service"].copy()
+    fast = {"numba": False}  # pandapower's compilation takes longer than this network's run
+    check = power_flow_check(plan, net, line_of_edge=line_of, bus_of_node=bus_of, options=fast)
+    assert net.line["in_service"].equals(before)  # the model is not changed
+    # the same switching set up by hand
+    ref = copy.deepcopy(net)
+    ref.line.at[best, "in_service"] = False
+    for p in plan.points_to_close:
+        ref.line.at[int(p[1:]), "in_service"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp(ref, numba=False)
+    assert check.converged
+    vm = ref.res_bus["vm_pu"].reindex(check.buses["bus"]).to_numpy()
+    np.testing.assert_allclose(check.buses["vm_pu"].to_numpy(), vm, rtol=0, atol=1e-9)
+    load = ref.res_line["loading_percent"].reindex(check.lines["line"]).to_numpy()
+    np.testing.assert_allclose(check.lines["loading_percent"].to_numpy(), load, atol=1e-9)
+    # restored customers' buses are supplied, interrupted ones are not
+    supplied = dict(zip(check.buses["node"], check.buses["supplied"], strict=True))
+    node_of = dict(zip(customers["customer_id"], customers["connection_node"], strict=True))
+    assert all(supplied[node_of[c]] for c in plan.restored_ids)
+    assert not any(supplied[node_of[c]] for c in plan.interrupted_ids)
+    s = check.summary
+    assert s["vm_min_pu"] == pytest.approx(np.nanmin(vm))
+    assert s["max_line_loading_percent"] == pytest.approx(np.nanmax(load))
+    assert s["ok"] == (s["voltage_violations"] == 0 and s["overloaded_lines"] == 0)
+    # an element without a line in the model is refused, not skipped
+    with pytest.raises(ParameterError, match="line_of_edge"):
+        power_flow_check(plan, net, line_of_edge={}, bus_of_node=bus_of, options=fast)
+
+
+def test_inferred_customers_are_restored_only_when_every_cable_they_touch_is():
+    import geopandas as gpd
+    from shapely import LineString, Point
+
+    xy = {"S": (0, 0), "a": (100, 0), "b": (200, 0), "c": (300, 0), "T": (300, 100)}
+    rows = [
+        ("e1", "S", "a", "F1", False),
+        ("e2", "a", "b", "F1", False),
+        ("e3", "b", "c", "F1", False),
+        ("f1", "T", "c", "F2", True),  # the normally-open point feeds c from T
+    ]
+    edges = gpd.GeoDataFrame(
+        pd.DataFrame(
+            rows, columns=["edge_id", "from_node", "to_node", "circuit_id", "normally_open"]
+        ),
+        geometry=[LineString([xy[r[1]], xy[r[2]]]) for r in rows],
+        crs="EPSG:27700",
+    )
+    subs = pd.DataFrame({"substation_id": ["S1", "S2"], "node": ["S", "T"]})
+    net = Network(edges, subs)
+    customers = gpd.GeoDataFrame(
+        {"customer_id": ["on_e3", "on_e2", "at_b"], "connection_node": [None, None, None]},
+        geometry=[Point(250, 5), Point(150, 5), Point(200, 3)],  # at_b touches e2 and e3
+        crs="EPSG:27700",
+    )
+    plan = plan_outage(net, customers, "e2")
+    got = plan.customers.set_index("customer_id")
+    assert set(got["method"]) == {"inferred"}
+    assert got.loc["on_e3", "status"] == "restored" and got.loc["on_e3", "restored_through"] == "f1"
+    assert got.loc["on_e2", "status"] == "interrupted" and got.loc["on_e2", "part"] == -1
+    assert got.loc["on_e2", "elements"] == "edge:e2"
+    assert got.loc["at_b", "status"] == "interrupted"  # it may hang off the isolated cable
+    # fed straight from a busbar: the substation is the donor, with every customer it feeds
+    c = plan.closings.iloc[0]
+    assert (c["donor_circuit"], c["donor_substation"], c["donor_customers_before"]) == ("", "S2", 0)
+    want = downstream_customers(net, customers, "e2")["customer_id"]
+    assert sorted(got.index) == sorted(want)

@@ -16,7 +16,8 @@ road may be on a different feeder):
 * how to keep supply while equipment is installed (:func:`plan_outage`): the
   de-energised parts, the normally-open points that can backfeed them (one per
   part: the network stays radial), the donor circuits' loading, and where a
-  temporary generator would restore a part no point can.
+  temporary generator would restore a part no point can; with a pandapower
+  model of the network, :func:`power_flow_check` runs the backfed network.
 
 A :class:`Network` is built once from the edges and substations read by
 :func:`smartstreet_geo.read_network`; :meth:`Network.validate` reports closed
@@ -32,6 +33,7 @@ from ._backfeed import BackfeedPlanner, LoadingLimit, OutagePlan, PlanWeights, p
 from ._graph import DEFAULT_MAX_DISTANCE_M, DEFAULT_REVIEW_MARGIN_M, Network
 from ._members import METHODS, STATUSES, circuit_members, reconcile_circuits
 from ._outage import downstream_customers, equipment_isolation_points
+from ._powerflow import PowerFlowCheck, power_flow_check
 from ._validate import ISSUES
 
 __all__ = [
@@ -46,9 +48,11 @@ __all__ = [
     "Network",
     "OutagePlan",
     "PlanWeights",
+    "PowerFlowCheck",
     "circuit_members",
     "downstream_customers",
     "equipment_isolation_points",
     "plan_outage",
+    "power_flow_check",
     "reconcile_circuits",
 ]
