@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from ._text import MAX_NUMBERS, normalise_address, split_numbers
@@ -49,17 +51,27 @@ class PreparedAddresses:
     words: npt.NDArray[np.object_]
     numbers: I64
     codes: dict[str, int]
+    signature: I64
+    count: I64
+    #: locality and town words that are in no street or building name: left out of a
+    #: customer's words (customers write them in any line; they would hide a typo's score)
+    place_words: pa.Array
 
 
 def prepare_addresses(frame: pd.DataFrame) -> PreparedAddresses:
     """Normalise a gazetteer frame (from ``read_address_gazetteer``) once."""
     frame = frame.sort_values(["postcode", "uprn"], kind="stable", ignore_index=True)
     parts = [frame[c] for c in ("sub_building", "building_name", "building_number", "street")]
-    # the locality is compared too (customers often give it); the post town is not: it is the
-    # same for the whole block, so it would only make different streets look alike
-    text = normalise_address([*parts, frame["locality"]])
+    # neither the locality nor the post town is compared: both are the same for most of a
+    # block, so words they share would make different streets look alike ("9 KINGS TERRACE
+    # RICHMONDTON" / "9 NEW TERRACE RICHMONDTON"); a customer who gives them has extra words,
+    # which the set ratio ignores
     codes: dict[str, int] = {}
-    words, numbers = split_numbers(text, codes)
+    words, numbers = split_numbers(normalise_address(parts), codes)
+    places = pc.split_pattern(normalise_address([frame["locality"], frame["town"]]), " ")
+    place_set = pc.unique(pc.list_flatten(places))
+    name_set = pc.unique(pc.list_flatten(pc.split_pattern(pa.array(words, pa.string()), " ")))
+    place_words = place_set.filter(pc.invert(pc.is_in(place_set, value_set=name_set)))
     return PreparedAddresses(
         uprn=frame["uprn"].to_numpy(np.int64),
         postcode=frame["postcode"].to_numpy(object),
@@ -68,6 +80,9 @@ def prepare_addresses(frame: pd.DataFrame) -> PreparedAddresses:
         words=words,
         numbers=numbers,
         codes=codes,
+        signature=_signature(numbers),
+        count=(numbers >= 0).sum(axis=1).astype(np.int64),
+        place_words=place_words,
     )
 
 
@@ -109,6 +124,14 @@ def _pairs(lo: I64, hi: I64) -> tuple[I64, I64]:
     return owner, start + np.arange(len(owner), dtype=np.int64)
 
 
+def _signature(numbers: I64) -> I64:
+    """Hash each row of number codes (equal rows, equal hashes; wraps around)."""
+    out = np.zeros(len(numbers), dtype=np.uint64)
+    for k in range(numbers.shape[1]):
+        out = out * np.uint64(1_000_003) + (numbers[:, k] + 1).astype(np.uint64)
+    return out.view(np.int64)
+
+
 def _score(
     words: npt.NDArray[np.object_],
     numbers: I64,
@@ -116,22 +139,42 @@ def _score(
     owner: I64,
     addr: I64,
 ) -> F64:
-    out = np.empty(len(owner), dtype=np.float64)
+    out = np.zeros(len(owner), dtype=np.float64)
     for s in range(0, len(owner), BATCH_PAIRS):
         o, a = owner[s : s + BATCH_PAIRS], addr[s : s + BATCH_PAIRS]
-        text = process.cpdist(
-            words[o], gaz.words[a], scorer=fuzz.token_set_ratio, workers=-1, dtype=np.float32
-        )
-        cn, gn = numbers[o], gaz.numbers[a]
-        has = cn >= 0
-        found = np.zeros_like(has)
-        for k in range(MAX_NUMBERS):
-            found[:, k] = (cn[:, k, None] == gn).any(axis=1)
-        subset = (found | ~has).all(axis=1)
-        equal = subset & (has.sum(axis=1) == (gn >= 0).sum(axis=1))
-        out[s : s + len(o)] = np.where(
-            equal, text, np.where(subset, np.maximum(text - MISSING_NUMBER_PENALTY, 0.0), 0.0)
-        )
+        # numbers first (cheap): the text of a candidate whose numbers disagree is not scored.
+        # Numbers are sorted multisets: equal when the rows are equal; "fewer" when every
+        # customer number is among the candidate's and the candidate has more (a flat number
+        # left out). Rows are compared through a hash first, then exactly where it agrees.
+        equal = _signature(numbers)[o] == gaz.signature[a]
+        at = np.flatnonzero(equal)
+        equal[at] = (numbers[o[at]] == gaz.numbers[a[at]]).all(axis=1)
+        n_c = (numbers >= 0).sum(axis=1)[o]
+        more = np.flatnonzero(n_c < gaz.count[a])
+        fewer = np.zeros(len(o), dtype=bool)
+        if more.size:
+            cn, gn = numbers[o[more]], gaz.numbers[a[more]]
+            ok = cn < 0
+            for k in range(MAX_NUMBERS):
+                ok[:, k] |= (cn[:, k, None] == gn).any(axis=1)
+            fewer[more] = ok.all(axis=1)
+        live = np.flatnonzero(equal | fewer)
+        if not live.size:
+            continue
+        # token_set_ratio: 100 when one side's words are all in the other's (a locality or
+        # town given, words in another order); token_sort_ratio: a typo in a short street
+        # name costs less there than in the set ratio
+        c_words, g_words = words[o[live]], gaz.words[a[live]]
+        text = np.maximum(
+            process.cpdist(
+                c_words, g_words, scorer=fuzz.token_set_ratio, workers=-1, dtype=np.float32
+            ),
+            process.cpdist(
+                c_words, g_words, scorer=fuzz.token_sort_ratio, workers=-1, dtype=np.float32
+            ),
+        ).astype(np.float64)
+        text[~equal[live]] = np.maximum(text[~equal[live]] - MISSING_NUMBER_PENALTY, 0.0)
+        out[s + live] = text
     return out
 
 
@@ -184,7 +227,7 @@ def match_addresses(
     match in their own unit are tried against the neighbouring units.
     """
     n = len(postcodes)
-    words, numbers = split_numbers(normalise_address(lines), gaz.codes)
+    words, numbers = split_numbers(normalise_address(lines), gaz.codes, drop=gaz.place_words)
     has_pc = np.asarray([isinstance(p, str) and len(p) >= 5 for p in postcodes.tolist()])
     keys = np.where(has_pc, postcodes, "")
     stage = np.zeros(n, np.int8)
@@ -197,8 +240,11 @@ def match_addresses(
     best, top, second, spread, c_row, c_addr, c_score = _rank(o, a, s, n, gaz, band)
     clear = (top >= accept_score) & (top - second >= min_gap)
     stage[best >= 0] = 1
-    # stage 2: the units sharing all but the last character, for the rest
-    todo = np.flatnonzero(has_pc & ~clear)
+    # stage 2: the units sharing all but the last character, for those whose own unit has
+    # no plausible candidate (a plausible but unclear one - a flat number left out - is a
+    # review: looking further could only find a look-alike elsewhere)
+    plausible = top >= accept_score - band
+    todo = np.flatnonzero(has_pc & ~clear & ~plausible)
     if todo.size:
         prefixes = np.asarray([p[:-1] for p in keys[todo].tolist()], dtype=object)
         lo2, hi2 = _ranges(gaz.postcode, prefixes, prefix=True)
