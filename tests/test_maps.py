@@ -407,6 +407,7 @@ def test_demo_map_contains_no_personal_data(demo_html):
             "outline",
             "size",
             "alpha",
+            "shape",
             "xy",
             "origin",
             "scale",
@@ -443,10 +444,10 @@ def test_only_allowlisted_columns_reach_the_page(internal):
     res = demo_result()
     cust = res.customers.iloc[:4000].copy()
     cust["secret_note"] = "SECRET-" + cust["customer_id"].astype(str)
-    allowed = [*maps.PSEUDONYMOUS_CUSTOMER_COLUMNS]
+    allowed = [*maps.PSEUDONYMOUS_CUSTOMER_COLUMNS, *maps.SECTOR_CUSTOMER_COLUMNS]
     if internal:
         allowed += list(maps.INTERNAL_CUSTOMER_COLUMNS)
-    minimal = cust[[*allowed, "geometry"]]
+    minimal = cust[[*dict.fromkeys(allowed), "geometry"]]
 
     def page(c: gpd.GeoDataFrame) -> str:
         return render(

@@ -145,11 +145,14 @@ def test_demo_campaign_map_works_offline_without_tiles(browser, tmp_path):
     assert page.evaluate("L.version") == "1.9.3"
     assert o.errors == [] and o.failed == [] and o.blocked == [] and o.dialogs == []
     assert page.evaluate("SSG.counts()") == expected_counts(res)
-    # the DOM agrees: one icon per equipment item, one layer-control entry per layer
-    assert page.locator(".ssg-eq").count() == len(res.equipment)
-    assert page.locator(".leaflet-control-layers-overlays label").count() == len(
-        expected_counts(res)
+    # equipment is drawn on canvas (no DOM element per item); the legend is the layer
+    # control: one row with a check box per layer, plus the area summaries
+    assert page.locator(".leaflet-marker-icon.ssg-eq").count() == 0
+    assert page.locator(".leaflet-ssgEquipment-pane canvas").count() > 0
+    assert page.locator(".ssg-legend label.ssg-legend-row input").count() == (
+        len(expected_counts(res)) + 1
     )
+    assert page.locator(".leaflet-control-layers").count() == 0  # no second list
     assert page.locator(".ssg-legend").count() == 1
     assert page.locator(".leaflet-control-scale").count() == 1
     # fitted: every customer is inside the opening view
@@ -272,13 +275,12 @@ def test_hostile_names_neither_execute_nor_break_the_page(browser, tmp_path):
     assert page.evaluate("typeof L") == "object"
     assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
     assert page.title() == HOSTILE[1]
-    labels = page.locator(".leaflet-control-layers-overlays").inner_text()
+    labels = page.locator(".ssg-legend").inner_text()
     assert HOSTILE[0] in labels  # shown as text, not parsed as a tag
     assert page.evaluate("SSG.counts()")["equipment_0"] == n
 
     lat, lon = page.evaluate(
-        """() => { const m = SSG.registry.equipment_0.layer.getLayers().find((l) => l.options.icon);
-        return [m.getLatLng().lat, m.getLatLng().lng]; }"""
+        "() => { const it = SSG.registry.equipment_0.items[0]; return [it.lat, it.lon]; }"
     )
     page.mouse.click(*_centre_on(page, lat, lon))
     popup = page.locator(".leaflet-popup-content").last.inner_text()
@@ -345,14 +347,14 @@ _COLLECT = """() => {
   const tip = (layer, latlng) => { layer.openTooltip(latlng); const t = layer.getTooltip().getElement();
     const r = t.textContent === undefined ? null : t; return r; };
   for (const e of Object.values(SSG.registry)) {
-    if (e.kind === 'equipment') e.layer.eachLayer((m) => {
-      if (!m.options.icon) return;
-      const t = tip(m); const tipText = u(t.textContent); m.closeTooltip();
-      m.openPopup(); const c = m.getPopup().getElement().querySelector('.leaflet-popup-content');
+    if (e.kind === 'equipment') e.items.forEach((item, i) => {
+      const key = Object.keys(SSG.registry).find((k) => SSG.registry[k] === e);
+      const tipText = u(SSG.equipmentTip(key, i));
+      const c = SSG.openEquipment(key, i).getElement().querySelector('.leaflet-popup-content');
       const rows = {};
       for (const tr of c.querySelectorAll('tr')) rows[tr.querySelector('th').textContent] = u(tr.querySelector('td').textContent);
       out.eq.push({tip: tipText, id: u(c.querySelector('b').textContent), rows});
-      m.closePopup();
+      map.closePopup();
     });
     if (e.kind === 'lines') e.layer.eachLayer((l) => {
       const t = tip(l); out.lines.push(u(t.querySelector('b').textContent)); l.closeTooltip();
@@ -378,7 +380,8 @@ _COLLECT = """() => {
     }
   }
   out.addresses = [...seen];
-  out.layerNames = [...document.querySelectorAll('.leaflet-control-layers-overlays .ssg-layer-label')].map((n) => u(n.textContent));
+  // the legend is the layer control: one row per layer, with its check box
+  out.layerNames = [...document.querySelectorAll('.ssg-legend label.ssg-legend-row .ssg-layer-label')].map((n) => u(n.textContent));
   out.legendRows = [...document.querySelectorAll('.ssg-legend-row > span:last-child')].map((n) => u(n.textContent));
   out.legendTitle = u(document.querySelector('.ssg-legend-title').textContent);
   out.title = u(document.title);

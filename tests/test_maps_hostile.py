@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -252,9 +253,9 @@ def test_customer_maps_show_addresses_only_internally_and_only_as_data(
     assert "NOTSHOWN" not in html  # names, phones, customer ids: never
     points = layers(island, "points")
     # everything but the equipment and network layers (which carry the same strings)
-    customer_part = json.dumps(
-        {**island, "layers": points, "legend": None}, ensure_ascii=False
-    ) + json.dumps(
+    # (search, bookmarks and area names carry equipment, circuit and substation ids)
+    other = {"layers": points, "legend": None, "search": None, "bookmarks": None, "areas": None}
+    customer_part = json.dumps({**island, **other}, ensure_ascii=False) + json.dumps(
         [x for x in island["legend"]["sections"] if x["title"].startswith("Customers")],
         ensure_ascii=False,
     )
@@ -268,6 +269,11 @@ def test_customer_maps_show_addresses_only_internally_and_only_as_data(
     else:
         assert labels == []
         assert all(set(p["spec"]) & {"labels", "rest", "ri"} == set() for p in points)
+        # the search box knows postcode sectors only, and no other customer text
+        kinds = {e[0] for e in island["search"]} - {"equipment", "circuit", "substation"}
+        assert kinds <= {"postcode sector"}
+        sectors = [e[1] for e in island["search"] if e[0] == "postcode sector"]
+        assert all(re.fullmatch(r"[A-Z0-9]{2,4} [0-9]", v) for v in sectors), sectors
         for v in VALUES:  # no address value (short ones may occur by chance)
             if len(shown(v)) >= 8:
                 assert json.dumps(shown(v), ensure_ascii=False)[1:-1] not in customer_part, v

@@ -40,16 +40,18 @@ class Style:
 
 
 #: Customer contact categories (``map_category``), most urgent first; ``z`` is the
-#: drawing order (higher on top).
+#: drawing order (higher on top). Colours are from the Okabe-Ito palette, which
+#: people with any common colour-vision deficiency can tell apart; manual review
+#: is also drawn as a square (a phone call is a dot).
 CATEGORIES: Final = MappingProxyType(
     {
         s.key: s
         for s in (
-            Style("phone_call", "Phone call (PSR outage)", "#e31a1c", 4),
-            Style("manual_review", "Manual review, nothing sent", "#c51b7d", 5),
-            Style("installation_letter", "Installation or outage letter", "#ff7f00", 3),
-            Style("leaflet", "Leaflet", "#1f78b4", 2),
-            Style("not_contacted", "Not contacted", "#a0a0a0", 1),
+            Style("phone_call", "Phone call (PSR outage)", "#d55e00", 4),
+            Style("manual_review", "Manual review, nothing sent", "#cc79a7", 5),
+            Style("installation_letter", "Installation or outage letter", "#e69f00", 3),
+            Style("leaflet", "Leaflet", "#0072b2", 2),
+            Style("not_contacted", "Not contacted", "#999999", 1),
         )
     }
 )
@@ -59,31 +61,32 @@ SHARED_CATEGORIES: Final = MappingProxyType(
     {
         s.key: s
         for s in (
-            Style("manual_review", "Manual review, nothing sent", "#c51b7d", 5),
-            Style("installation_letter", "Installation letter", "#ff7f00", 3),
-            Style("leaflet", "Leaflet", "#1f78b4", 2),
-            Style("not_contacted", "No leaflet or installation letter", "#a0a0a0", 1),
+            Style("manual_review", "Manual review, nothing sent", "#cc79a7", 5),
+            Style("installation_letter", "Installation letter", "#e69f00", 3),
+            Style("leaflet", "Leaflet", "#0072b2", 2),
+            Style("not_contacted", "No leaflet or installation letter", "#999999", 1),
         )
     }
 )
 #: Customers of a map without contact categories (raw input).
 UNCATEGORISED: Final = Style("customer", "Customer", "#4a5a78", 1)
 
+# icon glyphs as SVG path data in a 22 x 22 box: the legend draws them in an SVG
+# <img>, the page's canvas layers with Path2D (the same strings, constants only)
 _GLYPHS = {
     # two overlapping windings and a tap arrow
     EquipmentKind.OLTC_TRANSFORMER.value: (
-        '<circle cx="8.6" cy="11" r="4.4"/><circle cx="13.4" cy="11" r="4.4"/>'
-        '<path d="M5 17.5 17 4.5M14.2 4.5h2.8v2.8"/>'
+        "M4.2 11a4.4 4.4 0 1 0 8.8 0a4.4 4.4 0 1 0 -8.8 0"
+        "M9 11a4.4 4.4 0 1 0 8.8 0a4.4 4.4 0 1 0 -8.8 0M5 17.5 17 4.5M14.2 4.5h2.8v2.8"
     ),
     # capacitor plates
-    EquipmentKind.LV_CAPACITOR.value: '<path d="M3.5 11h5M13.5 11h5M8.5 5v12M13.5 5v12"/>',
+    EquipmentKind.LV_CAPACITOR.value: "M3.5 11h5M13.5 11h5M8.5 5v12M13.5 5v12",
     # an open switch
     EquipmentKind.LINK_BOX_SWITCH.value: (
-        '<path d="M3.5 14.5h4l7-6.5M14.5 14.5h4"/><circle cx="7.5" cy="14.5" r="1.2"/>'
+        "M3.5 14.5h4l7-6.5M14.5 14.5h4M6.3 14.5a1.2 1.2 0 1 0 2.4 0a1.2 1.2 0 1 0 -2.4 0"
     ),
     # breaker: a box with a cross
-    EquipmentKind.CIRCUIT_BREAKER.value: '<rect x="6" y="6" width="10" height="10"/>'
-    '<path d="M6 6l10 10M16 6 6 16"/>',
+    EquipmentKind.CIRCUIT_BREAKER.value: "M6 6h10v10h-10zM6 6l10 10M16 6 6 16",
 }
 
 #: Equipment kinds: label, colour and icon glyph.
@@ -119,10 +122,10 @@ EQUIPMENT_STYLES: Final = MappingProxyType(
     }
 )
 _OTHER_COLOURS = ("#5f6b7a", "#7a5f6b", "#6b7a5f", "#3d6f8f")
-_OTHER_GLYPH = '<circle cx="11" cy="11" r="4"/>'
+_OTHER_GLYPH = "M7 11a4 4 0 1 0 8 0a4 4 0 1 0 -8 0"
 
 #: Network styles: circuits by scope, normally-open points, substations.
-CIRCUIT_IN_SCOPE: Final = Style("circuits_in_scope", "Circuits in scope (trial)", "#2e9e3e")
+CIRCUIT_IN_SCOPE: Final = Style("circuits_in_scope", "Circuits in scope (trial)", "#009e73")
 CIRCUIT_OUT_OF_SCOPE: Final = Style("circuits_out_of_scope", "Circuits not in scope", "#8a8f99")
 CIRCUIT_UNKNOWN: Final = Style("circuits", "Circuits", "#5b7fa6")
 OPEN_POINT: Final = Style("open_points", "Normally-open points", "#111111")
@@ -157,7 +160,7 @@ def icon_svg(style: Style, *, size: int = 22) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
         f'viewBox="0 0 22 22"><rect x="1" y="1" width="20" height="20" rx="4" fill="#fff" '
         f'stroke="{style.color}" stroke-width="2"/><g fill="none" stroke="{style.color}" '
-        f'stroke-width="1.7" stroke-linecap="round">{style.glyph}</g></svg>'
+        f'stroke-width="1.7" stroke-linecap="round"><path d="{style.glyph}"/></g></svg>'
     )
 
 

@@ -1,25 +1,32 @@
-/* smartstreet-geo map layers (MIT licence, part of smartstreet-geo). Needs Leaflet 1.9.
+/* smartstreet-geo map layers and controls (MIT licence, part of smartstreet-geo). Needs Leaflet 1.9.
  *
  * Everything a map shows comes from one JSON data island (a script element of
  * type application/json with the id ISLAND_ID), read with JSON.parse by
  * SSG.setup. Every value from it reaches the page through textContent, a DOM
- * property or an <img> src (icons are data: URIs of SVG, which cannot run
- * script as images), never through innerHTML. The only HTML strings handed to
- * Leaflet are the constants of this file (LAYER_NAME_SLOT, OSM_ATTRIBUTION);
- * the layer names and the attribution text are filled into them as text.
+ * property, a canvas drawing call or an <img> src (icons are data: URIs of SVG,
+ * which cannot run script as images), never through innerHTML. The only HTML
+ * string handed to Leaflet is OSM_ATTRIBUTION, a constant of this file; the
+ * user's attribution text is added after it as text.
+ *
+ * The controls (layer list that is also the legend, search, bookmarks,
+ * fullscreen, measuring) are written here, small, rather than taken from
+ * Leaflet plugins: each is a few dozen lines on Leaflet's own API, and this way
+ * every one of them shows data as text only.
  */
 (function (window, document, L) {
   "use strict";
 
-  var SSG = (window.SSG = { registry: {}, map: null, version: 2 });
+  var SSG = (window.SSG = { registry: {}, map: null, version: 3 });
   var TAU = 2 * Math.PI;
   var ISLAND_ID = "ssg-data";
-  // constant markup only: Leaflet inserts layer names as HTML, so each name is this
-  // empty slot, filled with the layer's key and label as text (LayerControl below)
-  var LAYER_NAME_SLOT = '<span class="ssg-layer-name"></span>';
   var OSM_ATTRIBUTION =
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
   var ICON_URI = /^data:image\/svg\+xml;base64,[A-Za-z0-9+\/=]+$/;
+  var COLOUR = /^#[0-9a-f]{6}$/;
+  var EARTH_M = 40075016.686; // equator length in metres (Web Mercator)
+  var AREA_MAX_ZOOM = 12; // area cards show at this zoom and below
+  var CELL = 28; // px: equipment icons closer than this are drawn as one, with their number
+  var ICON = 22; // px: equipment icon size
 
   // ------------------------------------------------------------------ helpers
   function el(tag, className, text) {
@@ -30,7 +37,11 @@
   }
 
   function fmt(n) {
-    return Number(n).toLocaleString("en-GB");
+    return typeof n === "number" ? n.toLocaleString("en-GB") : String(n);
+  }
+
+  function colour(c) {
+    return typeof c === "string" && COLOUR.test(c) ? c : "#777777";
   }
 
   function register(key, kind, count, layer, extra) {
@@ -100,7 +111,7 @@
     return img;
   }
 
-  // The key of a legend row or layer name: an icon, a line, a ring, a square or a dot.
+  // The key of a legend row: an icon, a line, a ring, a square or a dot.
   function keyElement(row, icons, iconClass) {
     var key;
     if (row.icon) {
@@ -111,12 +122,29 @@
     key = el("span", row.line ? "ssg-line-key" : row.square ? "ssg-key ssg-square" : "ssg-key");
     if (row.ring) {
       key.style.background = "#fff";
-      key.style.border = "2px solid " + row.color;
+      key.style.border = "2px solid " + colour(row.color);
     } else if (row.line) {
-      key.style.borderTopColor = row.color;
+      key.style.borderTopColor = colour(row.color);
       if (row.dash) key.style.borderTopStyle = "dashed";
-    } else key.style.background = row.color;
+    } else key.style.background = colour(row.color);
     return key;
+  }
+
+  function distanceText(m) {
+    return m < 1000 ? Math.round(m).toLocaleString("en-GB") + " m" : (m / 1000).toFixed(2) + " km";
+  }
+
+  // A control made of one element built by `make` (clicks and scrolls stay in it).
+  function control(map, position, make) {
+    var c = L.control({ position: position });
+    c.onAdd = function () {
+      var node = make();
+      L.DomEvent.disableClickPropagation(node);
+      L.DomEvent.disableScrollPropagation(node);
+      return node;
+    };
+    c.addTo(map);
+    return c;
   }
 
   // ------------------------------------------------------------------ setup
@@ -132,23 +160,34 @@
     SSG.map = map;
     SSG.spec = spec;
     if (typeof spec.title === "string") document.title = spec.title;
-    var panes = { ssgLines: 410, ssgRadii: 420, ssgCustomers: 450, ssgEquipment: 640 };
+    var panes = { ssgLines: 410, ssgRadii: 420, ssgCustomers: 450, ssgEquipment: 640, ssgAreas: 660 };
     Object.keys(panes).forEach(function (name) {
       var pane = map.createPane(name);
       pane.style.zIndex = String(panes[name]);
-      if (name === "ssgRadii" || name === "ssgCustomers") pane.style.pointerEvents = "none";
+      if (name !== "ssgLines" && name !== "ssgAreas") pane.style.pointerEvents = "none";
     });
     SSG.lineRenderer = L.canvas({ pane: "ssgLines", tolerance: 4 });
-    SSG.radiusRenderer = L.canvas({ pane: "ssgRadii" });
-    map.on("click", onCustomerClick);
-    if (spec.legend) legend(map, spec.legend);
+    map.on("click", onMapClick);
+    map.on("mousemove", onMouseMove);
     // fit to the data before any layer draws, without animation
     map.setMaxZoom(spec.maxZoom || 20);
     if (spec.bounds) map.fitBounds(spec.bounds, { padding: [24, 24], maxZoom: 17, animate: false });
+    SSG.home = spec.bounds || null;
     if (spec.tiles) tiles(map, spec.tiles);
-    overlays(map, spec.layers || [], (spec.legend && spec.legend.icons) || {});
+    var icons = (spec.legend && spec.legend.icons) || {};
+    (spec.layers || []).forEach(function (item) {
+      if (FACTORIES.indexOf(item.factory) < 0) throw new Error("unknown layer type");
+      var layer = SSG[item.factory](item.spec);
+      if (item.show !== false) layer.addTo(map);
+    });
+    areas(map, spec.areas || []);
+    legend(map, spec.legend || { sections: [] }, icons);
+    tools(map);
+    search(map, spec);
+    bookmarks(map, spec);
   };
 
+  var FACTORIES = ["points", "lines", "equipment", "substations"];
   // ------------------------------------------------------------------ tiles
   // Leaflet's attribution control writes attributions as HTML; ours adds the
   // user's attribution text after them as a text node, on every update.
@@ -187,38 +226,6 @@
     SSG.tileLayer = layer;
   }
 
-  // ------------------------------------------------------------------ layer control
-  // Leaflet inserts each overlay name with innerHTML: every name is the constant
-  // LAYER_NAME_SLOT, and the key and label are put into it here, as elements and text.
-  var LayerControl = L.Control.Layers.extend({
-    _addItem: function (obj) {
-      var label = L.Control.Layers.prototype._addItem.call(this, obj);
-      var slot = label.querySelector(".ssg-layer-name"), name = obj.layer._ssgName;
-      if (slot && name) {
-        slot.appendChild(keyElement(name, this.options.icons || {}, "ssg-layer-icon"));
-        slot.appendChild(
-          el("span", "ssg-layer-label", name.label + (name.count === undefined ? "" : " (" + fmt(name.count) + ")"))
-        );
-      }
-      return label;
-    },
-  });
-
-  var FACTORIES = ["points", "lines", "equipment", "substations"];
-
-  function overlays(map, list, icons) {
-    var control = new LayerControl(null, null, { collapsed: false, position: "topright", icons: icons });
-    list.forEach(function (item) {
-      if (FACTORIES.indexOf(item.factory) < 0) throw new Error("unknown layer type");
-      var layer = SSG[item.factory](item.spec);
-      layer._ssgName = item.name;
-      if (item.show !== false) layer.addTo(map);
-      control.addOverlay(layer, LAYER_NAME_SLOT);
-    });
-    control.addTo(map);
-    SSG.layerControl = control;
-  }
-
   // ------------------------------------------------------------------ customers
   // One canvas grid layer per contact category: points are drawn straight onto
   // 256 px canvas tiles from typed arrays (no per-point Leaflet object).
@@ -230,6 +237,7 @@
       size: 1,
       alpha: 1,
       outline: true,
+      square: false,
     },
 
     initialize: function (data, options) {
@@ -271,6 +279,7 @@
       ctx.strokeStyle = "rgba(255,255,255,0.9)";
       ctx.lineWidth = 0.8;
       var outline = this.options.outline && (d.n || coords.z >= 15);
+      var square = this.options.square;
       // one dot per pixel position: at low zoom thousands of customers share a pixel
       var w = size.x + 2 * Math.ceil(pad), seen = d.n ? null : new Uint8Array(w * w);
       var inPath = 0;
@@ -285,8 +294,12 @@
           seen[cell] = 1;
         }
         var r = this.radius(i, coords.z);
-        ctx.moveTo(px + r, py);
-        ctx.arc(px, py, r, 0, TAU);
+        if (square) {
+          ctx.rect(px - r, py - r, 2 * r, 2 * r);
+        } else {
+          ctx.moveTo(px + r, py);
+          ctx.arc(px, py, r, 0, TAU);
+        }
         if (++inPath === 512) {
           ctx.fill();
           if (outline) ctx.stroke();
@@ -333,6 +346,7 @@
     var X = new Float64Array(n), Y = new Float64Array(n);
     var counts = spec.n ? new Int32Array(n) : null;
     var labels = spec.labels ? new Array(n) : null;
+    var reasons = spec.reasons ? new Array(n) : null;
     var rest = spec.rest || [];
     for (var j = 0; j < n; j++) {
       X[j] = X0[order[j]];
@@ -342,6 +356,10 @@
         var tail = spec.ri ? rest[spec.ri[order[j]]] : "";
         labels[j] = spec.labels[order[j]] + (tail ? ", " + tail : "");
       }
+      if (reasons) {
+        var w = spec.wi[order[j]];
+        reasons[j] = w >= 0 ? spec.reasons[w] : null;
+      }
     }
     var total = n;
     if (counts) {
@@ -349,9 +367,10 @@
       for (var k = 0; k < n; k++) total += counts[k];
     }
     var layer = new PointsLayer(
-      { X: X, Y: Y, n: counts, labels: labels },
+      { X: X, Y: Y, n: counts, labels: labels, reasons: reasons },
       {
-        color: spec.color,
+        color: colour(spec.color),
+        square: spec.shape === "square",
         outline: spec.outline !== false,
         zIndex: spec.z,
         size: spec.size || 1,
@@ -373,7 +392,8 @@
     return layer;
   };
 
-  function onCustomerClick(e) {
+  // The popup of the customer dots under a click; false when there are none.
+  function customerPopup(e) {
     var map = SSG.map, found = [];
     Object.keys(SSG.registry).forEach(function (key) {
       var entry = SSG.registry[key];
@@ -382,7 +402,7 @@
         found.push({ entry: entry, i: i });
       });
     });
-    if (!found.length) return;
+    if (!found.length) return false;
     var box = el("div", "ssg-popup ssg-customers");
     var byLabel = {}, names = [], total = 0, cell = null;
     found.forEach(function (h) {
@@ -410,12 +430,16 @@
     if (withLabels.length) {
       var list = el("ul", "ssg-addresses");
       withLabels.slice(0, 30).forEach(function (h) {
-        list.appendChild(el("li", null, h.entry.layer._d.labels[h.i] + " \u2014 " + h.entry.label));
+        var d = h.entry.layer._d;
+        var li = el("li", null, d.labels[h.i] + " \u2014 " + h.entry.label);
+        if (d.reasons && d.reasons[h.i]) li.appendChild(el("div", "ssg-reason", d.reasons[h.i]));
+        list.appendChild(li);
       });
       if (withLabels.length > 30) list.appendChild(el("li", null, "\u2026 and " + (withLabels.length - 30) + " more"));
       box.appendChild(list);
     }
     L.popup({ maxWidth: 360 }).setLatLng(e.latlng).setContent(box).openOn(map);
+    return true;
   }
 
   // ------------------------------------------------------------------ circuits
@@ -430,7 +454,7 @@
         ? L.circleMarker(lls[0][0], {
             renderer: SSG.lineRenderer,
             radius: spec.ring,
-            color: spec.color,
+            color: colour(spec.color),
             weight: spec.weight,
             opacity: spec.opacity,
             fillColor: "#fff",
@@ -438,7 +462,7 @@
           })
         : L.polyline(lls, {
         renderer: SSG.lineRenderer,
-        color: spec.color,
+        color: colour(spec.color),
         weight: spec.weight,
         opacity: spec.opacity,
         dashArray: spec.dash || null,
@@ -454,17 +478,20 @@
         { sticky: true }
       );
       group.addLayer(line);
+      item.layer = line;
     });
-    register(spec.key, "lines", spec.items.length, group, { parts: parts });
+    register(spec.key, "lines", spec.items.length, group, { parts: parts, items: spec.items });
     return group;
   };
+
 
   // ------------------------------------------------------------------ substations
   SSG.substations = function (spec) {
     var group = L.featureGroup();
     var icon = L.divIcon({ className: "ssg-sub", iconSize: [10, 10], iconAnchor: [5, 5] });
     spec.items.forEach(function (item) {
-      var m = L.marker([item.lat, item.lon], { icon: icon, keyboard: false });
+      // clicks go on to the map (the equipment drawn over a substation answers them)
+      var m = L.marker([item.lat, item.lon], { icon: icon, keyboard: false, bubblingMouseEvents: true });
       m.bindTooltip(function () {
         var box = el("div", "ssg-tip");
         box.appendChild(el("b", null, item.name || item.id));
@@ -497,106 +524,691 @@
     return box;
   }
 
-  SSG.equipment = function (spec) {
-    var group = L.featureGroup(), markers = 0;
-    var icon = L.icon({
-      iconUrl: ICON_URI.test(spec.icon) ? spec.icon : "data:,",
-      className: "ssg-eq ssg-eq-" + Number(spec.index),
-      iconSize: [22, 22],
-      iconAnchor: [11, 11],
-      popupAnchor: [0, -10],
-      tooltipAnchor: [10, 0],
-    });
-    var area = {
-      renderer: SSG.radiusRenderer,
-      color: spec.color,
-      weight: 1.5,
-      dashArray: "4 3",
-      fillColor: spec.color,
-      fillOpacity: 0.08,
-      interactive: false,
-    };
-    spec.items.forEach(function (item) {
-      var ll = [item.lat, item.lon];
-      if (item.zone) {
-        item.zone.forEach(function (ring) {
-          group.addLayer(L.polygon(latlngs(ring, spec.origin, spec.scale), area));
+  function roundRect(ctx, x, y, w, h, r) {
+    ctx.moveTo(x + r, y);
+    ctx.arcTo(x + w, y, x + w, y + h, r);
+    ctx.arcTo(x + w, y + h, x, y + h, r);
+    ctx.arcTo(x, y + h, x, y, r);
+    ctx.arcTo(x, y, x + w, y, r);
+    ctx.closePath();
+  }
+
+  // One canvas grid layer per equipment kind: icons, radius circles, zones and
+  // routes drawn onto 256 px tiles (no DOM element per item). Icons closer than
+  // CELL pixels at the current zoom are drawn once, with their number.
+  var EquipmentLayer = L.GridLayer.extend({
+    options: { pane: "ssgEquipment", updateWhenZooming: false, keepBuffer: 1 },
+
+    initialize: function (spec, options) {
+      L.setOptions(this, options);
+      this._spec = spec;
+      var items = spec.items, n = items.length, order = new Array(n);
+      var X0 = new Float64Array(n), Y0 = new Float64Array(n), R0 = new Float64Array(n);
+      var reach = 0;
+      for (var i = 0; i < n; i++) {
+        var it = items[i];
+        X0[i] = mercX(it.lon);
+        Y0[i] = mercY(it.lat);
+        // radius in world units (0..1) at the item's latitude
+        var k = 1 / (EARTH_M * Math.cos((it.lat * Math.PI) / 180));
+        R0[i] = it.r === null || it.zone ? 0 : it.r * k;
+        var far = R0[i];
+        it._rings = [];
+        (it.zone || []).concat(it.shape || []).forEach(function (ring, j, all) {
+          var ll = decode(ring, spec.origin, spec.scale), rx = [], ry = [];
+          for (var v = 0; v < ll[0].length; v++) {
+            rx.push(mercX(ll[0][v]));
+            ry.push(mercY(ll[1][v]));
+            far = Math.max(far, Math.abs(rx[v] - X0[i]), Math.abs(ry[v] - Y0[i]));
+          }
+          it._rings.push({ x: rx, y: ry, zone: j < (it.zone || []).length });
         });
-      } else if (item.r !== null) {
-        group.addLayer(L.circle(ll, L.extend({ radius: item.r }, area)));
+        reach = Math.max(reach, far);
+        order[i] = i;
       }
-      if (item.shape) {
-        group.addLayer(
-          L.polyline(
-            item.shape.map(function (p) {
-              return latlngs(p, spec.origin, spec.scale);
-            }),
-            { renderer: SSG.radiusRenderer, color: spec.color, weight: 3, interactive: false }
-          )
-        );
-      }
-      var marker = L.marker(ll, { icon: icon, pane: "ssgEquipment", riseOnHover: true });
-      marker.bindPopup(
-        function () {
-          return equipmentPopup(item, spec);
-        },
-        { maxWidth: 320 }
-      );
-      marker.bindTooltip(function () {
-        return el("span", null, item.id + " \u2014 " + spec.label);
+      order.sort(function (a, b) {
+        return X0[a] - X0[b] || a - b;
       });
-      group.addLayer(marker);
-      markers++;
+      this._X = new Float64Array(n);
+      this._Y = new Float64Array(n);
+      this._R = new Float64Array(n);
+      for (var j = 0; j < n; j++) {
+        this._X[j] = X0[order[j]];
+        this._Y[j] = Y0[order[j]];
+        this._R[j] = R0[order[j]];
+      }
+      this._order = order; // sorted position -> item index
+      this._reach = reach;
+      this._colour = colour(spec.color);
+      this._glyph = typeof Path2D === "function" ? new Path2D(String(spec.glyph || "")) : null;
+      var off = [[-11, -11], [11, -11], [-11, 11], [11, 11]][Number(spec.index) % 4] || [0, 0];
+      this._offset = off;
+    },
+
+    // Groups of items (sorted positions) drawn as one icon at zoom z, within
+    // `pad` world pixels of the box [x0, x1] x [y0, y1] (world pixels at z).
+    groups: function (z, x0, y0, x1, y1, pad) {
+      var scale = 256 * Math.pow(2, z), X = this._X, Y = this._Y;
+      var lo = lowerBound(X, (x0 - pad) / scale), hi = lowerBound(X, (x1 + pad) / scale);
+      var cells = {}, out = [];
+      for (var i = lo; i < hi; i++) {
+        var py = Y[i] * scale;
+        if (py < y0 - pad || py > y1 + pad) continue;
+        var px = X[i] * scale;
+        var key = Math.floor(px / CELL) + ":" + Math.floor(py / CELL);
+        var g = cells[key];
+        if (!g) {
+          g = cells[key] = { items: [], x: 0, y: 0 };
+          out.push(g);
+        }
+        g.items.push(i);
+        g.x += px;
+        g.y += py;
+      }
+      var off = this._offset;
+      out.forEach(function (g) {
+        var k = g.items.length;
+        g.x /= k;
+        g.y /= k;
+        if (k > 1) {
+          g.x += off[0];
+          g.y += off[1];
+        }
+      });
+      return out;
+    },
+
+    createTile: function (coords) {
+      var tile = L.DomUtil.create("canvas", "leaflet-tile");
+      var size = this.getTileSize();
+      var ratio = window.devicePixelRatio || 1;
+      tile.width = size.x * ratio;
+      tile.height = size.y * ratio;
+      var z = coords.z, scale = size.x * Math.pow(2, z);
+      var ox = coords.x * size.x, oy = coords.y * size.y;
+      var ctx = tile.getContext("2d");
+      ctx.scale(ratio, ratio);
+      this._areasOn(ctx, z, scale, ox, oy, size);
+      var groups = this.groups(z, ox, oy, ox + size.x, oy + size.y, CELL + ICON);
+      for (var g = 0; g < groups.length; g++) {
+        var grp = groups[g];
+        this._icon(ctx, grp.x - ox, grp.y - oy, grp.items.length);
+      }
+      return tile;
+    },
+
+    // radius circles, zones and routes of the items near the tile
+    _areasOn: function (ctx, z, scale, ox, oy, size) {
+      var pad = this._reach * scale + 4;
+      if (pad > 4096) pad = 4096;
+      var X = this._X, Y = this._Y, R = this._R, items = this._spec.items;
+      var lo = lowerBound(X, (ox - pad) / scale), hi = lowerBound(X, (ox + size.x + pad) / scale);
+      ctx.strokeStyle = this._colour;
+      ctx.fillStyle = this._colour;
+      for (var i = lo; i < hi; i++) {
+        var py = Y[i] * scale - oy;
+        if (py < -pad || py > size.y + pad) continue;
+        var px = X[i] * scale - ox, r = R[i] * scale;
+        if (r >= 2) {
+          ctx.beginPath();
+          ctx.arc(px, py, r, 0, TAU);
+          ctx.globalAlpha = 0.08;
+          ctx.fill();
+          ctx.globalAlpha = 1;
+          ctx.setLineDash([4, 3]);
+          ctx.lineWidth = 1.5;
+          ctx.stroke();
+          ctx.setLineDash([]);
+        }
+        var rings = items[this._order[i]]._rings;
+        for (var k = 0; k < rings.length; k++) {
+          var ring = rings[k];
+          ctx.beginPath();
+          for (var v = 0; v < ring.x.length; v++) {
+            var vx = ring.x[v] * scale - ox, vy = ring.y[v] * scale - oy;
+            if (v) ctx.lineTo(vx, vy);
+            else ctx.moveTo(vx, vy);
+          }
+          if (ring.zone) {
+            ctx.globalAlpha = 0.08;
+            ctx.fill();
+            ctx.globalAlpha = 1;
+            ctx.setLineDash([4, 3]);
+            ctx.lineWidth = 1.5;
+            ctx.stroke();
+            ctx.setLineDash([]);
+          } else {
+            ctx.lineWidth = 3;
+            ctx.stroke();
+          }
+        }
+      }
+    },
+
+    _icon: function (ctx, x, y, count) {
+      var s = ICON / 22;
+      ctx.save();
+      ctx.translate(x - ICON / 2, y - ICON / 2);
+      ctx.scale(s, s);
+      ctx.beginPath();
+      roundRect(ctx, 1, 1, 20, 20, 4);
+      ctx.shadowColor = "rgba(0,0,0,0.55)";
+      ctx.shadowBlur = 2;
+      ctx.fillStyle = "#fff";
+      ctx.fill();
+      ctx.shadowColor = "transparent";
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = this._colour;
+      ctx.stroke();
+      if (this._glyph) {
+        ctx.lineWidth = 1.7;
+        ctx.lineCap = "round";
+        ctx.stroke(this._glyph);
+      }
+      ctx.restore();
+      if (count > 1) {
+        var text = count > 999 ? Math.round(count / 1000) + "k" : String(count);
+        ctx.font = "bold 10px sans-serif";
+        var w = Math.max(14, ctx.measureText(text).width + 6);
+        var bx = x + ICON / 2 - 4, by = y - ICON / 2 - 3;
+        ctx.beginPath();
+        roundRect(ctx, bx - w / 2, by - 7, w, 14, 7);
+        ctx.fillStyle = this._colour;
+        ctx.fill();
+        ctx.fillStyle = "#fff";
+        ctx.textAlign = "center";
+        ctx.textBaseline = "middle";
+        ctx.fillText(text, bx, by + 0.5);
+      }
+    },
+
+    // the group under a container point, or null
+    hit: function (map, point) {
+      var z = map.getZoom(), half = ICON / 2 + 2;
+      if (z !== Math.round(z)) return null;
+      var w = map.project(map.containerPointToLatLng(point), z), wx = w.x, wy = w.y;
+      var groups = this.groups(z, wx, wy, wx, wy, CELL + ICON), best = null, bestD = Infinity;
+      for (var g = 0; g < groups.length; g++) {
+        var dx = groups[g].x - wx, dy = groups[g].y - wy;
+        if (Math.abs(dx) > half || Math.abs(dy) > half) continue;
+        var d = dx * dx + dy * dy;
+        if (d < bestD) {
+          bestD = d;
+          best = groups[g];
+        }
+      }
+      if (!best) return null;
+      var self = this;
+      return best.items.map(function (i) {
+        return self._order[i];
+      });
+    },
+  });
+
+  SSG.equipment = function (spec) {
+    var layer = new EquipmentLayer(spec, { zIndex: 10 + Number(spec.index || 0) });
+    layer.on("loading", function () {
+      layer._ssgLoaded = false;
     });
-    register(spec.key, "equipment", markers, group, { label: spec.label });
-    return group;
+    layer.on("load", function () {
+      layer._ssgLoaded = true;
+    });
+    register(spec.key, "equipment", spec.items.length, layer, { label: spec.label, items: spec.items, spec: spec });
+    return layer;
   };
 
-  // ------------------------------------------------------------------ legend
-  function legend(map, spec) {
-    var control = L.control({ position: "bottomright" });
-    control.onAdd = function () {
+  function equipmentTip(entry, items) {
+    if (items.length === 1) return el("span", null, entry.items[items[0]].id + " \u2014 " + entry.label);
+    return el("span", null, fmt(items.length) + " \u00d7 " + entry.label + " (click to zoom in)");
+  }
+
+  // Open the popup of item `i` of equipment layer `key` (search, tests).
+  SSG.openEquipment = function (key, i) {
+    var entry = SSG.registry[key], item = entry && entry.items[i];
+    if (!item) return null;
+    return L.popup({ maxWidth: 320, offset: [0, -8] })
+      .setLatLng([item.lat, item.lon])
+      .setContent(equipmentPopup(item, entry.spec))
+      .openOn(SSG.map);
+  };
+
+  // The tooltip text of item `i` of equipment layer `key`, as the page shows it on hover.
+  SSG.equipmentTip = function (key, i) {
+    return equipmentTip(SSG.registry[key], [i]).textContent;
+  };
+
+  // Equipment under a container point, topmost kind first: [entry, key, items] or null.
+  function equipmentAt(point) {
+    var map = SSG.map, keys = Object.keys(SSG.registry).reverse();
+    for (var k = 0; k < keys.length; k++) {
+      var entry = SSG.registry[keys[k]];
+      if (entry.kind !== "equipment" || !map.hasLayer(entry.layer)) continue;
+      var items = entry.layer.hit(map, point);
+      if (items) return [entry, keys[k], items];
+    }
+    return null;
+  }
+
+  function onMapClick(e) {
+    var map = SSG.map;
+    if (SSG.measuring) return measureClick(e);
+    var found = equipmentAt(e.containerPoint || map.latLngToContainerPoint(e.latlng));
+    if (found) {
+      var entry = found[0], items = found[2];
+      if (items.length === 1) return SSG.openEquipment(found[1], items[0]);
+      var b = L.latLngBounds(
+        items.map(function (i) {
+          return [entry.items[i].lat, entry.items[i].lon];
+        })
+      );
+      if (b.getNorthEast().equals(b.getSouthWest()) || map.getZoom() >= map.getMaxZoom()) {
+        var box = el("div", "ssg-popup ssg-equipment");
+        box.appendChild(el("b", null, fmt(items.length) + " \u00d7 " + entry.label + " here"));
+        var list = el("ul", "ssg-addresses");
+        items.slice(0, 30).forEach(function (i) {
+          list.appendChild(el("li", null, entry.items[i].id));
+        });
+        box.appendChild(list);
+        L.popup({ maxWidth: 320 }).setLatLng(b.getCenter()).setContent(box).openOn(map);
+      } else map.fitBounds(b, { padding: [60, 60], maxZoom: Math.min(map.getZoom() + 4, 19) });
+      return;
+    }
+    customerPopup(e);
+  }
+
+  var tip = null, pending = null;
+  function onMouseMove(e) {
+    pending = e.containerPoint;
+    if (tip === false) return;
+    L.Util.requestAnimFrame(function () {
+      var p = pending, map = SSG.map;
+      pending = null;
+      if (!p) return;
+      var found = SSG.measuring ? null : equipmentAt(p);
+      map.getContainer().classList.toggle("ssg-pointer", !!found);
+      if (!found) {
+        if (tip) map.closeTooltip(tip);
+        return;
+      }
+      if (!tip) tip = L.tooltip({ direction: "right", offset: [12, 0] });
+      tip.setLatLng(map.containerPointToLatLng(p)).setContent(equipmentTip(found[0], found[2]));
+      if (!map.hasLayer(tip)) tip.addTo(map);
+    });
+  }
+
+  // ------------------------------------------------------------------ areas
+  // One card per area (name and counts) at low zoom, where dots and icons are
+  // too small to read; a click on a card zooms to the area.
+  function areas(map, list) {
+    var group = L.layerGroup();
+    list.forEach(function (area) {
+      var card = el("div", "ssg-area-card");
+      card.appendChild(el("b", null, area.name));
+      card.appendChild(table(area.rows.map(function (row) {
+        return [row[0], fmt(row[1])];
+      })));
+      // the card sits north-east of the area, so that the area's network stays in view
+      var icon = L.divIcon({ className: "ssg-area", html: card, iconSize: null, iconAnchor: [0, 0] });
+      var corner = [area.bounds[1][0], area.bounds[1][1]];
+      var m = L.marker(corner, { icon: icon, pane: "ssgAreas", keyboard: false, title: "" });
+      m.on("click", function () {
+        map.fitBounds(area.bounds, { padding: [24, 24], maxZoom: 17 });
+      });
+      group.addLayer(m);
+    });
+    var pane = map.getPane("ssgAreas");
+    function show() {
+      pane.style.display = map.getZoom() <= AREA_MAX_ZOOM ? "" : "none";
+      if (map.getZoom() <= AREA_MAX_ZOOM) declutter(group);
+    }
+    map.on("zoomend", show);
+    group.on("add", function () {
+      L.Util.requestAnimFrame(show);
+    });
+    if (list.length) group.addTo(map);
+    register("areas", "areas", list.length, group, { areas: list });
+    SSG.areas = list;
+  }
+
+  // Move cards that would cover one another down, below the one above them
+  // (largest first); a card pushed more than 240 px from its area is hidden.
+  function declutter(group) {
+    var cards = [];
+    group.eachLayer(function (m) {
+      var card = m._icon && m._icon.firstChild;
+      if (!card) return;
+      card.style.marginTop = "0px";
+      card.style.display = "";
+      var r = card.getBoundingClientRect();
+      cards.push({ card: card, x: r.left, y: r.top, w: r.width, h: r.height });
+    });
+    cards.sort(function (a, b) {
+      return a.y - b.y || a.x - b.x;
+    });
+    var placed = [];
+    cards.forEach(function (c) {
+      var y = c.y, moved = true;
+      while (moved) {
+        moved = false;
+        for (var i = 0; i < placed.length; i++) {
+          var p = placed[i];
+          if (c.x < p.x + p.w && p.x < c.x + c.w && y < p.y + p.h + 4 && p.y < y + c.h) {
+            y = p.y + p.h + 4;
+            moved = true;
+          }
+        }
+      }
+      if (y - c.y > 240) {
+        c.card.style.display = "none";
+        return;
+      }
+      c.card.style.marginTop = y - c.y + "px";
+      placed.push({ x: c.x, y: y, w: c.w, h: c.h });
+    });
+  }
+
+  // ------------------------------------------------------------------ legend = layer control
+  // The legend lists every layer with its key and count; its check boxes show
+  // and hide the layers (there is no second, Leaflet layer control). Folded on
+  // small screens; the title folds and unfolds it.
+  function legend(map, spec, icons) {
+    SSG.legendControl = control(map, "topright", function () {
       var outer = el("div", "ssg-legend leaflet-control");
       var box = el("details");
-      box.open = window.innerHeight >= 760; // folded on small screens
+      box.open = window.innerHeight >= 700 && window.innerWidth >= 700;
       box.appendChild(el("summary", "ssg-legend-title", spec.title || "Legend"));
+      var body = el("div", "ssg-legend-body");
+      box.appendChild(body);
       outer.appendChild(box);
-      spec.sections.forEach(function (section) {
+      var sections = spec.sections.slice();
+      if (SSG.areas && SSG.areas.length) {
+        sections.push({
+          title: "Overview",
+          rows: [{ key: "areas", label: "Area summaries (zoomed out)", count: SSG.areas.length, square: true, color: "#ffffff" }],
+        });
+      }
+      sections.forEach(function (section) {
         if (!section.rows.length) return;
-        box.appendChild(el("h4", null, section.title));
+        body.appendChild(el("h4", null, section.title));
         section.rows.forEach(function (row) {
-          var line = el("div", "ssg-legend-row");
-          line.appendChild(keyElement(row, spec.icons || {}, "ssg-legend-icon"));
-          line.appendChild(el("span", null, row.label + (row.count === undefined ? "" : " (" + fmt(row.count) + ")")));
-          box.appendChild(line);
+          var entry = row.key ? SSG.registry[row.key] : null;
+          var line = el(entry ? "label" : "div", "ssg-legend-row");
+          if (entry) {
+            var box = el("input");
+            box.type = "checkbox";
+            box.checked = map.hasLayer(entry.layer);
+            L.DomEvent.on(box, "change", function () {
+              if (box.checked) entry.layer.addTo(map);
+              else map.removeLayer(entry.layer);
+            });
+            line.appendChild(box);
+          }
+          line.appendChild(keyElement(row, icons, "ssg-legend-icon"));
+          line.appendChild(
+            el("span", "ssg-layer-label", row.label + (row.count === undefined ? "" : " (" + fmt(row.count) + ")"))
+          );
+          body.appendChild(line);
         });
       });
       (spec.notes || []).forEach(function (note) {
-        box.appendChild(el("div", "ssg-note", note));
+        body.appendChild(el("div", "ssg-note", note));
       });
-      L.DomEvent.disableClickPropagation(outer);
-      L.DomEvent.disableScrollPropagation(outer);
       return outer;
-    };
-    control.addTo(map);
-    SSG.legendControl = control;
+    });
   }
 
+  // ------------------------------------------------------------------ fullscreen, measuring
+  function button(bar, text, title, onClick) {
+    var a = el("a", "ssg-button", text);
+    a.href = "#";
+    a.title = title;
+    a.setAttribute("role", "button");
+    a.setAttribute("aria-label", title);
+    L.DomEvent.on(a, "click", function (e) {
+      L.DomEvent.preventDefault(e);
+      onClick(a);
+    });
+    bar.appendChild(a);
+    return a;
+  }
+
+  function tools(map) {
+    control(map, "topleft", function () {
+      var bar = el("div", "leaflet-bar ssg-tools");
+      SSG.fullscreenButton = button(bar, "", "Full screen", function () {
+        SSG.fullscreen();
+      });
+      SSG.measureButton = button(bar, "\u21a6", "Measure a distance (click points; double-click or Esc ends)", function () {
+        SSG.measure(!SSG.measuring);
+      });
+      SSG.fullscreenButton.appendChild(el("span", "ssg-fs-icon"));
+      return bar;
+    });
+    L.DomEvent.on(document, "keydown", function (e) {
+      if (e.key === "Escape" && SSG.measuring) SSG.measure(false);
+    });
+    L.DomEvent.on(document, "fullscreenchange", function () {
+      map.invalidateSize();
+    });
+  }
+
+  // Full screen with the Fullscreen API, or a page-filling map where there is none.
+  SSG.fullscreen = function () {
+    var node = SSG.map.getContainer();
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (node.requestFullscreen && !node.classList.contains("ssg-fullscreen")) {
+      node.requestFullscreen().catch(function () {
+        node.classList.toggle("ssg-fullscreen");
+        SSG.map.invalidateSize();
+      });
+    } else {
+      node.classList.toggle("ssg-fullscreen");
+      SSG.map.invalidateSize();
+    }
+  };
+
+  var measured = null;
+  SSG.measure = function (on) {
+    var map = SSG.map;
+    SSG.measuring = !!on;
+    map.getContainer().classList.toggle("ssg-measuring", SSG.measuring);
+    if (SSG.measureButton) SSG.measureButton.classList.toggle("ssg-active", SSG.measuring);
+    if (SSG.measuring) {
+      map.doubleClickZoom.disable();
+      if (measured) measured.line.remove();
+      measured = { points: [], line: L.polyline([], { color: "#111111", weight: 2.5, dashArray: "6 4", interactive: false }).addTo(map) };
+      map.closePopup();
+    } else {
+      map.doubleClickZoom.enable();
+    }
+    return SSG.measuring;
+  };
+
+  function measureClick(e) {
+    var map = SSG.map;
+    measured.points.push(e.latlng);
+    measured.line.setLatLngs(measured.points);
+    var total = SSG.measured();
+    measured.line.bindTooltip(el("span", null, distanceText(total)), { permanent: true, direction: "right", offset: [8, 0] });
+    measured.line.openTooltip(e.latlng);
+    if (e.originalEvent && e.originalEvent.detail >= 2) SSG.measure(false);
+    return total;
+  }
+
+  // Length of the measured line in metres (0 before two points).
+  SSG.measured = function () {
+    var total = 0, p = measured ? measured.points : [];
+    for (var i = 1; i < p.length; i++) total += SSG.map.distance(p[i - 1], p[i]);
+    return total;
+  };
+
+  // ------------------------------------------------------------------ search
+  function norm(s) {
+    return String(s).toUpperCase().replace(/\s+/g, "");
+  }
+  var FULL_POSTCODE = /^([A-Z0-9]{2,4})([0-9])[A-Z]{2}$/;
+
+  // Entries: [kind, label, lat, lon, ...]: equipment (layer key, index),
+  // circuit (bounds), substation, postcode / postcode sector (customers), area.
+  function searchIndex(spec) {
+    var out = (spec.search || []).map(function (e) {
+      return { kind: e[0], label: String(e[1]), lat: e[2], lon: e[3], extra: e.slice(4), key: norm(e[1]) };
+    });
+    (spec.areas || []).forEach(function (a) {
+      out.push({ kind: "area", label: a.name, lat: a.centre[0], lon: a.centre[1], extra: [a.bounds], key: norm(a.name) });
+    });
+    return out;
+  }
+
+  // Entries matching a query, best first: exact, then prefix, then substring.
+  SSG.find = function (query, limit) {
+    var q = norm(query), index = SSG.searchIndex || [], exact = [], prefix = [], inner = [];
+    if (!q) return [];
+    index.forEach(function (e) {
+      var at = e.key.indexOf(q);
+      if (at < 0) return;
+      (e.key === q ? exact : at === 0 ? prefix : inner).push(e);
+    });
+    var found = exact.concat(prefix, inner);
+    if (!found.length) {
+      // a full postcode on a map that only knows sectors: its sector
+      var m = FULL_POSTCODE.exec(q);
+      if (m) return SSG.find(m[1] + m[2], limit);
+    }
+    return found.slice(0, limit || 12);
+  };
+
+  var found = null;
+  SSG.go = function (entry) {
+    var map = SSG.map;
+    if (found) found.remove();
+    found = null;
+    if (entry.kind === "circuit" || entry.kind === "area") {
+      map.fitBounds(entry.extra[0], { padding: [40, 40], maxZoom: 18, animate: false });
+    } else {
+      var z = entry.kind === "equipment" ? 18 : entry.kind === "postcode sector" ? 15 : 17;
+      map.setView([entry.lat, entry.lon], z, { animate: false });
+    }
+    if (entry.kind === "equipment") SSG.openEquipment(entry.extra[0], entry.extra[1]);
+    else if (entry.kind !== "area") {
+      found = L.circleMarker([entry.lat, entry.lon], {
+        renderer: SSG.lineRenderer, radius: 14, color: "#111111", weight: 3, fill: false, dashArray: "4 3",
+      }).addTo(map);
+      var label = entry.label + (entry.kind.indexOf("postcode") === 0 ? " (" + fmt(entry.extra[0]) + " customers)" : "");
+      found.bindTooltip(el("span", null, label), { permanent: true, direction: "right", offset: [14, 0] }).openTooltip();
+    }
+    return entry;
+  };
+
+  function search(map, spec) {
+    SSG.searchIndex = searchIndex(spec);
+    if (!SSG.searchIndex.length) return;
+    control(map, "topleft", function () {
+      var box = el("div", "ssg-search leaflet-bar");
+      var input = el("input");
+      input.type = "search";
+      input.placeholder = "Search postcode, equipment, circuit\u2026";
+      input.setAttribute("aria-label", "Search postcode, equipment id, circuit, substation or area");
+      var list = el("ul", "ssg-results");
+      box.appendChild(input);
+      box.appendChild(list);
+      function show() {
+        list.textContent = "";
+        SSG.find(input.value, 12).forEach(function (entry) {
+          var li = el("li");
+          var b = el("button", null, entry.label);
+          b.type = "button";
+          b.appendChild(el("small", null, " " + entry.kind));
+          L.DomEvent.on(b, "click", function () {
+            SSG.go(entry);
+            list.textContent = "";
+          });
+          li.appendChild(b);
+          list.appendChild(li);
+        });
+        if (input.value && !list.childNodes.length) list.appendChild(el("li", "ssg-note", "nothing found"));
+      }
+      L.DomEvent.on(input, "input", show);
+      L.DomEvent.on(input, "keydown", function (e) {
+        if (e.key === "Enter") {
+          var hit = SSG.find(input.value, 1)[0];
+          if (hit) {
+            SSG.go(hit);
+            list.textContent = "";
+          }
+        } else if (e.key === "Escape") {
+          input.value = "";
+          list.textContent = "";
+        }
+      });
+      SSG.searchInput = input;
+      return box;
+    });
+  }
+
+  // ------------------------------------------------------------------ bookmarks
+  function bookmarks(map, spec) {
+    var marks = [];
+    (spec.areas || []).forEach(function (a) {
+      marks.push({ group: "Areas", label: a.name, bounds: a.bounds });
+    });
+    (spec.bookmarks || []).forEach(function (b) {
+      marks.push({ group: "Substations", label: b.label, lat: b.lat, lon: b.lon });
+    });
+    SSG.bookmarks = marks;
+    if (!marks.length) return;
+    control(map, "topleft", function () {
+      var select = el("select", "ssg-bookmarks");
+      select.setAttribute("aria-label", "Go to an area or a substation");
+      select.appendChild(el("option", null, "Go to\u2026"));
+      select.appendChild(el("option", null, "Whole map"));
+      var groups = {};
+      marks.forEach(function (m, i) {
+        if (!groups[m.group]) {
+          groups[m.group] = el("optgroup");
+          groups[m.group].label = m.group;
+          select.appendChild(groups[m.group]);
+        }
+        var opt = el("option", null, m.label);
+        opt.value = String(i);
+        groups[m.group].appendChild(opt);
+      });
+      L.DomEvent.on(select, "change", function () {
+        var i = select.selectedIndex;
+        if (i === 1) SSG.bookmark(-1);
+        else if (i > 1) SSG.bookmark(Number(select.value));
+        select.selectedIndex = 0;
+      });
+      return select;
+    });
+  }
+
+  // Go to bookmark `i` (-1: the whole map).
+  SSG.bookmark = function (i) {
+    var map = SSG.map, m = SSG.bookmarks[i];
+    if (i < 0) {
+      if (SSG.home) map.fitBounds(SSG.home, { padding: [24, 24], maxZoom: 17, animate: false });
+    } else if (m.bounds) map.fitBounds(m.bounds, { padding: [24, 24], maxZoom: 17, animate: false });
+    else map.setView([m.lat, m.lon], 17, { animate: false });
+    return m || null;
+  };
+
   // ------------------------------------------------------------------ test hooks
-  // True once the map exists and every visible customer layer has drawn its tiles.
+  // True once the map exists and every visible canvas layer has drawn its tiles.
   SSG.settled = function () {
     var map = SSG.map;
     if (!map || !map._loaded || map._animatingZoom) return false;
     return Object.keys(SSG.registry).every(function (key) {
       var entry = SSG.registry[key];
-      return entry.kind !== "points" || !map.hasLayer(entry.layer) || entry.layer._ssgLoaded === true;
+      if (entry.kind !== "points" && entry.kind !== "equipment") return true;
+      return !map.hasLayer(entry.layer) || entry.layer._ssgLoaded === true;
     });
   };
 
   SSG.counts = function () {
     var out = {};
     Object.keys(SSG.registry).forEach(function (key) {
-      out[key] = SSG.registry[key].count;
+      if (key !== "areas") out[key] = SSG.registry[key].count;
     });
     return out;
   };
