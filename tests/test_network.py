@@ -396,7 +396,7 @@ def test_equipment_isolation_points(net, customers):
 
 # --------------------------------------------------------------------------- membership
 def test_members_by_connectivity(net, customers):
-    m = circuit_members(customers, net, method="connectivity")
+    m = circuit_members(net, customers, method="connectivity")
     got = {c: g["customer_id"].tolist() for c, g in m.groupby("circuit_id")}
     assert got == {
         "F1": ["cA1", "cA4", "cB2", "cB3"],
@@ -410,16 +410,16 @@ def test_members_by_connectivity(net, customers):
 
 
 def test_members_declared_inferred_best(net, customers):
-    d = circuit_members(customers, net, method="declared", circuits=["F1", "X9"])
+    d = circuit_members(net, customers, method="declared", circuits=["F1", "X9"])
     assert d["customer_id"].tolist() == ["cA1", "cA4", "cB3", "cX"]
     assert d["needs_review"].tolist() == [False, False, False, True]  # X9 is not a circuit
-    inf = circuit_members(customers, net, method="inferred")
+    inf = circuit_members(net, customers, method="inferred")
     assert inf["customer_id"].tolist() == ["cUnknown", "cUnknown", "cNone"]
     assert inf["circuit_id"].tolist() == ["F1", "F2", "F3"]
     row = inf.iloc[2]
     assert row["distance_m"] == 10.0
     assert np.isinf(row["margin_m"]) and row["confidence"] == 1.0 and not row["needs_review"]
-    best = circuit_members(customers, net, circuits=["F3"], method="best")
+    best = circuit_members(net, customers, circuits=["F3"], method="best")
     assert best[["customer_id", "method"]].values.tolist() == [
         ["cC2", "connectivity"],
         ["cNone", "inferred"],
@@ -428,11 +428,11 @@ def test_members_declared_inferred_best(net, customers):
 
 def test_unknown_circuit_ids_raise(net, customers):
     with pytest.raises(ParameterError, match="'F7' is not a circuit of the network"):
-        circuit_members(customers, net, circuits=["F1", "F7"])
+        circuit_members(net, customers, circuits=["F1", "F7"])
     with pytest.raises(ParameterError, match="neither a circuit of the network nor declared"):
-        circuit_members(customers, net, circuits=["F7"], method="declared")
+        circuit_members(net, customers, circuits=["F7"], method="declared")
     with pytest.raises(ParameterError, match="method='nearest'"):
-        circuit_members(customers, net, method="nearest")
+        circuit_members(net, customers, method="nearest")
 
 
 def test_inference_margin_and_ties():
@@ -453,7 +453,7 @@ def test_inference_margin_and_ties():
     cust = gpd.GeoDataFrame(
         {"customer_id": ["tie", "near_a", "near_b", "west", "far"]}, geometry=pts, crs="EPSG:27700"
     )
-    m = circuit_members(cust, net, method="inferred", review_margin_m=3.0)
+    m = circuit_members(net, cust, method="inferred", review_margin_m=3.0)
     got = {
         r.customer_id: (r.circuit_id, r.distance_m, r.margin_m, r.needs_review)
         for r in m.itertuples()
@@ -463,15 +463,15 @@ def test_inference_margin_and_ties():
     assert got["near_b"] == ("B", 2.0, 6.0, False)
     assert got["west"] == ("A", 30.0, 10.0, False)  # B at 40 m, within the 50 m reach
     assert "far" not in got  # 60 m from the nearest cable, beyond max_distance
-    tight = circuit_members(cust, net, method="inferred", review_margin_m=4.5)
+    tight = circuit_members(net, cust, method="inferred", review_margin_m=4.5)
     assert tight.set_index("customer_id").loc["near_a", "needs_review"]
-    far = circuit_members(cust, net, method="inferred", max_distance=65.0)
+    far = circuit_members(net, cust, method="inferred", max_distance=65.0)
     assert far.set_index("customer_id").loc["far", "distance_m"] == 60.0
 
 
 # --------------------------------------------------------------------------- reconcile
 def test_reconcile_statuses(net, customers):
-    rec = reconcile_circuits(customers, net)
+    rec = reconcile_circuits(net, customers)
     assert rec["customer_id"].tolist() == [c[0] for c in CUSTOMERS]
     status = dict(zip(rec["customer_id"], rec["status"], strict=True))
     assert status == {
@@ -511,7 +511,7 @@ def test_reconcile_far_and_inferred_differs(net):
         geometry=[Point(_xy(5, -30)), Point(_xy(500, 500)), Point(_xy(3, -50))],
         crs="EPSG:27700",
     )
-    rec = reconcile_circuits(cust, net, far_from_feeder_m=100).set_index("customer_id")
+    rec = reconcile_circuits(net, cust, far_from_feeder_m=100).set_index("customer_id")
     assert rec.loc["moved", "status"] == "inferred_differs"
     assert rec.loc["moved", "inferred_circuit_ids"] == "F3"
     assert rec.loc["far", "status"] == "far_from_declared_feeder"
@@ -554,15 +554,15 @@ def test_bad_inputs_raise():
     topo_only = Network(frame([("e", "S", "a", "A", "S", False)]), subs)
     cust = gpd.GeoDataFrame({"customer_id": ["c"]}, geometry=[Point(0, 0)], crs="EPSG:27700")
     with pytest.raises(ParameterError, match="no geometry"):
-        circuit_members(cust, topo_only, method="inferred")
+        circuit_members(topo_only, cust, method="inferred")
 
 
 def test_no_personal_data_in_outputs(net, customers):
     cust = customers.assign(name="Mrs Jane Example", phone="07700 900123")
     outs = [
         downstream_customers(net, cust, ["S1BB"], unplaced="ignore"),
-        circuit_members(cust, net, method="best"),
-        reconcile_circuits(cust, net),
+        circuit_members(net, cust, method="best"),
+        reconcile_circuits(net, cust),
         net.validate(cust),
     ]
     for out in outs:
@@ -571,8 +571,8 @@ def test_no_personal_data_in_outputs(net, customers):
 
 
 def test_deterministic(net, customers):
-    a = reconcile_circuits(customers, net)
-    b = reconcile_circuits(customers, make_network())
+    a = reconcile_circuits(net, customers)
+    b = reconcile_circuits(make_network(), customers)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -696,7 +696,7 @@ def test_downstream_equals_brute_force(g):
         if not o and ((a in root_set) != (b in root_set))
     ]
     members = _oracle_members(n, edges, root_set, heads)
-    m = circuit_members(att, net, method="connectivity")
+    m = circuit_members(net, att, method="connectivity")
     got = {c: set(grp["customer_id"]) for c, grp in m.groupby("circuit_id")}
     want_m = {c: {f"c{x}" for x in nodes} for c, nodes in members.items()}
     assert got == {c: v for c, v in want_m.items() if v}
@@ -794,7 +794,7 @@ def test_far_apart_towns_use_a_sparse_grid_with_the_same_answers():
         geometry=[Point(4, 50), Point(far - 7, far + 20), Point(far / 2, far / 2)],
         crs="EPSG:27700",
     )
-    m = circuit_members(cust, net, method="inferred")
+    m = circuit_members(net, cust, method="inferred")
     assert net._segments.ukeys.size > 0  # the sparse (binary search) lookup was used
     assert m[["customer_id", "circuit_id", "distance_m"]].values.tolist() == [
         ["c1", "A", 4.0],
@@ -822,3 +822,21 @@ def test_customer_at_a_joint_touches_every_cable_there(spokes):
     out = downstream_customers(net, att, edges["edge_id"].tolist())
     assert sorted(out["isolation_point"]) == sorted(edges["edge_id"])
     assert set(out["method"]) == {"inferred"}
+
+
+def test_old_argument_order_still_works_with_a_deprecation_warning():
+    """Network first in every function; customers first is deprecated, with the same result."""
+    net = make_network()
+    customers = make_customers()
+    want_members = circuit_members(net, customers, method="best")
+    want_rec = reconcile_circuits(net, customers)
+    with pytest.warns(DeprecationWarning, match=r"circuit_members\(network, customers\)"):
+        old = circuit_members(customers, net, method="best")
+    pd.testing.assert_frame_equal(old, want_members)
+    with pytest.warns(DeprecationWarning, match=r"reconcile_circuits\(network, customers\)"):
+        old_rec = reconcile_circuits(customers, net)
+    pd.testing.assert_frame_equal(old_rec, want_rec)
+    # keywords work in any order, without a warning
+    pd.testing.assert_frame_equal(
+        circuit_members(customers=customers, network=net, method="best"), want_members
+    )

@@ -137,7 +137,7 @@ def test_membership_matches_pandapower(ieee):
         first = int(h["to_node"] if h["from_node"] == str(lv) else h["from_node"])
         reached = top.connected_component(mg, first, notravbuses={lv})
         want |= {str(b) for b in reached} - {str(lv)}
-    m = circuit_members(customers, network)
+    m = circuit_members(network, customers)
     assert set(m["customer_id"]) == set(
         customers.loc[customers["connection_node"].isin(want), "customer_id"]
     )

@@ -1,8 +1,14 @@
 """smartstreet-geo: who to tell about new low-voltage network equipment.
 
-Read customer, equipment and network files into British National Grid
-GeoDataFrames (losing no row), find customers near new equipment and on
-affected circuits, and produce contact lists, a reconciliation and maps.
+Read customer, equipment and network files (or data frames, or a PostGIS
+query) into British National Grid GeoDataFrames (losing no row), find
+customers near new equipment and on affected circuits, and produce contact
+lists, a reconciliation and maps.
+
+Positional inputs come in one order everywhere: the network first, then
+customers, then equipment (``circuit_members(net, customers)``,
+``downstream_customers(net, customers, points)``,
+``customers_near(customers, equipment)``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,13 @@ from .errors import (
 )
 from .export import write_campaign
 from .io import NetworkReadResult, ReadResult, read_customers, read_equipment, read_network
+from .network import (
+    Network,
+    circuit_members,
+    downstream_customers,
+    equipment_isolation_points,
+    reconcile_circuits,
+)
 from .proximity import ProximityIndex, customers_near, nearest_equipment
 from .schema import BNG_CRS, DEFAULT_RADII_M, EquipmentKind, Reason
 
@@ -64,6 +77,7 @@ __all__ = [
     "EquipmentKind",
     "InputFileError",
     "MissingColumnError",
+    "Network",
     "NetworkReadResult",
     "ParameterError",
     "ProximityIndex",
@@ -74,10 +88,13 @@ __all__ = [
     "__version__",
     "bng_to_lonlat",
     "campaign_map",
+    "circuit_members",
     "circuits_map",
     "customers_map",
     "customers_near",
     "demo",
+    "downstream_customers",
+    "equipment_isolation_points",
     "equipment_map",
     "load_config",
     "lonlat_to_bng",
@@ -85,6 +102,7 @@ __all__ = [
     "read_customers",
     "read_equipment",
     "read_network",
+    "reconcile_circuits",
     "require_bng",
     "run_campaign",
     "save_map",

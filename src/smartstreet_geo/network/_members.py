@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -52,9 +54,32 @@ MEMBER_COLUMNS = (
 
 
 # --------------------------------------------------------------------------- members
+def _network_first(network: Any, customers: Any, name: str) -> tuple[Network, Any]:
+    """Return ``(network, customers)``, taking the old order with a DeprecationWarning.
+
+    The rule for every public function: the network first, then customers,
+    then equipment (as :func:`downstream_customers` and
+    :func:`equipment_isolation_points` always had it).
+    """
+    if isinstance(network, Network) or not isinstance(customers, Network):
+        return network, customers
+    # Callers inside the package not yet moved to the new order are not warned (a
+    # warning nobody can act on); every caller outside it is.
+    caller = sys._getframe(2).f_globals.get("__name__", "")
+    if not caller.startswith("smartstreet_geo."):
+        warnings.warn(
+            f"{name}(customers, network) is deprecated: write {name}(network, customers) "
+            "(the network comes first in every smartstreet-geo function, as in "
+            "downstream_customers); the old order will stop working in a future release",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return customers, network
+
+
 def circuit_members(
-    customers: pd.DataFrame | AttachedCustomers,
     network: Network,
+    customers: pd.DataFrame | AttachedCustomers,
     *,
     circuits: Iterable[str] | None = None,
     method: Literal["declared", "connectivity", "inferred", "best"] = "connectivity",
@@ -66,11 +91,13 @@ def circuit_members(
 
     Parameters
     ----------
+    network : Network
     customers : DataFrame, GeoDataFrame or AttachedCustomers
         ``customer_id``, and optionally ``circuit_id`` (declared),
         ``connection_node`` and Point geometry (EPSG:27700); or customers
-        already attached with :meth:`Network.attach`.
-    network : Network
+        already attached with :meth:`Network.attach`. (The old order,
+        ``circuit_members(customers, network)``, still works with a
+        DeprecationWarning.)
     circuits : iterable of str, optional
         Circuit ids (default: every circuit). An id that is not a circuit of
         the network (or, for ``declared``, not declared by any customer
@@ -128,17 +155,18 @@ def circuit_members(
     ...     "customer_id": ["c1", "c2", "c3"], "circuit_id": ["F1", "F1", "F2"],
     ...     "connection_node": ["a", "c", None]},
     ...     geometry=[Point(-5, 90), Point(105, 95), Point(40, 10)], crs="EPSG:27700")
-    >>> circuit_members(customers, net, method="declared")[["customer_id", "circuit_id"]]
+    >>> circuit_members(net, customers, method="declared")[["customer_id", "circuit_id"]]
       customer_id circuit_id
     0          c1         F1
     1          c2         F1
     2          c3         F2
-    >>> m = circuit_members(customers, net, circuits=["F2"], method="best")
+    >>> m = circuit_members(net, customers, circuits=["F2"], method="best")
     >>> m[["customer_id", "method", "distance_m", "margin_m", "needs_review"]]
       customer_id        method  distance_m  margin_m  needs_review
     0          c2  connectivity         NaN       NaN         False
     1          c3      inferred        10.0      30.0         False
     """
+    network, customers = _network_first(network, customers, "circuit_members")
     if method not in METHODS:
         raise ParameterError(f"method={method!r}: choose one of {', '.join(METHODS)}.")
     if infer not in ("missing", "all"):
@@ -280,8 +308,8 @@ def _declared_members(att: AttachedCustomers, circuits: Iterable[str] | None) ->
 
 # --------------------------------------------------------------------------- reconcile
 def reconcile_circuits(
-    customers: pd.DataFrame | AttachedCustomers,
     network: Network,
+    customers: pd.DataFrame | AttachedCustomers,
     *,
     far_from_feeder_m: float = 100.0,
     infer: Literal["missing", "all"] = "all",
@@ -292,9 +320,10 @@ def reconcile_circuits(
 
     Parameters
     ----------
-    customers : DataFrame, GeoDataFrame or AttachedCustomers
-        As for :func:`circuit_members`.
     network : Network
+    customers : DataFrame, GeoDataFrame or AttachedCustomers
+        As for :func:`circuit_members` (the old order, customers first, still
+        works with a DeprecationWarning).
     far_from_feeder_m : float, default 100
         A customer whose location is further than this from every cable of
         its declared circuit is ``far_from_declared_feeder``.
@@ -338,7 +367,7 @@ def reconcile_circuits(
     ...     "connection_node": ["a", "b", "a", None]},
     ...     geometry=[Point(-5, 95), Point(95, 5), Point(-5, 95), Point(400, 400)],
     ...     crs="EPSG:27700")
-    >>> rec = reconcile_circuits(customers, Network(edges, subs))
+    >>> rec = reconcile_circuits(Network(edges, subs), customers)
     >>> rec[["customer_id", "circuit_ids", "status"]]
       customer_id circuit_ids                    status
     0          c1          F1                     agree
@@ -346,6 +375,7 @@ def reconcile_circuits(
     2          c3          F1  unknown_declared_circuit
     3          c4         NaN                  unplaced
     """
+    network, customers = _network_first(network, customers, "reconcile_circuits")
     if not (np.isfinite(far_from_feeder_m) and far_from_feeder_m >= 0):
         raise ParameterError(f"far_from_feeder_m={far_from_feeder_m!r}: give metres, 0 or more.")
     att = as_attached(

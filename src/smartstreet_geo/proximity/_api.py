@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from ._index import Progress, ProximityIndex
-from ._inputs import Radius
+from ..schema import BNG_CRS, CUSTOMER_ID, EQUIPMENT_ID, KIND
+from ._index import Pairs, Progress, ProximityIndex
+from ._inputs import Radius, as_canonical_ids, check_output_names, resolve_radius
 
 __all__ = ["customers_near", "nearest_equipment"]
+
+#: The radius column of a geometry result (metres, per equipment).
+RADIUS_M = "radius_m"
 
 
 def customers_near(
@@ -18,7 +25,10 @@ def customers_near(
     radius: Radius,
     sort: bool = True,
     progress: Progress | None = None,
-) -> pd.DataFrame:
+    geometry: bool = False,
+    customer_id: str = CUSTOMER_ID,
+    equipment_id: str = EQUIPMENT_ID,
+) -> pd.DataFrame | gpd.GeoDataFrame:
     """Return every (customer, equipment) pair within the radius, with the distance.
 
     Parameters
@@ -38,13 +48,22 @@ def customers_near(
         (still deterministic) and skips sorting a very large output.
     progress : callable, optional
         Called with the number of customers just processed (for progress bars).
+    geometry : bool, default False
+        Return a GeoDataFrame: the pairs plus the equipment's ``kind`` (when the
+        equipment have one) and ``radius_m`` (the radius applied), with the
+        customer's Point as geometry in EPSG:27700 - ready for ``.explore()``,
+        ``.to_file()`` or a merge that keeps the CRS.
+    customer_id, equipment_id : str, default "customer_id", "equipment_id"
+        The id columns of ``customers`` and ``equipment`` (e.g. ``"MPAN"``); the
+        result names its id columns the same.
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame or geopandas.GeoDataFrame
         ``customer_id``, ``equipment_id``, ``distance_m`` (metres), one row per
         pair with distance <= radius, sorted by ``customer_id`` then
-        ``equipment_id``. Ties are all kept.
+        ``equipment_id``. Ties are all kept. With ``geometry=True`` also
+        ``kind``, ``radius_m`` and the customer's geometry.
 
     Raises
     ------
@@ -91,9 +110,33 @@ def customers_near(
     2          c2           T1        50.0
     3          c3           C9         5.0
     4          c3           T1        35.0
+
+    As a GeoDataFrame, ids named as the caller names them:
+
+    >>> near = customers_near(
+    ...     customers.rename(columns={"customer_id": "MPAN"}),
+    ...     equipment,
+    ...     radius={"oltc_transformer": 50, "lv_capacitor": 30},
+    ...     geometry=True,
+    ...     customer_id="MPAN",
+    ... )
+    >>> near.crs.to_epsg(), near.columns.tolist()
+    (27700, ['MPAN', 'equipment_id', 'distance_m', 'kind', 'radius_m', 'geometry'])
     """
-    index = ProximityIndex(customers)
-    return index.within(equipment, radius=radius, sort=sort, progress=progress)
+    check_output_names(customer_id, equipment_id)
+    cust = as_canonical_ids(customers, customer_id, CUSTOMER_ID, what="customers")
+    keep = (radius,) if isinstance(radius, str) else ()
+    eq_frame = as_canonical_ids(equipment, equipment_id, EQUIPMENT_ID, what="equipment", keep=keep)
+    index = ProximityIndex(cust)
+    eq = index._prepare(eq_frame)
+    pairs = index.within_pairs(eq, radius=radius, sort=sort, progress=progress)
+    radius_by_row = None
+    if geometry:
+        radius_by_row = np.empty(eq.size, dtype=np.float64)
+        radius_by_row[eq.rank_to_row] = resolve_radius(radius, eq)
+    return _result(
+        index, pairs, customers, eq_frame, customer_id, equipment_id, geometry, radius_by_row
+    )
 
 
 def nearest_equipment(
@@ -104,7 +147,10 @@ def nearest_equipment(
     max_distance: float | None = None,
     sort: bool = True,
     progress: Progress | None = None,
-) -> pd.DataFrame:
+    geometry: bool = False,
+    customer_id: str = CUSTOMER_ID,
+    equipment_id: str = EQUIPMENT_ID,
+) -> pd.DataFrame | gpd.GeoDataFrame:
     """Return the k nearest equipment of every customer, with distances and ranks.
 
     Every equipment tied with the k-th nearest is kept, as QGIS and
@@ -125,14 +171,20 @@ def nearest_equipment(
         Order rows by ``customer_id``; ``False`` keeps the customers' row order.
     progress : callable, optional
         Called with the number of customers just processed.
+    geometry : bool, default False
+        Return a GeoDataFrame with the equipment's ``kind`` (when present) and
+        the customer's Point as geometry in EPSG:27700.
+    customer_id, equipment_id : str, default "customer_id", "equipment_id"
+        The id columns, as for :func:`customers_near`.
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame or geopandas.GeoDataFrame
         ``customer_id``, ``equipment_id``, ``distance_m``, ``rank``; ``rank``
         is 1 + the number of equipment strictly nearer (ties share a rank,
         every row has ``rank <= k``). Sorted by ``customer_id``,
-        ``distance_m``, ``equipment_id``.
+        ``distance_m``, ``equipment_id``. With ``geometry=True`` also ``kind``
+        and the customer's geometry.
 
     Raises
     ------
@@ -175,5 +227,38 @@ def nearest_equipment(
     Columns: [customer_id, equipment_id, distance_m, rank]
     Index: []
     """
-    index = ProximityIndex(customers)
-    return index.nearest(equipment, k=k, max_distance=max_distance, sort=sort, progress=progress)
+    check_output_names(customer_id, equipment_id)
+    cust = as_canonical_ids(customers, customer_id, CUSTOMER_ID, what="customers")
+    eq_frame = as_canonical_ids(equipment, equipment_id, EQUIPMENT_ID, what="equipment")
+    index = ProximityIndex(cust)
+    eq = index._prepare(eq_frame)
+    pairs = index.nearest_pairs(eq, k=k, max_distance=max_distance, sort=sort, progress=progress)
+    return _result(index, pairs, customers, eq_frame, customer_id, equipment_id, geometry, None)
+
+
+def _result(
+    index: ProximityIndex,
+    pairs: Pairs,
+    customers: gpd.GeoDataFrame,
+    equipment: gpd.GeoDataFrame,
+    customer_id: str,
+    equipment_id: str,
+    geometry: bool,
+    radius_by_row: Any,
+) -> pd.DataFrame | gpd.GeoDataFrame:
+    """Build the result frame from positions; the geometry variant adds kind, radius, points."""
+    cols: dict[str, Any] = {
+        customer_id: index.customer_ids.array.take(pairs.customer),
+        equipment_id: equipment[EQUIPMENT_ID].reset_index(drop=True).array.take(pairs.equipment),
+        "distance_m": pairs.distance_m,
+    }
+    if pairs.rank is not None:
+        cols["rank"] = pairs.rank
+    if not geometry:
+        return pd.DataFrame(cols)
+    if KIND in equipment.columns:
+        cols[KIND] = equipment[KIND].reset_index(drop=True).array.take(pairs.equipment)
+    if radius_by_row is not None:
+        cols[RADIUS_M] = radius_by_row[pairs.equipment]
+    points = customers.geometry.reset_index(drop=True).array.take(pairs.customer)
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries(points, crs=BNG_CRS), crs=BNG_CRS)

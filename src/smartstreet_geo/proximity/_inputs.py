@@ -76,6 +76,40 @@ def require_frame(
     return frame
 
 
+def as_canonical_ids(
+    frame: Any, id_column: str, canonical: str, *, what: str, keep: tuple[str, ...] = ()
+) -> Any:
+    """Return ``frame`` with its id column ``id_column`` named ``canonical``.
+
+    Only the columns a query reads are kept (id, ``kind``, ``keep`` and the
+    geometry), so a frame that also has a column called ``canonical`` is not
+    ambiguous. A frame that is not a GeoDataFrame is returned as it is, for
+    :func:`require_frame` to refuse with its own message.
+    """
+    if id_column == canonical or not isinstance(frame, gpd.GeoDataFrame):
+        return frame
+    if id_column not in frame.columns:
+        raise ParameterError(
+            f"{what} have no {id_column!r} column ({canonical}={id_column!r}); columns: "
+            f"{_shown(frame.columns)}."
+        )
+    geom = frame.geometry.name
+    wanted = [id_column, *(c for c in (KIND, *keep) if c in frame.columns and c != id_column)]
+    sub = frame[[*dict.fromkeys([*wanted, geom])]]
+    return sub.rename(columns={id_column: canonical})
+
+
+def check_output_names(customer_id: str, equipment_id: str) -> None:
+    """Refuse id column names that would collide in a result."""
+    taken = {"distance_m", "rank", KIND, "radius_m", "geometry"}
+    if customer_id == equipment_id or {customer_id, equipment_id} & taken:
+        raise ParameterError(
+            f"customer_id={customer_id!r} and equipment_id={equipment_id!r} would name two "
+            f"result columns the same (the result also has {', '.join(sorted(taken))}); "
+            "rename an id column first."
+        )
+
+
 def _check_present(geoms: npt.NDArray[Any], ids: pd.Series, *, what: str, idc: str) -> None:
     missing = shapely.is_missing(geoms)
     empty = shapely.is_empty(geoms)
