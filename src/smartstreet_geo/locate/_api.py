@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow.compute as pc_
 import shapely
 
 from ..crs import classify_bng, require_bng
@@ -20,6 +21,7 @@ from ..schema import ADDRESS_LINES, BNG_CRS, CUSTOMER_ID, EASTING, NORTHING, POS
 from ._match import match_addresses, prepare_addresses
 from ._postcodes import normalise_postcodes, valid_postcodes
 from ._readers import Gazetteer, read_address_gazetteer, read_codepoint, read_uprn_gazetteer
+from ._text import arrow_text
 
 __all__ = [
     "CENTROID_UNCERTAINTY_M",
@@ -285,11 +287,12 @@ def locate_customers(
 
     uprn = _uprns_of(customers, uprn_column)
     raw_pc = (
-        customers[POSTCODE].astype("str")
+        pd.Series(pd.array(arrow_text(customers[POSTCODE]), dtype="str"))
         if POSTCODE in customers
-        else pd.Series(pd.NA, index=customers.index, dtype="str")
+        else pd.Series(pd.NA, index=range(n), dtype="str")
     )
-    pc = normalise_postcodes(raw_pc.reset_index(drop=True))
+    pc = normalise_postcodes(raw_pc)
+    pc = pc.mask(pc.eq("").fillna(False))  # a blank postcode is a missing one
     pc_valid = valid_postcodes(pc)
     pc_arr: npt.NDArray[np.object_] = np.asarray(pc.astype(object).to_numpy(), dtype=np.object_)
     area = pc.str.extract(r"^([A-Z]{1,2})[0-9]", expand=False)
@@ -335,10 +338,11 @@ def locate_customers(
     )
     lines = [c for c in ADDRESS_LINES if c in customers]
     if len(addr_gaz) and lines:
-        text = customers[lines].reset_index(drop=True).astype("str")
-        has_text = text.notna().any(axis=1).to_numpy() & (
-            text.fillna("").apply(lambda s: s.str.strip()).ne("").any(axis=1).to_numpy()
-        )
+        text = {c: customers[c].reset_index(drop=True) for c in lines}
+        has_text = np.zeros(n, dtype=bool)
+        for col in text.values():
+            blank = pc_.equal(pc_.utf8_trim_whitespace(arrow_text(col)), "")
+            has_text |= ~np.asarray(pc_.fill_null(blank, True).to_numpy(zero_copy_only=False))
         rows = np.flatnonzero(todo & has_text)
         if rows.size:
             gaz = prepare_addresses(addr_gaz)

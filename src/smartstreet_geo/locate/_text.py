@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["MAX_NUMBERS", "normalise_address", "split_numbers"]
+__all__ = ["MAX_NUMBERS", "arrow_text", "normalise_address", "split_numbers"]
 
 #: Numbers kept per address (flat, building, range end); more are rare and ignored.
 MAX_NUMBERS = 4
@@ -70,6 +70,17 @@ _KEYS = pa.array([w for ws in _SYNONYMS.values() for w in ws] + list(_FLAT_WORDS
 _VALUES = pa.array([c for c, ws in _SYNONYMS.items() for _ in ws] + [""] * len(_FLAT_WORDS))
 
 
+def arrow_text(values: pd.Series) -> pa.Array:
+    """Text as Arrow; characters UTF-8 cannot hold (lone surrogates) become ``?``."""
+    try:
+        return pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
+    except UnicodeEncodeError:  # rare: clean value by value only then
+        clean = values.astype(object).map(
+            lambda v: v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v
+        )
+        return pa.array(clean.astype("str"), type=pa.string(), from_pandas=True)
+
+
 def normalise_address(parts: list[pd.Series]) -> pa.Array:
     """Join address parts (missing ones skipped) and normalise them (see module notes).
 
@@ -90,10 +101,7 @@ def normalise_address(parts: list[pd.Series]) -> pa.Array:
     ['2 14 OAK ROAD PEMBERTON', 'STREET JOHNS AVENUE']
     """
     # missing parts are blanked first: pyarrow's "skip" null handling drops all-null rows
-    arrays = [
-        pc.fill_null(pa.array(p.astype("str"), type=pa.string(), from_pandas=True), "")
-        for p in parts
-    ]
+    arrays = [pc.fill_null(arrow_text(p), "") for p in parts]
     text = arrays[0] if arrays else pa.array([], pa.string())
     for more in arrays[1:]:
         text = pc.binary_join_element_wise(text, more, " ")
