@@ -920,3 +920,131 @@ def test_hostile_side_ids_are_data(tmp_path, demo_ids, name, value):
     assert demo_ids[0] in s.ids and s.n_rows == 2
     shown = " ".join(s.warnings())
     assert value.strip() == "" or value not in shown
+
+
+# --------------------------------------------------------------------------- outage plans
+BACKFEED = "\n".join(
+    [
+        "",
+        "[outage.backfeed]",
+        "max_customers_per_circuit = 300",
+        "admd_kva = 1.5",
+        'circuit_ratings_kva = { "EGR01-F1" = 250, "EGR01-F2" = 312.5 }',
+        "enforce_limit = true",
+        "psr_weight = 20",
+        "",
+    ]
+)
+
+
+def test_backfeed_plan_loads(folder):
+    from smartstreet_geo.network import LoadingLimit, PlanWeights
+
+    assert load_config(DEMO).outage_plan == "none"  # off unless asked for
+    text = set_key(DEMO_TEXT, "outage", "plan", '"backfeed"') + BACKFEED
+    cfg = load_config(write(folder, text))
+    assert cfg.outage_plan == "backfeed"
+    b = cfg.backfeed
+    assert (b.max_customers_per_circuit, b.admd_kva, b.enforce_limit) == (300, 1.5, True)
+    assert b.circuit_ratings_kva == {"EGR01-F1": 250.0, "EGR01-F2": 312.5}
+    assert b.weights() == PlanWeights(customer=1.0, psr=20.0, medically_dependent=100.0)
+    assert b.loading() == LoadingLimit(
+        max_customers=300,
+        admd_kva=1.5,
+        rating_kva={"EGR01-F1": 250.0, "EGR01-F2": 312.5},
+        enforce=True,
+    )
+    # defaults
+    cfg = load_config(write(folder, set_key(DEMO_TEXT, "outage", "plan", '"backfeed"')))
+    assert cfg.backfeed.loading() == LoadingLimit() and cfg.backfeed.weights() == PlanWeights()
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        (
+            set_key(DEMO_TEXT, "outage", "plan", '"bridge"'),
+            "[outage] plan",
+            "must be 'none' or 'backfeed'",
+        ),
+        (
+            set_key(DEMO_TEXT, "outage", "plan", '"backfeed"')
+            + BACKFEED.replace("admd_kva = 1.5", "admd_kva = 0"),
+            "[outage] backfeed.admd_kva",
+            "must be more than 0 kVA",
+        ),
+        (
+            set_key(DEMO_TEXT, "outage", "plan", '"backfeed"')
+            + BACKFEED.replace("= 250,", "= -5,"),
+            "[outage] backfeed.circuit_ratings_kva.EGR01-F1",
+            "must be more than 0 kVA",
+        ),
+        (
+            set_key(DEMO_TEXT, "outage", "plan", '"backfeed"')
+            + BACKFEED.replace("psr_weight = 20", "psr_weight = true"),
+            "[outage] backfeed.psr_weight",
+            "must be a number",
+        ),
+        (
+            set_key(DEMO_TEXT, "outage", "plan", '"backfeed"')
+            + BACKFEED.replace("max_customers_per_circuit = 300", "max_customers_per_circuit = 0"),
+            "[outage] backfeed.max_customers_per_circuit",
+            "must be at least 1",
+        ),
+        (
+            set_key(DEMO_TEXT, "outage", "plan", '"backfeed"')
+            + BACKFEED.replace("enforce_limit", "enforce"),
+            "[outage] backfeed",
+            "unknown key 'enforce'",
+        ),
+        (
+            DEMO_TEXT + BACKFEED,
+            "[outage.backfeed]",
+            'is used only with [outage] plan = "backfeed"',
+        ),
+        (
+            set_key(
+                set_key(
+                    set_key(DEMO_TEXT, "inputs", "network_edges", None),
+                    "inputs",
+                    "substations",
+                    None,
+                ),
+                "outage",
+                "plan",
+                '"backfeed"',
+            ),
+            "[outage] plan",
+            '"backfeed" needs the network',
+        ),
+    ],
+    ids=[
+        "unknown_plan",
+        "zero_admd",
+        "negative_rating",
+        "bool_weight",
+        "zero_limit",
+        "unknown_key",
+        "table_without_plan",
+        "plan_without_network",
+    ],
+)
+def test_backfeed_errors_name_the_key(folder, text, where, says):
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(folder, text))
+    lines = [ln for ln in problems(exc.value) if where in ln]
+    assert lines, problems(exc.value)
+    assert any(says in ln for ln in lines), lines
+
+
+def test_backfeed_ratings_must_name_circuits_of_the_network(folder):
+    text = set_key(DEMO_TEXT, "outage", "plan", '"backfeed"') + BACKFEED
+    cfg = load_config(write(folder, text))
+    check_against_inputs(cfg, [], circuit_ids=["EGR01-F1", "EGR01-F2"])  # fine
+    check_against_inputs(cfg, [])  # without the network: nothing to check against
+    with pytest.raises(ConfigError) as exc:
+        check_against_inputs(cfg, [], circuit_ids=["EGR01-F1"])
+    assert problems(exc.value) == [
+        f"{folder / 'campaign.toml'}: [outage.backfeed] circuit_ratings_kva.EGR01-F2: no circuit "
+        "with this id in network_edges.parquet; correct the id or remove the rating"
+    ]

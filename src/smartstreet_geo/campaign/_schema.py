@@ -286,6 +286,14 @@ Radius = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 InferenceDistance = Annotated[float, Field(gt=0, le=500, allow_inf_nan=False)]
 # Notice for a planned interruption is days to weeks; over a year is a typo.
 NoticeDays = Annotated[int, Field(ge=0, le=365)]
+# Outage plans (backfeed through normally-open points). An LV circuit serves tens to a few
+# hundred customers; a limit over 10,000 is a typo. After-diversity demand is a few kVA per
+# home (up to ~20 with heat pumps and cars); an LV circuit is rated up to a few hundred kVA.
+OutagePlanKind = Literal["none", "backfeed"]
+CircuitCustomers = Annotated[int, Field(ge=1, le=10_000)]
+Admd = Annotated[float, Field(gt=0, le=50, allow_inf_nan=False)]
+Rating = Annotated[float, Field(gt=0, le=5000, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 # Personal data in the outputs must be deleted; 6 years (the limitation period for claims in
 # England and Wales) is the longest retention a DNO policy would give a contact list.
 RetentionDays = Annotated[int, Field(ge=1, le=2190)]
@@ -414,6 +422,29 @@ class SuppressionSection(_Section):
     Needs [campaign] reference."""
 
 
+class BackfeedSection(_Section):
+    """How outage plans choose normally-open points to close (with ``plan = "backfeed"``).
+
+    No network load data is assumed: a donor circuit's load is its customer count,
+    and optionally customers times an after-diversity demand against a rating.
+    """
+
+    max_customers_per_circuit: CircuitCustomers = _ABSENT
+    """A donor circuit carrying more customers than this after the backfeed is over the limit."""
+    admd_kva: Admd = 2.0
+    """After-diversity demand per customer, kVA (donor check and generator size estimate)."""
+    circuit_ratings_kva: dict[Id, Rating] = Field(default_factory=dict)
+    """Rating per circuit id, kVA: customers x admd_kva above it is over the limit."""
+    enforce_limit: bool = False
+    """false: plans over the limit are made and flagged; true: such points are not closed."""
+    customer_weight: Weight = 1.0
+    """Weight of restoring a customer (parts are restored most weight first under a limit)."""
+    psr_weight: Weight = 10.0
+    """Weight of restoring a PSR customer."""
+    medically_dependent_weight: Weight = 100.0
+    """Weight of restoring a medically dependent PSR customer."""
+
+
 class OutageSection(_Section):
     """When supply interruptions happen and how much notice they need."""
 
@@ -425,6 +456,12 @@ class OutageSection(_Section):
     """Warn when the run is later than the outage minus this many days."""
     use_install_date: bool = True
     """The outage is on the equipment's install_date unless [outage] dates says otherwise."""
+    plan: OutagePlanKind = "none"
+    """"backfeed": keep customers on supply through normally-open points where the network
+    allows (outage calls and letters go only to customers still interrupted; outage_plan.csv
+    lists the points to close); "none": everyone downstream of an isolation is interrupted."""
+    backfeed: BackfeedSection = Field(default_factory=BackfeedSection)
+    """Settings of the backfeed plan."""
 
 
 class PsrSection(_Section):

@@ -39,7 +39,13 @@ from ..errors import ConfigError
 from . import _schema
 from ._schema import CampaignFile, resolve_path
 
-__all__ = ["CAMPAIGNS", "CampaignConfig", "check_against_inputs", "load_config"]
+__all__ = [
+    "CAMPAIGNS",
+    "BackfeedSettings",
+    "CampaignConfig",
+    "check_against_inputs",
+    "load_config",
+]
 
 #: The contact campaigns smartstreet-geo can produce, with their channel.
 CAMPAIGNS: dict[str, str] = {
@@ -65,6 +71,40 @@ class TemplateConfig:
 
     template_id: str
     addressee: str  # "occupier" or "name"
+
+
+@dataclass(frozen=True)
+class BackfeedSettings:
+    """``[outage.backfeed]``: how outage plans choose normally-open points to close."""
+
+    max_customers_per_circuit: int | None = None
+    admd_kva: float = 2.0
+    circuit_ratings_kva: dict[str, float] = field(default_factory=dict)
+    enforce_limit: bool = False
+    customer_weight: float = 1.0
+    psr_weight: float = 10.0
+    medically_dependent_weight: float = 100.0
+
+    def weights(self) -> Any:
+        """Return the :class:`~smartstreet_geo.network.PlanWeights` these settings give."""
+        from ..network import PlanWeights
+
+        return PlanWeights(
+            customer=self.customer_weight,
+            psr=self.psr_weight,
+            medically_dependent=self.medically_dependent_weight,
+        )
+
+    def loading(self) -> Any:
+        """Return the :class:`~smartstreet_geo.network.LoadingLimit` these settings give."""
+        from ..network import LoadingLimit
+
+        return LoadingLimit(
+            max_customers=self.max_customers_per_circuit,
+            admd_kva=self.admd_kva,
+            rating_kva=dict(self.circuit_ratings_kva),
+            enforce=self.enforce_limit,
+        )
 
 
 @dataclass(frozen=True)
@@ -102,6 +142,8 @@ class CampaignConfig:
     map_tiles: str
     one_envelope_per_premise: bool = False
     internal_details: bool = False
+    outage_plan: str = "none"  # "none" or "backfeed"
+    backfeed: BackfeedSettings = field(default_factory=BackfeedSettings)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -159,11 +201,18 @@ def load_config(
     return _to_config(model, raw, source, root)
 
 
-def check_against_inputs(cfg: CampaignConfig, equipment_ids: Iterable[str]) -> None:
-    """Check the campaign file against the equipment that was read.
+def check_against_inputs(
+    cfg: CampaignConfig,
+    equipment_ids: Iterable[str],
+    *,
+    circuit_ids: Iterable[str] | None = None,
+) -> None:
+    """Check the campaign file against the equipment (and network) that were read.
 
     Every ``[outage] dates`` key must be the id of an item in the equipment file
-    (a date for an id that is not there would silently apply to nothing).
+    (a date for an id that is not there would silently apply to nothing); with
+    ``circuit_ids``, every ``[outage.backfeed] circuit_ratings_kva`` key must be
+    a circuit of the network (a rating for a misspelt circuit would check nothing).
 
     Parameters
     ----------
@@ -172,6 +221,8 @@ def check_against_inputs(cfg: CampaignConfig, equipment_ids: Iterable[str]) -> N
         Every ``equipment_id`` in the equipment file as read, valid and rejected
         rows alike (a date for a rejected item is not a typo: its row is in the
         rejects with the reason).
+    circuit_ids : iterable of str, optional
+        The circuits of the network (``Network.circuit_ids``).
 
     Raises
     ------
@@ -186,13 +237,22 @@ def check_against_inputs(cfg: CampaignConfig, equipment_ids: Iterable[str]) -> N
     """
     known = set(equipment_ids)
     where = str(cfg.source) if cfg.source is not None else "campaign config"
-    unknown = [k for k in cfg.outage_dates if k not in known]
-    if unknown:
-        problems = [
-            f"{where}: [outage] dates.{_key(k)}: no equipment with this id in "
-            f"{cfg.equipment.name}; correct the id or remove the date"
-            for k in unknown
+    problems = [
+        f"{where}: [outage] dates.{_key(k)}: no equipment with this id in "
+        f"{cfg.equipment.name}; correct the id or remove the date"
+        for k in cfg.outage_dates
+        if k not in known
+    ]
+    if circuit_ids is not None:
+        circuits = set(circuit_ids)
+        edges = cfg.network_edges.name if cfg.network_edges is not None else "the network"
+        problems += [
+            f"{where}: [outage.backfeed] circuit_ratings_kva.{_key(k)}: no circuit with this id "
+            f"in {edges}; correct the id or remove the rating"
+            for k in cfg.backfeed.circuit_ratings_kva
+            if k not in circuits
         ]
+    if problems:
         raise ConfigError(_join(where, problems))
 
 
@@ -251,6 +311,7 @@ def _to_config(
             t.addressee or _ADDRESSEE_DEFAULT.get(name, "name"),
         )
     columns = m.inputs.columns
+    b = m.outage.backfeed
     customers, equipment = path(m.inputs.customers), path(m.inputs.equipment)
     if customers is None or equipment is None:  # pragma: no cover - required by the schema
         raise ConfigError("[inputs] customers and equipment are required")
@@ -290,6 +351,16 @@ def _to_config(
         map_tiles=m.output.map_tiles,
         one_envelope_per_premise=m.output.one_envelope_per_premise,
         internal_details=m.output.internal_details,
+        outage_plan=m.outage.plan,
+        backfeed=BackfeedSettings(
+            max_customers_per_circuit=b.max_customers_per_circuit,
+            admd_kva=float(b.admd_kva),
+            circuit_ratings_kva={k: float(v) for k, v in b.circuit_ratings_kva.items()},
+            enforce_limit=b.enforce_limit,
+            customer_weight=float(b.customer_weight),
+            psr_weight=float(b.psr_weight),
+            medically_dependent_weight=float(b.medically_dependent_weight),
+        ),
         raw=raw,
     )
 
@@ -324,6 +395,18 @@ def _cross_checks(raw: dict[str, Any], where: str) -> list[str]:
             f"{where}: [suppression] register: needs a [campaign] reference (e.g. "
             'reference = "SS-WIGAN-2027"): contact references are numbered under it and '
             "leaflets are matched per reference"
+        )
+    outage = raw.get("outage")
+    backfeed = outage.get("backfeed") if isinstance(outage, dict) else None
+    if get("outage", "plan") == "backfeed" and get("inputs", "network_edges") is None:
+        out.append(
+            f'{where}: [outage] plan: "backfeed" needs the network (normally-open points are '
+            "in it): give [inputs] network_edges and substations, or remove the plan"
+        )
+    if backfeed is not None and get("outage", "plan") != "backfeed":
+        out.append(
+            f"{where}: [outage.backfeed]: is used only with [outage] plan = "
+            '"backfeed"; add it or remove the table'
         )
     if get("inputs", "substations") is not None and get("inputs", "network_edges") is None:
         out.append(
@@ -376,6 +459,8 @@ _UNITS = {
     "notice_days": "days",
     "delete_after_days": "days",
     "max_inference_distance_m": "metres",
+    "admd_kva": "kVA",
+    "circuit_ratings_kva": "kVA",
     "radii": "metres",
 }
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
