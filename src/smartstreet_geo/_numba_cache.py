@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 _PACKAGE = Path(__file__).resolve().parent
 #: The folders whose ``__pycache__`` numba uses for the package's kernels.
-_KERNEL_FOLDERS = (_PACKAGE / "proximity", _PACKAGE / "network")
+_KERNEL_FOLDERS = (_PACKAGE, _PACKAGE / "proximity", _PACKAGE / "network")
 
 
 def _writable(folder: str | Path) -> bool:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _xlsx
 from .errors import ConfigError, ParameterError, SmartStreetGeoError
 
 __all__ = [
@@ -1255,29 +1256,34 @@ def write_xlsx(
         require_encodable(f, target.name)
         _check_xlsx_cells(f, target.name, str(source), several=len(frames) > 1)
     plan = _plan_sheets(frames)
+    # xlsxwriter writes the workbook around the data (header rows, column widths, frozen
+    # panes, styles, properties); the data rows are added column-wise by _xlsx (why: there)
+    skeleton = io.BytesIO()
+    # xlsxwriter leaves its row file behind when a sheet gets no row: a folder of our own
+    # (owner-only, removed whatever happens) holds it
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".xlsx-") as scratch:
+        wb = xlsxwriter.Workbook(
+            skeleton,
+            {
+                "constant_memory": True,  # inline strings, as the data rows are written
+                "tmpdir": scratch,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        try:
+            when = created if isinstance(created, dt.datetime) else dt.datetime(2000, 1, 1)
+            if isinstance(created, dt.date) and not isinstance(created, dt.datetime):
+                when = dt.datetime(created.year, created.month, created.day)
+            wb.set_properties({"created": when, "author": "smartstreet-geo"})
+            bold = wb.add_format({"bold": True})
+            for part, table in plan:
+                _write_header(wb.add_worksheet(part.name), table, bold, target.name)
+        finally:
+            wb.close()
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(
-        buf,
-        {
-            # rows go to temporary files (owner-only, beside the target) as they are
-            # written, not into one object per cell: half the peak memory, same speed
-            "constant_memory": True,
-            "tmpdir": str(target.parent),
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    try:
-        when = created if isinstance(created, dt.datetime) else dt.datetime(2000, 1, 1)
-        if isinstance(created, dt.date) and not isinstance(created, dt.datetime):
-            when = dt.datetime(created.year, created.month, created.day)
-        wb.set_properties({"created": when, "author": "smartstreet-geo"})
-        bold = wb.add_format({"bold": True})
-        for part, table in plan:
-            _write_sheet(wb.add_worksheet(part.name), table, bold, target.name)
-    finally:
-        wb.close()  # also removes its temporary files when a write failed
+    _xlsx.rezip(_with_rows(_xlsx.read_parts(skeleton.getvalue()), plan), buf)
     atomic_write_bytes(target, buf.getvalue())
     return XlsxFile(target, tuple(p for p, _ in plan))
 
@@ -1336,48 +1342,57 @@ def _check_xlsx_cells(frame: pd.DataFrame, what: str, source: str, *, several: b
                 )
 
 
-def _write_sheet(ws: Any, part: pd.DataFrame, bold: Any, what: str) -> None:
-    """Write ``part`` row by row (constant-memory mode needs row order), checking every code."""
+def _write_header(ws: Any, part: pd.DataFrame, bold: Any, what: str) -> None:
+    """Write the header row, the column widths and the frozen header of a sheet."""
     ws.freeze_panes(1, 0)
-    columns: list[list[object]] = []
     for j, col in enumerate(part.columns):
-        values = part[col]
-        present = values.notna().to_numpy()
-        if pd.api.types.is_bool_dtype(values.dtype):
-            cells = np.where(values.to_numpy(dtype=bool, na_value=False), "true", "false")
-            data: list[object] = cells.astype(object).tolist()
-        elif pd.api.types.is_numeric_dtype(values.dtype):
-            data = values.to_numpy(dtype=float, na_value=float("nan")).astype(object).tolist()
-        else:
-            # text stays text: str() of each value (a bool in an object column as true/false)
-            data = [
-                ("true" if v else "false") if isinstance(v, bool | np.bool_) else str(v)
-                for v in values.astype(object).tolist()
-            ]
-        if not present.all():
-            for i in (~present).nonzero()[0].tolist():
-                data[i] = None
-        columns.append(data)
         # width in characters from the longest value (xlsxwriter's autofit needs every
-        # cell kept in memory, which constant-memory mode does not do)
+        # cell kept in memory)
+        values = part[col]
         longest = values.astype("str").str.len().max() if len(values) else 0
         width = max(len(str(col)) * 1.15, float(0 if pd.isna(longest) else longest)) + 1.5
         ws.set_column(j, j, min(width, 60.0))
-    header = [str(c) for c in part.columns]
-    codes = [ws.write_row(0, 0, header, bold)]
-    write_row = ws.write_row
-    for i, row in enumerate(zip(*columns, strict=True), start=1):
-        code = write_row(i, 0, row)
-        if code:
-            codes.append(code)
-            break
-    bad = next((c for c in codes if c), 0)
-    if bad:
+    code = ws.write_row(0, 0, [str(c) for c in part.columns], bold)
+    if code:
         raise OutputError(
-            f"{what}: the XLSX writer could not write a cell of sheet {ws.name!r} "
-            f"(code {bad}: {'outside the sheet' if bad == -1 else 'text too long'}); "
-            "nothing was written."
+            f"{what}: the XLSX writer could not write the header of sheet {ws.name!r} "
+            f"(code {code}); nothing was written."
         )
+
+
+def _with_rows(
+    parts: list[tuple[str, bytes]], plan: list[tuple[XlsxSheet, pd.DataFrame]]
+) -> list[tuple[str, bytes | list[bytes | memoryview]]]:
+    """Put each table's data rows into its sheet part of the skeleton package."""
+    out: list[tuple[str, bytes | list[bytes | memoryview]]] = []
+    for name, data in parts:
+        m = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", name)
+        if m is None:
+            out.append((name, data))
+            continue
+        table = plan[int(m.group(1)) - 1][1]
+        rows, last_row = _xlsx.sheet_rows(table, first_row=2)
+        if last_row:
+            last_col = _xl_col(table.shape[1] - 1)
+            data = re.sub(
+                rb'<dimension ref="[^"]*"/>',
+                f'<dimension ref="A1:{last_col}{last_row}"/>'.encode(),
+                data,
+                count=1,
+            )
+        head, sep, tail = data.partition(b"</sheetData>")
+        if not sep:  # a table without columns: no header, <sheetData/>, and no rows
+            out.append((name, data))
+            continue
+        out.append((name, [head, *rows, sep + tail]))
+    return out
+
+
+def _xl_col(col: int) -> str:
+    """Return the letters of a 0-based column number (``0 -> "A"``, ``26 -> "AA"``)."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    return str(xl_col_to_name(col))
 
 
 def write_campaign(

@@ -1,0 +1,254 @@
+#!/usr/bin/env python
+"""The whole job at scale: ``smartstreet-geo run`` on the demo campaign tiled k times.
+
+    python benchmarks/bench_run.py                    # k = 1, 3, 10, 28
+    python benchmarks/bench_run.py --tiles 1 3 10 28 60 --json out.json
+    python benchmarks/bench_run.py --tiles 28 --no-cli  # the per-step table only
+
+For each k the bundled demo inputs (customers, equipment, network, substations, circuits and
+the campaign file) are tiled k times into a temporary folder: every id gets a ``~t`` suffix
+(customer, premise, equipment, circuit, substation, edge and node ids, and the first address
+line, so premises without a premise id stay distinct), and tile t is shifted by a whole number
+of 10 km steps on a 6-wide grid, so tiles never interact and every answer is exactly k times
+the demo's. The shift moves customers away from their postcode districts, so the benchmark
+widens the reader's postcode-district margin (``smartstreet_geo.locate.DISTRICT_MARGIN_M``);
+the check still runs, at full cost, on every row.
+
+Measured, each in a fresh child process so peaks do not mix:
+
+* ``steps``: ``run_campaign`` and ``write_campaign`` in one process, timed per step (the
+  ``step`` callback's labels), with the resident-set high-water mark (VmHWM);
+* ``cli``: ``smartstreet-geo run CAMPAIGN --out DIR`` as a user runs it (warm: the numba
+  cache is filled by a run before), wall time and peak resident set of the process.
+
+The scaling exponent is the slope of log(time) against log(customers) between the smallest
+and the largest k. Results: benchmarks/README.md, section "The whole job".
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STEP_KM = 10_000.0
+COLS = 6
+WIDE_MARGIN_M = 1e9
+
+
+def _suffix(s: pd.Series, t: int) -> pd.Series:
+    s = s.astype("str")
+    return s.where(s.isna() | (s.str.strip() == ""), s + f"~{t}")
+
+
+def make_inputs(k: int, folder: Path) -> Path:
+    """Write the demo campaign tiled ``k`` times into ``folder``; return the campaign file."""
+    import geopandas as gpd
+    import shapely
+
+    from smartstreet_geo import demo
+    from smartstreet_geo.crs import lonlat_to_bng
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cust = pd.read_parquet(demo.path("customers"))
+    eq = pd.read_csv(demo.path("equipment"), dtype=str, keep_default_na=False)
+    e, n = lonlat_to_bng(
+        eq["longitude"].astype(float).to_numpy(), eq["latitude"].astype(float).to_numpy()
+    )
+    eq = eq.drop(columns=["longitude", "latitude"]).assign(
+        easting=np.round(e, 3), northing=np.round(n, 3)
+    )
+    edges = gpd.read_parquet(demo.path("network_edges"))
+    subs = gpd.read_parquet(demo.path("substations"))
+    circuits = pd.read_csv(demo.path("circuits"), dtype=str, keep_default_na=False)
+
+    def offset(t: int) -> tuple[float, float]:
+        return (t % COLS) * STEP_KM, -(t // COLS) * STEP_KM
+
+    def tiled(frame: pd.DataFrame, ids: list[str], xy: str | None) -> pd.DataFrame:
+        parts = []
+        for t in range(k):
+            part = frame.copy()
+            for c in ids:
+                if c in part:
+                    part[c] = _suffix(part[c], t)
+            dx, dy = offset(t)
+            if xy == "columns":
+                part["easting"] = part["easting"] + dx
+                part["northing"] = part["northing"] + dy
+            elif xy == "geometry":
+                part = part.set_geometry(
+                    shapely.transform(np.asarray(part.geometry.array), lambda a, d=(dx, dy): a + d),
+                    crs=part.crs,
+                )
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True)
+
+    node_ids = ["edge_id", "from_node", "to_node", "circuit_id", "substation_id", "node"]
+    tiled(
+        cust,
+        [
+            "customer_id",
+            "premise_id",
+            "address_line_1",
+            "circuit_id",
+            "substation_id",
+            "connection_node",
+        ],
+        "columns",
+    ).to_parquet(folder / "customers.parquet", index=False)
+    eq_t = tiled(eq, ["equipment_id", "circuit_id", "substation_id"], None)
+    for t in range(k):  # (string columns: shift by hand)
+        rows = slice(t * len(eq), (t + 1) * len(eq))
+        dx, dy = offset(t)
+        eq_t.loc[eq_t.index[rows], "easting"] = eq["easting"].to_numpy() + dx
+        eq_t.loc[eq_t.index[rows], "northing"] = eq["northing"].to_numpy() + dy
+    eq_t.to_csv(folder / "equipment.csv", index=False)
+    tiled(edges, node_ids, "geometry").to_parquet(folder / "network_edges.parquet", index=False)
+    tiled(subs, node_ids, "geometry").to_parquet(folder / "substations.parquet", index=False)
+    tiled(circuits, ["circuit_id", "substation_id"], None).to_csv(
+        folder / "circuits.csv", index=False
+    )
+    shutil.copy(demo.path("campaign").with_name("psr_needs_codes.csv"), folder)
+    campaign = folder / "campaign.toml"
+    shutil.copy(demo.path("campaign"), campaign)
+    return campaign
+
+
+def _status() -> dict[str, int]:
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(rest.split()[0]) * 1024
+    return out
+
+
+def _widen_postcode_margin() -> None:
+    import smartstreet_geo.locate as locate
+
+    locate.DISTRICT_MARGIN_M = WIDE_MARGIN_M
+
+
+def child_steps(campaign: Path, out: Path) -> dict:
+    """Run and write the campaign in this process, timing each step."""
+    _widen_postcode_margin()
+    from smartstreet_geo import run_campaign
+    from smartstreet_geo.export import write_campaign
+
+    marks: list[tuple[str, float]] = []
+
+    def step(label: str) -> None:
+        marks.append((label, time.perf_counter()))
+
+    t0 = time.perf_counter()
+    result = run_campaign(campaign, step=step, new_register=True)
+    t1 = time.perf_counter()
+    marks.append(("writing outputs", t1))
+    write_campaign(result, out)
+    t2 = time.perf_counter()
+    marks.append(("end", t2))
+    steps = {a[0]: b[1] - a[1] for a, b in itertools.pairwise(marks)}
+    return {
+        "customers": int(result.manifest["inputs"][0]["rows"]),
+        "run_s": t1 - t0,
+        "write_s": t2 - t1,
+        "total_s": t2 - t0,
+        "steps": steps,
+        "peak_mb": _status()["VmHWM"] / 2**20,
+        "counts": {k: int(v) for k, v in result.status_counts().items()},
+    }
+
+
+def cli(campaign: Path, out: Path) -> dict:
+    """Time the CLI as a user runs it (a child process); peak resident set of that child."""
+    code = (
+        "import sys; import smartstreet_geo.locate as L; L.DISTRICT_MARGIN_M = 1e9\n"
+        "from smartstreet_geo.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "run", str(campaign), "--out", str(out), "--new-register"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - t
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(proc.stderr[-3000:])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"cli_s": wall, "cli_peak_mb": max(peak, before) / 1024, "rc": proc.returncode}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tiles", type=int, nargs="+", default=[1, 3, 10, 28])
+    ap.add_argument("--no-cli", action="store_true")
+    ap.add_argument("--no-steps", action="store_true")
+    ap.add_argument("--keep", type=Path, help="build the inputs here and keep them")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--child-steps", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child_steps:
+        print(json.dumps(child_steps(*args.child_steps)))
+        return []
+    results = []
+    base = args.keep or Path(tempfile.mkdtemp(prefix="bench_run_"))
+    for k in args.tiles:
+        folder = base / f"k{k}"
+        t = time.perf_counter()
+        campaign = (
+            make_inputs(k, folder / "in")
+            if not (folder / "in/campaign.toml").exists()
+            else folder / "in/campaign.toml"
+        )
+        res: dict = {"tiles": k, "build_inputs_s": time.perf_counter() - t}
+        if not args.no_steps:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child-steps",
+                    str(campaign),
+                    str(folder / "out_steps"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            res.update(json.loads(out.stdout.strip().splitlines()[-1]))
+            shutil.rmtree(folder / "out_steps", ignore_errors=True)
+        if not args.no_cli:
+            cli(campaign, folder / "out_warm")  # fills the numba cache if anything is missing
+            shutil.rmtree(folder / "out_warm", ignore_errors=True)
+            res.update(cli(campaign, folder / "out_cli"))
+            shutil.rmtree(folder / "out_cli", ignore_errors=True)
+        print(json.dumps(res), flush=True)
+        results.append(res)
+    if len(results) >= 2 and "total_s" in results[0]:
+        a, b = results[0], results[-1]
+        expo = math.log(b["total_s"] / a["total_s"]) / math.log(b["customers"] / a["customers"])
+        print(f"scaling exponent (run + write, k={a['tiles']}..{b['tiles']}): {expo:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if not args.keep:
+        shutil.rmtree(base, ignore_errors=True)
+    return results
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()

@@ -1,0 +1,292 @@
+"""The cells of an XLSX sheet, written column by column instead of cell by cell.
+
+Why by hand: xlsxwriter (the project's XLSX library, which writes everything else of
+the workbook here: styles, column widths, frozen header, document properties) takes one
+Python call per row and compresses with zlib's default level; at a licence area's 2
+million letters that is minutes (benchmarks/README.md, "XLSX"). No maintained writer is
+both fast and reproducible (rustpy-xlsxwriter stamps the clock into the file). So the
+data rows of each sheet are built here with Arrow string kernels, one column at a time,
+as exactly the XML xlsxwriter writes in its ``constant_memory`` mode (inline strings, the
+same escapes; a test compares the two byte for byte), and the package is deflated with
+ISA-L (``isal``: the same DEFLATE format, about 15 times faster than zlib level 6).
+
+One deliberate difference from xlsxwriter: a text that starts with ``<r>`` and ends with
+``</r>`` is written by xlsxwriter *unescaped*, as rich-text XML. Data is never markup
+here: such a text is escaped like any other and printed as typed.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["read_parts", "rezip", "sheet_rows"]
+
+
+def _letters(col: int) -> str:
+    out = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def _cell_text(values: pd.Series) -> tuple[pa.Array, npt.NDArray[np.bool_], bool]:
+    """Return a column's cell texts, which cells exist, and whether it is a number column.
+
+    Missing values and empty texts have no cell (xlsxwriter writes ``""`` as a blank).
+    Numbers are formatted as xlsxwriter does (``%.16G``); booleans are ``true``/``false``;
+    any other value is ``str()`` of it.
+    """
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        text = np.where(values.to_numpy(dtype=bool, na_value=False), "true", "false")
+        arr = pa.array(text, pa.large_string())
+        present = values.notna().to_numpy()
+        return arr, present, False
+    if pd.api.types.is_numeric_dtype(dtype):
+        nums = values.to_numpy(dtype=float, na_value=float("nan"))
+        present = ~np.isnan(nums)
+        # Python's own formatting, as xlsxwriter's; number columns are rare in these lists
+        arr = pa.array(
+            [f"{x:.16G}" if p else "" for x, p in zip(nums.tolist(), present, strict=True)],
+            pa.large_string(),
+        )
+        return arr, present, True
+    if isinstance(dtype, pd.StringDtype):
+        arr = pa.array(values.array)  # zero-copy for Arrow-backed text
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        arr = arr.cast(pa.large_string())
+    else:
+        # text stays text: str() of each value (a bool in an object column as true/false)
+        arr = pa.array(
+            [
+                None
+                if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                else ("true" if v else "false")
+                if isinstance(v, bool | np.bool_)
+                else str(v)
+                for v in values.astype(object).tolist()
+            ],
+            pa.large_string(),
+        )
+    present = values.notna().to_numpy() & (
+        pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False) > 0
+    )
+    return arr, present, False
+
+
+def sheet_rows(table: pd.DataFrame, first_row: int = 2) -> tuple[list[memoryview], int]:
+    """Return the ``<row>`` elements of a table's data rows, as xlsxwriter writes them.
+
+    Parameters
+    ----------
+    table : DataFrame
+    first_row : int, default 2
+        The sheet row of the first data row (1-based; row 1 is the header).
+
+    Returns
+    -------
+    tuple of (list of memoryview, int)
+        The XML bytes in chunks of about 64 MB (rows without any cell are not written),
+        and the last sheet row written (0 when none).
+    """
+    from ._xlsx_kernel import render_rows
+
+    n, n_cols = table.shape
+    if n == 0 or n_cols == 0:
+        return [], 0
+    datas, offsets = [], np.empty((n_cols, n + 1), dtype=np.int64)
+    present = np.empty((n_cols, n), dtype=bool)
+    is_number = np.empty(n_cols, dtype=bool)
+    base = 0
+    for j, col in enumerate(table.columns):
+        arr, present[j], is_number[j] = _cell_text(table[col])
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        bufs = arr.buffers()
+        offs = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+        data = (
+            np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
+        )
+        data = data[offs[0] : offs[-1]]
+        offsets[j] = offs - offs[0] + base
+        base += len(data)
+        datas.append(data)
+    letters = [_letters(j).encode() for j in range(n_cols)]
+    letter_offsets = np.zeros(n_cols + 1, dtype=np.int64)
+    letter_offsets[1:] = np.cumsum([len(x) for x in letters])
+    out, ends = render_rows(
+        np.concatenate(datas) if datas else np.empty(0, np.uint8),
+        np.ascontiguousarray(offsets.T),  # a row's cells side by side in memory
+        np.ascontiguousarray(present.T),
+        is_number,
+        np.frombuffer(b"".join(letters), dtype=np.uint8),
+        letter_offsets,
+        first_row,
+    )
+    written = np.flatnonzero(np.diff(ends, prepend=0) > 0)
+    last_row = int(first_row + written[-1]) if len(written) else 0
+    view = memoryview(out.data)
+    step = 64 << 20
+    return [view[i : i + step] for i in range(0, len(out), step)], last_row
+
+
+# --------------------------------------------------------------------------- the package
+_DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, the date xlsxwriter gives every part
+_DOS_TIME = 0
+
+
+class _Deflate:
+    """Raw DEFLATE with ISA-L where installed (same format as zlib, much faster)."""
+
+    def __init__(self) -> None:
+        try:
+            from isal import isal_zlib
+
+            self._obj: Any = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+        except ImportError:  # pragma: no cover - isal is a declared dependency
+            self._obj = zlib.compressobj(1, zlib.DEFLATED, -15)
+
+    def compress(self, data: bytes | memoryview) -> bytes:
+        return bytes(self._obj.compress(data))
+
+    def flush(self) -> bytes:
+        return bytes(self._obj.flush())
+
+
+def rezip(
+    parts: list[tuple[str, bytes | list[bytes | memoryview]]], out: io.BufferedIOBase
+) -> None:
+    """Write a ZIP package of ``parts`` (name, bytes or byte chunks) to ``out``.
+
+    Python's :mod:`zipfile` deflates with zlib only; this writes the same format
+    (PKZIP 2.0 local headers and central directory, Zip64 fields only where a part or
+    an offset passes 4 GiB) with ISA-L's deflate, at a fixed date so identical inputs
+    give identical bytes. Each part is compressed in memory first (a sheet of a million
+    letters is about 120 MB compressed) so that its sizes go in its local header.
+    Read back with :mod:`zipfile` and openpyxl in the tests.
+    """
+    central: list[bytes] = []
+    offset = 0
+    big = 0xFFFFFFFF
+
+    def put(b: bytes) -> None:
+        nonlocal offset
+        out.write(b)
+        offset += len(b)
+
+    for name, data in parts:
+        chunks = [data] if isinstance(data, bytes | memoryview) else data
+        deflate, crc, size = _Deflate(), 0, 0
+        packed: list[bytes] = []
+        for chunk in chunks:
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            packed.append(deflate.compress(chunk))
+        packed.append(deflate.flush())
+        csize = sum(len(b) for b in packed)
+        raw_name = name.encode("utf-8")
+        local_offset = offset
+        wide = size >= big or csize >= big
+        extra = struct.pack("<HHQQ", 1, 16, size, csize) if wide else b""
+        version = 45 if wide else 20
+        put(
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                version,
+                0x0800,
+                8,
+                _DOS_TIME,
+                _DOS_DATE,
+                crc,
+                big if wide else csize,
+                big if wide else size,
+                len(raw_name),
+                len(extra),
+            )
+            + raw_name
+            + extra
+        )
+        for b in packed:
+            put(b)
+        far = local_offset >= big
+        fields = ([size, csize] if wide else []) + ([local_offset] if far else [])
+        c_extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
+        c_version = 45 if fields else 20
+        central.append(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                c_version,
+                c_version,
+                0x0800,
+                8,
+                _DOS_TIME,
+                _DOS_DATE,
+                crc,
+                big if wide else csize,
+                big if wide else size,
+                len(raw_name),
+                len(c_extra),
+                0,
+                0,
+                0,
+                0,
+                big if far else local_offset,
+            )
+            + raw_name
+            + c_extra
+        )
+    cd_start = offset
+    for entry in central:
+        put(entry)
+    cd_size = offset - cd_start
+    if cd_start >= big:
+        z64_end = offset
+        put(
+            struct.pack(
+                "<IQHHIIQQQQ",
+                0x06064B50,
+                44,
+                45,
+                45,
+                0,
+                0,
+                len(central),
+                len(central),
+                cd_size,
+                cd_start,
+            )
+        )
+        put(struct.pack("<IIQI", 0x07064B50, 0, z64_end, 1))
+    put(
+        struct.pack(
+            "<IHHHHIIH",
+            0x06054B50,
+            0,
+            0,
+            len(central),
+            len(central),
+            cd_size,
+            big if cd_start >= big else cd_start,
+            0,
+        )
+    )
+
+
+def read_parts(package: bytes) -> list[tuple[str, bytes]]:
+    """Return the parts of a small ZIP package (xlsxwriter's skeleton), in order."""
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        return [(info.filename, zf.read(info)) for info in zf.infolist()]

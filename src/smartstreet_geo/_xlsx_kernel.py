@@ -1,0 +1,300 @@
+"""Compiled kernel: the ``<row>`` XML of a sheet's data rows, from Arrow string buffers.
+
+See :mod:`smartstreet_geo._xlsx` for why the rows are written here and not by
+xlsxwriter. The kernel reproduces xlsxwriter's ``constant_memory`` output exactly
+(tests/test_xlsx.py compares the two byte for byte), including its escapes, in this
+order on each text:
+
+1. a literal ``_xHHHH_`` (hex digits) gets its underscore escaped: ``_x005F_xHHHH_``;
+2. C0 controls except tab and newline become ``_xHHHH_``;
+3. the non-characters U+FFFE and U+FFFF become ``_xFFFE_`` and ``_xFFFF_``;
+4. ``&``, ``<``, ``>`` become XML entities;
+
+and ``<t xml:space="preserve">`` where the escaped text starts or ends with white space
+(Python's ``str.isspace``). Two passes: the exact size of every row, then the bytes, so
+rows are written in parallel into one buffer.
+"""
+
+from __future__ import annotations
+
+from ._numba_cache import CACHE  # first: it may set NUMBA_CACHE_DIR for numba
+
+# isort: split
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+__all__ = ["render_rows"]
+
+_C_OPEN = np.frombuffer(b'<c r="', dtype=np.uint8)
+_TEXT_MID = np.frombuffer(b'" t="inlineStr"><is><t>', dtype=np.uint8)
+_TEXT_MID_KEEP = np.frombuffer(b'" t="inlineStr"><is><t xml:space="preserve">', dtype=np.uint8)
+_TEXT_END = np.frombuffer(b"</t></is></c>", dtype=np.uint8)
+_NUM_MID = np.frombuffer(b'"><v>', dtype=np.uint8)
+_NUM_END = np.frombuffer(b"</v></c>", dtype=np.uint8)
+_ROW_OPEN = np.frombuffer(b'<row r="', dtype=np.uint8)
+_ROW_MID = np.frombuffer(b'">', dtype=np.uint8)
+_ROW_END = np.frombuffer(b"</row>", dtype=np.uint8)
+_HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
+_AMP = np.frombuffer(b"&amp;", dtype=np.uint8)
+_LT = np.frombuffer(b"&lt;", dtype=np.uint8)
+_GT = np.frombuffer(b"&gt;", dtype=np.uint8)
+
+
+@njit(cache=CACHE, nogil=True, inline="always")
+def _is_hex(b: int) -> bool:
+    return (48 <= b <= 57) or (65 <= b <= 70) or (97 <= b <= 102)
+
+
+@njit(cache=CACHE, nogil=True)
+def _literal_escape_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
+    """Whether ``_xHHHH_`` starts at ``data[i]`` (before ``end``)."""
+    if i + 7 > end or data[i] != 95 or data[i + 1] != 120 or data[i + 6] != 95:
+        return False
+    return (
+        _is_hex(data[i + 2])
+        and _is_hex(data[i + 3])
+        and _is_hex(data[i + 4])
+        and _is_hex(data[i + 5])
+    )
+
+
+@njit(cache=CACHE, nogil=True)
+def _is_control(b: int) -> bool:
+    return b < 32 and b != 9 and b != 10
+
+
+@njit(cache=CACHE, nogil=True)
+def _space_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
+    """Whether the character at byte ``i`` is white space that survives the escapes."""
+    b = data[i]
+    if b == 32 or b == 9 or b == 10:
+        return True
+    if b == 0xC2 and i + 1 < end:
+        return data[i + 1] == 0x85 or data[i + 1] == 0xA0
+    if i + 2 >= end:
+        return False
+    b1, b2 = data[i + 1], data[i + 2]
+    if b == 0xE1:
+        return b1 == 0x9A and b2 == 0x80
+    if b == 0xE2:
+        if b1 == 0x80:
+            return b2 <= 0x8A or b2 == 0xA8 or b2 == 0xA9 or b2 == 0xAF
+        return b1 == 0x81 and b2 == 0x9F
+    if b == 0xE3:
+        return b1 == 0x80 and b2 == 0x80
+    return False
+
+
+@njit(cache=CACHE, nogil=True)
+def _last_char_start(data: npt.NDArray[np.uint8], start: int, end: int) -> int:
+    i = end - 1
+    while i > start and (data[i] & 0xC0) == 0x80:
+        i -= 1
+    return i
+
+
+@njit(cache=CACHE, nogil=True)
+def _preserve(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
+    if end <= start:
+        return False
+    return _space_at(data, start, end) or _space_at(data, _last_char_start(data, start, end), end)
+
+
+@njit(cache=CACHE, nogil=True)
+def _escaped_size(data: npt.NDArray[np.uint8], start: int, end: int) -> int:
+    n = 0
+    i = start
+    while i < end:
+        b = data[i]
+        if b == 95 and _literal_escape_at(data, i, end):
+            n += 13
+            i += 7
+            continue
+        if _is_control(b):
+            n += 7
+        elif b == 38:  # &
+            n += 5
+        elif b == 60 or b == 62:  # < >
+            n += 4
+        elif (
+            b == 0xEF
+            and i + 2 < end
+            and data[i + 1] == 0xBF
+            and (data[i + 2] == 0xBE or data[i + 2] == 0xBF)
+        ):
+            n += 7
+            i += 3
+            continue
+        else:
+            n += 1
+        i += 1
+    return n
+
+
+@njit(cache=CACHE, nogil=True)
+def _put(out: npt.NDArray[np.uint8], p: int, src: npt.NDArray[np.uint8]) -> int:
+    for k in range(src.shape[0]):
+        out[p + k] = src[k]
+    return p + src.shape[0]
+
+
+@njit(cache=CACHE, nogil=True)
+def _put_hex4(out: npt.NDArray[np.uint8], p: int, v: int) -> int:
+    out[p] = 95  # _
+    out[p + 1] = 120  # x
+    out[p + 2] = _HEX[(v >> 12) & 15]
+    out[p + 3] = _HEX[(v >> 8) & 15]
+    out[p + 4] = _HEX[(v >> 4) & 15]
+    out[p + 5] = _HEX[v & 15]
+    out[p + 6] = 95
+    return p + 7
+
+
+@njit(cache=CACHE, nogil=True)
+def _put_escaped(
+    out: npt.NDArray[np.uint8], p: int, data: npt.NDArray[np.uint8], start: int, end: int
+) -> int:
+    i = start
+    while i < end:
+        b = data[i]
+        if b == 95 and _literal_escape_at(data, i, end):
+            p = _put_hex4(out, p, 0x5F)  # "_x005F_", whose "_" starts the literal
+            for k in range(1, 7):
+                out[p + k - 1] = data[i + k]
+            p += 6
+            i += 7
+            continue
+        if _is_control(b):
+            p = _put_hex4(out, p, b)
+        elif b == 38:
+            p = _put(out, p, _AMP)
+        elif b == 60:
+            p = _put(out, p, _LT)
+        elif b == 62:
+            p = _put(out, p, _GT)
+        elif (
+            b == 0xEF
+            and i + 2 < end
+            and data[i + 1] == 0xBF
+            and (data[i + 2] == 0xBE or data[i + 2] == 0xBF)
+        ):
+            p = _put_hex4(out, p, 0xFFFE if data[i + 2] == 0xBE else 0xFFFF)
+            i += 3
+            continue
+        else:
+            out[p] = b
+            p += 1
+        i += 1
+    return p
+
+
+@njit(cache=CACHE, nogil=True)
+def _digits(v: int) -> int:
+    n = 1
+    while v >= 10:
+        v //= 10
+        n += 1
+    return n
+
+
+@njit(cache=CACHE, nogil=True)
+def _put_int(out: npt.NDArray[np.uint8], p: int, v: int) -> int:
+    n = _digits(v)
+    for k in range(n - 1, -1, -1):
+        out[p + k] = 48 + v % 10
+        v //= 10
+    return p + n
+
+
+@njit(cache=CACHE, nogil=True, parallel=True)
+def render_rows(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    is_number: npt.NDArray[np.bool_],
+    letters: npt.NDArray[np.uint8],
+    letter_offsets: npt.NDArray[np.int64],
+    first_row: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Render the data rows of a sheet.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The UTF-8 bytes of every cell text, all columns.
+    offsets : ndarray of int64, shape (n_rows + 1, n_columns)
+        Where each cell's text starts and ends in ``data``.
+    present : ndarray of bool, shape (n_rows, n_columns)
+        Which cells exist (missing and empty texts are not written).
+    is_number : ndarray of bool, shape (n_columns,)
+        Number columns (the text is the formatted number, written as ``<v>``).
+    letters, letter_offsets : ndarray
+        The column letters (``A``, ``B`` ...), concatenated, and where each starts.
+    first_row : int
+        The sheet row (1-based) of the first data row.
+
+    Returns
+    -------
+    tuple of ndarray
+        The XML bytes of every row that has a cell, and the end of each row in those
+        bytes (0-length rows, which have no cell, are not written).
+    """
+    n_rows, n_cols = present.shape
+    sizes = np.zeros(n_rows, dtype=np.int64)
+    for r in prange(n_rows):
+        row_no = first_row + r
+        d = _digits(row_no)
+        size = 0
+        for c in range(n_cols):
+            if not present[r, c]:
+                continue
+            start, end = offsets[r, c], offsets[r + 1, c]
+            cell_ref = letter_offsets[c + 1] - letter_offsets[c] + d
+            if is_number[c]:
+                size += _C_OPEN.shape[0] + cell_ref + _NUM_MID.shape[0] + (end - start)
+                size += _NUM_END.shape[0]
+            else:
+                mid = _TEXT_MID_KEEP if _preserve(data, start, end) else _TEXT_MID
+                size += _C_OPEN.shape[0] + cell_ref + mid.shape[0] + _TEXT_END.shape[0]
+                size += _escaped_size(data, start, end)
+        if size:
+            size += _ROW_OPEN.shape[0] + d + _ROW_MID.shape[0] + _ROW_END.shape[0]
+        sizes[r] = size
+    ends = np.cumsum(sizes)
+    total = ends[-1] if n_rows else 0
+    out = np.empty(total, dtype=np.uint8)
+    wrong = np.zeros(n_rows, dtype=np.bool_)
+    for r in prange(n_rows):
+        if sizes[r] == 0:
+            continue
+        row_no = first_row + r
+        p = ends[r] - sizes[r]
+        p = _put(out, p, _ROW_OPEN)
+        p = _put_int(out, p, row_no)
+        p = _put(out, p, _ROW_MID)
+        for c in range(n_cols):
+            if not present[r, c]:
+                continue
+            start, end = offsets[r, c], offsets[r + 1, c]
+            p = _put(out, p, _C_OPEN)
+            for k in range(letter_offsets[c], letter_offsets[c + 1]):
+                out[p] = letters[k]
+                p += 1
+            p = _put_int(out, p, row_no)
+            if is_number[c]:
+                p = _put(out, p, _NUM_MID)
+                for k in range(start, end):
+                    out[p] = data[k]
+                    p += 1
+                p = _put(out, p, _NUM_END)
+            else:
+                mid = _TEXT_MID_KEEP if _preserve(data, start, end) else _TEXT_MID
+                p = _put(out, p, mid)
+                p = _put_escaped(out, p, data, start, end)
+                p = _put(out, p, _TEXT_END)
+        p = _put(out, p, _ROW_END)
+        wrong[r] = p != ends[r]
+    if wrong.any():  # the two passes disagree: never hand back a half-written row
+        raise RuntimeError("render_rows: a row's size and its bytes disagree")
+    return out, ends
