@@ -561,3 +561,48 @@ def test_straddling_customer_end_to_end():
     # 40 m supplied: within; 60 m supplied: outside; the centroid sits on the equipment (0 m)
     # but its customer may be up to 100 m away: uncertain
     assert verdict == ["within", "outside", "location_uncertain"]
+
+
+def test_circuit_inference_reviews_uncertain_locations():
+    """A customer whose point may be u metres off is flagged when margin < review + 2u."""
+    from shapely import LineString
+
+    from smartstreet_geo.network import Network, circuit_members
+
+    edges = gpd.GeoDataFrame(
+        {
+            "edge_id": ["e1", "e2"],
+            "from_node": ["S", "S"],
+            "to_node": ["a", "b"],
+            "circuit_id": ["F1", "F2"],
+        },
+        geometry=[LineString([(0, 0), (0, 200)]), LineString([(30, 0), (30, 200)])],
+        crs="EPSG:27700",
+    )
+    subs = gpd.GeoDataFrame(
+        {"substation_id": ["S1"], "node": ["S"]}, geometry=[Point(15, 0)], crs="EPSG:27700"
+    )
+    net = Network(edges, subs)
+    customers = gpd.GeoDataFrame(
+        {
+            "customer_id": ["sure", "address", "centroid", "far_centroid"],
+            # 5 m from F1, 25 m from F2: margin 20 m
+            "location_uncertainty_m": [0.0, 5.0, 100.0, np.nan],
+        },
+        geometry=[Point(5, 100)] * 4,
+        crs="EPSG:27700",
+    )
+    got = circuit_members(net, customers, method="inferred").set_index("customer_id")
+    assert (got["circuit_id"] == "F1").all()
+    assert got["margin_m"].tolist() == [20.0] * 4
+    # 20 >= 8 + 2*0 and 8 + 2*5 = 18; 20 < 8 + 2*100; NaN uncertainty counts as none
+    assert got["needs_review"].to_dict() == {
+        "sure": False,
+        "address": False,
+        "centroid": True,
+        "far_centroid": False,
+    }
+    # the same with the other circuit further than the default search would look
+    wide = customers.assign(location_uncertainty_m=[0.0, 0.0, 30.0, 0.0])
+    flagged = circuit_members(net, wide, method="inferred", review_margin_m=1.0)
+    assert flagged["needs_review"].tolist() == [False, False, True, False]

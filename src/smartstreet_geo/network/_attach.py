@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -70,6 +70,9 @@ class AttachedCustomers:
     tie_edge: I64
     max_distance: float
     review_margin_m: float
+    #: Metres the customer's true point may lie from its placed one (``location_uncertainty_m``
+    #: of :func:`smartstreet_geo.locate.locate_customers`; 0 when not given).
+    uncertainty: F64
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -110,6 +113,7 @@ class AttachedCustomers:
             np.int8
         )
         x, y = _points(customers)
+        unc = _uncertainty(customers)
         usable = (node >= 0) & (net._pre[np.maximum(node, 0)] >= 0)
         if infer == "all":
             want = np.isfinite(x)
@@ -126,8 +130,8 @@ class AttachedCustomers:
         if idx.size:
             seg = net._segments
             px, py = np.ascontiguousarray(x[idx]), np.ascontiguousarray(y[idx])
-            s1, d1, d2, t_n, t_e = seg.nearest_two(
-                px, py, max_d=max_distance, extra=review_margin_m, tol=TIE_TOLERANCE_M
+            s1, d1, d2, t_n, t_e = _nearest_two(
+                seg, px, py, unc[idx], max_d=max_distance, margin=review_margin_m
             )
             hit = s1 >= 0
             inf_edge[idx[hit]] = seg.edge[s1[hit]]
@@ -166,6 +170,7 @@ class AttachedCustomers:
             tie_edge=tie_edge,
             max_distance=float(max_distance),
             review_margin_m=float(review_margin_m),
+            uncertainty=unc,
         )
 
     # ------------------------------------------------------------------ derived
@@ -223,13 +228,15 @@ class AttachedCustomers:
     def inf_needs_review(self) -> B:
         """Inferred placement is ambiguous or contradicts the data.
 
-        True when the margin is below ``review_margin_m``, the nearest cable is
-        not fed from a substation, or the customer gave a connection node that
-        the network lacks or does not feed.
+        True when the margin is below ``review_margin_m`` (plus twice the
+        customer's location uncertainty: a point that may be ``u`` metres off
+        may be ``u`` nearer one cable and ``u`` further from the other), the
+        nearest cable is not fed from a substation, or the customer gave a
+        connection node that the network lacks or does not feed.
         """
         placed = self.inf_edge >= 0
         with np.errstate(invalid="ignore"):
-            close = self.inf_margin < self.review_margin_m
+            close = self.inf_margin < self.review_margin_m + 2.0 * self.uncertainty
         contradicts = (self.node_state == NODE_UNKNOWN) | self.unfed
         return np.asarray(placed & (close | (self.inf_group < 0) | contradicts))
 
@@ -289,6 +296,42 @@ def as_attached(
     return network.attach(
         customers, infer=infer, max_distance=max_distance, review_margin_m=review_margin_m
     )
+
+
+def _uncertainty(customers: pd.DataFrame) -> F64:
+    """``location_uncertainty_m`` per customer (0 where absent or not a finite number >= 0)."""
+    n = len(customers)
+    if "location_uncertainty_m" not in customers:
+        return np.zeros(n)
+    u = pd.to_numeric(customers["location_uncertainty_m"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    return np.where(np.isfinite(u) & (u > 0), u, 0.0)
+
+
+def _nearest_two(
+    seg: Any, px: F64, py: F64, unc: F64, *, max_d: float, margin: float
+) -> tuple[Any, F64, F64, Any, Any]:
+    """Run the kernel's ``nearest_two``, searching another circuit far enough for each point.
+
+    A point placed with uncertainty ``u`` needs the nearest other circuit up to
+    ``margin + 2u`` beyond its nearest cable; points without uncertainty (nearly all)
+    are searched as before, the others in a second call.
+    """
+    sure = unc == 0
+    if sure.all():
+        return seg.nearest_two(px, py, max_d=max_d, extra=margin, tol=TIE_TOLERANCE_M)
+    parts = []
+    order = []
+    for mask in (sure, ~sure):
+        at = np.flatnonzero(mask)
+        if not at.size:
+            continue
+        extra = margin + 2.0 * float(unc[at].max())
+        parts.append(seg.nearest_two(px[at], py[at], max_d=max_d, extra=extra, tol=TIE_TOLERANCE_M))
+        order.append(at)
+    inv = np.argsort(np.concatenate(order), kind="stable")
+    return tuple(np.concatenate([p[k] for p in parts])[inv] for k in range(5))  # type: ignore[return-value]
 
 
 def _points(customers: pd.DataFrame) -> tuple[F64, F64]:

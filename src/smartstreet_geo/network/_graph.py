@@ -417,7 +417,10 @@ class Network:
         ----------
         customers : DataFrame or GeoDataFrame
             ``customer_id``, and optionally ``connection_node``, ``circuit_id``
-            (the declared circuit) and Point geometry in EPSG:27700.
+            (the declared circuit), Point geometry in EPSG:27700 and
+            ``location_uncertainty_m`` (from
+            :func:`smartstreet_geo.locate.locate_customers`: how far the true
+            point may be from the given one; absent or missing means 0).
         infer : {"missing", "all", "none"}, default "missing"
             Whose circuit to infer from the nearest cable: customers without a
             usable connection node, every customer with a location, or none.
@@ -427,7 +430,10 @@ class Network:
         review_margin_m : float, default 8
             An inferred circuit is flagged ``needs_review`` when a cable of
             another circuit is less than this much further away than the
-            nearest cable.
+            nearest cable - plus twice the customer's location uncertainty
+            (a point ``u`` metres off may be ``u`` nearer the other cable and
+            ``u`` further from the nearest), so that a customer placed at a
+            postcode centroid is not silently given a circuit.
 
         Returns
         -------
