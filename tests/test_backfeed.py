@@ -22,6 +22,7 @@ import pytest
 import shapely
 
 from hostile import HOSTILE
+from smartstreet_geo.campaign._circuits import OUTAGE_PLAN_COLUMNS
 from smartstreet_geo.errors import ParameterError
 from smartstreet_geo.network import (
     BackfeedPlanner,
@@ -597,3 +598,217 @@ def test_inferred_customers_are_restored_only_when_every_cable_they_touch_is():
     assert (c["donor_circuit"], c["donor_substation"], c["donor_customers_before"]) == ("", "S2", 0)
     want = downstream_customers(net, customers, "e2")["customer_id"]
     assert sorted(got.index) == sorted(want)
+
+
+# --------------------------------------------------------------------------- campaign
+def _campaign_inputs(rows, subs, customers, equipment):
+    from smartstreet_geo.campaign import _circuits
+
+    net = _net(rows, subs)
+    placed = _circuits.Placed(net, net.attach(customers))
+    return placed, equipment
+
+
+def _plan_campaign(placed, customers, equipment, settings=None, medically_dependent=None):
+    from smartstreet_geo.campaign import _circuits
+    from smartstreet_geo.campaign.config import BackfeedSettings
+
+    w: list[str] = []
+    impact = _circuits.downstream(customers, placed, equipment, w)
+    res = _circuits.plan_outages(
+        customers,
+        placed,
+        equipment,
+        impact,
+        settings or BackfeedSettings(),
+        w,
+        medically_dependent=medically_dependent,
+    )
+    return impact, res, w
+
+
+RING = [
+    ("r1", "S", "a", "F1", False),
+    ("r2", "a", "b", "F1", False),
+    ("r3", "b", "c", "F2", False),
+    ("r4", "c", "S", "F2", False),
+    ("sp", "b", "d", "F1", False),
+    ("g1", "U", "z", "F3", False),
+    ("n1", "d", "z", "F1", True),
+]
+
+
+def test_campaign_ring_cut_on_both_sides_the_same_day():
+    """Alone neither equipment cuts anyone off; the same day both do, and n1 feeds them back."""
+    from datetime import date
+
+    import geopandas as gpd
+
+    customers = gpd.GeoDataFrame(
+        _customers(["a", "b", "c", "d", "z"], psr={"b"}),
+        geometry=gpd.points_from_xy([400000] * 5, [300000] * 5),
+        crs="EPSG:27700",
+    )
+    eq = gpd.GeoDataFrame(
+        {
+            "equipment_id": ["E1", "E2", "E3"],
+            "edge_id": ["r1", "r4", None],
+            "node": [None, None, "nowhere"],
+            "outage_date": [date(2027, 5, 3), date(2027, 5, 3), date(2027, 6, 1)],
+        },
+        geometry=gpd.points_from_xy([400000] * 3, [300000] * 3),
+        crs="EPSG:27700",
+    )
+    placed, eq = _campaign_inputs(RING, [("S1", "S"), ("S3", "U")], customers, eq)
+    impact, res, _w = _plan_campaign(placed, customers, eq)
+    assert impact.affected.empty  # each alone: everyone fed round the ring
+    assert res.impact.affected.empty  # together: all kept on supply through n1
+    assert set(res.backfed["customer_id"]) == {"k_a", "k_b", "k_c", "k_d"}
+    assert set(res.backfed["point"]) == {"n1"} and set(res.backfed["donor_circuit"]) == {"F3"}
+    t = res.table.set_index("equipment_id")
+    assert t.loc["E1", "planned_with"] == "E2" and t.loc["E1", "points_to_close"] == "n1"
+    assert (t.loc["E1", "customers_off"], t.loc["E1", "customers_restored"]) == (4, 4)
+    assert (t.loc["E1", "psr_off"], t.loc["E1", "psr_interrupted"]) == (1, 0)
+    assert t.loc["E1", "donor_customers_after"] == "5"
+    assert t.loc["E3", "detail"].startswith("not placed on the network (node column names")
+    assert list(res.table.columns) == list(OUTAGE_PLAN_COLUMNS)
+    assert list(res.plans) == ["2027-05-03"]
+    # without the point: the four are attributed to both equipment and stay on the call list
+    placed, eq = _campaign_inputs(RING[:-1], [("S1", "S"), ("S3", "U")], customers, eq)
+    _impact, res, _w = _plan_campaign(placed, customers, eq)
+    got = res.impact.affected.groupby("equipment_id")["customer_id"].apply(set).to_dict()
+    assert got == {"E1": {"k_a", "k_b", "k_c", "k_d"}, "E2": {"k_a", "k_b", "k_c", "k_d"}}
+    assert res.backfed.empty
+    t = res.table.set_index("equipment_id")
+    assert t.loc["E1", "generator_node"] in ("a", "c") and t.loc["E1", "generator_customers"] == 4
+
+
+def test_campaign_loading_limit_and_medically_dependent():
+    from datetime import date
+
+    from smartstreet_geo.campaign.config import BackfeedSettings
+
+    rows = [
+        ("e1", "S", "a", "F1", False),
+        ("e2", "S", "b", "F2", False),
+        ("g1", "U", "z", "F3", False),
+        ("n1", "a", "z", "F1", True),
+        ("n2", "b", "z", "F2", True),
+    ]
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["a1", "a2", "b1", "z1"],
+            "connection_node": ["a", "a", "b", "z"],
+            "psr": [True, False, True, False],
+        }
+    )
+    eq = pd.DataFrame(
+        {
+            "equipment_id": ["EA", "EB"],
+            "edge_id": ["e1", "e2"],
+            "outage_date": [date(2027, 5, 3)] * 2,
+        }
+    )
+    placed, eq = _campaign_inputs(rows, [("S1", "S"), ("S3", "U")], customers, eq)
+    settings = BackfeedSettings(max_customers_per_circuit=3, enforce_limit=True)
+    # a (one PSR + one other, weight 11) before b (one PSR, weight 10)
+    _i, res, _w = _plan_campaign(placed, customers, eq, settings)
+    assert set(res.backfed["customer_id"]) == {"a1", "a2"}
+    assert res.impact.affected["customer_id"].tolist() == ["b1"]
+    # b1 medically dependent: b first, then a does not fit
+    _i, res, _w = _plan_campaign(
+        placed, customers, eq, settings, medically_dependent=[None, False, True, None]
+    )
+    assert set(res.backfed["customer_id"]) == {"b1"}
+    t = res.table.set_index("equipment_id")
+    assert t.loc["EA", "generator_node"] == "a" and t.loc["EA", "generator_demand_kva"] == 4.0
+    assert t.loc["EB", "points_to_close"] == "n2" and not t.loc["EB", "over_limit"]
+    # flagged, not enforced: both closed, both flagged
+    settings = BackfeedSettings(max_customers_per_circuit=3)
+    _i, res, _w = _plan_campaign(placed, customers, eq, settings)
+    assert res.impact.affected.empty and res.table["over_limit"].all()
+    assert set(res.table["limit_detail"]) == {"4 customers > limit 3"}
+
+
+def test_campaign_without_a_network_plans_nothing():
+    from smartstreet_geo.campaign import _circuits
+    from smartstreet_geo.campaign.config import BackfeedSettings
+
+    customers = _customers(["a", "b"])
+    customers["circuit_id"] = ["F1", "F1"]
+    eq = pd.DataFrame(
+        {
+            "equipment_id": ["E1"],
+            "circuit_id": ["F1"],
+            "substation_id": [None],
+            "outage_date": [None],
+        }
+    )
+    w: list[str] = []
+    impact = _circuits.downstream(customers, None, eq, w)
+    res = _circuits.plan_outages(customers, None, eq, impact, BackfeedSettings(), w)
+    assert res.impact is impact and res.backfed.empty
+    assert any("needs the network" in x for x in w)
+    assert res.table.loc[0, "customers_off"] == 2 and res.table.loc[0, "customers_interrupted"] == 2
+
+
+#: The demo's outage figures (README): customers (PSR customers) interrupted without and with
+#: the plans, counted once each; and (customer, equipment) pairs of PSR customers (calls).
+FIG = {"before": 8531, "after": 3421, "psr_before": 1643, "psr_after": 629}
+FIG_PSR_PAIRS = (1687, 668)
+
+
+@pytest.fixture(scope="module")
+def demo_campaign():
+    from smartstreet_geo import demo, read_customers, read_equipment, read_network
+    from smartstreet_geo.campaign import _circuits
+    from smartstreet_geo.campaign.config import load_config
+
+    cfg = load_config(demo.path("campaign"))
+    net_r = read_network(demo.path("network_edges"), demo.path("substations"))
+    eq = read_equipment(demo.path("equipment")).data
+    customers = read_customers(demo.path("customers")).data
+    placed = _circuits.place(customers, net_r, cfg)
+    outage = eq[eq["outage_required"]].copy()
+    outage["outage_date"] = [pd.Timestamp(d).date() for d in outage["install_date"]]
+    impact, res, w = _plan_campaign(placed, customers, outage)
+    return customers, placed, outage, impact, res, w
+
+
+def test_demo_campaign_plans(demo_campaign):
+    """The demo: the outage calls a plan avoids (the README's figures), checked two ways."""
+    customers, placed, outage, impact, res, _w = demo_campaign
+    psr = set(customers.loc[customers["psr"], "customer_id"])
+    before = set(impact.affected["customer_id"])
+    after = set(res.impact.affected["customer_id"])
+    # the README's figures: customers (and PSR customers, who are called) still interrupted
+    assert (len(before), len(after)) == (FIG["before"], FIG["after"])
+    assert (len(before & psr), len(after & psr)) == (FIG["psr_before"], FIG["psr_after"])
+    pairs = (impact.affected, res.impact.affected)
+    assert tuple(int(p["customer_id"].isin(psr).sum()) for p in pairs) == FIG_PSR_PAIRS
+    # pairs: kept + backfed = before, nothing in both
+    both = res.impact.affected.merge(res.backfed, on=["customer_id", "equipment_id"])
+    assert both.empty
+    assert len(res.impact.affected) + len(res.backfed) == len(impact.affected)
+    # the table adds up, one row per outage equipment, and names no customer
+    t = res.table
+    assert sorted(t["equipment_id"]) == sorted(outage["equipment_id"])
+    assert (t["customers_off"] == t["customers_restored"] + t["customers_interrupted"]).all()
+    assert t["customers_restored"].sum() == len(res.backfed)
+    assert not set(t.astype(str).to_numpy().ravel()) & set(customers["customer_id"])
+    # every day's plan, recomputed with plan_outage from the equipment ids
+    for day, g in outage.groupby("outage_date"):
+        if day.isoformat() not in res.plans:
+            continue
+        plan = plan_outage(
+            placed.network,
+            placed.customers,
+            [f"equipment:{e}" for e in g["equipment_id"]],
+            equipment=g,
+            psr=customers["psr"].to_numpy(),
+        )
+        assert plan.restored_ids == res.plans[day.isoformat()].restored_ids
+        day_saved = set(
+            res.backfed.loc[res.backfed["equipment_id"].isin(g["equipment_id"]), "customer_id"]
+        )
+        assert day_saved <= set(plan.restored_ids)

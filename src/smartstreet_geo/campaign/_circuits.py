@@ -14,7 +14,17 @@ from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
 from ._join import arrow, first_of_groups, group_starts, join_groups
 from ._keys import known
 
-__all__ = ["POSSIBLE_REACH_M", "OutageImpact", "Placed", "downstream", "membership", "place"]
+__all__ = [
+    "OUTAGE_PLAN_COLUMNS",
+    "POSSIBLE_REACH_M",
+    "OutageImpact",
+    "OutagePlans",
+    "Placed",
+    "downstream",
+    "membership",
+    "place",
+    "plan_outages",
+]
 
 
 @dataclass(frozen=True)
@@ -366,3 +376,326 @@ def downstream(
         both = maybe.merge(out, on=_PAIR_COLUMNS, how="left", indicator=True)
         maybe = maybe[(both["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
     return OutageImpact(out, maybe)
+
+
+# --------------------------------------------------------------------------- outage plans
+#: Columns of ``outage_plan.csv``: one row per outage equipment.
+OUTAGE_PLAN_COLUMNS = (
+    "equipment_id",
+    "outage_date",
+    "isolation_point",
+    "planned_with",
+    "customers_off",
+    "customers_restored",
+    "customers_interrupted",
+    "psr_off",
+    "psr_restored",
+    "psr_interrupted",
+    "points_to_close",
+    "donor_circuits",
+    "donor_customers_before",
+    "donor_customers_after",
+    "over_limit",
+    "limit_detail",
+    "generator_node",
+    "generator_customers",
+    "generator_demand_kva",
+    "detail",
+)
+_BACKFED_COLUMNS = [CUSTOMER_ID, "equipment_id", "point", "donor_circuit"]
+
+
+@dataclass(frozen=True)
+class OutagePlans:
+    """Outage plans for the campaign (``[outage] plan = "backfeed"``).
+
+    Attributes
+    ----------
+    impact : OutageImpact
+        Who still loses supply under the plans: ``affected`` less the customers
+        kept on supply by a backfeed, plus customers cut off only by several
+        equipment isolated the same day (a ring cut on both sides) whom no
+        point restores, attributed to the equipment bordering their part;
+        ``uncertain`` unchanged.
+    backfed : DataFrame
+        ``customer_id``, ``equipment_id``, ``point`` (the normally-open point
+        closed to keep them on supply), ``donor_circuit``: the pairs taken out
+        of ``affected`` (and customers off only with the day's isolations
+        together whom a point restores); the reconciliation says "supply
+        maintained by backfeed through <point>".
+    table : DataFrame
+        ``outage_plan.csv``: one row per outage equipment, columns
+        :data:`OUTAGE_PLAN_COLUMNS` (no customer ids).
+    plans : dict of str to OutagePlan
+        The plan of each outage day (key: the ISO date) or of each equipment
+        without a date (key: ``equipment:<id>``).
+    """
+
+    impact: OutageImpact
+    backfed: pd.DataFrame
+    table: pd.DataFrame
+    plans: dict[str, Any]
+
+
+def plan_outages(
+    customers: pd.DataFrame,
+    placed: Placed | None,
+    outage_eq: pd.DataFrame,
+    impact: OutageImpact,
+    settings: Any,
+    warnings: list[str],
+    *,
+    medically_dependent: Any = None,
+) -> OutagePlans:
+    """Plan backfeeds for the outage equipment, one plan per outage day.
+
+    Equipment with the same ``outage_date`` are isolated together (their
+    isolations and closings interact); equipment without a date are planned
+    alone. Each plan closes at most one normally-open point per de-energised
+    part (the network stays radial) and restores as many customers as it can,
+    medically dependent and PSR customers first under a loading limit (see
+    :class:`~smartstreet_geo.network.BackfeedPlanner`).
+
+    Parameters
+    ----------
+    customers : DataFrame
+        The customers :func:`place` attached (same rows, same order); ``psr``.
+    placed : Placed or None
+        Without a network nothing can be planned: the impact is returned
+        unchanged, with a warning.
+    outage_eq : DataFrame
+        The outage equipment, with ``outage_date`` (a date or None).
+    impact : OutageImpact
+        :func:`downstream`'s answer for the same equipment.
+    settings : BackfeedSettings
+        ``cfg.backfeed``.
+    warnings : list of str
+        Appended to.
+    medically_dependent : array-like of bool, optional
+        Per customer (e.g. ``assess_needs_many(...)["medically_dependent"]``);
+        None counts nobody as medically dependent.
+
+    Returns
+    -------
+    OutagePlans
+    """
+    empty_backfed = pd.DataFrame({c: pd.Series(dtype="str") for c in _BACKFED_COLUMNS})
+    if placed is None or outage_eq.empty:
+        if placed is None and not outage_eq.empty:
+            warnings.append(
+                '[outage] plan = "backfeed" needs the network: no plan made, everyone '
+                "downstream of an isolation is taken as interrupted"
+            )
+        table = _plan_table_without(outage_eq, impact, customers, "no network to plan on")
+        return OutagePlans(impact, empty_backfed, table, {})
+    from ..network import BackfeedPlanner, equipment_isolation_points
+
+    net = placed.network
+    psr = (
+        customers["psr"].fillna(False).astype(bool).to_numpy()
+        if "psr" in customers
+        else np.zeros(len(customers), dtype=bool)
+    )
+    med = (
+        np.zeros(len(customers), dtype=bool)
+        if medically_dependent is None
+        else pd.Series(np.asarray(medically_dependent, dtype=object)).fillna(False).astype(bool)
+    )
+    planner = BackfeedPlanner(
+        net,
+        placed.customers,
+        psr=psr,
+        medically_dependent=np.asarray(med, dtype=bool),
+        weights=settings.weights(),
+        loading=settings.loading(),
+    )
+    mapped = equipment_isolation_points(net, outage_eq)
+    eq = outage_eq[["equipment_id", "outage_date"]].merge(
+        mapped[["equipment_id", "isolation_point", "rule"]], on="equipment_id", how="left"
+    )
+    eq["group"] = [
+        f"equipment:{e}" if pd.isna(d) else pd.Timestamp(d).date().isoformat()
+        for e, d in zip(eq["equipment_id"], eq["outage_date"], strict=True)
+    ]
+    on_net = eq[eq["isolation_point"].notna()]
+    plans: dict[str, Any] = {}
+    restored: list[pd.DataFrame] = []
+    extra: list[pd.DataFrame] = []
+    info: dict[str, dict[str, Any]] = {}  # equipment -> its plan's points, donors, generator
+    group_of = dict(zip(eq["equipment_id"], eq["group"], strict=True))
+    pair_groups = impact.affected["equipment_id"].map(group_of)
+    for group, members in on_net.groupby("group", sort=True):
+        plan = planner.plan(members["isolation_point"].drop_duplicates().tolist())
+        plans[str(group)] = plan
+        if plan.summary()["customers_off"] == 0:
+            continue  # nobody loses supply: no tables to build
+        pc_ = plan.customers
+        back = pc_.loc[
+            pc_["status"] == "restored", [CUSTOMER_ID, "restored_through", "donor_circuit"]
+        ]
+        restored.append(back.assign(group=group))
+        # off only with the day's isolations together (a ring cut on both sides): attributed to
+        # the equipment bordering their part
+        ids = set(members["equipment_id"])
+        known_here = impact.affected.loc[(pair_groups == group).to_numpy(), CUSTOMER_ID]
+        new = pc_.loc[~pc_[CUSTOMER_ID].isin(known_here), [CUSTOMER_ID, "elements"]]
+        if len(new):
+            extra.append(_attribute(new, members))
+        info.update(_plan_info(plan, members, ids))
+    extras = _frame(extra, _PAIR_COLUMNS)
+    pairs = pd.concat([impact.affected, extras], ignore_index=True)
+    pairs["group"] = pairs["equipment_id"].map(group_of)
+    back_all = (
+        pd.concat(restored, ignore_index=True)
+        if restored
+        else pd.DataFrame(columns=[CUSTOMER_ID, "restored_through", "donor_circuit", "group"])
+    )
+    hit = pairs.merge(back_all, on=["group", CUSTOMER_ID], how="left", indicator=True)
+    saved = (hit["_merge"] == "both").to_numpy()
+    hit["psr"] = hit[CUSTOMER_ID].isin(set(customers.loc[psr, CUSTOMER_ID])).to_numpy()
+    hit["saved"] = saved
+    out = _frame([hit.loc[~saved, _PAIR_COLUMNS]], _PAIR_COLUMNS)
+    bf = (
+        hit.loc[saved, [CUSTOMER_ID, "equipment_id", "restored_through", "donor_circuit"]]
+        .rename(columns={"restored_through": "point"})
+        .sort_values(["equipment_id", CUSTOMER_ID], kind="stable")
+        .reset_index(drop=True)
+    )
+    for c in _BACKFED_COLUMNS:
+        bf[c] = bf[c].astype("str")
+    counts = _count_frame(hit)
+    table = _plan_table(eq, counts, info)
+    return OutagePlans(OutageImpact(out, impact.uncertain), bf[_BACKFED_COLUMNS], table, plans)
+
+
+def _attribute(new: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """Return (customer, equipment) for customers cut off jointly: the bordering equipment."""
+    by_point = members.groupby("isolation_point")["equipment_id"].apply(list).to_dict()
+    everyone = sorted(members["equipment_id"])
+    out_c: list[str] = []
+    out_e: list[str] = []
+    # one entry per distinct 'elements' text (a handful per plan), not per customer
+    for elements, block in new.groupby("elements", sort=True):
+        owners = [e for el in str(elements).split(";") if el for e in by_point.get(el, [])]
+        owners = sorted(set(owners)) or everyone
+        ids = block[CUSTOMER_ID].tolist()
+        for e in owners:
+            out_c += ids
+            out_e += [e] * len(ids)
+    return pd.DataFrame({CUSTOMER_ID: out_c, "equipment_id": out_e})
+
+
+def _plan_info(plan: Any, members: pd.DataFrame, ids: set[str]) -> dict[str, dict[str, Any]]:
+    """Per equipment of one plan: the points closed into its parts, donors, generator."""
+    parts = plan.parts
+    closings = plan.closings.set_index("part")
+    gens = plan.generators
+    by_element: dict[str, list[int]] = {}
+    for part, elements in zip(parts["part"], parts["elements"], strict=True):
+        for el in str(elements).split(";"):
+            by_element.setdefault(el, []).append(int(part))
+    out: dict[str, dict[str, Any]] = {}
+    for eid, point in zip(members["equipment_id"], members["isolation_point"], strict=True):
+        mine = by_element.get(point, [])
+        c = closings.loc[closings.index.isin(mine)]
+        donor = c["donor_circuit"].where(c["donor_circuit"] != "", c["donor_substation"])
+        row: dict[str, Any] = {
+            "points_to_close": ";".join(c["edge_id"]),
+            "donor_circuits": ";".join(donor),
+            "donor_customers_before": ";".join(map(str, c["donor_customers_before"])),
+            "donor_customers_after": ";".join(map(str, c["donor_customers_after"])),
+            "over_limit": bool(c["over_limit"].any()),
+            "limit_detail": ";".join(d for d in c["limit_detail"] if d),
+        }
+        g = gens[gens["part"].isin(mine)]
+        if len(g):
+            row["generator_node"] = g["node"].iloc[0]
+            row["generator_customers"] = int(g["customers"].iloc[0])
+            row["generator_demand_kva"] = float(g["demand_kva"].iloc[0])
+            if len(g) > 1:
+                row["detail"] = (
+                    f"{len(g)} parts need a generator; the one with the most priority shown"
+                )
+        out[str(eid)] = row
+    return out
+
+
+def _count_frame(hit: pd.DataFrame) -> pd.DataFrame:
+    """Count customers off, restored and interrupted (all and PSR) per equipment."""
+    saved = hit["saved"].to_numpy(dtype=bool)
+    psr = hit["psr"].to_numpy(dtype=bool)
+    flags = pd.DataFrame(
+        {
+            "equipment_id": hit["equipment_id"].to_numpy(),
+            "customers_off": 1,
+            "customers_restored": saved.astype(np.int64),
+            "customers_interrupted": (~saved).astype(np.int64),
+            "psr_off": psr.astype(np.int64),
+            "psr_restored": (psr & saved).astype(np.int64),
+            "psr_interrupted": (psr & ~saved).astype(np.int64),
+        }
+    )
+    return flags.groupby("equipment_id", sort=True).sum()
+
+
+def _plan_table(
+    eq: pd.DataFrame, counts: pd.DataFrame, info: dict[str, dict[str, Any]]
+) -> pd.DataFrame:
+    members = eq.groupby("group")["equipment_id"].apply(lambda s: sorted(s)).to_dict()
+    rows = []
+    for r in eq.itertuples(index=False):
+        eid = str(r.equipment_id)
+        row: dict[str, Any] = {
+            "equipment_id": eid,
+            "outage_date": r.outage_date,
+            "isolation_point": r.isolation_point if isinstance(r.isolation_point, str) else "",
+            "planned_with": ";".join(i for i in members[r.group] if i != eid),
+        }
+        if eid in counts.index:
+            row.update({str(k): v for k, v in counts.loc[eid].items()})
+        if not isinstance(r.isolation_point, str):
+            row["detail"] = f"not placed on the network ({r.rule}); not planned"
+        row.update(info.get(eid, {}))
+        rows.append(row)
+    return _plan_frame(rows)
+
+
+def _plan_table_without(
+    outage_eq: pd.DataFrame, impact: OutageImpact, customers: pd.DataFrame, why: str
+) -> pd.DataFrame:
+    psr = customers["psr"].fillna(False).astype(bool) if "psr" in customers else None
+    hit = impact.affected.assign(
+        saved=False,
+        psr=impact.affected[CUSTOMER_ID].isin(
+            set(customers.loc[psr, CUSTOMER_ID]) if psr is not None else set()
+        ),
+    )
+    counts = _count_frame(hit)
+    rows = []
+    for r in outage_eq.itertuples(index=False):
+        eid = str(r.equipment_id)
+        row = {"equipment_id": eid, "outage_date": getattr(r, "outage_date", None), "detail": why}
+        if eid in counts.index:
+            row.update({str(k): v for k, v in counts.loc[eid].items()})
+        rows.append(row)
+    return _plan_frame(rows)
+
+
+def _plan_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=list(OUTAGE_PLAN_COLUMNS))
+    ints = [c for c in OUTAGE_PLAN_COLUMNS if c.startswith(("customers_", "psr_"))]
+    for c in ints:
+        out[c] = out[c].fillna(0).astype(np.int64)
+    out["generator_customers"] = out["generator_customers"].astype("Int64")
+    out["generator_demand_kva"] = out["generator_demand_kva"].astype("float64")
+    out["over_limit"] = out["over_limit"].astype(object).where(out["over_limit"].notna(), False)
+    out["over_limit"] = out["over_limit"].astype(bool)
+    text = [
+        c
+        for c in OUTAGE_PLAN_COLUMNS
+        if c
+        not in (*ints, "outage_date", "generator_customers", "generator_demand_kva", "over_limit")
+    ]
+    for c in text:
+        out[c] = out[c].astype(object).where(out[c].notna(), "").astype("str")
+    return out.sort_values("equipment_id", kind="stable").reset_index(drop=True)
