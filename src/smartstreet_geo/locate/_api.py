@@ -291,12 +291,18 @@ def locate_customers(
         if POSTCODE in customers
         else pd.Series(pd.NA, index=range(n), dtype="str")
     )
-    pc = normalise_postcodes(raw_pc)
-    pc = pc.mask(pc.eq("").fillna(False))  # a blank postcode is a missing one
-    pc_valid = valid_postcodes(pc)
-    pc_arr: npt.NDArray[np.object_] = np.asarray(pc.astype(object).to_numpy(), dtype=np.object_)
-    area = pc.str.extract(r"^([A-Z]{1,2})[0-9]", expand=False)
-    out_of_area = area.isin(OUT_OF_AREA).to_numpy(dtype=bool)
+    # each distinct postcode is normalised and checked once (customers share ~15 to a unit)
+    pc_codes, pc_uniq = pd.factorize(raw_pc)
+    pc_u = normalise_postcodes(pd.Series(pc_uniq, dtype="str"))
+    pc_u = pc_u.mask(pc_u.eq("").fillna(False))  # a blank postcode is a missing one
+    valid_u = np.r_[valid_postcodes(pc_u), False]
+    arr_u = np.r_[np.asarray(pc_u.astype(object).to_numpy(), dtype=np.object_), [np.nan]]
+    pc_valid = valid_u[pc_codes]  # code -1 (missing) takes the appended last entry
+    pc_arr: npt.NDArray[np.object_] = arr_u[pc_codes]
+    pc = pd.Series(pd.array(pc_arr, dtype="str"))
+    # every area is one or two letters, and no other area starts with these two
+    ooa_u = np.r_[pc_u.str.slice(0, 2).isin(OUT_OF_AREA).to_numpy(dtype=bool), False]
+    out_of_area = ooa_u[pc_codes]
 
     # ---- a. UPRN
     todo = source == None  # noqa: E711
@@ -396,11 +402,16 @@ def locate_customers(
         reason[rest[bad]] = _keep(reason[rest[bad]], "invalid_postcode")
         rest = rest[~bad]
     if rest.size and len(cpo):
-        t = cpo.sort_values("postcode", kind="stable")
-        keys = t["postcode"].to_numpy(object)
-        pos = np.searchsorted(keys, pc_arr[rest])
-        pos_c = np.minimum(pos, len(keys) - 1)
-        hit = keys[pos_c] == pc_arr[rest]
+        # hash lookups of each distinct postcode (a million customers share ~15 to a unit)
+        if not cpo["postcode"].is_unique:  # a frame given by hand: the first row of a code
+            cpo = cpo.drop_duplicates("postcode", keep="first")
+        codes, uniq = pd.factorize(pc.iloc[rest])
+        table = arrow_text(cpo["postcode"])
+        where = pc_.index_in(arrow_text(pd.Series(uniq)), value_set=table)
+        found = np.asarray(pc_.fill_null(where, -1).to_numpy(zero_copy_only=False))[codes]
+        hit = found >= 0
+        pos_c = np.maximum(found, 0)
+        t = cpo
         q = t["quality"].to_numpy(np.int64)[pos_c]
         ex = t["easting"].to_numpy(np.float64)[pos_c]
         ny = t["northing"].to_numpy(np.float64)[pos_c]
