@@ -821,36 +821,26 @@ class BackfeedPlanner:
             columns=list(PART_COLUMNS),
         )
         # ---- closings, in the order chosen
-        lim = self.loading
-        close_rows = []
-        for p in ch.sequence:
-            key = int(ch.donor_key[p])
-            before = ch.before[key]
-            after = before + ch.added[key]
-            restored = int(part_cust[p])
-            close_rows.append(
-                {
-                    EDGE_ID: point_text[p],
-                    "part": p,
-                    "fed_from_part": int(ch.via[p]),
-                    "donor_circuit": ch.donor_circuit[p],
-                    "donor_substation": ch.donor_substation[p],
-                    "customers_restored": restored,
-                    "donor_customers_before": before,
-                    "donor_customers_after": after,
-                    "donor_demand_kva_after": after * float(lim.admd_kva),
-                    "over_limit": bool(ch.limit_detail(key)),
-                    "limit_detail": ch.limit_detail(key),
-                }
-            )
-        counted: tuple[str, ...] = ("part", "fed_from_part", "customers_restored")
-        counted += ("donor_customers_before", "donor_customers_after")
-        closings = _typed(
-            close_rows,
-            CLOSING_COLUMNS,
-            ints=counted,
-            floats=("donor_demand_kva_after",),
-            bools=("over_limit",),
+        seq = np.asarray(ch.sequence, dtype=np.int64)
+        keys = [int(ch.donor_key[p]) for p in ch.sequence]
+        before = np.asarray([ch.before[k] for k in keys], dtype=np.int64)
+        after = before + np.asarray([ch.added[k] for k in keys], dtype=np.int64)
+        detail = [ch.limit_detail(k) for k in keys]
+        closings = pd.DataFrame(
+            {
+                EDGE_ID: pd.Series([point_text[p] for p in ch.sequence], dtype="str"),
+                "part": seq,
+                "fed_from_part": ch.via[seq],
+                "donor_circuit": pd.Series([ch.donor_circuit[p] for p in seq], dtype="str"),
+                "donor_substation": pd.Series([ch.donor_substation[p] for p in seq], dtype="str"),
+                "customers_restored": part_cust[seq].astype(np.int64),
+                "donor_customers_before": before,
+                "donor_customers_after": after,
+                "donor_demand_kva_after": after * float(self.loading.admd_kva),
+                "over_limit": np.asarray([bool(d) for d in detail], dtype=bool),
+                "limit_detail": pd.Series(detail, dtype="str"),
+            },
+            columns=list(CLOSING_COLUMNS),
         )
         # ---- customers
         rows = off.rows
@@ -895,7 +885,7 @@ class BackfeedPlanner:
                 "customers": part_cust[left],
                 "psr": part_psr[left],
                 "medically_dependent": part_med[left],
-                "demand_kva": part_cust[left] * float(lim.admd_kva),
+                "demand_kva": part_cust[left] * float(self.loading.admd_kva),
                 "elements": pd.Series([part_elements[p] for p in left], dtype="str"),
             },
             columns=list(GENERATOR_COLUMNS),
@@ -1054,16 +1044,18 @@ class _Choice:
 
 # --------------------------------------------------------------------------- helpers
 def _flags(given: npt.ArrayLike | None, frame: pd.DataFrame | None, column: str, n: int) -> B:
+    """Per-customer true/false from ``given`` or the frame's column; missing is false."""
     if given is not None:
-        arr = np.asarray(given)
-        if arr.shape != (n,):
+        values = pd.Series(np.asarray(given, dtype=object).reshape(-1))
+        if len(values) != n:
             raise ParameterError(
-                f"{column}: give one true/false per customer ({n}), not {arr.shape}."
+                f"{column}: give one true/false per customer ({n}), not {len(values)}."
             )
-        return np.asarray(pd.Series(arr).fillna(False).astype(bool).to_numpy(), dtype=bool)
-    if frame is None or column not in frame:
+    elif frame is None or column not in frame:
         return np.zeros(n, dtype=bool)
-    return np.asarray(frame[column].fillna(False).astype(bool).to_numpy(), dtype=bool)
+    else:
+        values = frame[column].astype(object)
+    return np.asarray(values.where(values.notna(), False).astype(bool).to_numpy(), dtype=bool)
 
 
 def _gather(indptr: Any, nodes: I64) -> tuple[I64, I64]:
@@ -1092,27 +1084,6 @@ def _matching(keys: I64, rows: I64, wanted: I64) -> I64:
     cnt = hi - lo
     pos = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
     return np.asarray(rows[pos], np.int64)
-
-
-def _typed(
-    rows: list[dict[str, Any]],
-    columns: tuple[str, ...],
-    *,
-    ints: tuple[str, ...] = (),
-    floats: tuple[str, ...] = (),
-    bools: tuple[str, ...] = (),
-) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=list(columns))
-    for c in columns:
-        if c in ints:
-            out[c] = out[c].astype(np.int64)
-        elif c in floats:
-            out[c] = out[c].astype(np.float64)
-        elif c in bools:
-            out[c] = out[c].astype(bool)
-        else:
-            out[c] = out[c].astype("str")
-    return out
 
 
 # --------------------------------------------------------------------------- one call
