@@ -23,10 +23,12 @@ detail as the rules wrote them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..schema import CUSTOMER_ID
@@ -122,6 +124,13 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "")
 
 
+def _per_distinct(text: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Return ``fn(text)``, computed once per distinct text (reasons repeat a great deal)."""
+    codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=False)
+    done = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    return pd.Series(done[codes], index=text.index, dtype=object)
+
+
 def _shareable_text(text: pd.Series) -> pd.Series:
     """Return ``text`` in shareable words: outage campaigns as outage notices, no PSR words."""
 
@@ -133,19 +142,80 @@ def _shareable_text(text: pd.Series) -> pd.Series:
         name = SHAREABLE_OUTAGE_CAMPAIGN if joined else "outage notice"
         return f"{article}{name}{plural}"
 
-    out = _as_text(text).str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
-    return out.where(~out.str.contains(_PSR_WORDS, regex=True), _WITHHELD)
+    def shareable(distinct: pd.Series) -> pd.Series:
+        out = distinct.str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
+        return out.where(~out.str.contains(_PSR_WORDS, regex=True), _WITHHELD)
+
+    return _per_distinct(_as_text(text), shareable)
 
 
-def _joined(frame: pd.DataFrame, column: str, sep: str, *, sort: bool) -> pd.Series:
-    """Return, per customer, the distinct values of ``column`` joined by ``sep``."""
+class _Ids:
+    """The valid customers' ids, and where other tables' customer ids are among them.
+
+    Valid ids are unique (the reader sets duplicates aside), so one hash lookup per
+    table row replaces ``isin`` and group-by joins on the customer axis.
+    """
+
+    def __init__(self, ids: pd.Series) -> None:
+        self.ids = ids
+        self.index = pd.Index(ids.to_numpy(dtype=object))
+        self.unique = bool(self.index.is_unique)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def positions(self, keys: pd.Series) -> npt.NDArray[np.intp]:
+        """Return the position of each key among the ids (-1: not a valid customer)."""
+        return np.asarray(self.index.get_indexer(keys.to_numpy(dtype=object)), dtype=np.intp)
+
+    def has(self, keys: pd.Series) -> npt.NDArray[np.bool_]:
+        """Return, per valid customer, whether its id is among ``keys``."""
+        if not self.unique:  # pragma: no cover - the reader guarantees unique ids
+            return np.asarray(self.ids.isin(keys).to_numpy(), dtype=bool)
+        out = np.zeros(len(self), dtype=bool)
+        pos = self.positions(keys)
+        out[pos[pos >= 0]] = True
+        return out
+
+    def joined(self, frame: pd.DataFrame, column: str, sep: str, *, sort: bool) -> pd.Series:
+        """Return, per valid customer, the distinct values of ``column`` joined by ``sep``.
+
+        Aligned with the ids; missing (NaN) where a customer has none. Values keep their
+        order in ``frame`` (``sort=False``) or are sorted. Only customers with several
+        values are joined in Python (a string join per group has no vectorised form that
+        holds every Python str); the rest are a vectorised take.
+        """
+        if not self.unique:  # pragma: no cover - the reader guarantees unique ids
+            return _lookup(self.ids, _joined_by_group(frame, column, sep, sort=sort))
+        f = frame[[CUSTOMER_ID, column]].dropna().drop_duplicates()
+        f = f[(_as_text(f[column]) != "").to_numpy()]
+        pos = self.positions(f[CUSTOMER_ID])
+        keep = pos >= 0
+        pos, vals = pos[keep], f[column].to_numpy(dtype=object)[keep]
+        if sort:
+            rank, _ = pd.factorize(vals, sort=True)
+            order = np.lexsort((rank, pos))
+        else:
+            order = np.argsort(pos, kind="stable")
+        pos, vals = pos[order], vals[order]
+        out = np.full(len(self), np.nan, dtype=object)
+        if len(pos):
+            starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+            counts = np.diff(np.r_[starts, len(pos)])
+            one = counts == 1
+            out[pos[starts[one]]] = vals[starts[one]]
+            for start, count in zip(starts[~one].tolist(), counts[~one].tolist(), strict=True):
+                out[pos[start]] = sep.join(vals[start : start + count])
+        return pd.Series(out, index=self.ids.index, dtype=object)
+
+
+def _joined_by_group(frame: pd.DataFrame, column: str, sep: str, *, sort: bool) -> pd.Series:
+    """Return, per customer id, the distinct values of ``column`` joined by ``sep``."""
     f = frame[[CUSTOMER_ID, column]].dropna().drop_duplicates()
     f = f[_as_text(f[column]) != ""]
     if sort:
         f = f.sort_values([CUSTOMER_ID, column], kind="stable")
     groups = f.groupby(CUSTOMER_ID, sort=False)[column].agg(list)
-    # a join per customer is a string operation pandas has no vectorised form of;
-    # object: Arrow strings cannot hold every Python str (lone surrogates)
     return pd.Series([sep.join(v) for v in groups], index=groups.index, dtype=object)
 
 
@@ -230,10 +300,10 @@ class Reconciled:
         )
 
 
-def _category(camps: pd.DataFrame, status: pd.Series, ids: pd.Series) -> np.ndarray:
+def _category(camps: pd.DataFrame, status: pd.Series, ids: _Ids) -> np.ndarray:
     """Return the map category of each customer: its status, else its most urgent contact."""
     c = camps.assign(cat=camps["campaign"].map(_CATEGORY_OF_CAMPAIGN).fillna("installation_letter"))
-    has = {cat: ids.isin(c.loc[c["cat"] == cat, CUSTOMER_ID]).to_numpy() for cat in _CATEGORY_ORDER}
+    has = {cat: ids.has(c.loc[c["cat"] == cat, CUSTOMER_ID]) for cat in _CATEGORY_ORDER}
     s = status.to_numpy()
     return np.select(
         [s == "manual_review", s == "not_contacted", *(has[k] for k in _CATEGORY_ORDER)],
@@ -242,10 +312,11 @@ def _category(camps: pd.DataFrame, status: pd.Series, ids: pd.Series) -> np.ndar
     )
 
 
-def _status(ids: pd.Series, direct: pd.Series, any_contact: pd.Series, review: pd.Series) -> Any:
-    d, a, r = (ids.isin(x).to_numpy() for x in (direct, any_contact, review))
+def _status(ids: _Ids, direct: pd.Series, any_contact: pd.Series, review: pd.Series) -> Any:
+    d, a, r = (ids.has(x) for x in (direct, any_contact, review))
     return pd.Series(
-        np.select([r & ~d, a], ["manual_review", "contacted"], "not_contacted"), index=ids.index
+        np.select([r & ~d, a], ["manual_review", "contacted"], "not_contacted"),
+        index=ids.ids.index,
     )
 
 
@@ -296,6 +367,7 @@ def reconcile(
     """
     manual = manual_review_table(reviews, cust_r.rejects, cust)
     ids = cust[CUSTOMER_ID]
+    valid = _Ids(ids)
     valid_review = manual[manual["issue"] != "conflicting_duplicate"]
     words = valid_review["issue"].map(lambda i: ISSUES.get(i, _OTHER))
     psr_issue = words.map(lambda w: w.psr).astype(bool) | (
@@ -311,17 +383,17 @@ def reconcile(
     ).drop_duplicates()
 
     # ---------------------------------------------------------------- statuses
-    status = _status(ids, contacts[CUSTOMER_ID], camps[CUSTOMER_ID], valid_review[CUSTOMER_ID])
+    status = _status(valid, contacts[CUSTOMER_ID], camps[CUSTOMER_ID], valid_review[CUSTOMER_ID])
     shared_camps = camps[~camps["campaign"].isin(PSR_CAMPAIGNS)]
     shared_direct = contacts.loc[~contacts["campaign"].isin(PSR_CAMPAIGNS), CUSTOMER_ID]
     shared_status = _status(
-        ids, shared_direct, shared_camps[CUSTOMER_ID], valid_review.loc[~psr_issue, CUSTOMER_ID]
+        valid, shared_direct, shared_camps[CUSTOMER_ID], valid_review.loc[~psr_issue, CUSTOMER_ID]
     )
     categories = pd.DataFrame(
         {
             CUSTOMER_ID: ids.to_numpy(),
-            "map_category": _category(camps, status, ids),
-            "map_category_shared": _category(shared_camps, shared_status, ids),
+            "map_category": _category(camps, status, valid),
+            "map_category_shared": _category(shared_camps, shared_status, valid),
         }
     )
 
@@ -358,11 +430,11 @@ def reconcile(
                 strict=True,
             )
         )
-    campaigns = _lookup(ids, _joined(camp_names, "campaign", ";", sort=True)).fillna("")
-    said = _lookup(ids, _joined(direct, "reason", " | ", sort=False))
-    via_text = _lookup(ids, _joined(via, "campaign", ";", sort=True))
+    campaigns = valid.joined(camp_names, "campaign", ";", sort=True).fillna("")
+    said = valid.joined(direct, "reason", " | ", sort=False)
+    via_text = valid.joined(via, "campaign", ";", sort=True)
     via_text = "covered by the letter to the same premise (" + via_text + ")"
-    details = _lookup(ids, _joined(review, "detail", " | ", sort=False))
+    details = valid.joined(review, "detail", " | ", sort=False)
     also = "also for manual review: " + details
     contacted_reason = _then(_then(said, via_text), also)
     nothing = _lookup(ids, pd.Series(not_reasons, dtype=object)).fillna(_NOTHING)
