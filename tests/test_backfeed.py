@@ -32,6 +32,7 @@ from smartstreet_geo.network import (
     downstream_customers,
     plan_outage,
 )
+from smartstreet_geo.network import _backfeed as bf
 
 
 def _net(rows, subs):
@@ -83,6 +84,13 @@ def test_one_point_to_a_live_neighbour():
     assert cust.loc["k_c", "restored_through"] == "n1" and cust.loc["k_c", "donor_circuit"] == "F2"
     assert plan.generators.empty
     assert plan.summary()["customers_restored"] == 2
+    for table, cols in (
+        (plan.parts, bf.PART_COLUMNS),
+        (plan.closings, bf.CLOSING_COLUMNS),
+        (plan.customers, bf.CUSTOMER_COLUMNS),
+        (plan.generators, bf.GENERATOR_COLUMNS),
+    ):
+        assert list(table.columns) == list(cols)
     text = plan.describe()
     assert "close n1" in text and "F2 (2 -> 4 customers)" in text and "k_" not in text
 
@@ -796,6 +804,14 @@ def test_demo_campaign_plans(demo_campaign):
     assert (t["customers_off"] == t["customers_restored"] + t["customers_interrupted"]).all()
     assert t["customers_restored"].sum() == len(res.backfed)
     assert not set(t.astype(str).to_numpy().ravel()) & set(customers["customer_id"])
+    # the reconciliation's words for customers no longer called
+    from smartstreet_geo.campaign._circuits import backfeed_reasons
+
+    reasons = backfeed_reasons(res.backfed)
+    assert set(reasons.index) == set(res.backfed["customer_id"])
+    for r in res.backfed.head(50).itertuples(index=False):
+        assert f"supply maintained by backfeed through {r.point} " in reasons[r.customer_id]
+        assert f"while {r.equipment_id} is installed" in reasons[r.customer_id]
     # every day's plan, recomputed with plan_outage from the equipment ids
     for day, g in outage.groupby("outage_date"):
         if day.isoformat() not in res.plans:

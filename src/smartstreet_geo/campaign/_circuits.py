@@ -20,6 +20,7 @@ __all__ = [
     "OutageImpact",
     "OutagePlans",
     "Placed",
+    "backfeed_reasons",
     "downstream",
     "membership",
     "place",
@@ -699,3 +700,56 @@ def _plan_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for c in text:
         out[c] = out[c].astype(object).where(out[c].notna(), "").astype("str")
     return out.sort_values("equipment_id", kind="stable").reset_index(drop=True)
+
+
+def backfeed_reasons(backfed: pd.DataFrame) -> pd.Series:
+    """Return the reconciliation wording for customers kept on supply, one per customer.
+
+    ``"supply maintained by backfeed through LB0202 (circuit EGR02-F3) while EQ0006 is
+    installed"``; a customer kept on supply for several equipment gets one clause each
+    (``"; "``-joined, by equipment id). Built once per distinct (point, donor, equipment),
+    not per customer.
+
+    Parameters
+    ----------
+    backfed : DataFrame
+        :attr:`OutagePlans.backfed`.
+
+    Returns
+    -------
+    Series
+        Indexed by ``customer_id`` (sorted), ``str`` dtype.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> b = pd.DataFrame({"customer_id": ["k1", "k1", "k2"], "equipment_id": ["E1", "E2", "E1"],
+    ...                   "point": ["LB1", "LB2", "LB1"], "donor_circuit": ["F2", "", "F2"]})
+    >>> reasons = backfeed_reasons(b)
+    >>> print(reasons["k2"])
+    supply maintained by backfeed through LB1 (circuit F2) while E1 is installed
+    >>> print(reasons["k1"].split("; ")[1])
+    supply maintained by backfeed through LB2 while E2 is installed
+    """
+    if backfed.empty:
+        return pd.Series(dtype="str", index=pd.Index([], name=CUSTOMER_ID, dtype="str"))
+    key = backfed[["point", "donor_circuit", "equipment_id"]].astype("str")
+    distinct = key.drop_duplicates()
+    donor = distinct["donor_circuit"].where(distinct["donor_circuit"] == "", " (circuit ")
+    donor = donor.where(distinct["donor_circuit"] == "", donor + distinct["donor_circuit"] + ")")
+    distinct = distinct.assign(
+        text="supply maintained by backfeed through "
+        + distinct["point"]
+        + donor
+        + " while "
+        + distinct["equipment_id"]
+        + " is installed"
+    )
+    rows = (
+        backfed[[CUSTOMER_ID]]
+        .join(key)
+        .merge(distinct, on=["point", "donor_circuit", "equipment_id"], how="left")
+    )
+    rows = rows.sort_values([CUSTOMER_ID, "equipment_id", "point"], kind="stable")
+    out = rows.groupby(CUSTOMER_ID, sort=True)["text"].agg("; ".join)
+    return out.astype("str")

@@ -818,7 +818,7 @@ class BackfeedPlanner:
                 "restored": ch.point >= 0,
                 "reason": pd.Series(ch.reason, dtype="str"),
             },
-            columns=list(PART_COLUMNS),
+            copy=False,
         )
         # ---- closings, in the order chosen
         seq = np.asarray(ch.sequence, dtype=np.int64)
@@ -840,7 +840,7 @@ class BackfeedPlanner:
                 "over_limit": np.asarray([bool(d) for d in detail], dtype=bool),
                 "limit_detail": pd.Series(detail, dtype="str"),
             },
-            columns=list(CLOSING_COLUMNS),
+            copy=False,
         )
         # ---- customers
         rows = off.rows
@@ -873,7 +873,7 @@ class BackfeedPlanner:
                 "medically_dependent": self._med[rows],
                 "method": to_series(take(methods, off.inferred.astype(np.int64))),
             },
-            columns=list(CUSTOMER_COLUMNS),
+            copy=False,
         )
         # ---- generator suggestions: parts left interrupted with customers, most weight first
         left = np.flatnonzero((ch.point < 0) & (part_cust > 0))
@@ -888,7 +888,7 @@ class BackfeedPlanner:
                 "demand_kva": part_cust[left] * float(self.loading.admd_kva),
                 "elements": pd.Series([part_elements[p] for p in left], dtype="str"),
             },
-            columns=list(GENERATOR_COLUMNS),
+            copy=False,
         )
         return parts, closings, customers, generators
 
