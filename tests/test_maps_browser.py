@@ -148,7 +148,7 @@ def test_demo_campaign_map_works_offline_without_tiles(browser, tmp_path):
     # equipment is drawn on canvas (no DOM element per item); the legend is the layer
     # control: one row with a check box per layer, plus the area summaries
     assert page.locator(".leaflet-marker-icon.ssg-eq").count() == 0
-    assert page.locator(".leaflet-ssgEquipment-pane canvas").count() > 0
+    assert page.locator(".leaflet-ssgCustomers-pane canvas").count() > 0  # the shared scene
     assert page.locator(".ssg-legend label.ssg-legend-row input").count() == (
         len(expected_counts(res)) + 1
     )
@@ -356,8 +356,9 @@ _COLLECT = """() => {
       out.eq.push({tip: tipText, id: u(c.querySelector('b').textContent), rows});
       map.closePopup();
     });
-    if (e.kind === 'lines') e.layer.eachLayer((l) => {
-      const t = tip(l); out.lines.push(u(t.querySelector('b').textContent)); l.closeTooltip();
+    if (e.kind === 'lines') e.items.forEach((item, i) => {
+      const key = Object.keys(SSG.registry).find((k) => SSG.registry[k] === e);
+      out.lines.push(u(SSG.lineTip(key, i).querySelector('b').textContent));
     });
     if (e.kind === 'substations') e.layer.eachLayer((m) => {
       const t = tip(m), note = t.querySelector('.ssg-tip > div');

@@ -63,62 +63,91 @@ def areas_data(page: Page, opts: Options) -> list[dict[str, Any]]:
         (``[lat, lon]``) and ``rows`` (``[label, count]``; count an int or a
         text).
     """
-    names: list[Any] = []
-    xs: list[Any] = []
-    ys: list[Any] = []
-    labels: list[Any] = []
-    for what, (x, y, label) in page.places.items():
-        ok = np.isfinite(x) & np.isfinite(y)
-        xs.append(np.asarray(x)[ok])
-        ys.append(np.asarray(y)[ok])
-        labels.append(np.asarray(label, dtype=object)[ok])
-        names.append(np.full(int(ok.sum()), what, dtype=object))
-    if not xs or sum(a.size for a in xs) == 0:
+    kinds = [k for k, _ in _WHAT if k in page.places]
+    if not kinds:
         return []
+    xs, ys, what, codes, tables = [], [], [], [], []
+    for w, kind in enumerate(kinds):
+        x, y, label = page.places[kind]
+        ok = np.isfinite(x) & np.isfinite(y)
+        # labels as codes (object values: any Python text, and a million repeats are cheap)
+        if isinstance(label, pd.Categorical):
+            code, table = np.asarray(label.codes)[ok], label.categories
+        else:
+            code, table = pd.factorize(pd.Series(np.asarray(label, dtype=object)[ok], dtype=object))
+        xs.append(np.asarray(x, dtype=float)[ok])
+        ys.append(np.asarray(y, dtype=float)[ok])
+        what.append(np.full(int(ok.sum()), w, dtype=np.int64))
+        codes.append(code.astype(np.int64))
+        tables.append(table)
     x, y = np.concatenate(xs), np.concatenate(ys)
+    if x.size == 0:
+        return []
     cx = np.floor(x / AREA_CELL_M).astype(np.int64)
     cy = np.floor(y / AREA_CELL_M).astype(np.int64)
-    cells, inverse = np.unique(np.column_stack([cx, cy]), axis=0, return_inverse=True)
-    area = _area_of_cells(cells[:, 0].astype(float), cells[:, 1].astype(float))[inverse.ravel()]
-    kinds = np.concatenate(names)
-    label = np.concatenate(labels)
-    # object columns: labels may hold any Python text (Arrow strings cannot hold them all)
-    frame = pd.DataFrame(
-        {
-            "area": area,
-            "what": pd.Series(kinds, dtype=object),
-            "label": pd.Series(label, dtype=object),
-            "x": x,
-            "y": y,
-        }
+    x_min, y_min, height = cx.min(), cy.min(), int(cy.max() - cy.min()) + 1
+    cell, cells = pd.factorize((cx - x_min) * height + (cy - y_min))  # one int key per square
+    cells = np.asarray(cells, dtype=np.int64)
+    col, row = np.divmod(cells, height)
+    area_of_cell = _area_of_cells((col + x_min).astype(float), (row + y_min).astype(float))
+    area = area_of_cell[cell]
+    n_areas = int(area.max()) + 1
+    frame = pd.DataFrame({"area": area, "x": x, "y": y})
+    box = frame.groupby("area", sort=True).agg(
+        x0=("x", "min"), x1=("x", "max"), y0=("y", "min"), y1=("y", "max")
     )
+    counts = []  # per kind: (areas x labels) counts
+    start = 0
+    for w, _kind in enumerate(kinds):
+        k = what[w].size
+        a_w = area[start : start + k]
+        n_labels = max(len(tables[w]), 1)
+        counts.append(
+            np.bincount(a_w * n_labels + codes[w], minlength=n_areas * n_labels).reshape(
+                n_areas, n_labels
+            )
+        )
+        start += k
+    sub_ids: dict[int, list[str]] = {}
+    if "substations" in kinds:
+        w = kinds.index("substations")
+        begin = sum(v.size for v in what[:w])
+        names = [str(v) for v in tables[w]]
+        for a_i, c in zip(
+            area[begin : begin + what[w].size].tolist(), codes[w].tolist(), strict=True
+        ):
+            sub_ids.setdefault(a_i, []).append(names[c])
     out: list[dict[str, Any]] = []
-    for a, group in frame.groupby("area", sort=True):
+    for a_i, b in box.iterrows():
         lon, lat, ok = quantise(
-            np.array([group["x"].min(), group["x"].max(), group["x"].min(), group["x"].max()]),
-            np.array([group["y"].min(), group["y"].min(), group["y"].max(), group["y"].max()]),
+            np.array([b["x0"], b["x1"], b["x0"], b["x1"]]),
+            np.array([b["y0"], b["y0"], b["y1"], b["y1"]]),
         )
         if not ok.all():
             continue
-        subs = sorted(str(s) for s in group.loc[group["what"] == "substations", "label"])
+        a_i = int(str(a_i))
         rows: list[list[Any]] = []
-        for key, noun in _WHAT:
-            part = group[group["what"] == key]
-            if part.empty:
+        for w, kind in enumerate(kinds):
+            row_counts = counts[w][a_i]
+            total = int(row_counts.sum())
+            if total == 0:
                 continue
-            if key == "substations":
-                rows.append(["Substations", len(part)])
+            if kind == "substations":
+                rows.append(["Substations", total])
                 continue
-            rows.append([noun.capitalize(), _count(len(part), key, opts)])
-            if key == "customers":  # each contact, not those nobody writes to
-                for lab, n in part["label"].value_counts(sort=False).sort_index().items():
-                    if lab not in page.quiet_labels:
-                        rows.append([f"\u2003{lab}", _count(int(str(n)), key, opts)])
+            noun = dict(_WHAT)[kind]
+            rows.append([noun.capitalize(), _count(total, kind, opts)])
+            if kind == "customers":  # each contact, not those nobody writes to
+                labels = [str(v) for v in tables[w]]
+                for c in sorted(range(len(labels)), key=labels.__getitem__):
+                    lab = labels[c]
+                    if row_counts[c] and lab not in page.quiet_labels:
+                        rows.append([f"\u2003{lab}", _count(int(row_counts[c]), kind, opts)])
         out.append(
             {
                 "_n": -int(lat.max()),
-                "_id": int(str(a)),
-                "subs": subs,
+                "_id": a_i,
+                "subs": sorted(sub_ids.get(a_i, [])),
                 "bounds": [
                     [int(lat.min()) / SCALE, int(lon.min()) / SCALE],
                     [int(lat.max()) / SCALE, int(lon.max()) / SCALE],

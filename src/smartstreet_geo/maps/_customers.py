@@ -83,18 +83,21 @@ def _customer_points(
     why = None
     if opts.internal and reasons is not None and len(reasons) == len(view):
         why = np.asarray(as_text(reasons.reset_index(drop=True)), dtype=object)
-    shown_label = np.full(len(view), None, dtype=object)
+    # each customer's style as a small integer (one hashing pass, then integer compares)
+    code = pd.Index([st.key for st in styles], dtype=object).get_indexer(
+        pd.Index(cats, dtype=object)
+    )
     for style in styles:
-        shown_label[cats == style.key] = style.label
         if style.key in ("not_contacted", UNCATEGORISED.key):
             page.quiet_labels.add(style.label)
-    page.places["customers"] = (np.where(ok, x, np.nan), y, shown_label)
+    drawn_as = pd.Categorical.from_codes(code, categories=pd.Index([st.label for st in styles]))
+    page.places["customers"] = (np.where(ok & (code >= 0), x, np.nan), y, drawn_as)
     _postcode_search(page, customers, x, y, ok, opts)
 
     out: list[tuple[Style, npt.NDArray[np.int64], npt.NDArray[np.int64], Any, Any, Any]] = []
     suppressed = 0
-    for style in styles:
-        sel = np.flatnonzero(ok & (cats == style.key))
+    for index, style in enumerate(styles):
+        sel = np.flatnonzero(ok & (code == index))
         if opts.aggregate_m is None:
             lab = None if labels is None else [labels[i] for i in sel.tolist()]
             out.append((style, qlon[sel], qlat[sel], None, lab, None if why is None else why[sel]))

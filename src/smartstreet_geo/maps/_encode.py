@@ -89,6 +89,25 @@ class Encoder:
         """Return interleaved deltas of one line's vertices, the first from the origin."""
         return self._deltas(qlon, qlat)
 
+    def lines(self, parts: Sequence[tuple[IntArray, IntArray]]) -> list[list[int]]:
+        """Return :meth:`line` of each part, computed for all parts at once."""
+        if not parts:
+            return []
+        sizes = np.array([lo.size for lo, _ in parts], dtype=np.int64)
+        qlon = np.concatenate([lo for lo, _ in parts])
+        qlat = np.concatenate([la for _, la in parts])
+        first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        flat = np.empty(2 * qlon.size, dtype=np.int64)
+        dlon = np.diff(qlon, prepend=self.origin[0])
+        dlat = np.diff(qlat, prepend=self.origin[1])
+        dlon[first] = qlon[first] - self.origin[0]  # each part starts from the origin
+        dlat[first] = qlat[first] - self.origin[1]
+        flat[0::2] = dlon
+        flat[1::2] = dlat
+        values: list[int] = flat.tolist()
+        ends = 2 * np.cumsum(sizes)
+        return [values[b - 2 * k : b] for b, k in zip(ends.tolist(), sizes.tolist(), strict=True)]
+
     def _deltas(self, qlon: IntArray, qlat: IntArray) -> list[int]:
         flat = np.empty(2 * qlon.size, dtype=np.int64)
         flat[0::2] = np.diff(qlon, prepend=self.origin[0])
@@ -123,28 +142,24 @@ def line_parts(
     """
     arr = np.asarray(geoms, dtype=object)
     if tolerance > 0:
-        arr = shapely.simplify(arr, tolerance)
+        # without topology checks: lines only (and rings drawn as lines), much faster
+        arr = shapely.simplify(arr, tolerance, preserve_topology=False)
     parts, owner = shapely.get_parts(arr, return_index=True)
     parts = np.asarray(parts, dtype=object)
     keep = ~shapely.is_empty(parts)
     parts, owner = parts[keep], owner[keep]
-    xy, vertex_owner = shapely.get_coordinates(parts, return_index=True)
+    xy, part_of = shapely.get_coordinates(parts, return_index=True)
     qlon, qlat, ok = quantise(xy[:, 0], xy[:, 1])
-    bounds = np.searchsorted(vertex_owner, np.arange(1, len(parts)))
-    out_owner: list[int] = []
-    out_lon: list[IntArray] = []
-    out_lat: list[IntArray] = []
-    for k, (lo_part, la_part, ok_part) in enumerate(
-        zip(np.split(qlon, bounds), np.split(qlat, bounds), np.split(ok, bounds), strict=True)
-    ):
-        lo_part, la_part = lo_part[ok_part], la_part[ok_part]
-        if lo_part.size > 1:
-            same = np.zeros(lo_part.size, dtype=bool)
-            same[1:] = (lo_part[1:] == lo_part[:-1]) & (la_part[1:] == la_part[:-1])
-            lo_part, la_part = lo_part[~same], la_part[~same]
-        if lo_part.size < min_vertices:
-            continue
-        out_owner.append(int(owner[k]))
-        out_lon.append(lo_part)
-        out_lat.append(la_part)
+    # one pass over every vertex (no Python loop per part): drop vertices outside the
+    # grid, then vertices equal to the previous one of the same part once rounded
+    qlon, qlat, part_of = qlon[ok], qlat[ok], part_of[ok]
+    same = np.zeros(qlon.size, dtype=bool)
+    same[1:] = (qlon[1:] == qlon[:-1]) & (qlat[1:] == qlat[:-1]) & (part_of[1:] == part_of[:-1])
+    qlon, qlat, part_of = qlon[~same], qlat[~same], part_of[~same]
+    n = np.bincount(part_of, minlength=len(parts))
+    starts = np.concatenate([[0], np.cumsum(n)])
+    kept = np.flatnonzero(n >= min_vertices)
+    out_owner = owner[kept].tolist()
+    out_lon = [qlon[starts[k] : starts[k + 1]] for k in kept.tolist()]
+    out_lat = [qlat[starts[k] : starts[k + 1]] for k in kept.tolist()]
     return out_owner, out_lon, out_lat

@@ -108,7 +108,10 @@ def positions(frame: gpd.GeoDataFrame, what: str) -> tuple[npt.NDArray[np.float6
     y = np.full(len(geoms), np.nan)
     pts = geoms[present]
     if pts.size:
-        pts = np.where(types == 0, pts, shapely.point_on_surface(pts))
+        other = types != 0
+        if other.any():  # lines and areas: a point on them (points as they are)
+            pts = pts.copy()
+            pts[other] = shapely.point_on_surface(pts[other])
         x[present] = shapely.get_x(pts)
         y[present] = shapely.get_y(pts)
     return x, y
@@ -195,14 +198,16 @@ def _encode_layers(page: Page) -> tuple[Encoder, list[list[float]] | None]:
                 spec["reasons"] = [str(t) for t in texts]
                 spec["wi"] = codes.tolist()
         elif factory == "lines":
-            for item in spec["items"]:
-                item["parts"] = [enc.line(lo, la) for lo, la in item.pop("_parts")]
+            raw = [item.pop("_parts") for item in spec["items"]]
+            flat = iter(enc.lines([part for parts in raw for part in parts]))
+            for item, parts in zip(spec["items"], raw, strict=True):
+                item["parts"] = [next(flat) for _ in parts]
         elif factory == "equipment":
             for item in spec["items"]:
-                for raw, key in (("_zone", "zone"), ("_shape", "shape")):
-                    rings = item.pop(raw)
+                for raw_key, key in (("_zone", "zone"), ("_shape", "shape")):
+                    rings = item.pop(raw_key)
                     if rings:
-                        item[key] = [enc.line(lo, la) for lo, la in rings]
+                        item[key] = enc.lines(rings)
     return enc, bounds
 
 

@@ -27,6 +27,8 @@
   var AREA_MAX_ZOOM = 12; // area cards show at this zoom and below
   var CELL = 28; // px: equipment icons closer than this are drawn as one, with their number
   var ICON = 22; // px: equipment icon size
+  var LOD_MAX_ZOOM = 13; // customer dots: one per pixel at this zoom and below ...
+  var LOD_MIN = 20000; // ... for layers of more points than this
 
   // ------------------------------------------------------------------ helpers
   function el(tag, className, text) {
@@ -175,11 +177,20 @@
     SSG.home = spec.bounds || null;
     if (spec.tiles) tiles(map, spec.tiles);
     var icons = (spec.legend && spec.legend.icons) || {};
+    SSG.scene = new Scene();
+    SSG.scene.on("loading", function () {
+      SSG.scene._ssgLoaded = false;
+    });
+    SSG.scene.on("load", function () {
+      SSG.scene._ssgLoaded = true;
+      if (!SSG._warm) SSG._warm = setTimeout(warm, 50);
+    });
     (spec.layers || []).forEach(function (item) {
       if (FACTORIES.indexOf(item.factory) < 0) throw new Error("unknown layer type");
       var layer = SSG[item.factory](item.spec);
       if (item.show !== false) layer.addTo(map);
     });
+    SSG.scene.addTo(map);
     areas(map, spec.areas || []);
     legend(map, spec.legend || { sections: [] }, icons);
     tools(map);
@@ -226,14 +237,102 @@
     SSG.tileLayer = layer;
   }
 
+  // ------------------------------------------------------------------ scene
+  // Every canvas layer (circuits, equipment radii, customers, equipment icons) is
+  // a Member drawn into one shared grid layer, the Scene: one canvas per 256 px
+  // tile for all of them (a canvas each per layer made a zoom create hundreds,
+  // and creating a canvas costs more than drawing on it). A member on the map is
+  // drawn in the scene; removing it from the map redraws the scene without it.
+  // Passes: 1 lines, 2 equipment zones, 3 customers, 4 equipment icons.
+  var PASSES = [1, 2, 3, 4];
+
+  var Member = L.Layer.extend({
+    onAdd: function () {
+      SSG.scene.show(this, true);
+    },
+    onRemove: function () {
+      SSG.scene.show(this, false);
+    },
+  });
+
+  // After the first view has drawn: work out the one-dot-per-pixel levels of the
+  // big customer layers for the zooms not yet seen, one level per task, so that a
+  // first zoom out does not wait for them.
+  function warm() {
+    var todo = [];
+    Object.keys(SSG.registry).forEach(function (key) {
+      var entry = SSG.registry[key];
+      if (entry.kind !== "points") return;
+      for (var z = LOD_MAX_ZOOM; z >= 5; z--) todo.push([entry.layer, z]);
+    });
+    (function next() {
+      var job = todo.shift();
+      if (!job) return;
+      job[0].level(job[1]);
+      setTimeout(next, 0);
+    })();
+  }
+
+  var Scene = L.GridLayer.extend({
+    options: { pane: "ssgCustomers", updateWhenZooming: false, keepBuffer: 1 },
+
+    initialize: function (options) {
+      L.setOptions(this, options);
+      this._members = [];
+    },
+
+    show: function (member, on) {
+      member._ssgOn = on;
+      if (this._members.indexOf(member) < 0) this._members.push(member);
+      if (!this._map || this._pending) return;
+      var self = this;
+      this._pending = true;
+      L.Util.requestAnimFrame(function () {
+        self._pending = false;
+        if (self._map) self.redraw();
+      });
+    },
+
+    createTile: function (coords) {
+      var tile = L.DomUtil.create("canvas", "leaflet-tile");
+      var size = this.getTileSize(), ratio = window.devicePixelRatio || 1, ctx = null;
+      // the canvas gets its pixels and context only when something is drawn on it
+      function context() {
+        if (!ctx) {
+          tile.width = size.x * ratio;
+          tile.height = size.y * ratio;
+          ctx = tile.getContext("2d");
+          ctx.scale(ratio, ratio);
+        }
+        return ctx;
+      }
+      var on = this._members.filter(function (m) {
+        return m._ssgOn;
+      });
+      on.sort(function (a, b) {
+        return (a.options.zIndex || 0) - (b.options.zIndex || 0);
+      });
+      PASSES.forEach(function (pass) {
+        on.forEach(function (m) {
+          if (m.passes.indexOf(pass) < 0) return;
+          m.draw(context, coords, size, pass);
+          if (ctx) {
+            ctx.globalAlpha = 1;
+            ctx.setLineDash([]);
+          }
+        });
+      });
+      if (!ctx) tile.width = tile.height = 0;
+      return tile;
+    },
+  });
+
   // ------------------------------------------------------------------ customers
   // One canvas grid layer per contact category: points are drawn straight onto
   // 256 px canvas tiles from typed arrays (no per-point Leaflet object).
-  var PointsLayer = L.GridLayer.extend({
+  var PointsLayer = Member.extend({
+    passes: [3],
     options: {
-      pane: "ssgCustomers",
-      updateWhenZooming: false,
-      keepBuffer: 1,
       size: 1,
       alpha: 1,
       outline: true,
@@ -259,21 +358,15 @@
       return this._d.n ? (z < 12 ? 7 : 14) : this.radius(0, z);
     },
 
-    createTile: function (coords) {
-      var tile = L.DomUtil.create("canvas", "leaflet-tile");
-      var size = this.getTileSize();
-      var ratio = window.devicePixelRatio || 1;
-      tile.width = size.x * ratio;
-      tile.height = size.y * ratio;
-      var d = this._d;
+    draw: function (context, coords, size) {
+      var d = this.level(coords.z);
       var scale = size.x * Math.pow(2, coords.z);
       var ox = coords.x * size.x, oy = coords.y * size.y;
       var pad = this.maxRadius(coords.z) + 1;
       var lo = lowerBound(d.X, (ox - pad) / scale);
       var hi = lowerBound(d.X, (ox + size.x + pad) / scale);
-      if (hi <= lo) return tile;
-      var ctx = tile.getContext("2d");
-      ctx.scale(ratio, ratio);
+      if (hi <= lo) return;
+      var ctx = context();
       ctx.globalAlpha = this.options.alpha;
       ctx.fillStyle = this.options.color;
       ctx.strokeStyle = "rgba(255,255,255,0.9)";
@@ -294,7 +387,8 @@
           seen[cell] = 1;
         }
         var r = this.radius(i, coords.z);
-        if (square) {
+        if (square || r < 2.5) {
+          // dots of a few pixels: squares look the same and draw much faster
           ctx.rect(px - r, py - r, 2 * r, 2 * r);
         } else {
           ctx.moveTo(px + r, py);
@@ -311,7 +405,31 @@
         ctx.fill();
         if (outline) ctx.stroke();
       }
-      return tile;
+    },
+
+    // The points to draw at zoom z: all of them, or where thousands share a pixel
+    // (zoom <= LOD_MAX_ZOOM, more than LOD_MIN points) one per pixel, found once per
+    // zoom and kept: a tile then reads a few thousand positions, not millions.
+    level: function (z) {
+      var d = this._d;
+      if (d.n || z > LOD_MAX_ZOOM || d.X.length < LOD_MIN) return d;
+      this._lod = this._lod || {};
+      if (this._lod[z]) return this._lod[z];
+      var scale = 256 * Math.pow(2, z), X = d.X, Y = d.Y, n = X.length;
+      var outX = [], outY = [], run = -1, seen = null;
+      for (var i = 0; i < n; i++) {
+        var px = Math.floor(X[i] * scale), py = Math.floor(Y[i] * scale);
+        if (px !== run) {
+          run = px;
+          seen = new Set();
+        }
+        if (seen.has(py)) continue;
+        seen.add(py);
+        outX.push((px + 0.5) / scale);
+        outY.push((py + 0.5) / scale);
+      }
+      this._lod[z] = { X: Float64Array.from(outX), Y: Float64Array.from(outY), n: null };
+      return this._lod[z];
     },
 
     // indices of the points within `tol` pixels (or their own radius) of latlng
@@ -377,12 +495,6 @@
         alpha: spec.alpha || 1,
       }
     );
-    layer.on("loading", function () {
-      layer._ssgLoaded = false;
-    });
-    layer.on("load", function () {
-      layer._ssgLoaded = true;
-    });
     register(spec.key, "points", total, layer, {
       label: spec.label,
       markers: n,
@@ -443,47 +555,167 @@
   }
 
   // ------------------------------------------------------------------ circuits
+  // One canvas grid layer per line style: circuits (or open-point rings) drawn
+  // onto tiles from typed arrays, in chunks of at most CHUNK segments with their
+  // bounding boxes (sorted by west edge), so that a tile touches only the
+  // chunks it shows; vertices less than a pixel apart are skipped when drawing.
+  var CHUNK = 32;
+  var LinesLayer = Member.extend({
+    passes: [1],
+
+    initialize: function (spec, options) {
+      L.setOptions(this, options);
+      this._spec = spec;
+      var chunks = [], wide = 0;
+      spec.items.forEach(function (item, owner) {
+        item.parts.forEach(function (flat) {
+          var ll = decode(flat, spec.origin, spec.scale), n = ll[0].length;
+          var x = new Float64Array(n), y = new Float64Array(n);
+          for (var v = 0; v < n; v++) {
+            x[v] = mercX(ll[0][v]);
+            y[v] = mercY(ll[1][v]);
+          }
+          for (var s = 0; s < Math.max(n - 1, 1); s += CHUNK) {
+            var e = Math.min(s + CHUNK, n - 1), c = { owner: owner, x: x, y: y, s: s, e: e };
+            c.x0 = c.x1 = x[s];
+            c.y0 = c.y1 = y[s];
+            for (var k = s + 1; k <= e; k++) {
+              if (x[k] < c.x0) c.x0 = x[k];
+              if (x[k] > c.x1) c.x1 = x[k];
+              if (y[k] < c.y0) c.y0 = y[k];
+              if (y[k] > c.y1) c.y1 = y[k];
+            }
+            wide = Math.max(wide, c.x1 - c.x0);
+            chunks.push(c);
+          }
+        });
+      });
+      chunks.sort(function (a, b) {
+        return a.x0 - b.x0;
+      });
+      this._chunks = chunks;
+      this._west = new Float64Array(chunks.length);
+      for (var i = 0; i < chunks.length; i++) this._west[i] = chunks[i].x0;
+      this._wide = wide;
+      this._colour = colour(spec.color);
+    },
+
+    // chunks whose box comes within `pad` world units of [x0, x1] x [y0, y1]
+    near: function (x0, y0, x1, y1, pad, fn) {
+      var c = this._chunks, lo = lowerBound(this._west, x0 - pad - this._wide);
+      var hi = lowerBound(this._west, x1 + pad);
+      for (var i = lo; i < hi; i++) {
+        var k = c[i];
+        if (k.x1 < x0 - pad || k.y1 < y0 - pad || k.y0 > y1 + pad) continue;
+        fn(k);
+      }
+    },
+
+    draw: function (context, coords, size) {
+      var spec = this._spec, scale = size.x * Math.pow(2, coords.z);
+      var ox = coords.x * size.x, oy = coords.y * size.y;
+      var width = spec.weight || 1.5, ctx = null;
+      var pad = ((spec.ring || 0) + width + 2) / scale;
+      var rings = spec.ring ? [] : null, count = 0, colour = this._colour;
+      this.near(ox / scale, oy / scale, (ox + size.x) / scale, (oy + size.y) / scale, pad, function (k) {
+        if (!ctx) {
+          ctx = context();
+          ctx.strokeStyle = colour;
+          ctx.globalAlpha = spec.opacity || 1;
+          ctx.lineWidth = width;
+          ctx.lineJoin = "round";
+          ctx.lineCap = "round";
+          ctx.beginPath();
+        }
+        if (rings) {
+          rings.push([k.x[k.s] * scale - ox, k.y[k.s] * scale - oy]);
+          return;
+        }
+        var lx = k.x[k.s] * scale - ox, ly = k.y[k.s] * scale - oy;
+        ctx.moveTo(lx, ly);
+        for (var v = k.s + 1; v <= k.e; v++) {
+          var px = k.x[v] * scale - ox, py = k.y[v] * scale - oy;
+          if (v < k.e && Math.abs(px - lx) < 1 && Math.abs(py - ly) < 1) continue;
+          ctx.lineTo(px, py);
+          lx = px;
+          ly = py;
+        }
+        if (++count === 256) {
+          ctx.stroke();
+          ctx.beginPath();
+          count = 0;
+        }
+      });
+      if (!ctx) return;
+      if (rings) {
+        ctx.fillStyle = "#fff";
+        rings.forEach(function (p) {
+          ctx.moveTo(p[0] + spec.ring, p[1]);
+          ctx.arc(p[0], p[1], spec.ring, 0, TAU);
+        });
+        ctx.fill();
+      }
+      ctx.stroke();
+    },
+
+    // the item nearest to a container point, within `tol` pixels, or -1
+    hit: function (map, point, tol) {
+      var z = map.getZoom(), scale = 256 * Math.pow(2, z);
+      var w = map.project(map.containerPointToLatLng(point), z);
+      var px = w.x / scale, py = w.y / scale, t = (tol + (this._spec.ring || 0)) / scale;
+      var best = -1, bestD = t * t;
+      this.near(px, py, px, py, t, function (k) {
+        for (var v = k.s; v <= k.e; v++) {
+          var ax = k.x[v], ay = k.y[v], d;
+          var bx = v < k.e ? k.x[v + 1] : ax, by = v < k.e ? k.y[v + 1] : ay;
+          var dx = bx - ax, dy = by - ay, len = dx * dx + dy * dy;
+          var u = len ? Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / len)) : 0;
+          var cx = ax + u * dx - px, cy = ay + u * dy - py;
+          d = cx * cx + cy * cy;
+          if (d < bestD) {
+            bestD = d;
+            best = k.owner;
+          }
+        }
+      });
+      return best;
+    },
+  });
+
+  function lineTip(spec, item) {
+    var box = el("div", "ssg-tip");
+    box.appendChild(el("b", null, item.label));
+    if (spec.note) box.appendChild(el("div", null, spec.note));
+    return box;
+  }
+
   SSG.lines = function (spec) {
-    var group = L.featureGroup(), parts = 0;
+    var layer = new LinesLayer(spec, { zIndex: spec.ring ? 2 : 1 });
+    var parts = 0;
     spec.items.forEach(function (item) {
-      var lls = item.parts.map(function (p) {
-        return latlngs(p, spec.origin, spec.scale);
-      });
-      parts += lls.length;
-      var line = spec.ring
-        ? L.circleMarker(lls[0][0], {
-            renderer: SSG.lineRenderer,
-            radius: spec.ring,
-            color: colour(spec.color),
-            weight: spec.weight,
-            opacity: spec.opacity,
-            fillColor: "#fff",
-            fillOpacity: 1,
-          })
-        : L.polyline(lls, {
-        renderer: SSG.lineRenderer,
-        color: colour(spec.color),
-        weight: spec.weight,
-        opacity: spec.opacity,
-        dashArray: spec.dash || null,
-        smoothFactor: 1,
-      });
-      line.bindTooltip(
-        function () {
-          var box = el("div", "ssg-tip");
-          box.appendChild(el("b", null, item.label));
-          if (spec.note) box.appendChild(el("div", null, spec.note));
-          return box;
-        },
-        { sticky: true }
-      );
-      group.addLayer(line);
-      item.layer = line;
+      parts += item.parts.length;
     });
-    register(spec.key, "lines", spec.items.length, group, { parts: parts, items: spec.items });
-    return group;
+    register(spec.key, "lines", spec.items.length, layer, { parts: parts, items: spec.items, spec: spec });
+    return layer;
   };
 
+  // The hover tooltip of item `i` of line layer `key` (a circuit or an open point).
+  SSG.lineTip = function (key, i) {
+    var entry = SSG.registry[key];
+    return lineTip(entry.spec, entry.items[i]);
+  };
+
+  // A line under a container point, topmost layer first: [entry, item index] or null.
+  function lineAt(point) {
+    var map = SSG.map, keys = Object.keys(SSG.registry).reverse();
+    for (var k = 0; k < keys.length; k++) {
+      var entry = SSG.registry[keys[k]];
+      if (entry.kind !== "lines" || !map.hasLayer(entry.layer)) continue;
+      var i = entry.layer.hit(map, point, 4);
+      if (i >= 0) return [entry, i];
+    }
+    return null;
+  }
 
   // ------------------------------------------------------------------ substations
   SSG.substations = function (spec) {
@@ -536,8 +768,8 @@
   // One canvas grid layer per equipment kind: icons, radius circles, zones and
   // routes drawn onto 256 px tiles (no DOM element per item). Icons closer than
   // CELL pixels at the current zoom are drawn once, with their number.
-  var EquipmentLayer = L.GridLayer.extend({
-    options: { pane: "ssgEquipment", updateWhenZooming: false, keepBuffer: 1 },
+  var EquipmentLayer = Member.extend({
+    passes: [2, 4], // radius zones under the customers, icons over them
 
     initialize: function (spec, options) {
       L.setOptions(this, options);
@@ -618,31 +850,27 @@
       return out;
     },
 
-    createTile: function (coords) {
-      var tile = L.DomUtil.create("canvas", "leaflet-tile");
-      var size = this.getTileSize();
-      var ratio = window.devicePixelRatio || 1;
-      tile.width = size.x * ratio;
-      tile.height = size.y * ratio;
+    draw: function (context, coords, size, pass) {
       var z = coords.z, scale = size.x * Math.pow(2, z);
       var ox = coords.x * size.x, oy = coords.y * size.y;
-      var ctx = tile.getContext("2d");
-      ctx.scale(ratio, ratio);
-      this._areasOn(ctx, z, scale, ox, oy, size);
+      if (pass === 2) return this._areasOn(context, z, scale, ox, oy, size);
       var groups = this.groups(z, ox, oy, ox + size.x, oy + size.y, CELL + ICON);
+      if (!groups.length) return;
+      var ctx = context();
       for (var g = 0; g < groups.length; g++) {
         var grp = groups[g];
         this._icon(ctx, grp.x - ox, grp.y - oy, grp.items.length);
       }
-      return tile;
     },
 
     // radius circles, zones and routes of the items near the tile
-    _areasOn: function (ctx, z, scale, ox, oy, size) {
+    _areasOn: function (context, z, scale, ox, oy, size) {
       var pad = this._reach * scale + 4;
       if (pad > 4096) pad = 4096;
       var X = this._X, Y = this._Y, R = this._R, items = this._spec.items;
       var lo = lowerBound(X, (ox - pad) / scale), hi = lowerBound(X, (ox + size.x + pad) / scale);
+      if (hi <= lo) return;
+      var ctx = context();
       ctx.strokeStyle = this._colour;
       ctx.fillStyle = this._colour;
       for (var i = lo; i < hi; i++) {
@@ -747,12 +975,6 @@
 
   SSG.equipment = function (spec) {
     var layer = new EquipmentLayer(spec, { zIndex: 10 + Number(spec.index || 0) });
-    layer.on("loading", function () {
-      layer._ssgLoaded = false;
-    });
-    layer.on("load", function () {
-      layer._ssgLoaded = true;
-    });
     register(spec.key, "equipment", spec.items.length, layer, { label: spec.label, items: spec.items, spec: spec });
     return layer;
   };
@@ -825,13 +1047,15 @@
       pending = null;
       if (!p) return;
       var found = SSG.measuring ? null : equipmentAt(p);
+      var line = found || SSG.measuring ? null : lineAt(p);
       map.getContainer().classList.toggle("ssg-pointer", !!found);
-      if (!found) {
+      if (!found && !line) {
         if (tip) map.closeTooltip(tip);
         return;
       }
       if (!tip) tip = L.tooltip({ direction: "right", offset: [12, 0] });
-      tip.setLatLng(map.containerPointToLatLng(p)).setContent(equipmentTip(found[0], found[2]));
+      var content = found ? equipmentTip(found[0], found[2]) : lineTip(line[0].spec, line[0].items[line[1]]);
+      tip.setLatLng(map.containerPointToLatLng(p)).setContent(content);
       if (!map.hasLayer(tip)) tip.addTo(map);
     });
   }
@@ -1198,11 +1422,7 @@
   SSG.settled = function () {
     var map = SSG.map;
     if (!map || !map._loaded || map._animatingZoom) return false;
-    return Object.keys(SSG.registry).every(function (key) {
-      var entry = SSG.registry[key];
-      if (entry.kind !== "points" && entry.kind !== "equipment") return true;
-      return !map.hasLayer(entry.layer) || entry.layer._ssgLoaded === true;
-    });
+    return SSG.scene._ssgLoaded === true && !SSG.scene._pending;
   };
 
   SSG.counts = function () {
