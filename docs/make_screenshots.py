@@ -88,6 +88,7 @@ def shoot(html: Path, out: Path, street: tuple[float, float]) -> list[Path]:
 
 
 def main() -> int:
+    """Build the demo map and write the screenshots; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     args = parser.parse_args()
