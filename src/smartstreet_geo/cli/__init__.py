@@ -4,10 +4,16 @@ Each sub-command lives in its own module of this package and exposes
 ``add_parser(subparsers)``; the parser's ``func`` default is called with the
 parsed arguments and returns the exit code.
 
+Conventions on every command: ``-q/--quiet``, ``-v/--verbose`` and ``--debug``
+before or after the sub-command; ``--out -`` writes a single-table output to
+standard output (the counts then go to stderr); warnings and errors go to
+stderr, counts and results to stdout; ``--help`` ends with examples.
+
 Exit codes: 0 success (inputs usable), 1 the inputs or configuration are not
-usable, an output cannot be written, or anything else failed (one line
-``error: ...`` on stderr says why; ``--debug`` shows the traceback), 2 wrong
-usage of the command, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+usable, an output cannot be written, ``--strict`` found warnings or rejects, or
+anything else failed (one line ``error: ...`` on stderr says why; ``--debug``
+shows the traceback), 2 wrong usage of the command, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM).
 Outputs are all or nothing (:func:`smartstreet_geo.export.staged_output`):
 a failed or interrupted run leaves an earlier result as it was.
 """
@@ -24,12 +30,45 @@ from contextlib import contextmanager
 from importlib import import_module
 
 from ..errors import SmartStreetGeoError
-from ._common import ConsoleFormatter, console_text
+from ._common import (
+    ConsoleFormatter,
+    HelpFormatter,
+    add_common_options,
+    console_text,
+    data_on_stdout,
+)
 
 __all__ = ["main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
 _COMMANDS = ("validate", "near", "circuits", "run", "map", "demo", "purge")
+
+#: The examples that end each command's ``--help`` (indented lines are shown as they are).
+EXAMPLES = {
+    "validate": """examples:
+  smartstreet-geo validate --customers customers.csv --equipment equipment.csv --out checks
+  smartstreet-geo validate --customers customers.parquet --strict --out - > rejects.csv""",
+    "near": """examples:
+  smartstreet-geo near --customers customers.csv --equipment equipment.csv \\
+      --radius oltc_transformer=50,lv_capacitor=30,link_box_switch=20 --out pairs.csv
+  smartstreet-geo near ... --radius 50 --out - | head     (CSV on stdout, counts on stderr)
+  smartstreet-geo near ... --radius 50 --out pairs.gpkg   (layers for QGIS)""",
+    "circuits": """examples:
+  smartstreet-geo circuits --network edges.parquet --substations substations.parquet \\
+      --customers customers.csv --circuit WGN01-F1 --isolate WGN01-F1-E0005 --out circuits""",
+    "run": """examples:
+  smartstreet-geo run campaign.toml --out wave1
+  smartstreet-geo run campaign.toml --out wave1 --strict -q   (exit 1 on any warning)""",
+    "map": """examples:
+  smartstreet-geo map --customers customers.csv --equipment equipment.csv --tiles none \\
+      --out map.html""",
+    "demo": """examples:
+  smartstreet-geo demo --out demo-run
+  smartstreet-geo demo --out demo-run --force -q""",
+    "purge": """examples:
+  smartstreet-geo purge wave1 --dry-run
+  smartstreet-geo purge wave1""",
+}
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "find customers near equipment, run contact campaigns.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show full tracebacks and debug logging"
-    )
+    add_common_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         try:
@@ -56,7 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(sub)
+        command = sub.choices[name]
+        add_common_options(command)
+        command.formatter_class = HelpFormatter
+        if command.epilog is None:
+            command.epilog = EXAMPLES.get(name)
     return parser
+
+
+def _log_level(args: argparse.Namespace) -> int:
+    if args.debug:
+        return logging.DEBUG
+    if args.verbose:
+        return logging.INFO
+    if args.quiet:
+        return logging.ERROR
+    return logging.WARNING
 
 
 def _os_error(exc: OSError) -> str:
@@ -91,9 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    data_on_stdout(False)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ConsoleFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
+    logging.basicConfig(level=_log_level(args), handlers=[handler])
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -20,6 +20,91 @@ if TYPE_CHECKING:
 
 _KINDS = ("customers", "equipment", "edges", "substations")
 
+#: ``--out -``: the table goes to standard output (and the console lines to stderr).
+STDOUT = Path("-")
+#: Whether standard output carries data this run (then :func:`echo` writes to stderr).
+_data_on_stdout = False
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """Add ``-q/--quiet``, ``-v/--verbose`` and ``--debug``, before or after the sub-command.
+
+    The top-level parser holds the defaults; a sub-command's copies default to
+    "not given" (``argparse.SUPPRESS``) so that ``smartstreet-geo --debug near``
+    and ``smartstreet-geo near --debug`` are the same and neither undoes the other.
+    An option the sub-command already defines is left to it.
+    """
+    given = parser._option_string_actions
+    default = {} if top else {"default": argparse.SUPPRESS}
+    if "--quiet" not in given and "-q" not in given:
+        parser.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            help="no progress bars; log errors only",
+            **({"default": False} if top else default),
+        )
+    if "--verbose" not in given and "-v" not in given:
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            help="log what is done (counts and file names, never personal data)",
+            **({"default": 0} if top else default),
+        )
+    if "--debug" not in given:
+        parser.add_argument(
+            "--debug",
+            action="store_true",
+            help="show full tracebacks and debug logging",
+            **({"default": False} if top else default),
+        )
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wrap paragraphs as usual but keep indented lines (the examples) as they are."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        para: list[str] = []
+
+        def flush() -> None:
+            if para:
+                out.append(super(HelpFormatter, self)._fill_text(" ".join(para), width, indent))
+                para.clear()
+
+        for line in text.splitlines():
+            if line.startswith("  ") or not line.strip():
+                flush()
+                out.append(indent + line if line.strip() else "")
+            else:
+                para.append(line.strip())
+        flush()
+        return "\n".join(out)
+
+
+def data_on_stdout(flag: bool) -> None:
+    """Say whether standard output carries data (``--out -``): console lines then go to stderr."""
+    global _data_on_stdout
+    _data_on_stdout = flag
+
+
+def is_stdout(out: Path | None) -> bool:
+    """Return whether ``--out`` is ``-`` (standard output)."""
+    return out is not None and str(out) == "-"
+
+
+def write_stdout(data: bytes) -> None:
+    """Write ``data`` to standard output as bytes (a table for a pipe)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def warn(text: str) -> None:
+    """Print a warning line on stderr (counts, ids and paths only)."""
+    print(f"warning: {console_text(text)}", file=sys.stderr)
+
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     """Add the options every input-reading command shares (mapping, CRS, encoding, checks)."""
@@ -133,8 +218,11 @@ def prepare_out_dir(out: Path, *, force: bool) -> Path:
 
 
 def echo(text: str = "") -> None:
-    """Print a line of console output (counts only; never personal data)."""
-    print(console_text(text), file=sys.stdout)
+    """Print a line of console output (counts only; never personal data).
+
+    On stdout, or on stderr when stdout carries the data (``--out -``).
+    """
+    print(console_text(text), file=sys.stderr if _data_on_stdout else sys.stdout)
 
 
 def read_customers_arg(args: argparse.Namespace, maps: dict[str, dict[str, str]]) -> ReadResult:

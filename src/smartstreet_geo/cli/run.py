@@ -10,7 +10,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from ._common import echo, staged_out_dir
+from ..errors import SmartStreetGeoError
+from ._common import echo, staged_out_dir, warn
+
+
+class StrictError(SmartStreetGeoError):
+    """``--strict`` and the campaign has warnings: nothing is written."""
+
 
 _STEPS = (
     "reading customers",
@@ -77,7 +83,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="keep PSR and health wording in reconciliation.csv and manual_review.csv (for "
         "internal use only; the manifest says so), as [output] internal_details = true",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 without writing anything (nor updating the register) when the campaign "
+        "has warnings; for scripts",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,6 +139,15 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
                 pseudonym_key=key,
                 new_register=bool(getattr(args, "new_register", False)),
             )
+            if getattr(args, "strict", False) and result.warnings:
+                for w in result.warnings:
+                    warn(w)
+                n = len(result.warnings)
+                raise StrictError(
+                    f"--strict: the campaign has {n} warning{'s' * (n != 1)} (above); nothing "
+                    "was written and the register is unchanged. Act on them, or run without "
+                    "--strict."
+                )
             step("writing outputs")
             extra: dict[str, Callable[[Path], object]] = {}
             if not args.no_map and cfg.write_map:
@@ -195,8 +215,8 @@ def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
         echo("  map legend (customers, one dot per valid row; letters are one per premise):")
         echo("    " + ", ".join(f"{k} {v:,}" for k, v in shared.items()))
     echo(f"  reconciliation.csv and manual_review.csv hold {m.get('details', 'shareable')} details")
-    for w in result.warnings:
-        echo(f"  warning: {w}")
+    for w in result.warnings:  # on stderr, with every other warning
+        warn(w)
     echo("")
     echo(f"outputs in {out}: {', '.join(sorted(paths))}")
     echo(f"these files hold personal data: delete them after {m['delete_after']}")

@@ -13,7 +13,9 @@ from ..io._result import empty_rejects
 from ._common import (
     add_input_options,
     column_maps,
+    data_on_stdout,
     echo,
+    is_stdout,
     read_customers_arg,
     read_equipment_arg,
     read_network_arg,
@@ -35,7 +37,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--equipment", type=Path, help="new-equipment file")
     p.add_argument("--network", type=Path, help="network edges file (or a GeoPackage with both)")
     p.add_argument("--substations", type=Path, help="substations file")
-    p.add_argument("--out", type=Path, help="folder for rejects.csv")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="folder for rejects.csv, or - for rejects.csv on standard output (the counts "
+        "then go to stderr)",
+    )
     p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
     p.add_argument("--strict", action="store_true", help="exit 1 if any row is rejected")
     add_input_options(p)
@@ -46,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     """Validate the inputs named in ``args``; return the exit code."""
     if not args.out:
         return _validate(args, None)
+    if is_stdout(args.out):
+        data_on_stdout(True)
+        return _validate(args, None, to_stdout=True)
     # --out is checked and locked before any file is read; rejects.csv appears all or nothing
     with staged_out_dir(args.out, force=args.force, names=("rejects.csv",)) as stage:
         code = _validate(args, stage)
@@ -53,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _validate(args: argparse.Namespace, stage: StagedFolder | None) -> int:
+def _validate(
+    args: argparse.Namespace, stage: StagedFolder | None, *, to_stdout: bool = False
+) -> int:
     maps = column_maps(args.map)
     results: list[tuple[str, str, ReadResult]] = [
         ("customers", "customers", read_customers_arg(args, maps))
@@ -85,6 +97,18 @@ def _validate(args: argparse.Namespace, stage: StagedFolder | None) -> int:
 
         write_csv(table, stage.file("rejects.csv"))
         echo(f"rejects written to {args.out / 'rejects.csv'} ({len(table):,} rows)")
+    elif to_stdout:
+        import tempfile
+        from pathlib import Path as _Path
+
+        from ..export import write_csv
+        from ._common import write_stdout
+
+        # the one CSV writer (formula-safe, encodable): through a private file, then stdout
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_csv(table, _Path(tmp) / "rejects.csv")
+            write_stdout(path.read_bytes())
+        echo(f"rejects written to standard output ({len(table):,} rows)")
     total = sum(r.n_rejected for _, _, r in results)
     if not usable:
         return 1

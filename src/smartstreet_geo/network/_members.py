@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -77,9 +77,31 @@ def _network_first(network: Any, customers: Any, name: str) -> tuple[Network, An
     return customers, network
 
 
+@overload
 def circuit_members(
     network: Network,
     customers: pd.DataFrame | AttachedCustomers,
+    *,
+    circuits: Iterable[str] | None = None,
+    method: Literal["declared", "connectivity", "inferred", "best"] = "connectivity",
+    infer: Literal["missing", "all"] = "missing",
+    max_distance: float = DEFAULT_MAX_DISTANCE_M,
+    review_margin_m: float = DEFAULT_REVIEW_MARGIN_M,
+) -> pd.DataFrame: ...
+@overload
+def circuit_members(  # the deprecated order (customers first): a DeprecationWarning
+    network: pd.DataFrame | AttachedCustomers,
+    customers: Network,
+    *,
+    circuits: Iterable[str] | None = None,
+    method: Literal["declared", "connectivity", "inferred", "best"] = "connectivity",
+    infer: Literal["missing", "all"] = "missing",
+    max_distance: float = DEFAULT_MAX_DISTANCE_M,
+    review_margin_m: float = DEFAULT_REVIEW_MARGIN_M,
+) -> pd.DataFrame: ...
+def circuit_members(
+    network: Any,
+    customers: Any,
     *,
     circuits: Iterable[str] | None = None,
     method: Literal["declared", "connectivity", "inferred", "best"] = "connectivity",
@@ -307,9 +329,29 @@ def _declared_members(att: AttachedCustomers, circuits: Iterable[str] | None) ->
 
 
 # --------------------------------------------------------------------------- reconcile
+@overload
 def reconcile_circuits(
     network: Network,
     customers: pd.DataFrame | AttachedCustomers,
+    *,
+    far_from_feeder_m: float = 100.0,
+    infer: Literal["missing", "all"] = "all",
+    max_distance: float = DEFAULT_MAX_DISTANCE_M,
+    review_margin_m: float = DEFAULT_REVIEW_MARGIN_M,
+) -> pd.DataFrame: ...
+@overload
+def reconcile_circuits(  # the deprecated order (customers first): a DeprecationWarning
+    network: pd.DataFrame | AttachedCustomers,
+    customers: Network,
+    *,
+    far_from_feeder_m: float = 100.0,
+    infer: Literal["missing", "all"] = "all",
+    max_distance: float = DEFAULT_MAX_DISTANCE_M,
+    review_margin_m: float = DEFAULT_REVIEW_MARGIN_M,
+) -> pd.DataFrame: ...
+def reconcile_circuits(
+    network: Any,
+    customers: Any,
     *,
     far_from_feeder_m: float = 100.0,
     infer: Literal["missing", "all"] = "all",
