@@ -418,7 +418,8 @@ def ieee_nop():
     """The IEEE European LV feeder with normally-open links between far-apart branches.
 
     Eight links between the closest pairs of leaf buses more than 20 sections apart
-    along the feeder (pandapower: lines out of service, the 4c_70 cable's data).
+    along the feeder (pandapower: lines out of service, the 4c_70 cable's data, zero
+    sequence included for the three-phase run).
     """
     pp, pn, _top = _pandapower()
     with warnings.catch_warnings():
@@ -443,6 +444,7 @@ def ieee_nop():
             k = pp.create_line_from_parameters(
                 net, a, b, length_km=max(float(d[i, j]), 1.0) / 1000, r_ohm_per_km=0.446,
                 x_ohm_per_km=0.071, c_nf_per_km=0.0, max_i_ka=0.421, in_service=False,
+                r0_ohm_per_km=1.505, x0_ohm_per_km=0.083, c0_nf_per_km=0.0,
             )  # fmt: skip
         net.line.at[k, "geo"] = shapely.to_geojson(shapely.LineString([xy[i], xy[j]]))
         used |= {a, b}
@@ -828,3 +830,33 @@ def test_demo_campaign_plans(demo_campaign):
             res.backfed.loc[res.backfed["equipment_id"].isin(g["equipment_id"]), "customer_id"]
         )
         assert day_saved <= set(plan.restored_ids)
+
+
+@pytest.mark.slow
+def test_ieee_three_phase_power_flow_check_matches_a_pandapower_run(ieee_nop):
+    """The unbalanced run (the feeder's loads are per phase) against runpp_3ph set up by hand."""
+    pp, _pn, _top = _pandapower()
+    from smartstreet_geo.network import power_flow_check
+
+    net, _added = ieee_nop
+    edges, subs, customers = _ieee_frames(net)
+    planner = BackfeedPlanner(Network(edges, subs), customers)
+    best = max(_ieee_cases(net, 24), key=lambda i: len(planner.plan(f"L{i}").restored_ids))
+    plan = planner.plan(f"L{best}")
+    line_of = {f"L{i}": int(i) for i in net.line.index}
+    bus_of = {str(b): int(b) for b in net.bus.index}
+    check = power_flow_check(plan, net, line_of_edge=line_of, bus_of_node=bus_of, three_phase=True)
+    ref = copy.deepcopy(net)
+    ref.line.at[best, "in_service"] = False
+    for p in plan.points_to_close:
+        ref.line.at[int(p[1:]), "in_service"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp_3ph(ref)
+    assert check.converged
+    vm = ref.res_bus_3ph[["vm_a_pu", "vm_b_pu", "vm_c_pu"]].min(axis=1, skipna=False)
+    np.testing.assert_allclose(
+        check.buses["vm_pu"].to_numpy(), vm.reindex(check.buses["bus"]).to_numpy(), atol=1e-9
+    )
+    load = ref.res_line_3ph["loading_percent"].reindex(check.lines["line"]).to_numpy()
+    np.testing.assert_allclose(check.lines["loading_percent"].to_numpy(), load, atol=1e-9)
