@@ -194,7 +194,7 @@ def test_every_help_ends_with_an_example(command):
 
 
 # ------------------------------------------------------------------ warnings, --strict
-def _late_campaign(tmp: Path, install_date: str = "2027-01-04") -> Path:
+def _late_campaign(tmp: Path, install_date: str = "2027-01-04", psr: str = "N") -> Path:
     """A campaign whose outage is on the run date: a late-notice warning."""
     pd.DataFrame(
         [
@@ -205,7 +205,7 @@ def _late_campaign(tmp: Path, install_date: str = "2027-01-04") -> Path:
                 "postcode": "WN5 9XP",
                 "easting": 354500.0 + k,
                 "northing": 404100.0,
-                "psr": "N",
+                "psr": psr,
                 "phone": "0161 496 0000",
                 "circuit_id": "C1",
                 "connection_node": "a",
