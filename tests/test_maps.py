@@ -408,6 +408,7 @@ def test_demo_map_contains_no_personal_data(demo_html):
             "size",
             "alpha",
             "shape",
+            "edge",
             "xy",
             "origin",
             "scale",

@@ -32,7 +32,7 @@ __all__ = ["add_customers"]
 #: square (told apart from a phone call by shape as well as colour).
 _POINT_LOOK: dict[str, dict[str, Any]] = {
     "not_contacted": {"outline": False, "size": 0.75, "alpha": 0.55},
-    "manual_review": {"shape": "square"},
+    "manual_review": {"shape": "square", "edge": "#333333"},
 }
 _POSTCODE_SPACE = r"\s+"
 

@@ -40,16 +40,18 @@ class Style:
 
 
 #: Customer contact categories (``map_category``), most urgent first; ``z`` is the
-#: drawing order (higher on top). Colours are from the Okabe-Ito palette, which
-#: people with any common colour-vision deficiency can tell apart; manual review
-#: is also drawn as a square (a phone call is a dot).
+#: drawing order (higher on top). Colours are from the Okabe-Ito palette, chosen so
+#: that every pair stays apart (CIELAB difference of at least 30) for people with
+#: protanopia, deuteranopia or tritanopia (Machado et al. 2009; a test checks it):
+#: phone call black, manual review yellow (also a square, with a dark edge),
+#: installation letter vermillion, leaflet blue, not contacted grey.
 CATEGORIES: Final = MappingProxyType(
     {
         s.key: s
         for s in (
-            Style("phone_call", "Phone call (PSR outage)", "#d55e00", 4),
-            Style("manual_review", "Manual review, nothing sent", "#cc79a7", 5),
-            Style("installation_letter", "Installation or outage letter", "#e69f00", 3),
+            Style("phone_call", "Phone call (PSR outage)", "#000000", 4),
+            Style("manual_review", "Manual review, nothing sent", "#f0e442", 5),
+            Style("installation_letter", "Installation or outage letter", "#d55e00", 3),
             Style("leaflet", "Leaflet", "#0072b2", 2),
             Style("not_contacted", "Not contacted", "#999999", 1),
         )
@@ -61,8 +63,8 @@ SHARED_CATEGORIES: Final = MappingProxyType(
     {
         s.key: s
         for s in (
-            Style("manual_review", "Manual review, nothing sent", "#cc79a7", 5),
-            Style("installation_letter", "Installation letter", "#e69f00", 3),
+            Style("manual_review", "Manual review, nothing sent", "#f0e442", 5),
+            Style("installation_letter", "Installation letter", "#d55e00", 3),
             Style("leaflet", "Leaflet", "#0072b2", 2),
             Style("not_contacted", "No leaflet or installation letter", "#999999", 1),
         )

@@ -337,6 +337,7 @@
       alpha: 1,
       outline: true,
       square: false,
+      edge: null,
     },
 
     initialize: function (data, options) {
@@ -369,9 +370,10 @@
       var ctx = context();
       ctx.globalAlpha = this.options.alpha;
       ctx.fillStyle = this.options.color;
-      ctx.strokeStyle = "rgba(255,255,255,0.9)";
-      ctx.lineWidth = 0.8;
-      var outline = this.options.outline && (d.n || coords.z >= 15);
+      var edge = this.options.edge;
+      ctx.strokeStyle = edge || "rgba(255,255,255,0.9)";
+      ctx.lineWidth = edge ? 1 : 0.8;
+      var outline = edge || (this.options.outline && (d.n || coords.z >= 15));
       var square = this.options.square;
       // one dot per pixel position: at low zoom thousands of customers share a pixel
       var w = size.x + 2 * Math.ceil(pad), seen = d.n ? null : new Uint8Array(w * w);
@@ -489,6 +491,7 @@
       {
         color: colour(spec.color),
         square: spec.shape === "square",
+        edge: spec.edge ? colour(spec.edge) : null,
         outline: spec.outline !== false,
         zIndex: spec.z,
         size: spec.size || 1,
@@ -1343,9 +1346,14 @@
           var b = el("button", null, entry.label);
           b.type = "button";
           b.appendChild(el("small", null, " " + entry.kind));
-          L.DomEvent.on(b, "click", function () {
+          L.DomEvent.on(b, "click", function (e) {
+            L.DomEvent.stop(e);
             SSG.go(entry);
-            list.textContent = "";
+            // emptied after the click has passed: Leaflet decides whether a click is
+            // the map's by the clicked element's ancestors, which a removed one lacks
+            setTimeout(function () {
+              list.textContent = "";
+            }, 0);
           });
           li.appendChild(b);
           list.appendChild(li);
