@@ -148,25 +148,27 @@ def child_steps(campaign: Path, out: Path) -> dict:
     from smartstreet_geo import run_campaign
     from smartstreet_geo.export import write_campaign
 
-    marks: list[tuple[str, float]] = []
+    marks: list[tuple[str, float, float]] = []
 
     def step(label: str) -> None:
-        marks.append((label, time.perf_counter()))
+        marks.append((label, time.perf_counter(), time.process_time()))
 
     t0 = time.perf_counter()
     result = run_campaign(campaign, step=step, new_register=True)
     t1 = time.perf_counter()
-    marks.append(("writing outputs", t1))
+    marks.append(("writing outputs", t1, time.process_time()))
     write_campaign(result, out)
     t2 = time.perf_counter()
-    marks.append(("end", t2))
+    marks.append(("end", t2, time.process_time()))
     steps = {a[0]: b[1] - a[1] for a, b in itertools.pairwise(marks)}
+    cpu = {a[0]: b[2] - a[2] for a, b in itertools.pairwise(marks)}
     return {
         "customers": int(result.manifest["inputs"][0]["rows"]),
         "run_s": t1 - t0,
         "write_s": t2 - t1,
         "total_s": t2 - t0,
         "steps": steps,
+        "cpu_steps": cpu,
         "peak_mb": _status()["VmHWM"] / 2**20,
         "counts": {k: int(v) for k, v in result.status_counts().items()},
     }

@@ -29,7 +29,7 @@ import pandas as pd
 from ..errors import InputFileError, MissingColumnError
 from ..io._columns import resolve_columns
 from ..io._fields import clean_text
-from ..io._files import load_table
+from ..io._files import Source, load_table
 from ..schema import CUSTOMER_ID
 
 __all__ = ["SideIds", "normalise_side_ids", "read_history", "read_opted_out", "read_side_ids"]
@@ -67,7 +67,7 @@ class SideIds:
         Distinct normalised ids that match no customer, sorted.
     """
 
-    path: Path
+    path: Path | Source
     what: str
     table: pd.DataFrame = field(repr=False)
     n_rows: int

@@ -373,18 +373,33 @@ def accessible_format_by_premise(keys: pd.Series, formats: pd.Series) -> pd.Seri
     ...     pd.Series(["braille", "large_print", "", "audio"])).tolist()
     ['large_print;braille', 'large_print;braille', '', 'audio']
     """
+    # Few customers need a format: sets are built for those rows only, and every row then
+    # looks its premise up in one vectorised map (a missing or blank key matches nothing).
+    text = formats.astype(object).where(formats.notna(), "").astype(str)
+    needs = (text != "").to_numpy()
+    out = np.full(len(keys), "", dtype=object)
+    if not needs.any():
+        return pd.Series(out, index=keys.index, dtype=object)
+    key_text = keys.astype(object)
+    usable = np.array([isinstance(k, str) and bool(k.strip()) for k in key_text[needs]])
+    own = [{f for f in v.split(";") if f} for v in text[needs]]
     per: dict[str, set[str]] = {}
-    own = [{f for f in (v if isinstance(v, str) else "").split(";") if f} for v in formats]
-    usable = [k if isinstance(k, str) and k.strip() else None for k in keys]
-    for k, fs in zip(usable, own, strict=True):
-        if k is not None:
+    for k, fs, ok in zip(key_text[needs].tolist(), own, usable.tolist(), strict=True):
+        if ok:
             per.setdefault(k, set()).update(fs)
-    out = [per[k] if k is not None else fs for k, fs in zip(usable, own, strict=True)]
-    return pd.Series(
-        [";".join(f for f in ACCESSIBLE_FORMATS if f in fs) for fs in out],
-        index=keys.index,
-        dtype=object,
-    )
+
+    def ordered(fs: set[str]) -> str:
+        return ";".join(f for f in ACCESSIBLE_FORMATS if f in fs)
+
+    # rows without a usable key keep their own formats
+    out[np.flatnonzero(needs)[~usable]] = [
+        ordered(fs) for fs, ok in zip(own, usable.tolist(), strict=True) if not ok
+    ]
+    premise = pd.Series({k: ordered(fs) for k, fs in per.items()}, dtype=object)
+    found = key_text.map(premise).to_numpy(dtype=object)
+    hit = pd.notna(found)
+    out[hit] = found[hit]
+    return pd.Series(out, index=keys.index, dtype=object)
 
 
 #: Nominee address columns a copy of a letter to the nominee is sent to (the

@@ -579,9 +579,11 @@ def _merge_fields(contacts: pd.DataFrame, equipment: pd.DataFrame) -> None:
         for e, d in zip(equipment["equipment_id"], equipment["install_date"], strict=True)
         if pd.notna(d)
     }
-    ids = contacts["equipment_ids"].tolist()
-    contacts["equipment_kind"] = [_words(i, kind) for i in ids]
-    contacts["install_date"] = [_words(i, installed) for i in ids]
+    # a few distinct equipment lists recur on many contacts: words once per distinct list
+    codes, distinct = pd.factorize(contacts["equipment_ids"].to_numpy(dtype=object))
+    for column, info in (("equipment_kind", kind), ("install_date", installed)):
+        words = np.array([_words(i, info) for i in distinct] + [_words(None, info)], dtype=object)
+        contacts[column] = words[codes].tolist()  # code -1 (missing): the last entry
 
 
 #: Columns of an envelope row that list each letter's value (``;``-joined, in campaign order).
