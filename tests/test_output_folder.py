@@ -652,9 +652,9 @@ def near_args(inputs) -> list[str]:
 
 def test_near_refuses_a_folder_or_a_dangling_link(inputs, near_args, tmp_path):
     (tmp_path / "dangling.csv").symlink_to(tmp_path / "nowhere.csv")
-    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder.csv").mkdir()  # named like a table, still a folder
     one_line_error(cli(*near_args, "--out", str(tmp_path / "dangling.csv")), "symbolic link")
-    one_line_error(cli(*near_args, "--out", str(tmp_path / "folder")), "is a folder")
+    one_line_error(cli(*near_args, "--out", str(tmp_path / "folder.csv")), "is a folder")
     (tmp_path / "pairs.csv").write_text("x")
     one_line_error(cli(*near_args, "--out", str(tmp_path / "pairs.csv")), "--force")
 
