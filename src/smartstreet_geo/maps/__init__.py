@@ -1,9 +1,20 @@
 """Interactive maps (Folium/Leaflet) that open offline and carry no personal data by default.
 
 A saved map is one HTML file: Leaflet and the layer code are embedded (vendored
-from npm at pinned versions, see ``vendor/MANIFEST.json``), customers are drawn
-on canvas tiles from compact coordinate arrays (tens of thousands of points
-load in about a second), and only allowlisted columns reach the page.
+from npm at pinned versions, see ``vendor/MANIFEST.json``), customers,
+equipment and circuits are drawn on canvas tiles from compact coordinate arrays
+(the demo tiled to 2.4 million customers builds in about 10 s, is 20 MB and
+pans and zooms without one DOM element per item), and only allowlisted columns
+reach the page. It opens on something useful without background tiles: a
+summary per area, the network, equipment icons that merge instead of piling up;
+its legend is the layer control; it has search (postcodes, equipment ids,
+circuits), bookmarks (areas, substations), full screen and a measuring tool.
+
+Modules: ``_api`` (the public builders and :func:`save_map`), one per kind of
+layer (``_customers``, ``_equipment``, ``_network``), ``_areas`` (area
+summaries), ``_page`` (what they share and the page assembly), ``_options``
+(tile settings), ``_encode``, ``_escape``, ``_style``, ``_elements``,
+``_assets``.
 
 - :func:`campaign_map` -- a campaign result: equipment, radii, circuits in
   scope, customers by contact type.

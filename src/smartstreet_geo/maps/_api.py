@@ -146,18 +146,23 @@ def campaign_map(
           ``not_contacted`` (each customer's highest-priority contact), and
           ``map_category_shared`` (the same without ``phone_call``: the
           customer as if nobody were on the Priority Services Register). Only
-          these and the location are read (plus the address columns with
-          ``internal=True``).
+          these, the location and the postcode (for the postcode *sectors*
+          of the search box) are read; ``internal=True`` adds the address
+          columns, and ``customer_id`` to join the reasons.
         - ``equipment``: ``equipment_id``, ``kind``, ``install_date``,
           ``circuit_id``, ``substation_id``, ``outage_required``, ``radius_m``
           (metres) and ``n_customers_within``.
         - ``edges`` (optional): network edges with ``circuit_id``,
           ``normally_open`` and ``in_scope`` (bool: the circuit is in the campaign).
         - ``substations`` (optional): ``substation_id``, ``name``.
+        - ``reconciliation`` (optional, read with ``internal=True`` only):
+          ``customer_id`` and ``reason``, each customer's reason for its
+          contact, shown in the click popup.
     internal : bool, default False
-        Add each customer's address (address lines, post town, postcode) to
-        the click popup, and draw ``phone_call`` customers (PSR households in
-        a planned outage) as a layer of their own. Off by default: the map is
+        Add each customer's address (address lines, post town, postcode) and
+        the reason for its contact to the click popup, let the search box find
+        full postcodes, and draw ``phone_call`` customers (PSR households in a
+        planned outage) as a layer of their own. Off by default: the map is
         pseudonymous and shares no PSR information: every customer is drawn
         in ``map_category_shared`` (without that column, ``phone_call``
         customers are left out and counted in the legend).
@@ -173,11 +178,21 @@ def campaign_map(
     Returns
     -------
     folium.Map
-        Layers: equipment by kind (icon, colour and radius circle; popup with
-        id, kind, install date, radius, customers within radius, circuit,
-        substation, outage), customers by contact type (canvas layers), circuits
-        in / not in scope, normally-open points, substations; a layer control, a
-        legend, a scale bar; fitted to the data. Save it with :func:`save_map`.
+        Layers (all but the substations drawn on canvas tiles, so that
+        millions of customers and thousands of equipment items pan and zoom
+        smoothly): equipment by kind (icon and radius circle, icons closer
+        than 28 px merged with their number; popup with id, kind, install
+        date, radius, customers within radius, circuit, substation, outage),
+        customers by contact type (Okabe-Ito colours, told apart with any
+        common colour-vision deficiency; manual review also a square),
+        circuits in / not in scope, normally-open points, substations, and a
+        summary card per area (counts of customers by contact, equipment,
+        substations) when zoomed out. Controls: the legend, which is the
+        layer control (check boxes; folds, folded on small screens); search
+        (postcode sectors, or full postcodes with ``internal=True``,
+        equipment ids, circuits, substations, areas); bookmarks (areas and
+        substations); full screen; a measuring tool; a scale bar. Fitted to
+        the data. Save it with :func:`save_map`.
 
     Raises
     ------
@@ -193,9 +208,11 @@ def campaign_map(
     Notes
     -----
     Privacy: only allowlisted columns are read (see
-    :data:`PSEUDONYMOUS_CUSTOMER_COLUMNS`, :data:`INTERNAL_CUSTOMER_COLUMNS`,
-    :data:`EQUIPMENT_MAP_COLUMNS`); names, phone numbers, PSR flags and needs
-    and customer or premise ids never reach the page. A customer point still
+    :data:`PSEUDONYMOUS_CUSTOMER_COLUMNS`, :data:`SECTOR_CUSTOMER_COLUMNS`,
+    :data:`INTERNAL_CUSTOMER_COLUMNS`, :data:`EQUIPMENT_MAP_COLUMNS`); names,
+    phone numbers, PSR flags and needs and customer or premise ids never reach
+    the page, and a shared map names postcode sectors of at least
+    ``min_group`` customers only, never a full postcode. A customer point still
     marks a home to within about a metre; use ``aggregate_m`` when that is too
     much for the audience. Positions are converted to ETRS89 with OSTN15.
 

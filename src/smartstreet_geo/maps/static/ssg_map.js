@@ -82,6 +82,31 @@
     return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
   }
 
+  // Positions 0..n-1 ordered by x (ties by position). Up to 4 million points the
+  // x (to 2^-31 of the world, about a centimetre, and rounded so in place) and the
+  // position are packed into one double and sorted natively, several times faster
+  // than Array.sort with a comparison function.
+  function sortedByX(x) {
+    var n = x.length, order, i;
+    if (n < 1 << 22) {
+      var keys = new Float64Array(n), SHIFT = 1 << 22, Q = 2147483648;
+      for (i = 0; i < n; i++) {
+        var q = Math.floor(x[i] * Q);
+        x[i] = q / Q;
+        keys[i] = q * SHIFT + i;
+      }
+      keys.sort();
+      order = new Int32Array(n);
+      for (i = 0; i < n; i++) order[i] = keys[i] % SHIFT;
+      return order;
+    }
+    order = new Array(n);
+    for (i = 0; i < n; i++) order[i] = i;
+    return order.sort(function (a, b) {
+      return x[a] - x[b] || a - b;
+    });
+  }
+
   function lowerBound(arr, value) {
     var lo = 0, hi = arr.length;
     while (lo < hi) {
@@ -454,15 +479,12 @@
     var t0 = Date.now();
     var ll = decode(spec.xy, spec.origin, spec.scale);
     var n = ll[0].length;
-    var X0 = new Float64Array(n), Y0 = new Float64Array(n), order = new Array(n);
+    var X0 = new Float64Array(n), Y0 = new Float64Array(n);
     for (var i = 0; i < n; i++) {
       X0[i] = mercX(ll[0][i]);
       Y0[i] = mercY(ll[1][i]);
-      order[i] = i;
     }
-    order.sort(function (a, b) {
-      return X0[a] - X0[b] || a - b;
-    });
+    var order = sortedByX(X0);
     var X = new Float64Array(n), Y = new Float64Array(n);
     var counts = spec.n ? new Int32Array(n) : null;
     var labels = spec.labels ? new Array(n) : null;
