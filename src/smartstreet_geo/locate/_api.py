@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc_
 import shapely
 
@@ -351,7 +352,12 @@ def locate_customers(
             has_text |= ~np.asarray(pc_.fill_null(blank, True).to_numpy(zero_copy_only=False))
         rows = np.flatnonzero(todo & has_text)
         if rows.size:
-            gaz = prepare_addresses(addr_gaz)
+            blocks = pc_.unique(
+                pc_.utf8_slice_codeunits(
+                    pa.array(pc.iloc[rows], type=pa.string(), from_pandas=True), start=0, stop=-1
+                )
+            )
+            gaz = prepare_addresses(addr_gaz, blocks=pc_.drop_null(blocks))
             # an invalid postcode is still a block (its sector), never a location by itself
             m = match_addresses(
                 [text[c].iloc[rows] for c in lines],

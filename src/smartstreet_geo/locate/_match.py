@@ -53,13 +53,36 @@ class PreparedAddresses:
     codes: dict[str, int]
     signature: I64
     count: I64
+    #: distinct postcodes (sorted) and where each one's rows start (one more entry: the end)
+    units: pa.Array
+    unit_start: I64
+    #: distinct postcodes less their last character, and where their rows start
+    prefixes: pa.Array
+    prefix_start: I64
     #: locality and town words that are in no street or building name: left out of a
     #: customer's words (customers write them in any line; they would hide a typo's score)
     place_words: pa.Array
 
 
-def prepare_addresses(frame: pd.DataFrame) -> PreparedAddresses:
-    """Normalise a gazetteer frame (from ``read_address_gazetteer``) once."""
+def _runs(values: pa.Array) -> tuple[pa.Array, I64]:
+    """Distinct values of a sorted array and the row where each run starts (plus the end)."""
+    codes, _ = pd.factorize(pd.Series(pd.array(values, dtype="str")), sort=False)
+    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1].astype(np.int64)
+    return values.take(pa.array(starts)), np.r_[starts, len(values)].astype(np.int64)
+
+
+def prepare_addresses(frame: pd.DataFrame, *, blocks: pa.Array | None = None) -> PreparedAddresses:
+    """Normalise a gazetteer frame (from ``read_address_gazetteer``) once.
+
+    ``blocks``: postcodes less their last character; only the gazetteer rows in them are
+    prepared (a national gazetteer holds ~40 million addresses, a DNO's customers touch a
+    fraction of its units).
+    """
+    if blocks is not None:
+        pcs = pa.array(frame["postcode"].astype("str"), type=pa.string(), from_pandas=True)
+        prefix = pc.utf8_slice_codeunits(pcs, start=0, stop=-1)
+        keep = np.asarray(pc.is_in(prefix, value_set=blocks).to_numpy(zero_copy_only=False))
+        frame = frame.loc[keep]
     frame = frame.sort_values(["postcode", "uprn"], kind="stable", ignore_index=True)
     parts = [frame[c] for c in ("sub_building", "building_name", "building_number", "street")]
     # neither the locality nor the post town is compared: both are the same for most of a
@@ -72,6 +95,10 @@ def prepare_addresses(frame: pd.DataFrame) -> PreparedAddresses:
     place_set = pc.unique(pc.list_flatten(places))
     name_set = pc.unique(pc.list_flatten(pc.split_pattern(pa.array(words, pa.string()), " ")))
     place_words = place_set.filter(pc.invert(pc.is_in(place_set, value_set=name_set)))
+    sorted_pc = pa.array(frame["postcode"].astype("str"), type=pa.string(), from_pandas=True)
+    units, unit_start = _runs(sorted_pc)
+    # postcodes sharing a prefix are next to each other once sorted
+    prefixes, prefix_start = _runs(pc.utf8_slice_codeunits(sorted_pc, start=0, stop=-1))
     return PreparedAddresses(
         uprn=frame["uprn"].to_numpy(np.int64),
         postcode=frame["postcode"].to_numpy(object),
@@ -82,6 +109,10 @@ def prepare_addresses(frame: pd.DataFrame) -> PreparedAddresses:
         codes=codes,
         signature=_signature(numbers),
         count=(numbers >= 0).sum(axis=1).astype(np.int64),
+        units=units,
+        unit_start=unit_start,
+        prefixes=prefixes,
+        prefix_start=prefix_start,
         place_words=place_words,
     )
 
@@ -100,21 +131,16 @@ class MatchResult:
     cand_score: F64
 
 
-def _ranges(
-    sorted_pc: npt.NDArray[np.object_], keys: npt.NDArray[np.object_], *, prefix: bool
-) -> tuple[I64, I64]:
-    """Row ranges of the gazetteer holding each key (a unit, or units starting with a prefix)."""
-    codes, uniq = pd.factorize(pd.Series(keys, dtype=object))
-    u = np.asarray(uniq, dtype=object)
-    lo = np.searchsorted(sorted_pc, u, side="left")
-    hi = (
-        np.searchsorted(sorted_pc, np.asarray([k + "~" for k in u.tolist()], dtype=object))
-        if prefix
-        else np.searchsorted(sorted_pc, u, side="right")
+def _ranges(keys: pa.Array, values: pa.Array, start: I64) -> tuple[I64, I64]:
+    """Gazetteer row range ``[lo, hi)`` of each key (a hash lookup; empty when absent)."""
+    at = np.asarray(
+        pc.fill_null(pc.index_in(keys, value_set=values), -1).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
     )
-    lo_c = np.where(codes >= 0, lo[np.maximum(codes, 0)] if u.size else 0, 0)
-    hi_c = np.where(codes >= 0, hi[np.maximum(codes, 0)] if u.size else 0, 0)
-    return lo_c.astype(np.int64), hi_c.astype(np.int64)
+    found = at >= 0
+    lo = np.where(found, start[np.maximum(at, 0)], 0)
+    hi = np.where(found, start[np.maximum(at, 0) + 1], 0)
+    return lo.astype(np.int64), hi.astype(np.int64)
 
 
 def _pairs(lo: I64, hi: I64) -> tuple[I64, I64]:
@@ -228,11 +254,16 @@ def match_addresses(
     """
     n = len(postcodes)
     words, numbers = split_numbers(normalise_address(lines), gaz.codes, drop=gaz.place_words)
-    has_pc = np.asarray([isinstance(p, str) and len(p) >= 5 for p in postcodes.tolist()])
-    keys = np.where(has_pc, postcodes, "")
+    keys = pa.array(pd.Series(postcodes, dtype="str"), type=pa.string(), from_pandas=True)
+    has_pc = np.asarray(
+        pc.fill_null(pc.greater_equal(pc.utf8_length(keys), 5), False).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
     stage = np.zeros(n, np.int8)
     # stage 1: own unit
-    lo, hi = _ranges(gaz.postcode, keys, prefix=False)
+    lo, hi = _ranges(keys, gaz.units, gaz.unit_start)
     lo[~has_pc] = hi[~has_pc] = 0
     o, a = _pairs(lo, hi)
     s = _score(words, numbers, gaz, o, a)
@@ -246,8 +277,8 @@ def match_addresses(
     plausible = top >= accept_score - band
     todo = np.flatnonzero(has_pc & ~clear & ~plausible)
     if todo.size:
-        prefixes = np.asarray([p[:-1] for p in keys[todo].tolist()], dtype=object)
-        lo2, hi2 = _ranges(gaz.postcode, prefixes, prefix=True)
+        prefixes = pc.utf8_slice_codeunits(keys.take(pa.array(todo)), start=0, stop=-1)
+        lo2, hi2 = _ranges(prefixes, gaz.prefixes, gaz.prefix_start)
         o2, a2 = _pairs(lo2, hi2)
         s2 = _score(words[todo], numbers[todo], gaz, o2, a2)
         b2, t2, sec2, sp2, r2, ad2, sc2 = _rank(o2, a2, s2, len(todo), gaz, band)
