@@ -220,6 +220,7 @@ CAMPAIGN_OUTPUTS = (
     "reconciliation.csv",
     "rejects.csv",
     "contact_trace.csv",
+    "outage_plan.csv",
     "map.html",
     "manifest.json",
 )
@@ -1415,7 +1416,8 @@ def write_campaign(
     ``manual_review.csv``, ``reconciliation.csv`` (every input customer row
     once), ``rejects.csv``, ``contact_trace.csv`` (internal: each contact
     reference with its customer id and premise key, never for the letter
-    house or call centre), any ``extra_outputs`` (e.g. ``map.html``) and,
+    house or call centre), ``outage_plan.csv`` (with an outage plan), any
+    ``extra_outputs`` (e.g. ``map.html``) and,
     last, ``manifest.json`` (the run's manifest plus each output's size and
     SHA-256). The folder appears only when complete (see
     :func:`staged_output`).
@@ -1471,7 +1473,10 @@ def write_campaign(
     if isinstance(out_dir, StagedFolder):
         _stage_campaign(result, out_dir, pseudonym_key=pseudonym_key, extra=extra, step=step)
         _commit_with_register(result, out_dir)
-        names = sorted({*(n for n in CAMPAIGN_OUTPUTS if n != "map.html"), *extra})
+        optional = {"map.html"} | (
+            set() if getattr(result, "outage_plan", None) is not None else {"outage_plan.csv"}
+        )
+        names = sorted({*(n for n in CAMPAIGN_OUTPUTS if n not in optional), *extra})
         return {n: out_dir.target / n for n in names}
     with staged_output(out_dir, force=force, names={*CAMPAIGN_OUTPUTS, *extra}) as stage:
         _stage_campaign(result, stage, pseudonym_key=pseudonym_key, extra=extra, step=step)
@@ -1564,6 +1569,10 @@ def _stage_campaign(
             )["t"]
             say(f"writing contact_trace.csv ({len(trace):,} rows)")
             write_csv(trace, stage.file("contact_trace.csv"))
+            plan = getattr(result, "outage_plan", None)
+            if plan is not None:  # with [outage] plan = "backfeed": no customer ids in it
+                say(f"writing outage_plan.csv ({len(plan):,} rows)")
+                write_csv(plan, stage.file("outage_plan.csv"))
         except BaseException:
             concurrent.futures.wait([pending])  # the CSV's error is the one to report
             raise

@@ -329,6 +329,7 @@ def reconcile(
     not_reasons: dict[str, str],
     *,
     internal: bool = False,
+    notes: pd.Series | None = None,
 ) -> Reconciled:
     """Return the reconciliation, the manual-review table and the map categories of a run.
 
@@ -349,6 +350,9 @@ def reconcile(
         Customer id -> why nothing is sent (opted out, already sent, ...).
     internal : bool, default False
         Keep PSR campaigns, issues and details in the tables (see the module notes).
+    notes : Series, optional
+        Customer id -> a note added to a contacted customer's reason (e.g. "supply
+        maintained by backfeed through ..." for a customer no longer phoned).
 
     Returns
     -------
@@ -437,6 +441,8 @@ def reconcile(
     details = valid.joined(review, "detail", " | ", sort=False)
     also = "also for manual review: " + details
     contacted_reason = _then(_then(said, via_text), also)
+    if notes is not None and len(notes):
+        contacted_reason = _then(contacted_reason, _lookup(ids, notes.astype(object)))
     nothing = _lookup(ids, pd.Series(not_reasons, dtype=object)).fillna(_NOTHING)
     s = status.to_numpy()
     reason = np.select(

@@ -153,6 +153,14 @@ class CampaignResult:
     nominee_copies : DataFrame or None
         Copies of outage letters for the customers' nominees, at the nominee's
         address; ``contact_ref`` is the original letter's reference + ``-NC``.
+    outage_plan : DataFrame or None
+        With ``[outage] plan = "backfeed"``: ``outage_plan.csv``, one row per
+        outage equipment (isolation, normally-open points to close, donor
+        circuits and their customers before and after, loading flag, generator
+        suggestion; no customer ids).
+    backfed : DataFrame or None
+        With a plan: customers kept on supply by a backfeed (``customer_id``,
+        ``equipment_id``, ``point``, ``donor_circuit``).
     """
 
     contacts: pd.DataFrame
@@ -170,6 +178,8 @@ class CampaignResult:
     trace: pd.DataFrame | None = None
     envelopes: pd.DataFrame | None = None
     nominee_copies: pd.DataFrame | None = None
+    outage_plan: pd.DataFrame | None = None
+    backfed: pd.DataFrame | None = None
     save_register: Callable[[], Callable[[], object]] | None = field(default=None, compare=False)
 
     def counts(self) -> pd.DataFrame:

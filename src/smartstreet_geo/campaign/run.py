@@ -268,6 +268,23 @@ def run_campaign(
         for r in outage_eq[["equipment_id", "install_date"]].itertuples(index=False)
     ]
     impact = _circuits.downstream(customers, placed, outage_eq, warnings)
+    plans: _circuits.OutagePlans | None = None
+    if cfg.outage_plan == "backfeed":
+        say("outage plans (backfeed through normally-open points)")
+        if placed is not None:
+            check_against_inputs(cfg, cfg.outage_dates, circuit_ids=placed.network.circuit_ids)
+        medical = (
+            assess_needs_many(customers["psr_needs"], needs_table, on=cfg.run_date)[
+                "medically_dependent"
+            ]
+            if "psr_needs" in customers
+            else None
+        )
+        plans = _circuits.plan_outages(
+            customers, placed, outage_eq, impact, cfg.backfeed, warnings,
+            medically_dependent=medical,
+        )  # fmt: skip
+        impact = plans.impact  # calls and letters only for customers still interrupted
     latest_send = {
         eid: odate - timedelta(days=cfg.notice_days)
         for eid, odate in zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True)
@@ -335,6 +352,12 @@ def run_campaign(
     contacts, suppressed = suppress_repeats(contacts, register, outage_dates=dates)
     for cid, why in zip(suppressed[CUSTOMER_ID], suppressed["suppressed_reason"], strict=True):
         not_reasons.setdefault(cid, why)
+    backfed_notes: pd.Series | None = None
+    if plans is not None and len(plans.backfed):
+        # kept on supply: nobody phones them about that outage; the reconciliation says why
+        backfed_notes = _circuits.backfeed_reasons(plans.backfed)
+        for cid, why in backfed_notes.items():
+            not_reasons.setdefault(str(cid), why)
     # A PSR customer already written to about these outages, with nothing new to announce, is
     # not sent back to review for a missing phone or a register code every wave.
     told = suppressed.loc[suppressed["campaign"] == "outage_letter", CUSTOMER_ID]
@@ -417,7 +440,7 @@ def run_campaign(
     say("reconciliation")
     tables = reconcile(
         cust_r, cust, contacts, covered, reviews, not_reasons,
-        internal=cfg.internal_details,
+        internal=cfg.internal_details, notes=backfed_notes,
     )  # fmt: skip
     manual, reconciliation = tables.manual_review, tables.reconciliation
     customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])
@@ -442,6 +465,15 @@ def run_campaign(
     manifest = build_manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
     manifest["run_id"] = run_id
     manifest["counts"]["nominee_copies"] = len(copies)
+    if plans is not None:
+        manifest["outage_plan"] = {
+            "plan": "backfeed",
+            "customers_kept_on_supply": int(plans.backfed[CUSTOMER_ID].nunique()),
+            "psr_kept_on_supply": int(plans.table["psr_restored"].sum()),
+            "points_to_close": int(
+                plans.table["points_to_close"].fillna("").astype(str).str.len().gt(0).sum()
+            ),
+        }
     manifest["register"] = {
         "file": updated.path.name if cfg.register is not None else None,
         "new": register.is_new if cfg.register is not None else None,
@@ -459,6 +491,8 @@ def run_campaign(
         trace=trace,
         envelopes=envelopes,
         nominee_copies=copies,
+        outage_plan=plans.table if plans is not None else None,
+        backfed=plans.backfed if plans is not None else None,
         save_register=_saver(updated, run_id) if cfg.register is not None else None,
         **result_wo_manifest,
     )
