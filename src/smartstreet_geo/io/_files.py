@@ -42,7 +42,7 @@ class RawTable:
     geometry: np.ndarray[Any, Any] | None
     crs: Any
     format: str
-    path: Path | Source
+    path: Path
     #: Fields found in each CSV record (``None``: every record has :attr:`n_fields`).
     field_counts: npt.NDArray[np.int64] | None = None
     #: Fields in the header line (CSV only).
@@ -50,6 +50,13 @@ class RawTable:
     #: What each row is called in reports (a data frame's index labels); ``None``: the
     #: 1-based row number, as in a file.
     row_labels: npt.NDArray[np.int64] | None = None
+    #: The name of an input that is not a file (then :attr:`path` is only a placeholder).
+    label: Source | None = None
+
+    @property
+    def source(self) -> Path | Source:
+        """The input as messages name it: the file's path, or the frame's or query's name."""
+        return self.label if self.label is not None else self.path
 
 
 def load_table(
@@ -428,6 +435,8 @@ def _split_geo(gdf: Any, fmt: str, p: Path | Source, declared: Any) -> RawTable:
             "(or --crs), e.g. 'EPSG:27700' for British National Grid or 'EPSG:4326' for "
             "longitude/latitude; smartstreet-geo never assumes one."
         )
+    if isinstance(p, Source):
+        return RawTable(frame, geoms, crs, fmt, Path(fmt), label=p)
     return RawTable(frame, geoms, crs, fmt, p)
 
 
@@ -462,7 +471,7 @@ def load_frame(frame: pd.DataFrame, *, crs: Any = None, source: str | None = Non
     else:
         plain = pd.DataFrame(frame, copy=False)
         plain.columns = [str(c) for c in plain.columns]
-        raw = RawTable(plain, None, None, "dataframe", name)
+        raw = RawTable(plain, None, None, "dataframe", Path("dataframe"), label=name)
     raw.frame = raw.frame.reset_index(drop=True)
     raw.row_labels = labels
     return raw
@@ -525,7 +534,7 @@ def load_sql(
             owned.dispose()
     frame.columns = [str(c) for c in frame.columns]
     if geom_col is None or geom_col not in frame.columns:
-        return RawTable(frame, None, None, "sql", name)
+        return RawTable(frame, None, None, "sql", Path("sql"), label=name)
     return _from_postgis(frame, geom_col, name, crs)
 
 

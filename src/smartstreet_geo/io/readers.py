@@ -167,7 +167,7 @@ def _prepare(
         crs=crs,
         delimiter=delimiter,
     )
-    source = raw.path
+    source = raw.source
     usable = (*wanted, *_LOCATION_COLUMNS)
     plan = resolve_columns(raw.frame.columns, usable, columns, source=source)
     plan, notes = _settle_location_columns(plan, has_geometry=raw.geometry is not None)
@@ -391,7 +391,7 @@ def _finish(
     result = ReadResult(
         data=gdf,
         rejects=p.rejects.table(),
-        source=str(p.raw.path),
+        source=str(p.raw.source),
         n_input=len(p.frame),
         notes=tuple(notes),
         columns_used=dict(p.plan.used),
@@ -486,7 +486,7 @@ def _locate(
         p.raw.crs,
         crs,
         p.rejects,
-        source=p.raw.path,
+        source=p.raw.source,
         geom_types=geom_types,
         source_names=p.names,
         xy_out=xy_out,
