@@ -287,3 +287,28 @@ def test_run_warnings_go_to_stderr_and_strict_exits_1_writing_nothing(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "warning:" not in ok.stderr
     assert (in_time / "out" / "manifest.json").exists()
+
+
+def test_near_geo_layers_with_a_key_name_customers_by_pseudonym(inputs):
+    import os
+
+    import geopandas as gpd
+
+    from smartstreet_geo.export import pseudonym
+
+    key = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    env = {**os.environ, "SMARTSTREET_PSEUDONYM_KEY": key}
+    r = subprocess.run(
+        [sys.executable, "-m", "smartstreet_geo.cli", "near", "--customers", str(inputs / "c.csv"),
+         "--equipment", str(inputs / "e.csv"), "--radius", "50", "--out",
+         str(inputs / "k.csv"), "--geo", "parquet", "--pseudonymise"],
+        capture_output=True, text=True, timeout=300, check=False, env=env,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(inputs / "k.csv", dtype=str)
+    got = gpd.read_parquet(inputs / "k_customers_near.parquet")
+    assert "customer_id" not in got.columns
+    from smartstreet_geo.export import check_pseudonym_key
+
+    want = pseudonym(table["customer_id"], check_pseudonym_key(key, "K"))
+    assert got["customer_ref"].tolist() == want.tolist()
