@@ -12,7 +12,6 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc_
 import shapely
 
@@ -353,9 +352,7 @@ def locate_customers(
         rows = np.flatnonzero(todo & has_text)
         if rows.size:
             blocks = pc_.unique(
-                pc_.utf8_slice_codeunits(
-                    pa.array(pc.iloc[rows], type=pa.string(), from_pandas=True), start=0, stop=-1
-                )
+                pc_.utf8_slice_codeunits(arrow_text(pc.iloc[rows]), start=0, stop=-1)
             )
             gaz = prepare_addresses(addr_gaz, blocks=pc_.drop_null(blocks))
             # an invalid postcode is still a block (its sector), never a location by itself

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from ._text import MAX_NUMBERS, normalise_address, split_numbers
+from ._text import MAX_NUMBERS, arrow_text, normalise_address, split_numbers
 
 __all__ = ["MatchResult", "PreparedAddresses", "match_addresses", "prepare_addresses"]
 
@@ -79,7 +79,7 @@ def prepare_addresses(frame: pd.DataFrame, *, blocks: pa.Array | None = None) ->
     fraction of its units).
     """
     if blocks is not None:
-        pcs = pa.array(frame["postcode"].astype("str"), type=pa.string(), from_pandas=True)
+        pcs = arrow_text(frame["postcode"])
         prefix = pc.utf8_slice_codeunits(pcs, start=0, stop=-1)
         keep = np.asarray(pc.is_in(prefix, value_set=blocks).to_numpy(zero_copy_only=False))
         frame = frame.loc[keep]
@@ -91,11 +91,15 @@ def prepare_addresses(frame: pd.DataFrame, *, blocks: pa.Array | None = None) ->
     # which the set ratio ignores
     codes: dict[str, int] = {}
     words, numbers = split_numbers(normalise_address(parts), codes)
-    places = pc.split_pattern(normalise_address([frame["locality"], frame["town"]]), " ")
+    # the vocabulary of place names, from each distinct locality and town (a few hundred)
+    names = pd.concat([frame["locality"], frame["town"]]).dropna().drop_duplicates()
+    places = pc.split_pattern(normalise_address([names]), " ")
     place_set = pc.unique(pc.list_flatten(places))
-    name_set = pc.unique(pc.list_flatten(pc.split_pattern(pa.array(words, pa.string()), " ")))
+    name_set = pc.unique(
+        pc.list_flatten(pc.split_pattern(pc.unique(pa.array(words, pa.string())), " "))
+    )
     place_words = place_set.filter(pc.invert(pc.is_in(place_set, value_set=name_set)))
-    sorted_pc = pa.array(frame["postcode"].astype("str"), type=pa.string(), from_pandas=True)
+    sorted_pc = arrow_text(frame["postcode"])
     units, unit_start = _runs(sorted_pc)
     # postcodes sharing a prefix are next to each other once sorted
     prefixes, prefix_start = _runs(pc.utf8_slice_codeunits(sorted_pc, start=0, stop=-1))
@@ -254,7 +258,7 @@ def match_addresses(
     """
     n = len(postcodes)
     words, numbers = split_numbers(normalise_address(lines), gaz.codes, drop=gaz.place_words)
-    keys = pa.array(pd.Series(postcodes, dtype="str"), type=pa.string(), from_pandas=True)
+    keys = arrow_text(pd.Series(postcodes, dtype="str"))
     has_pc = np.asarray(
         pc.fill_null(pc.greater_equal(pc.utf8_length(keys), 5), False).to_numpy(
             zero_copy_only=False

@@ -71,14 +71,15 @@ _VALUES = pa.array([c for c, ws in _SYNONYMS.items() for _ in ws] + [""] * len(_
 
 
 def arrow_text(values: pd.Series) -> pa.Array:
-    """Text as Arrow; characters UTF-8 cannot hold (lone surrogates) become ``?``."""
+    """Text as one Arrow array; characters UTF-8 cannot hold (lone surrogates) become ``?``."""
     try:
-        return pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
+        arr = pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
     except UnicodeEncodeError:  # rare: clean value by value only then
         clean = values.astype(object).map(
             lambda v: v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v
         )
-        return pa.array(clean.astype("str"), type=pa.string(), from_pandas=True)
+        arr = pa.array(clean.astype("str"), type=pa.string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
 def normalise_address(parts: list[pd.Series]) -> pa.Array:
@@ -106,7 +107,8 @@ def normalise_address(parts: list[pd.Series]) -> pa.Array:
     for more in arrays[1:]:
         text = pc.binary_join_element_wise(text, more, " ")
     text = pc.utf8_upper(text)
-    text = pc.replace_substring_regex(text, r"['’`]", "")
+    for mark in ("'", "’", "`"):  # literal replacements: cheaper than a regex
+        text = pc.replace_substring(text, mark, "")
     text = pc.replace_substring_regex(text, r"[^A-Z0-9]+", " ")
     # "14 A OAK RD" and "14A OAK RD" are one number: join a lone letter to the number before it
     text = pc.replace_substring_regex(text, r"\b([0-9]+) ([A-Z])\b", r"\1\2")
