@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="isolate all the points at once (one outage) instead of one at a time",
     )
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="plan backfeeds through normally-open points for each outage (with --together: "
+        "one plan for all the points): points to close, donor circuits, who is still off "
+        "(outage_plan.csv with --out)",
+    )
     p.add_argument("--equipment", type=Path, help="equipment file: its ids may be isolation points")
     p.add_argument(
         "--outage-equipment",
@@ -144,7 +152,36 @@ def _summary(rows: pd.DataFrame, key: str, names: list[str], psr_ids: list[str])
 
 
 #: Files ``--out`` may hold (what an earlier run wrote; ``--force`` replaces only these).
-_OUTPUTS = ("network_issues.csv", "members.csv", "outage.csv", "reconciliation.csv")
+_OUTPUTS = (
+    "network_issues.csv",
+    "members.csv",
+    "outage.csv",
+    "outage_plan.csv",
+    "reconciliation.csv",
+)
+
+
+def _plans(
+    network: Any,
+    att: Any,
+    points: list[str],
+    equipment: pd.DataFrame | None,
+    psr: np.ndarray,
+    args: argparse.Namespace,
+) -> pd.DataFrame:
+    """Plan each outage (or all points together); print each plan; return the customers' table."""
+    from ..network import BackfeedPlanner
+
+    planner = BackfeedPlanner(network, att, psr=psr)
+    groups = [points] if args.together else [[p] for p in points]
+    tables = []
+    for group in groups:
+        plan = planner.plan(group, equipment=equipment)
+        echo(f"outage plan for {' + '.join(group)}:")
+        for line in plan.describe().splitlines():
+            echo(f"  {line}")
+        tables.append(plan.customers.assign(isolation_point=" + ".join(group)))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,6 +216,10 @@ def _compute(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
     )
     from ..network._outage import _resolve  # the element each point isolates, for the table
 
+    if args.plan and not (args.isolate or args.outage_equipment):
+        raise SmartStreetGeoError(
+            "--plan needs points to isolate (--isolate or --outage-equipment)."
+        )
     maps = column_maps(args.map)
     net_read = read_network_arg(args, maps)
     _report_read("network edges", net_read.edges_result)
@@ -283,6 +324,12 @@ def _compute(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
                 "were not assessed (see reconciliation.csv with --reconcile)"
             )
         outputs["outage.csv"] = out
+        if args.plan:
+            outputs["outage_plan.csv"] = _plans(network, att, points, equipment, psr, args)
+    elif args.plan:
+        raise SmartStreetGeoError(
+            "--plan needs points to isolate (--isolate or --outage-equipment)."
+        )
 
     if args.reconcile:
         rec = reconcile_circuits(att, network)
