@@ -245,3 +245,29 @@ def test_write_layers_refuses_other_formats_and_crs(tmp_path):
     (path,) = write_layers(layers, tmp_path / "x.gpkg")
     back = pyogrio.read_dataframe(path)
     assert back["radius_m"].tolist() == [50.0, 30.0] and back.crs.to_epsg() == 27700
+
+
+def test_table_layers_place_rows_at_their_customers(tmp_path):
+    from shapely import Point
+
+    from smartstreet_geo.geo_outputs import table_layers
+
+    customers = gpd.GeoDataFrame(
+        {"customer_id": ["c1", "c2", "c3"]},
+        geometry=[Point(0, 0), Point(10, 0), Point(20, 0)],
+        crs="EPSG:27700",
+    )
+    members = pd.DataFrame(
+        {"customer_id": ["c3", "c1", "c9", "c3"], "circuit_id": ["F1", "F1", "F2", "F2"]}
+    )
+    (layer,) = table_layers({"members": members}, customers).values()
+    assert layer.columns.tolist() == ["circuit_id", "geometry"]  # no customer id
+    assert layer.geometry.x.fillna(-1).tolist() == [20.0, 0.0, -1, 20.0]  # c9: kept, no point
+    assert layer.crs.to_epsg() == 27700
+    internal = table_layers({"m": members}, customers, internal=True)["m"]
+    assert internal["customer_id"].tolist() == ["c3", "c1", "c9", "c3"]
+    keyed = table_layers({"m": members}, customers, pseudonym_key=KEY)["m"]
+    assert keyed["customer_ref"].tolist() == pseudonym(members["customer_id"], KEY).tolist()
+    (path,) = write_layers({"members": layer}, tmp_path / "m.gpkg")
+    back = pyogrio.read_dataframe(path)
+    assert len(back) == 4 and back.geometry.isna().sum() == 1

@@ -52,6 +52,7 @@ __all__ = [
     "geo_output_names",
     "near_layers",
     "radius_polygons",
+    "table_layers",
     "write_campaign_layers",
     "write_layers",
 ]
@@ -360,6 +361,56 @@ def near_layers(
         "equipment": _frame({c: eq[c].to_numpy() for c in cols}, eq.geometry),
         "equipment_radius": radius_polygons(eq),
     }
+
+
+def table_layers(
+    tables: Mapping[str, pd.DataFrame],
+    customers: gpd.GeoDataFrame,
+    *,
+    internal: bool = False,
+    pseudonym_key: bytes | None = None,
+) -> dict[str, gpd.GeoDataFrame]:
+    """Place tables with a ``customer_id`` column (members, outage impact) at the customers.
+
+    Each row gets its customer's point; the customer id is dropped (pseudonymous,
+    like the map), replaced by its keyed pseudonym ``customer_ref`` when
+    ``pseudonym_key`` is given, or kept with ``internal=True``. Rows whose
+    customer is not among ``customers`` keep an empty geometry (never dropped).
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Layer name -> table with a ``customer_id`` column.
+    customers : GeoDataFrame
+        The valid customers (unique ``customer_id``, Points in EPSG:27700).
+    internal : bool, default False
+    pseudonym_key : bytes, optional
+
+    Returns
+    -------
+    dict
+        Layer name -> GeoDataFrame, same rows and order as the table.
+    """
+    ids = customers["customer_id"].astype(str).reset_index(drop=True)
+    position = pd.Series(np.arange(len(ids)), index=pd.Index(ids, dtype=object))
+    position = position[~position.index.duplicated(keep="first")]
+    geoms = customers.geometry.reset_index(drop=True).to_numpy()
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    for name, table in tables.items():
+        cid = table["customer_id"].astype(str).reset_index(drop=True)
+        at = position.reindex(pd.Index(cid, dtype=object)).to_numpy()
+        found = ~pd.isna(at)
+        points = np.full(len(cid), None, dtype=object)
+        points[found] = geoms[at[found].astype(np.int64)]
+        data: dict[str, Any] = {}
+        if internal:
+            data["customer_id"] = cid.to_numpy()
+        elif pseudonym_key is not None:
+            data["customer_ref"] = pseudonym(cid, pseudonym_key).to_numpy()
+        rest = table.drop(columns=["customer_id"]).reset_index(drop=True)
+        data.update({c: rest[c].to_numpy() for c in rest.columns})
+        layers[name] = _frame(data, points)
+    return layers
 
 
 def _parquet_bytes(layer: gpd.GeoDataFrame) -> bytes:
