@@ -52,7 +52,7 @@ EXAMPLES = {
   smartstreet-geo near --customers customers.csv --equipment equipment.csv \\
       --radius oltc_transformer=50,lv_capacitor=30,link_box_switch=20 --out pairs.csv
   smartstreet-geo near ... --radius 50 --out - | head     (CSV on stdout, counts on stderr)
-  smartstreet-geo near ... --radius 50 --out pairs.gpkg   (layers for QGIS)""",
+  smartstreet-geo near ... --radius 50 --out pairs.gpkg --geo gpkg   (QGIS layers too)""",
     "circuits": """examples:
   smartstreet-geo circuits --network edges.parquet --substations substations.parquet \\
       --customers customers.csv --circuit WGN01-F1 --isolate WGN01-F1-E0005 --out circuits""",
