@@ -83,7 +83,13 @@ def _add_edges(
         edges[[c for c in (EDGE_ID, CIRCUIT_ID, NORMALLY_OPEN, IN_SCOPE_COLUMN) if c in edges]]
     ).reset_index(drop=True)
     n = len(e)
-    circuit = pd.Series(as_text(e[CIRCUIT_ID]) if CIRCUIT_ID in e else [None] * n, dtype=object)
+    if CIRCUIT_ID in e:
+        # each distinct id as text once (a circuit has hundreds of edges)
+        codes, uniques = pd.factorize(e[CIRCUIT_ID], use_na_sentinel=True)
+        texts = np.array([*as_text(pd.Series(uniques, dtype=object)), None], dtype=object)
+        circuit = pd.Series(texts[codes], dtype=object)  # code -1 (missing): the None
+    else:
+        circuit = pd.Series([None] * n, dtype=object)
     circuit = circuit.fillna("(no circuit)")
     scope: npt.NDArray[np.bool_] | None = None
     if in_scope is not None:
@@ -138,7 +144,9 @@ def _add_edges(
         rows.append(row)
     idx = np.flatnonzero(usable & is_open)
     if idx.size:
-        ids = as_text(e[EDGE_ID]) if EDGE_ID in e.columns else [None] * n
+        # only the open points' ids are shown
+        open_ids = as_text(e[EDGE_ID].iloc[idx]) if EDGE_ID in e.columns else [None] * idx.size
+        ids = dict(zip(idx.tolist(), open_ids, strict=True))
         # open points are short links (about a metre): drawn as rings at their middle
         mid = shapely.line_interpolate_point(geoms[idx], 0.5, normalized=True)
         parts = parts_by_owner(mid, idx, tolerance=0, min_vertices=1)
