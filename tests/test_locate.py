@@ -500,11 +500,25 @@ def test_address_gazetteer_files_and_mapping(tmp_path):
         read_address_gazetteer(ABP.drop(columns=["X_COORDINATE"]))
 
 
+def test_headerless_addressbase_csv(tmp_path):
+    """AddressBase Plus CSVs come without a header line; the names are given separately."""
+    f = tmp_path / "abp_part1.csv"
+    ABP.to_csv(f, index=False, header=False)
+    got = read_address_gazetteer(f, header=list(ABP.columns))
+    pd.testing.assert_frame_equal(got.data, read_address_gazetteer(ABP).data, check_dtype=False)
+    with pytest.raises(InputFileError, match="not a readable CSV"):
+        read_address_gazetteer(f, header=list(ABP.columns)[:-1])
+
+
 def test_dependent_thoroughfare_is_joined():
-    frame = ABP.head(1).assign(DEPENDENT_THOROUGHFARE=["MEWS"])
-    g = read_address_gazetteer(frame)
-    assert g.data["street"].tolist() == ["OAK ROAD MEWS"] or g.data["street"].tolist() == [
-        "MEWS OAK ROAD"
+    """AddressBase Plus has the dependent thoroughfare before the thoroughfare: joined so."""
+    frame = ABP.head(2).copy()
+    frame.insert(
+        frame.columns.get_loc("THOROUGHFARE"), "DEPENDENT_THOROUGHFARE", ["ELM MEWS", None]
+    )
+    assert read_address_gazetteer(frame).data["street"].tolist() == [
+        "ELM MEWS OAK ROAD",
+        "OAK ROAD",
     ]
 
 

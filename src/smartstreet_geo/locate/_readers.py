@@ -163,8 +163,8 @@ def _read_csv(source: Any, *, header: bool, names: list[str] | None = None) -> p
     return pacsv.read_csv(source, read_options=read, convert_options=convert)
 
 
-def _read_table(path: Path) -> pa.Table:
-    """Read a CSV (with a header), a zip of CSVs, a folder of them, or a Parquet file."""
+def _read_table(path: Path, names: list[str] | None = None) -> pa.Table:
+    """Read a CSV (a header, or ``names``), a zip of CSVs, a folder of them, or Parquet."""
     if path.suffix.lower() in {".parquet", ".pq", ".geoparquet"}:
         try:
             return pq.read_table(path)
@@ -173,7 +173,7 @@ def _read_table(path: Path) -> pa.Table:
     tables = []
     for name, open_ in _members(path, (".csv", ".csv.gz")):
         try:
-            tables.append(_read_csv(open_(), header=True))
+            tables.append(_read_csv(open_(), header=names is None, names=names))
         except (OSError, pa.ArrowInvalid) as exc:
             raise InputFileError(f"{name}: not a readable CSV file ({exc}).") from None
     return pa.concat_tables(tables, promote_options="permissive")
@@ -302,7 +302,10 @@ def read_uprn_gazetteer(path: str | Path) -> Gazetteer:
 
 # --------------------------------------------------------------------------- addresses
 def read_address_gazetteer(
-    path: str | Path | pd.DataFrame, *, columns: Mapping[str, str] | None = None
+    path: str | Path | pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    header: Iterable[str] | None = None,
 ) -> Gazetteer:
     """Read an address gazetteer (UPRN, address parts, postcode, National Grid point).
 
@@ -317,6 +320,10 @@ def read_address_gazetteer(
         (:data:`ABP_COLUMNS`, recognised without a mapping). Two file columns
         mapped to one canonical column are joined with a space, in file order
         (e.g. a dependent and a main street).
+    header : iterable of str, optional
+        Column names of a CSV without a header line (OS distributes AddressBase
+        Plus so, with the names in a separate header file); every column must
+        be named.
 
     Returns
     -------
@@ -340,7 +347,7 @@ def read_address_gazetteer(
         table = pa.Table.from_pandas(path, preserve_index=False)
         where = "the address frame"
     else:
-        table = _read_table(Path(path))
+        table = _read_table(Path(path), list(header) if header is not None else None)
         where = str(path)
     mapping = {**ABP_COLUMNS, **{c: c for c in ADDRESS_COLUMNS}, **dict(columns or {})}
     upper = {k.upper(): v for k, v in mapping.items()}
