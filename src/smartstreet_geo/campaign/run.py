@@ -155,7 +155,9 @@ def run_campaign(
     config : CampaignConfig, str or Path
         A campaign file (TOML) or a config from :func:`load_config`.
     step : callable, optional
-        Called with a short label as each step starts (progress display).
+        Called with a short label as each step starts (progress display): the step's
+        name, then the rows it works on in parentheses (``"circuit membership (85,520
+        customers)"``); sub-steps of a long step are ``"<step>: <part> (...)"``.
     pseudonym_key : bytes, optional
         The key of a pseudonymised run: the contact register (and
         ``contact_trace.csv``) hold keyed pseudonyms of customer ids and
@@ -240,13 +242,13 @@ def run_campaign(
     _require_contact_columns(cfg, cust_r)
 
     # ------------------------------------------------------------------ circuits
-    say("circuit membership")
+    say(f"circuit membership ({len(customers):,} customers)")
     in_scope = _scope(cfg, warnings)
     placed = _circuits.place(customers, net_r, cfg)
     membership = _circuits.membership(customers, placed, in_scope, warnings)
 
     # ------------------------------------------------------------------ proximity
-    say("customers near new equipment")
+    say(f"customers near new equipment ({len(equipment):,} items)")
     from ..proximity import customers_near
 
     pairs = customers_near(customers, equipment, radius=cfg.radii) if len(equipment) else None
@@ -261,7 +263,7 @@ def run_campaign(
     )
 
     # ------------------------------------------------------------------ outages
-    say("outage impact")
+    say(f"outage impact ({int(equipment['outage_required'].sum()):,} outages)")
     outage_eq = equipment[equipment["outage_required"]].copy()
     outage_eq["outage_date"] = [
         _outage_date(r, cfg)
@@ -305,7 +307,7 @@ def run_campaign(
     )
 
     # ------------------------------------------------------------------ candidates
-    say("building contact lists")
+    say(f"building contact lists ({len(customers):,} customers)")
     cust = pd.DataFrame(customers.drop(columns=customers.geometry.name))
     cust["premise_key"] = premise_keys(cust)
     # one letter goes to a premise: in braille or large print when anyone there needs it
@@ -340,6 +342,7 @@ def run_campaign(
     )
 
     # ------------------------------------------------------------------ suppression
+    say(f"building contact lists: suppression ({len(contacts):,} proposed)")
     if opted_out:
         supp = contacts["campaign"].isin(["leaflet", "installation_letter"]) & contacts[
             CUSTOMER_ID
@@ -412,6 +415,7 @@ def run_campaign(
         contacts = contacts[~past]
 
     # ------------------------------------------------------------------ calls, in working order
+    say(f"building contact lists: calls and one letter per premise ({len(contacts):,})")
     is_call = (contacts["channel"] == "phone").to_numpy()
     call_list = order_calls(contacts[is_call], notice_days=cfg.notice_days, run_date=cfg.run_date)
 
@@ -427,6 +431,7 @@ def run_campaign(
         wants_name.astype(bool) & contacts["name"].notna(), "The Occupier"
     )
     _merge_fields(contacts, equipment)
+    say(f"building contact lists: references and register ({len(contacts):,} contacts)")
     contacts.insert(0, "contact_ref", allocate_refs(contacts, register))
     run_id = _run_id(contacts, register, cfg)
     updated = append_contacts(
@@ -437,7 +442,7 @@ def run_campaign(
     copies = _nominee_copies(contacts, cust, cust_r, reviews, warnings)
 
     # ------------------------------------------------------------------ reconciliation
-    say("reconciliation")
+    say(f"reconciliation ({len(customers):,} valid customers)")
     tables = reconcile(
         cust_r, cust, contacts, covered, reviews, not_reasons,
         internal=cfg.internal_details, notes=backfed_notes,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 from ..errors import SmartStreetGeoError
 from ._common import echo, staged_out_dir, warn
+from ._progress import Progress
 
 
 class StrictError(SmartStreetGeoError):
@@ -103,8 +103,6 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
     appear there all at once when they are complete (see
     :func:`smartstreet_geo.export.staged_output`).
     """
-    from tqdm import tqdm
-
     from ..campaign import load_config, run_campaign
     from ..export import CAMPAIGN_OUTPUTS, check_pseudonym_key, write_campaign
 
@@ -115,27 +113,11 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
     if args.pseudonymise or cfg.pseudonymise_ids:
         key = check_pseudonym_key(os.environ.get(cfg.pseudonym_key_env), cfg.pseudonym_key_env)
     with staged_out_dir(args.out, force=args.force, names=CAMPAIGN_OUTPUTS) as stage:
-        bar = tqdm(
-            total=len(_STEPS),
-            desc="campaign",
-            unit="step",
-            file=sys.stderr,
-            disable=args.quiet or not sys.stderr.isatty(),
-            leave=False,
-        )
-        done: set[str] = set()
-
-        def step(label: str) -> None:
-            bar.set_description(label)
-            if label in _STEPS and label not in done:
-                done.add(label)
-                bar.n = len(done)
-                bar.refresh()
-
+        progress = Progress(_STEPS, desc="campaign", quiet=args.quiet)
         try:
             result = run_campaign(
                 cfg,
-                step=step,
+                step=progress,
                 pseudonym_key=key,
                 new_register=bool(getattr(args, "new_register", False)),
             )
@@ -148,14 +130,15 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
                     "was written and the register is unchanged. Act on them, or run without "
                     "--strict."
                 )
-            step("writing outputs")
             extra: dict[str, Callable[[Path], object]] = {}
             if not args.no_map and cfg.write_map:
                 extra["map.html"] = partial(_draw_map, result, cfg.map_tiles)
             # saves the register once every file is written, then commits the folder
-            write_campaign(result, stage, pseudonym_key=key, extra_outputs=extra)
-        finally:
-            bar.close()
+            write_campaign(result, stage, pseudonym_key=key, extra_outputs=extra, step=progress)
+        except BaseException:
+            progress.close(ok=False)
+            raise
+        progress.close()
     _summary(result, args.out, stage.paths)
     return 0
 
