@@ -177,28 +177,109 @@ def require_encodable(frame: pd.DataFrame, what: str) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
-    """Write ``frame`` as UTF-8 CSV (RFC 4180, CRLF), formula-safe, atomically, owner-only.
+    r"""Write ``frame`` as UTF-8 CSV (RFC 4180, CRLF), formula-safe, atomically, owner-only.
+
+    The bytes are exactly those of ``frame.to_csv(index=False, lineterminator="\r\n",
+    float_format=float_format)`` after :func:`neutralise_formulae` on every column; the
+    rows are written by a compiled kernel (:mod:`smartstreet_geo._csv_kernel`, why there),
+    with pandas as the writer for column types it does not format (dates and times,
+    categories).
 
     Parameters
     ----------
     frame : DataFrame
     path : str or Path
     float_format : str, optional
-        Passed to :meth:`pandas.DataFrame.to_csv`.
+        As for :meth:`pandas.DataFrame.to_csv`.
 
     Returns
     -------
     Path
     """
     require_encodable(frame, Path(path).name)
-    safe = frame.copy()
-    for col in safe.columns:
-        safe[col] = neutralise_formulae(safe[col])
-    buf = io.StringIO()
-    # CRLF line ends (RFC 4180, what spreadsheets expect); they also make the csv module
-    # quote any field holding a CR or LF, so an embedded CR cannot split a row.
-    safe.to_csv(buf, index=False, lineterminator="\r\n", float_format=float_format)
-    return atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+    data = _csv_bytes(frame, float_format)
+    if data is None:  # a column type the kernel does not format: pandas writes it
+        safe = frame.copy()
+        for col in safe.columns:
+            safe[col] = neutralise_formulae(safe[col])
+        buf = io.StringIO()
+        # CRLF line ends (RFC 4180, what spreadsheets expect); they also make the csv module
+        # quote any field holding a CR or LF, so an embedded CR cannot split a row.
+        safe.to_csv(buf, index=False, lineterminator="\r\n", float_format=float_format)
+        data = buf.getvalue().encode("utf-8")
+    return atomic_write_bytes(path, data)
+
+
+def _csv_text(values: pd.Series, float_format: str | None) -> Any:
+    """Return a column's CSV texts, which cells have one, and whether to neutralise them.
+
+    The texts are what pandas writes; None for a column type left to pandas.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = values.dtype
+    present = values.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(dtype):
+        arr = pa.array(np.where(values.to_numpy(dtype=bool, na_value=False), "True", "False"))
+        return arr.cast(pa.large_string()), present, False
+    if pd.api.types.is_integer_dtype(dtype):
+        ints = values.to_numpy(dtype=np.int64, na_value=0)
+        return pc.cast(pa.array(ints), pa.large_string()), present, False
+    if pd.api.types.is_float_dtype(dtype):
+        nums = values.to_numpy(dtype=float, na_value=float("nan"))
+        present = ~np.isnan(nums)
+        fmt = (lambda x: float_format % x) if float_format else repr
+        texts = [fmt(x) if p else "" for x, p in zip(nums.tolist(), present.tolist(), strict=True)]
+        return pa.array(texts, pa.large_string()), present, False
+    if isinstance(dtype, pd.StringDtype):
+        arr = pa.array(values.array)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.cast(pa.large_string()), present, True
+    if pd.api.types.is_object_dtype(dtype):
+        texts = [
+            str(v) if p else "" for v, p in zip(values.tolist(), present.tolist(), strict=True)
+        ]
+        return pa.array(texts, pa.large_string()), present, True
+    return None
+
+
+def _csv_bytes(frame: pd.DataFrame, float_format: str | None) -> bytes | None:
+    """Return the CSV file's bytes (see :func:`write_csv`), or None to leave it to pandas."""
+    import csv
+
+    n, n_cols = frame.shape
+    if n_cols == 0 or not frame.columns.is_unique:
+        return None
+    head = io.StringIO()
+    csv.writer(head, lineterminator="\r\n").writerow([str(c) for c in frame.columns])
+    if n == 0:
+        return head.getvalue().encode("utf-8")
+    from ._csv_kernel import render_csv
+
+    datas, offsets = [], np.empty((n_cols, n + 1), dtype=np.int64)
+    present = np.empty((n_cols, n), dtype=bool)
+    neutralise = np.empty(n_cols, dtype=bool)
+    base = 0
+    for j, col in enumerate(frame.columns):
+        got = _csv_text(frame[col], float_format)
+        if got is None:
+            return None
+        arr, present[j], neutralise[j] = got
+        bufs = arr.buffers()
+        offs = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+        raw = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
+        raw = raw[offs[0] : offs[-1]]
+        offsets[j] = offs - offs[0] + base
+        base += len(raw)
+        datas.append(raw)
+    body = render_csv(
+        np.concatenate(datas),
+        np.ascontiguousarray(offsets.T),
+        np.ascontiguousarray(present.T),
+        neutralise,
+    )
+    return head.getvalue().encode("utf-8") + body.tobytes()
 
 
 # --------------------------------------------------------------------------- output folders

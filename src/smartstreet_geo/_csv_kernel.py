@@ -1,0 +1,178 @@
+r"""Compiled kernel: CSV rows (RFC 4180, CRLF) from Arrow string buffers, formula-safe.
+
+Why by hand: :meth:`pandas.DataFrame.to_csv` hands every cell to Python's :mod:`csv`
+module as a Python object; at a licence area's millions of rows that is most of the
+writing time, and Arrow's CSV writer quotes every text (a different file). This writes
+exactly what ``to_csv(index=False, lineterminator="\r\n")`` writes after
+:func:`smartstreet_geo.export.neutralise_formulae` (tests/test_csv.py compares the two
+byte for byte):
+
+* a text column's cell that starts with ``=``, ``+``, ``-``, ``@``, tab or carriage
+  return, and is not just a number, gets a ``'`` in front;
+* a field holding ``,``, ``"``, CR or LF is quoted, ``"`` doubled;
+* a row of one empty field is written ``""`` (as :mod:`csv` does).
+
+Two passes: the exact size of every row, then the bytes, rows in parallel.
+"""
+
+from __future__ import annotations
+
+from ._numba_cache import CACHE  # first: it may set NUMBA_CACHE_DIR for numba
+
+# isort: split
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange
+
+__all__ = ["render_csv"]
+
+
+@njit(cache=CACHE, nogil=True)
+def _is_digit(b: int) -> bool:
+    return 48 <= b <= 57
+
+
+@njit(cache=CACHE, nogil=True)
+def _plain_number(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
+    r"""Whether the text is ``^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$``."""
+    i = start
+    if i < end and (data[i] == 43 or data[i] == 45):
+        i += 1
+    digits = 0
+    while i < end and _is_digit(data[i]):
+        i += 1
+        digits += 1
+    if i < end and data[i] == 46:  # .
+        i += 1
+        frac = 0
+        while i < end and _is_digit(data[i]):
+            i += 1
+            frac += 1
+        if digits == 0 and frac == 0:
+            return False
+    elif digits == 0:
+        return False
+    if i < end and (data[i] == 101 or data[i] == 69):  # e E
+        i += 1
+        if i < end and (data[i] == 43 or data[i] == 45):
+            i += 1
+        exp = 0
+        while i < end and _is_digit(data[i]):
+            i += 1
+            exp += 1
+        if exp == 0:
+            return False
+    return i == end
+
+
+@njit(cache=CACHE, nogil=True)
+def _risky(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
+    if end <= start:
+        return False
+    b = data[start]
+    if b == 61 or b == 43 or b == 45 or b == 64 or b == 9 or b == 13:  # = + - @ TAB CR
+        return not _plain_number(data, start, end)
+    return False
+
+
+@njit(cache=CACHE, nogil=True)
+def _field(
+    data: npt.NDArray[np.uint8], start: int, end: int, neutralise: bool
+) -> tuple[int, bool, bool]:
+    """Return (bytes of the field as written, quoted?, prefixed?)."""
+    prefix = neutralise and _risky(data, start, end)
+    quote = False
+    n = end - start + (1 if prefix else 0)
+    for k in range(start, end):
+        b = data[k]
+        if b == 34:  # "
+            quote = True
+            n += 1
+        elif b == 44 or b == 13 or b == 10:
+            quote = True
+    if quote:
+        n += 2
+    return n, quote, prefix
+
+
+@njit(cache=CACHE, nogil=True, parallel=True)
+def render_csv(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    neutralise: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.uint8]:
+    """Render CSV rows (no header).
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The UTF-8 bytes of every cell text, all columns.
+    offsets : ndarray of int64, shape (n_rows + 1, n_columns)
+        Where each cell's text starts and ends in ``data``.
+    present : ndarray of bool, shape (n_rows, n_columns)
+        Cells with a value (the others are empty fields).
+    neutralise : ndarray of bool, shape (n_columns,)
+        Text columns, whose formula-like cells get a ``'`` in front.
+
+    Returns
+    -------
+    ndarray of uint8
+    """
+    n_rows, n_cols = present.shape
+    sizes = np.zeros(n_rows, dtype=np.int64)
+    for r in prange(n_rows):
+        size = 2 + (n_cols - 1)  # CRLF and the commas
+        empty_row = True
+        for c in range(n_cols):
+            if present[r, c]:
+                n, _q, _p = _field(data, offsets[r, c], offsets[r + 1, c], neutralise[c])
+                size += n
+                if n:
+                    empty_row = False
+        if n_cols == 1 and empty_row:
+            size += 2  # ""
+        sizes[r] = size
+    ends = np.cumsum(sizes)
+    out = np.empty(ends[-1] if n_rows else 0, dtype=np.uint8)
+    wrong = np.zeros(n_rows, dtype=np.bool_)
+    for r in prange(n_rows):
+        p = ends[r] - sizes[r]
+        empty_row = True
+        for c in range(n_cols):
+            if c:
+                out[p] = 44
+                p += 1
+            if not present[r, c]:
+                continue
+            start, end = offsets[r, c], offsets[r + 1, c]
+            n, quote, prefix = _field(data, start, end, neutralise[c])
+            if n:
+                empty_row = False
+            if quote:
+                out[p] = 34
+                p += 1
+            if prefix:
+                out[p] = 39  # '
+                p += 1
+            for k in range(start, end):
+                b = data[k]
+                out[p] = b
+                p += 1
+                if b == 34:
+                    out[p] = 34
+                    p += 1
+            if quote:
+                out[p] = 34
+                p += 1
+        if n_cols == 1 and empty_row:
+            out[p] = 34
+            out[p + 1] = 34
+            p += 2
+        out[p] = 13
+        out[p + 1] = 10
+        p += 2
+        wrong[r] = p != ends[r]
+    if wrong.any():  # the two passes disagree: never hand back a half-written row
+        raise RuntimeError("render_csv: a row's size and its bytes disagree")
+    return out
