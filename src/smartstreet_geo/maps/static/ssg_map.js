@@ -27,6 +27,7 @@
   var AREA_MAX_ZOOM = 12; // area cards show at this zoom and below
   var CELL = 28; // px: equipment icons closer than this are drawn as one, with their number
   var ICON = 22; // px: equipment icon size
+  var RING_MIN_ZOOM = 13; // normally-open points are drawn from this zoom
   var LOD_MAX_ZOOM = 13; // customer dots: one per pixel at this zoom and below ...
   var LOD_MIN = 20000; // ... for layers of more points than this
 
@@ -442,7 +443,10 @@
       if (d.n || z > LOD_MAX_ZOOM || d.X.length < LOD_MIN) return d;
       this._lod = this._lod || {};
       if (this._lod[z]) return this._lod[z];
-      var scale = 256 * Math.pow(2, z), X = d.X, Y = d.Y, n = X.length;
+      // a pyramid: each level from the one above (a pixel at z + 1 lies in one
+      // pixel at z), so only the top level reads every point
+      var src = z < LOD_MAX_ZOOM ? this.level(z + 1) : d;
+      var scale = 256 * Math.pow(2, z), X = src.X, Y = src.Y, n = X.length;
       var outX = [], outY = [], run = -1, seen = null;
       for (var i = 0; i < n; i++) {
         var px = Math.floor(X[i] * scale), py = Math.floor(Y[i] * scale);
@@ -642,14 +646,20 @@
       var width = spec.weight || 1.5, ctx = null;
       var pad = ((spec.ring || 0) + width + 2) / scale;
       var rings = spec.ring ? [] : null, count = 0, colour = this._colour;
+      var far = coords.z <= 12;
+      var skip = coords.z <= 11 ? 2 : far ? 1.5 : 1; // px: shorter steps are not drawn
+      var seen = far && !rings ? new Uint8Array(272 * 272) : null, dots = [];
+      if (rings && coords.z < RING_MIN_ZOOM) return; // open points: from street zooms
       this.near(ox / scale, oy / scale, (ox + size.x) / scale, (oy + size.y) / scale, pad, function (k) {
         if (!ctx) {
           ctx = context();
           ctx.strokeStyle = colour;
-          ctx.globalAlpha = spec.opacity || 1;
-          ctx.lineWidth = width;
-          ctx.lineJoin = "round";
-          ctx.lineCap = "round";
+          // zoomed out, where a tile holds thousands of cables: opaque, thinner,
+          // plain joins (round joins and transparency make drawing several times slower)
+          ctx.globalAlpha = far ? 1 : spec.opacity || 1;
+          ctx.lineWidth = far ? Math.min(width, 1.5) : width;
+          ctx.lineJoin = far ? "bevel" : "round";
+          ctx.lineCap = far ? "butt" : "round";
           ctx.beginPath();
         }
         if (rings) {
@@ -657,10 +667,18 @@
           return;
         }
         var lx = k.x[k.s] * scale - ox, ly = k.y[k.s] * scale - oy;
+        if (seen && (k.x1 - k.x0) * scale < skip && (k.y1 - k.y0) * scale < skip) {
+          // a piece of cable shorter than a step: one dot per pixel, not a path
+          var cx = Math.round(lx) + 8, cy = Math.round(ly) + 8;
+          if (cx < 0 || cy < 0 || cx >= 272 || cy >= 272 || seen[cy * 272 + cx]) return;
+          seen[cy * 272 + cx] = 1;
+          dots.push(lx, ly);
+          return;
+        }
         ctx.moveTo(lx, ly);
         for (var v = k.s + 1; v <= k.e; v++) {
           var px = k.x[v] * scale - ox, py = k.y[v] * scale - oy;
-          if (v < k.e && Math.abs(px - lx) < 1 && Math.abs(py - ly) < 1) continue;
+          if (v < k.e && Math.abs(px - lx) < skip && Math.abs(py - ly) < skip) continue;
           ctx.lineTo(px, py);
           lx = px;
           ly = py;
@@ -672,6 +690,12 @@
         }
       });
       if (!ctx) return;
+      if (dots.length) {
+        ctx.fillStyle = colour;
+        var half = ctx.lineWidth / 2;
+        for (var d = 0; d < dots.length; d += 2) ctx.rect(dots[d] - half, dots[d + 1] - half, 2 * half, 2 * half);
+        ctx.fill();
+      }
       if (rings) {
         ctx.fillStyle = "#fff";
         rings.forEach(function (p) {
