@@ -312,3 +312,36 @@ def test_near_geo_layers_with_a_key_name_customers_by_pseudonym(inputs):
 
     want = pseudonym(table["customer_id"], check_pseudonym_key(key, "K"))
     assert got["customer_ref"].tolist() == want.tolist()
+
+
+def test_circuits_geo_layers_equal_its_csv_files(tmp_path):
+    """circuits --geo: the CSV tables as layers at the customers' points (pyogrio read-back)."""
+    pyogrio = pytest.importorskip("pyogrio")
+    from smartstreet_geo.cli import main
+    from test_network import make_customers, make_network
+
+    net = make_network()
+    net.edges.to_parquet(tmp_path / "edges.parquet")
+    net.substations.to_parquet(tmp_path / "substations.parquet")
+    make_customers().to_parquet(tmp_path / "customers.parquet")
+    out = tmp_path / "out"
+    args = ["circuits", "--network", str(tmp_path / "edges.parquet"), "--substations",
+            str(tmp_path / "substations.parquet"), "--customers",
+            str(tmp_path / "customers.parquet"), "--circuit", "all", "--isolate", "g2",
+            "--reconcile", "--out", str(out), "--geo", "gpkg", "-q"]  # fmt: skip
+    assert main(args) == 0
+    layers = out / "layers.gpkg"
+    names = [str(n) for n in pyogrio.list_layers(layers)[:, 0]]
+    assert names == ["network", "substations", "members", "outage", "reconciliation"]
+    for name, csv in (("members", "members.csv"), ("outage", "outage.csv"),
+                      ("reconciliation", "reconciliation.csv")):  # fmt: skip
+        table = pd.read_csv(out / csv, dtype=str)
+        layer = pyogrio.read_dataframe(layers, layer=name)
+        assert len(layer) == len(table), name
+        assert layer.crs.to_epsg() == 27700
+        assert "customer_id" not in layer.columns
+        assert layer.columns.tolist()[:-1] == [c for c in table.columns if c != "customer_id"]
+    network = pyogrio.read_dataframe(layers, layer="network")
+    assert len(network) == len(net.edges)
+    # without --out there is nowhere to write the layers
+    assert main([*args[: args.index("--out")], "--geo", "gpkg"]) == 1

@@ -117,6 +117,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--out", type=Path, help="folder for the CSV files")
     p.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
+    p.add_argument(
+        "--geo",
+        choices=("gpkg", "parquet"),
+        help="also write layers for QGIS into --out (layers.gpkg, or LAYER.parquet): network, "
+        "substations, and members, outage, outage_plan, reconciliation at the customers' "
+        "points (no customer ids unless --internal)",
+    )
+    p.add_argument(
+        "--internal",
+        action="store_true",
+        help="keep customer ids in the --geo layers (internal use only)",
+    )
     add_input_options(p)
     p.set_defaults(func=run)
 
@@ -158,7 +170,17 @@ _OUTPUTS = (
     "outage.csv",
     "outage_plan.csv",
     "reconciliation.csv",
+    "layers.gpkg",
+    *(f"{name}.parquet" for name in ("network", "substations", "members", "outage")),
+    *(f"{name}.parquet" for name in ("outage_plan", "reconciliation")),
 )
+#: Tables placed at their customers in the --geo layers (output file -> layer).
+_CUSTOMER_LAYERS = {
+    "members.csv": "members",
+    "outage.csv": "outage",
+    "outage_plan.csv": "outage_plan",
+    "reconciliation.csv": "reconciliation",
+}
 
 
 def _plans(
@@ -193,18 +215,60 @@ def run(args: argparse.Namespace) -> int:
     from ..export import write_csv
 
     if not args.out:
+        if args.geo:
+            raise SmartStreetGeoError("--geo writes into --out: give --out a folder.")
         _compute(args)
         return 0
+    inputs: dict[str, Any] = {}
     with staged_out_dir(args.out, force=args.force, names=_OUTPUTS) as stage:
-        outputs = _compute(args)
+        outputs = _compute(args, inputs)
         for name, frame in outputs.items():
             write_csv(frame, stage.file(name))
+        layers = _write_layers(args, stage, outputs, inputs) if args.geo else []
     for name, frame in outputs.items():
         echo(f"wrote {args.out / name} ({len(frame):,} rows)")
+    for name in layers:
+        echo(f"wrote {args.out / name} (layers for QGIS)")
     return 0
 
 
-def _compute(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
+def _write_layers(
+    args: argparse.Namespace, stage: Any, outputs: dict[str, pd.DataFrame], inputs: dict[str, Any]
+) -> list[str]:
+    """Write the --geo layers into the staging folder; return the file names."""
+    import geopandas as gpd
+
+    from ..geo_outputs import table_layers, write_layers
+
+    edges, subs = inputs["edges"], inputs["substations"]
+    keep = [c for c in ("edge_id", "from_node", "to_node", "circuit_id", "substation_id",
+                        "normally_open") if c in edges.columns]  # fmt: skip
+    layers: dict[str, gpd.GeoDataFrame] = {
+        "network": gpd.GeoDataFrame(edges[[*keep, edges.geometry.name]]),
+        "substations": gpd.GeoDataFrame(
+            subs[[c for c in ("substation_id", "node", "name", subs.geometry.name) if c in subs]]
+        ),
+    }
+    tables = {
+        layer: outputs[name]
+        for name, layer in _CUSTOMER_LAYERS.items()
+        if name in outputs and "customer_id" in outputs[name].columns
+    }
+    layers.update(table_layers(tables, inputs["customers"], internal=args.internal))
+    if args.geo == "gpkg":
+        write_layers(layers, stage.file("layers.gpkg"), geo="gpkg")
+        return ["layers.gpkg"]
+    names = []
+    for name, layer in layers.items():
+        path = stage.file(f"{name}.parquet")
+        write_layers({name: layer}, path, geo="parquet")
+        names.append(path.name)
+    return names
+
+
+def _compute(
+    args: argparse.Namespace, inputs: dict[str, Any] | None = None
+) -> dict[str, pd.DataFrame]:
     """Read, check and compute what ``args`` ask for; print counts; return the output tables."""
     from ..network import (
         DEFAULT_MAX_DISTANCE_M,
@@ -227,6 +291,8 @@ def _compute(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
     cust_read = read_customers_arg(args, maps)
     _report_read("customers", cust_read)
     customers = cust_read.data
+    if inputs is not None:  # for the --geo layers
+        inputs.update(customers=customers, edges=net_read.edges, substations=net_read.substations)
     equipment = None
     if args.equipment:
         eq_read = read_equipment_arg(args, maps)
@@ -278,7 +344,7 @@ def _compute(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
     circuits = _ids(args.circuit)
     if circuits:
         wanted = None if circuits == ["all"] else circuits
-        members = circuit_members(att, network, circuits=wanted, method=args.method)
+        members = circuit_members(network, att, circuits=wanted, method=args.method)
         names = (
             wanted
             if wanted is not None
@@ -332,7 +398,7 @@ def _compute(args: argparse.Namespace) -> dict[str, pd.DataFrame]:
         )
 
     if args.reconcile:
-        rec = reconcile_circuits(att, network)
+        rec = reconcile_circuits(network, att)
         echo("reconciliation:")
         for status, count in rec["status"].value_counts(sort=False).items():
             echo(f"  {status:<32} {count:>9,}")
