@@ -34,10 +34,15 @@ from .errors import (
 from .export import write_campaign
 from .io import NetworkReadResult, ReadResult, read_customers, read_equipment, read_network
 from .network import (
+    BackfeedPlanner,
+    LoadingLimit,
     Network,
+    OutagePlan,
+    PlanWeights,
     circuit_members,
     downstream_customers,
     equipment_isolation_points,
+    plan_outage,
     reconcile_circuits,
 )
 from .proximity import ProximityIndex, customers_near, nearest_equipment
@@ -66,6 +71,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "BNG_CRS",
     "DEFAULT_RADII_M",
+    "BackfeedPlanner",
     "CRSError",
     "CampaignConfig",
     "CampaignResult",
@@ -76,10 +82,13 @@ __all__ = [
     "EncodingError",
     "EquipmentKind",
     "InputFileError",
+    "LoadingLimit",
     "MissingColumnError",
     "Network",
     "NetworkReadResult",
+    "OutagePlan",
     "ParameterError",
+    "PlanWeights",
     "ProximityIndex",
     "ReadResult",
     "Reason",
@@ -99,6 +108,7 @@ __all__ = [
     "load_config",
     "lonlat_to_bng",
     "nearest_equipment",
+    "plan_outage",
     "read_customers",
     "read_equipment",
     "read_network",
