@@ -28,8 +28,9 @@
   var CELL = 28; // px: equipment icons closer than this are drawn as one, with their number
   var ICON = 22; // px: equipment icon size
   var RING_MIN_ZOOM = 13; // normally-open points are drawn from this zoom
-  var LOD_MAX_ZOOM = 13; // customer dots: one per pixel at this zoom and below ...
+  var LOD_MAX_ZOOM = 13; // customer dots: one per LOD_CELL pixels at this zoom and below ...
   var LOD_MIN = 20000; // ... for layers of more points than this
+  var LOD_CELL = 2; // px
 
   // ------------------------------------------------------------------ helpers
   function el(tag, className, text) {
@@ -281,7 +282,7 @@
     },
   });
 
-  // After the first view has drawn: work out the one-dot-per-pixel levels of the
+  // After the first view has drawn: work out the one-dot-per-cell levels of the
   // big customer layers for the zooms not yet seen, one level per task, so that a
   // first zoom out does not wait for them.
   function warm() {
@@ -436,8 +437,8 @@
     },
 
     // The points to draw at zoom z: all of them, or where thousands share a pixel
-    // (zoom <= LOD_MAX_ZOOM, more than LOD_MIN points) one per pixel, found once per
-    // zoom and kept: a tile then reads a few thousand positions, not millions.
+    // (zoom <= LOD_MAX_ZOOM, more than LOD_MIN points) one per LOD_CELL pixels,
+    // found once per zoom and kept: a tile then reads thousands of positions, not millions.
     level: function (z) {
       var d = this._d;
       if (d.n || z > LOD_MAX_ZOOM || d.X.length < LOD_MIN) return d;
@@ -446,7 +447,8 @@
       // a pyramid: each level from the one above (a pixel at z + 1 lies in one
       // pixel at z), so only the top level reads every point
       var src = z < LOD_MAX_ZOOM ? this.level(z + 1) : d;
-      var scale = 256 * Math.pow(2, z), X = src.X, Y = src.Y, n = X.length;
+      // cells of LOD_CELL pixels: a dot is at least 3 px wide at these zooms
+      var scale = (256 * Math.pow(2, z)) / LOD_CELL, X = src.X, Y = src.Y, n = X.length;
       var outX = [], outY = [], run = -1, seen = null;
       for (var i = 0; i < n; i++) {
         var px = Math.floor(X[i] * scale), py = Math.floor(Y[i] * scale);
