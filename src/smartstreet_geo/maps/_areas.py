@@ -67,10 +67,12 @@ def areas_data(page: Page, opts: Options) -> list[dict[str, Any]]:
     if not kinds:
         return []
     xs, ys, what, codes, tables = [], [], [], [], []
+    ordered: list[bool] = []
     for w, kind in enumerate(kinds):
         x, y, label = page.places[kind]
         ok = np.isfinite(x) & np.isfinite(y)
         # labels as codes (object values: any Python text, and a million repeats are cheap)
+        ordered.append(isinstance(label, pd.Categorical))
         if isinstance(label, pd.Categorical):
             code, table = np.asarray(label.codes)[ok], label.categories
         else:
@@ -139,7 +141,12 @@ def areas_data(page: Page, opts: Options) -> list[dict[str, Any]]:
             rows.append([noun.capitalize(), _count(total, kind, opts)])
             if kind == "customers":  # each contact, not those nobody writes to
                 labels = [str(v) for v in tables[w]]
-                for c in sorted(range(len(labels)), key=labels.__getitem__):
+                # in the order of the layers (most urgent first) when the labels come
+                # as a Categorical of the drawn styles, else alphabetical
+                order: list[int] = list(range(len(labels)))
+                if not ordered[w]:
+                    order = sorted(order, key=labels.__getitem__)
+                for c in order:
                     lab = labels[c]
                     if row_counts[c] and lab not in page.quiet_labels:
                         rows.append([f"\u2003{lab}", _count(int(row_counts[c]), kind, opts)])
