@@ -474,6 +474,7 @@ def test_outage_equipment_on_the_demo_network(tmp_path):
     for key, value in cfg["inputs"].items():
         cfg["inputs"][key] = str(demo_dir / value)
     cfg["psr"]["needs_codes"] = str(demo_dir / cfg["psr"]["needs_codes"])
+    cfg["locate"] = {k: str(demo_dir / v) for k, v in cfg["locate"].items()}
     eq = pd.read_csv(ssg.demo.path("equipment"), dtype=str)
     base = run_campaign(load_config(cfg))  # pick an item whose installation cuts PSR customers off
     cutting = base.contacts.loc[base.contacts["campaign"] == "outage_phone_call", "equipment_ids"]

@@ -43,6 +43,9 @@ INPUT_NAMES = [
     "substations.parquet",
     "circuits.csv",
     "psr_needs_codes.csv",
+    "osopenuprn_demo.zip",
+    "addressbase_plus_demo.zip",
+    "codepo_demo.zip",
 ]
 
 

@@ -21,6 +21,10 @@ FILES = {
     "defects": "defects.csv",
     "psr_needs_codes": "psr_needs_codes.csv",
     "campaign": "campaign.toml",
+    # extracts for placing customers without coordinates ([locate]), in the published formats
+    "uprn_gazetteer": "osopenuprn_demo.zip",
+    "addresses": "addressbase_plus_demo.zip",
+    "codepoint": "codepo_demo.zip",
 }
 
 

@@ -471,6 +471,23 @@ class PsrSection(_Section):
     """Table of needs codes: code, description, temporary, medically_dependent."""
 
 
+class LocateSection(_Section):
+    """Placing customers without usable coordinates (UPRN, address matching, postcode)."""
+
+    uprn_gazetteer: InputFile = _ABSENT
+    """UPRN points: the OS Open UPRN CSV (zipped or not) or the same columns in Parquet."""
+    addresses: InputFile = _ABSENT
+    """Address gazetteer: OS AddressBase Plus columns (or mapped with address_columns)."""
+    address_columns: ColumnMap | None = None
+    """{column in the address gazetteer: canonical name} for other column names."""
+    codepoint: InputFile = _ABSENT
+    """Postcode centroids: the OS Code-Point Open CSVs (zipped or a folder) as distributed."""
+    accept_score: Annotated[float, Field(ge=50, le=100)] = 90.0
+    """Address matches are accepted automatically at or above this score (0-100)."""
+    min_gap: Annotated[float, Field(ge=0, le=50)] = 8.0
+    """... and at least this far above the runner-up; the rest go to manual review."""
+
+
 class MembershipSection(_Section):
     """Circuit membership."""
 
@@ -517,6 +534,7 @@ class CampaignFile(BaseModel):
     suppression: SuppressionSection = Field(default_factory=SuppressionSection)
     outage: OutageSection = Field(default_factory=OutageSection)
     psr: PsrSection = Field(default_factory=PsrSection)
+    locate: LocateSection = Field(default_factory=LocateSection)
     membership: MembershipSection = Field(default_factory=MembershipSection)
     output: OutputSection = Field(default_factory=OutputSection)
 

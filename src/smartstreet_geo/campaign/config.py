@@ -43,6 +43,7 @@ __all__ = [
     "CAMPAIGNS",
     "BackfeedSettings",
     "CampaignConfig",
+    "LocateSettings",
     "check_against_inputs",
     "load_config",
 ]
@@ -71,6 +72,23 @@ class TemplateConfig:
 
     template_id: str
     addressee: str  # "occupier" or "name"
+
+
+@dataclass(frozen=True)
+class LocateSettings:
+    """``[locate]``: reference data to place customers that have no usable coordinates.
+
+    See :func:`smartstreet_geo.locate.locate_customers`: by UPRN, then address
+    matching, then postcode centroid; every placed customer carries
+    ``location_source`` and ``location_uncertainty_m``.
+    """
+
+    uprn_gazetteer: Path | None = None
+    addresses: Path | None = None
+    address_columns: dict[str, str] = field(default_factory=dict)
+    codepoint: Path | None = None
+    accept_score: float = 90.0
+    min_gap: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +162,7 @@ class CampaignConfig:
     internal_details: bool = False
     outage_plan: str = "none"  # "none" or "backfeed"
     backfeed: BackfeedSettings = field(default_factory=BackfeedSettings)
+    locate: LocateSettings | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -352,6 +371,16 @@ def _to_config(
         one_envelope_per_premise=m.output.one_envelope_per_premise,
         internal_details=m.output.internal_details,
         outage_plan=m.outage.plan,
+        locate=LocateSettings(
+            uprn_gazetteer=path(m.locate.uprn_gazetteer),
+            addresses=path(m.locate.addresses),
+            address_columns=dict(m.locate.address_columns or {}),
+            codepoint=path(m.locate.codepoint),
+            accept_score=float(m.locate.accept_score),
+            min_gap=float(m.locate.min_gap),
+        )
+        if (m.locate.uprn_gazetteer or m.locate.addresses or m.locate.codepoint)
+        else None,
         backfeed=BackfeedSettings(
             max_customers_per_circuit=b.max_customers_per_circuit,
             admd_kva=float(b.admd_kva),

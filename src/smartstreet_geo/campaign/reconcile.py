@@ -78,6 +78,17 @@ ISSUES: dict[str, IssueWords] = {
         "a code on the customer's record is unknown or expired: check the record",
         psr=True,
     ),
+    "location_check": IssueWords(
+        "location_check",
+        "placed from the address or postcode, not from coordinates: check the location",
+        psr=False,
+    ),
+    "location_uncertain": IssueWords(
+        "location_uncertain",
+        "placed only roughly (address or postcode), at the edge of an equipment radius: "
+        "check whether an installation letter is due",
+        psr=False,
+    ),
     "nominee_no_address": IssueWords(
         "copy_address_missing",
         "a copy of a letter is due but its second addressee has no address",

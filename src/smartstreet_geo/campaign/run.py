@@ -30,7 +30,7 @@ from ..schema import (
     POSTCODE,
     PREMISE_ID,
 )
-from . import _circuits
+from . import _circuits, _locate
 from ._join import first_of_groups, fixed, group_starts, join_groups
 from ._keys import known
 from ._sidefiles import read_opted_out
@@ -227,6 +227,10 @@ def run_campaign(
     check_against_inputs(
         cfg, [*eq_r.data["equipment_id"], *eq_r.rejects["record_id"].dropna().astype(str)]
     )
+    if cfg.locate is not None:
+        say("locating customers without coordinates ([locate])")
+    located = _locate.locate_rejected(cust_r, cfg, warnings)
+    cust_r = located.read
     customers = cust_r.data.copy()
     equipment = eq_r.data.copy()
     kinds = set(equipment["kind"])
@@ -254,6 +258,10 @@ def run_campaign(
     pairs = customers_near(customers, equipment, radius=cfg.radii) if len(equipment) else None
     if pairs is None:
         pairs = pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id", "distance_m"])
+    if (customers["location_uncertainty_m"] > 0).any():  # placed by postcode or address
+        pairs, near_review = _locate.uncertain_pairs(customers, equipment, cfg.radii, pairs)
+    else:
+        near_review = pd.DataFrame(columns=[CUSTOMER_ID, "issue", "detail"])
     near = _reasons_near(pairs, equipment)
     equipment["n_customers_within"] = (
         equipment["equipment_id"]
@@ -335,6 +343,7 @@ def run_campaign(
     )
     proposals = [RULES[kind](facts) for kind in CAMPAIGNS if kind in cfg.produce]
     reviews = [p.review for p in proposals if len(p.review)]
+    reviews += [r for r in (located.review, near_review) if len(r)]
     not_reasons: dict[str, str] = {}
     contacts = pd.concat(
         [p.contacts for p in proposals] or [as_contacts(cust.iloc[:0], "leaflet")],
@@ -470,6 +479,7 @@ def run_campaign(
     manifest = build_manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
     manifest["run_id"] = run_id
     manifest["counts"]["nominee_copies"] = len(copies)
+    manifest["counts"]["location_sources"] = located.counts
     if plans is not None:
         manifest["outage_plan"] = {
             "plan": "backfeed",

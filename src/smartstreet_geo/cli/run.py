@@ -164,6 +164,17 @@ def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:
                 f"  {i['role']:<14} {i['rows']:>8,} rows  {i['valid']:>8,} valid  "
                 f"{i['rejected']:>6,} rejected"
             )
+    sources = m["counts"].get("location_sources") or {}
+    if set(sources) - {"supplied"}:
+        placed = ", ".join(
+            f"{k.replace('_', ' ')} {v:,}"
+            for k, v in sources.items()
+            if k not in ("not_located", "to_review")
+        )
+        echo(
+            f"  customers located by: {placed}; not located {sources.get('not_located', 0):,}, "
+            f"to check {sources.get('to_review', 0):,} (manual_review.csv)"
+        )
     echo("")
     counts = result.count_summary()  # the one table of statuses: files and map agree with it
     echo(f"  {'campaign':<22} {'channel':<8} {'contacts':>9}   (letters: one per premise)")
