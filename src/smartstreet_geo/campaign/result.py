@@ -161,6 +161,9 @@ class CampaignResult:
     backfed : DataFrame or None
         With a plan: customers kept on supply by a backfeed (``customer_id``,
         ``equipment_id``, ``point``, ``donor_circuit``).
+    outage_plans : dict or None
+        With a plan: the :class:`~smartstreet_geo.network.OutagePlan` of each outage
+        day (key: ISO date) or of each equipment without a date (``equipment:<id>``).
     """
 
     contacts: pd.DataFrame
@@ -180,6 +183,7 @@ class CampaignResult:
     nominee_copies: pd.DataFrame | None = None
     outage_plan: pd.DataFrame | None = None
     backfed: pd.DataFrame | None = None
+    outage_plans: dict[str, Any] | None = field(default=None, compare=False)
     save_register: Callable[[], Callable[[], object]] | None = field(default=None, compare=False)
 
     def counts(self) -> pd.DataFrame:

@@ -508,6 +508,7 @@ def run_campaign(
         nominee_copies=copies,
         outage_plan=plans.table if plans is not None else None,
         backfed=plans.backfed if plans is not None else None,
+        outage_plans=plans.plans if plans is not None else None,
         save_register=_saver(updated, run_id) if cfg.register is not None else None,
         **result_wo_manifest,
     )
