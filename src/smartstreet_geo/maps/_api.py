@@ -35,6 +35,7 @@ from ._page import (
     as_frame,
     assemble,
 )
+from ._plan import add_plan
 
 if TYPE_CHECKING:
     import folium
@@ -70,20 +71,25 @@ def _build(
     categorised: bool,
     opts: Options,
     reasons: Any = None,
+    plans: Any = None,
 ) -> folium.Map:
     page = Page()
+    frame = None
     if equipment is not None:
         add_equipment(page, as_frame(equipment, "equipment"), radii)
     if customers is not None:
         frame = as_frame(customers, "customers")
         why = _reasons(frame, reasons) if opts.internal else None
         add_customers(page, frame, opts, categorised=categorised, reasons=why)
+    network = None if edges is None else as_frame(edges, "network")
     add_network(
         page,
-        None if edges is None else as_frame(edges, "network"),
+        network,
         None if substations is None else as_frame(substations, "substations"),
         in_scope,
     )
+    if plans:  # after the network: plan layers draw over the circuits
+        add_plan(page, plans, network, frame, opts)
     return assemble(page, opts)
 
 
@@ -158,6 +164,12 @@ def campaign_map(
         - ``reconciliation`` (optional, read with ``internal=True`` only):
           ``customer_id`` and ``reason``, each customer's reason for its
           contact, shown in the click popup.
+        - ``outage_plans`` (optional): a mapping of outage day to
+          :class:`~smartstreet_geo.network.OutagePlan` (a campaign run with
+          ``[outage] plan = "backfeed"``); adds the outage-plan layers. Read
+          with ``customers.customer_id`` (to place the customers still
+          interrupted; the id never reaches the page) and the ``edges``
+          (``edge_id``, ``from_node``, ``to_node``, ``normally_open``).
     internal : bool, default False
         Add each customer's address (address lines, post town, postcode) and
         the reason for its contact to the click popup, let the search box find
@@ -187,7 +199,17 @@ def campaign_map(
         common colour-vision deficiency; manual review also a square),
         circuits in / not in scope, normally-open points, substations, and a
         summary card per area (counts of customers by contact, equipment,
-        substations) when zoomed out. Controls: the legend, which is the
+        substations) when zoomed out. With ``outage_plans``, an "Outage
+        plan (backfeed)" legend section whose layers are all off when the map
+        opens (the contact layers already show who is called or written to):
+        isolated nodes (work sites) and cables, the de-energised parts (their
+        cables, one item per part and day), the normally-open points the plan
+        closes (a large green ring, at every zoom; a plain normally-open point
+        is a small black ring from street zoom) and the customers still
+        interrupted (one dot per customer; on an internal map the popup adds
+        the address, the day(s) and whether PSR). Each row counts its
+        features; hover a line or ring for the day, the part and the donor.
+        Controls: the legend, which is the
         layer control (check boxes; folds, folded on small screens); search
         (postcode sectors, or full postcodes with ``internal=True``,
         equipment ids, circuits, substations, areas); bookmarks (areas and
@@ -254,6 +276,7 @@ def campaign_map(
         categorised=True,
         opts=opts,
         reasons=getattr(result, "reconciliation", None),
+        plans=getattr(result, "outage_plans", None),
     )
 
 

@@ -179,3 +179,16 @@ def icon_uri(style: Style, *, size: int = 22) -> str:
     """
     svg = icon_svg(style, size=size).encode("utf-8")
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+#: Outage-plan layers (a campaign with ``[outage] plan = "backfeed"``): isolated
+#: nodes and cables (vermillion-red), de-energised parts (orange), the
+#: normally-open points the plan closes (a large, thick bluish-green ring, unlike
+#: the small black ring of every normally-open point), and the customers still
+#: interrupted (reddish purple with a dark edge, above the contact dots).
+PLAN_ISOLATED_NODE: Final = Style("plan_isolated_nodes", "Isolated nodes (work sites)", "#b2182b")
+PLAN_ISOLATED_CABLE: Final = Style("plan_isolated_cables", "Isolated cables", "#b2182b")
+PLAN_PART: Final = Style("plan_parts", "De-energised parts (without the plan)", "#e69f00")
+PLAN_CLOSE: Final = Style("plan_points_to_close", "Normally-open points to close", "#00735a")
+PLAN_INTERRUPTED: Final = Style(
+    "plan_interrupted", "Customers still interrupted under the plan", "#cc79a7", 6
+)

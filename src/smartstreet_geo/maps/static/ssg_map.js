@@ -651,7 +651,8 @@
       var far = coords.z <= 12;
       var skip = coords.z <= 11 ? 2 : far ? 1.5 : 1; // px: shorter steps are not drawn
       var seen = far && !rings ? new Uint8Array(272 * 272) : null, dots = [];
-      if (rings && coords.z < RING_MIN_ZOOM) return; // open points: from street zooms
+      // open points: from street zooms (plan points, a few, at every zoom)
+      if (rings && coords.z < RING_MIN_ZOOM && spec.always !== true) return;
       this.near(ox / scale, oy / scale, (ox + size.x) / scale, (oy + size.y) / scale, pad, function (k) {
         if (!ctx) {
           ctx = context();
