@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
     tatt = tnet.attach(tc, infer="all")
     downstream_customers(tnet, tatt, te["edge_id"].tolist()[:50])
     downstream_customers(tnet, tatt, te["edge_id"].tolist()[:3], together=True)
-    circuit_members(tatt, tnet)
+    circuit_members(tnet, tatt)
 
     t = time.perf_counter()
     s = synth.make(args.customers, seed=args.seed)

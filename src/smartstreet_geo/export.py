@@ -1487,6 +1487,7 @@ def write_campaign(
     extra_outputs: Mapping[str, Callable[[Path], object]] | None = None,
     map_html: bool = False,
     step: Callable[[str], None] | None = None,
+    geo: str | None = None,
 ) -> dict[str, Path]:
     """Write every output of a campaign run into ``out_dir``, all or nothing.
 
@@ -1530,6 +1531,11 @@ def write_campaign(
         Kept for compatibility; ``True`` is refused (pass the map in ``extra_outputs``).
     step : callable, optional
         Called with ``"writing <file> (<rows> rows)"`` as each file starts (progress).
+    geo : {"gpkg", "parquet"}, optional
+        Also write the campaign's layers for a GIS (premises with contact category and
+        reference, equipment with radius polygons, circuits in scope, outage impact):
+        ``layers.gpkg`` or one GeoParquet file per layer, EPSG:27700, pseudonymous like
+        the map (:func:`smartstreet_geo.geo_outputs.write_campaign_layers`).
 
     Returns
     -------
@@ -1551,10 +1557,26 @@ def write_campaign(
             "lambda p: smartstreet_geo.maps.save_map(smartstreet_geo.maps.campaign_map(result), p)."
         )
     extra = dict(extra_outputs or {})
+    if geo is not None:
+        from . import geo_outputs  # checks the format before any work
+
+        geo_names = geo_outputs.geo_output_names(geo)  # type: ignore[arg-type]
+
+        def layers(path: Path, geo: str = geo) -> None:
+            written = geo_outputs.write_campaign_layers(
+                result,
+                _StageOf(path.parent),  # type: ignore[arg-type]
+                geo=geo,  # type: ignore[arg-type]
+                pseudonym_key=pseudonym_key,
+            )
+            if path.name not in written:  # pragma: no cover - names agree with geo_output_names
+                raise OutputError(f"the layers were written as {written}, not {path.name}")
+
+        extra[geo_names[0]] = layers
     if isinstance(out_dir, StagedFolder):
         _stage_campaign(result, out_dir, pseudonym_key=pseudonym_key, extra=extra, step=step)
         _commit_with_register(result, out_dir)
-        optional = {"map.html"} | (
+        optional = {"map.html", "layers.gpkg"} | (
             set() if getattr(result, "outage_plan", None) is not None else {"outage_plan.csv"}
         )
         names = sorted({*(n for n in CAMPAIGN_OUTPUTS if n not in optional), *extra})
@@ -1563,6 +1585,18 @@ def write_campaign(
         _stage_campaign(result, stage, pseudonym_key=pseudonym_key, extra=extra, step=step)
         _commit_with_register(result, stage)
     return stage.paths
+
+
+class _StageOf:
+    """The one method of a staging folder that writers of several files use: ``file``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def file(self, name: str) -> Path:
+        if not name or name.startswith(".") or "/" in name or os.sep in name:
+            raise ParameterError(f"output file name {name!r}: give a plain file name.")
+        return self.path / name
 
 
 def _commit_with_register(result: Any, stage: StagedFolder) -> None:

@@ -98,7 +98,7 @@ def membership(
         warnings.append(
             f"{len(unknown)} circuit(s) in scope are not in the network: {', '.join(unknown[:5])}"
         )
-    rows = circuit_members(placed.customers, net, circuits=sorted(in_scope & known), method="best")
+    rows = circuit_members(net, placed.customers, circuits=sorted(in_scope & known), method="best")
     # a customer may be a member of two in-scope circuits (closed ring): one leaflet, both named
     # (sorted once; group bounds and joins in numpy/Arrow, no Python call per customer)
     rows = rows.sort_values([CUSTOMER_ID, CIRCUIT_ID], kind="stable").reset_index(drop=True)
@@ -326,7 +326,7 @@ def downstream(
         unknown = lost[~lost.index.isin(feeder.index)]
         if len(feeder):
             members = circuit_members(
-                att, net, circuits=sorted(set(feeder[CIRCUIT_ID])), method="best"
+                net, att, circuits=sorted(set(feeder[CIRCUIT_ID])), method="best"
             )
             pairs = members[[CUSTOMER_ID, CIRCUIT_ID]].merge(
                 feeder[["equipment_id", CIRCUIT_ID]], on=CIRCUIT_ID

@@ -64,6 +64,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-map", action="store_true", help="do not write map.html")
     p.add_argument(
+        "--geo",
+        choices=("gpkg", "parquet"),
+        help="also write the campaign's layers for QGIS: layers.gpkg or one GeoParquet file "
+        "per layer (premises, equipment with radius polygons, circuits, outage impact; "
+        "EPSG:27700, pseudonymous like the map)",
+    )
+    p.add_argument(
         "--pseudonymise",
         action="store_true",
         help="replace customer ids in reconciliation/manual review/contact trace and the contact "
@@ -112,7 +119,12 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
     key: bytes | None = None
     if args.pseudonymise or cfg.pseudonymise_ids:
         key = check_pseudonym_key(os.environ.get(cfg.pseudonym_key_env), cfg.pseudonym_key_env)
-    with staged_out_dir(args.out, force=args.force, names=CAMPAIGN_OUTPUTS) as stage:
+    names = set(CAMPAIGN_OUTPUTS)
+    if getattr(args, "geo", None):
+        from ..geo_outputs import geo_output_names
+
+        names |= set(geo_output_names(args.geo))
+    with staged_out_dir(args.out, force=args.force, names=names) as stage:
         progress = Progress(_STEPS, desc="campaign", quiet=args.quiet)
         try:
             result = run_campaign(
@@ -134,7 +146,14 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
             if not args.no_map and cfg.write_map:
                 extra["map.html"] = partial(_draw_map, result, cfg.map_tiles)
             # saves the register once every file is written, then commits the folder
-            write_campaign(result, stage, pseudonym_key=key, extra_outputs=extra, step=progress)
+            write_campaign(
+                result,
+                stage,
+                pseudonym_key=key,
+                extra_outputs=extra,
+                step=progress,
+                geo=getattr(args, "geo", None),
+            )
         except BaseException:
             progress.close(ok=False)
             raise

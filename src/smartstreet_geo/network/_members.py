@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any, Literal, overload
@@ -63,17 +62,13 @@ def _network_first(network: Any, customers: Any, name: str) -> tuple[Network, An
     """
     if isinstance(network, Network) or not isinstance(customers, Network):
         return network, customers
-    # Callers inside the package not yet moved to the new order are not warned (a
-    # warning nobody can act on); every caller outside it is.
-    caller = sys._getframe(2).f_globals.get("__name__", "")
-    if not caller.startswith("smartstreet_geo."):
-        warnings.warn(
-            f"{name}(customers, network) is deprecated: write {name}(network, customers) "
-            "(the network comes first in every smartstreet-geo function, as in "
-            "downstream_customers); the old order will stop working in a future release",
-            DeprecationWarning,
-            stacklevel=3,
-        )
+    warnings.warn(
+        f"{name}(customers, network) is deprecated: write {name}(network, customers) "
+        "(the network comes first in every smartstreet-geo function, as in "
+        "downstream_customers); the old order will stop working in a future release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     return customers, network
 
 
