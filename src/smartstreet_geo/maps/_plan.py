@@ -87,10 +87,10 @@ class _Topology:
         n = len(e)
         self.u = codes[:n].astype(np.int64)
         self.v = codes[n:].astype(np.int64)
-        self.node_index = pd.Index(names)
-        first = ~pd.Index(self.edge_ids).duplicated()
+        self.node_index = pd.Index(names, dtype=object)
+        first = ~pd.Index(self.edge_ids, dtype=object).duplicated()
         self._edge_first = np.flatnonzero(first)
-        self._edge_index = pd.Index(self.edge_ids[first])
+        self._edge_index = pd.Index(self.edge_ids[first], dtype=object)
         self.geoms = np.asarray(edges.geometry.values, dtype=object)
         is_open = (
             edges[NORMALLY_OPEN].astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -119,7 +119,8 @@ class _Topology:
 
     def edge_rows(self, ids: Any) -> npt.NDArray[np.int64]:
         """Row of each edge id (its first row; -1: not in the network)."""
-        at = self._edge_index.get_indexer(pd.Index(list(ids), dtype=object))
+        wanted = pd.Index(as_text(pd.Series(list(ids), dtype=object)), dtype=object)
+        at = self._edge_index.get_indexer(wanted)
         return np.where(at >= 0, self._edge_first[np.maximum(at, 0)], -1).astype(np.int64)
 
     def component(self, head: int, blocked_nodes: set[int], blocked_edges: set[int]) -> list[int]:
@@ -143,9 +144,31 @@ class _Topology:
         return sorted(seen)
 
 
+def _records(table: pd.DataFrame) -> list[Any]:
+    """Rows as namespaces (columns taken whole: the plan's tables are read a row at a time)."""
+    from types import SimpleNamespace
+
+    cols = {c: table[c].tolist() for c in table.columns}
+    return [SimpleNamespace(**{c: v[i] for c, v in cols.items()}) for i in range(len(table))]
+
+
+def _table(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    """Make a frame whose text columns stay ``object`` (ids may hold what Arrow strings cannot)."""
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pd.DataFrame(
+        {
+            c: pd.Series(list(v), dtype=object)
+            if any(isinstance(x, str) for x in v) or not v
+            else pd.Series(list(v))
+            for c, v in zip(columns, cols, strict=True)
+        }
+    )
+
+
 def _split(element: str) -> tuple[str, str]:
+    """Return (kind, id) of ``node:<id>``/``edge:<id>``; the id as the map shows ids (trimmed)."""
     kind, _, ident = str(element).partition(":")
-    return kind, ident
+    return kind, ident.strip()
 
 
 def plan_features(plans: Any, edges: gpd.GeoDataFrame | None) -> PlanFeatures | None:
@@ -195,9 +218,9 @@ def _collect(plans: Any, topo: _Topology | None) -> PlanFeatures:
                     blocked_nodes.add(int(topo.node_index.get_loc(ident)))
                 elif kind == "edge":
                     blocked_edges.update(np.flatnonzero(topo.edge_ids == ident).tolist())
-        for p in plan.parts.itertuples(index=False):
+        for p in _records(plan.parts):
             found = 0
-            head = str(p.head_node)
+            head = str(p.head_node).strip()
             if topo is not None and head in topo.node_index:
                 nodes = topo.component(
                     int(topo.node_index.get_loc(head)), blocked_nodes, blocked_edges
@@ -220,7 +243,7 @@ def _collect(plans: Any, topo: _Topology | None) -> PlanFeatures:
                     str(p.point_to_close or ""),
                 )
             )
-        for c in plan.closings.itertuples(index=False):
+        for c in _records(plan.closings):
             close_rows.append(
                 (day, str(c.edge_id), int(c.part), str(c.donor_circuit), int(c.customers_restored))
             )
@@ -238,10 +261,10 @@ def _collect(plans: Any, topo: _Topology | None) -> PlanFeatures:
         else pd.DataFrame(columns=["day", CUSTOMER_ID, "part", "psr"])
     )
     return PlanFeatures(
-        isolated=pd.DataFrame(iso_rows, columns=["day", "kind", "element"]),
-        parts=pd.DataFrame(
+        isolated=_table(iso_rows, ["day", "kind", "element"]),
+        parts=_table(
             part_rows,
-            columns=[
+            [
                 "day",
                 "part",
                 "n_nodes",
@@ -251,9 +274,9 @@ def _collect(plans: Any, topo: _Topology | None) -> PlanFeatures:
                 "point_to_close",
             ],
         ),
-        part_edges=pd.DataFrame(pe_rows, columns=["day", "part", EDGE_ID]),
-        closings=pd.DataFrame(
-            close_rows, columns=["day", EDGE_ID, "part", "donor_circuit", "customers_restored"]
+        part_edges=_table(pe_rows, ["day", "part", EDGE_ID]),
+        closings=_table(
+            close_rows, ["day", EDGE_ID, "part", "donor_circuit", "customers_restored"]
         ),
         interrupted=interrupted,
         notes=notes,
@@ -462,12 +485,14 @@ def _interrupted(
         return
     ids = pd.Series(as_text(customers[CUSTOMER_ID].reset_index(drop=True)), dtype=object)
     wanted = pd.Series(as_text(off[CUSTOMER_ID].reset_index(drop=True)), dtype=object)
-    days = (
-        pd.DataFrame({"id": wanted, "day": off["day"].to_numpy(), "psr": off["psr"].to_numpy()})
-        .groupby("id", sort=False)
-        .agg(day=("day", lambda s: ", ".join(sorted(set(s)))), psr=("psr", "any"))
-    )
-    rows_at = np.flatnonzero(ids.isin(days.index).to_numpy() & ids.notna().to_numpy())
+    # each interrupted customer's days and PSR flag (a few thousand rows: a dict is enough)
+    days: dict[str, set[str]] = {}
+    psr: dict[str, bool] = {}
+    for cid, day, flag in zip(wanted, off["day"], off["psr"].fillna(False), strict=True):
+        if cid is not None:
+            days.setdefault(cid, set()).add(str(day))
+            psr[cid] = psr.get(cid, False) or bool(flag)
+    rows_at = np.flatnonzero(ids.isin(list(days)).to_numpy() & ids.notna().to_numpy())
     # one point per customer row whose id is interrupted (the first row of a repeated id)
     first = ~ids.iloc[rows_at].duplicated().to_numpy()
     rows_at = rows_at[first]
@@ -497,11 +522,11 @@ def _interrupted(
         cols = [c for c in INTERNAL_CUSTOMER_COLUMNS if c in customers.columns]
         view = pd.DataFrame(customers[cols].reset_index(drop=True)).iloc[sel]
         spec["_labels"] = _address_labels(view.reset_index(drop=True))
-        info = days.loc[ids.iloc[sel].to_numpy()]
         spec["_reasons"] = np.asarray(
             [
-                f"Still interrupted under the plan on {d}" + (" (PSR)" if p else "")
-                for d, p in zip(info["day"], info["psr"], strict=True)
+                f"Still interrupted under the plan on {', '.join(sorted(days[c]))}"
+                + (" (PSR)" if psr[c] else "")
+                for c in ids.iloc[sel].tolist()
             ],
             dtype=object,
         )
