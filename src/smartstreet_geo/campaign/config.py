@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 from ..errors import ConfigError
+from ..locate._reread import LocateSettings
 from . import _schema
 from ._schema import CampaignFile, resolve_path
 
@@ -72,23 +73,6 @@ class TemplateConfig:
 
     template_id: str
     addressee: str  # "occupier" or "name"
-
-
-@dataclass(frozen=True)
-class LocateSettings:
-    """``[locate]``: reference data to place customers that have no usable coordinates.
-
-    See :func:`smartstreet_geo.locate.locate_customers`: by UPRN, then address
-    matching, then postcode centroid; every placed customer carries
-    ``location_source`` and ``location_uncertainty_m``.
-    """
-
-    uprn_gazetteer: Path | None = None
-    addresses: Path | None = None
-    address_columns: dict[str, str] = field(default_factory=dict)
-    codepoint: Path | None = None
-    accept_score: float = 90.0
-    min_gap: float = 8.0
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,18 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not check customer coordinates against their postcode districts",
     )
+    loc = parser.add_argument_group(
+        "placing customers without coordinates (by UPRN, then address, then postcode)"
+    )
+    loc.add_argument(
+        "--locate-uprn", type=Path, metavar="FILE", help="OS Open UPRN CSV/zip/Parquet"
+    )
+    loc.add_argument(
+        "--locate-addresses", type=Path, metavar="FILE", help="AddressBase Plus CSV/zip"
+    )
+    loc.add_argument(
+        "--locate-codepoint", type=Path, metavar="FILE", help="OS Code-Point Open zip or folder"
+    )
 
 
 def column_maps(specs: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -229,12 +241,18 @@ def read_customers_arg(args: argparse.Namespace, maps: dict[str, dict[str, str]]
     """Read ``--customers`` with the shared input options."""
     from ..io import read_customers
 
+    refs = {
+        "uprn_gazetteer": getattr(args, "locate_uprn", None),
+        "addresses": getattr(args, "locate_addresses", None),
+        "codepoint": getattr(args, "locate_codepoint", None),
+    }
     return read_customers(
         args.customers,
         columns=maps["customers"] or None,
         crs=args.crs,
         encoding=args.encoding,
         check_postcodes=not args.no_postcode_check,
+        locate=refs if any(refs.values()) else None,
     )
 
 

@@ -86,6 +86,14 @@ def _validate(
             echo(f"    {reason:<28} {count:>9,}")
         for note in r.notes:
             echo(f"  note: {note}")
+        if "location_source" in r.data:  # placed with --locate-*: how, and how many were not
+            by = r.data["location_source"].value_counts()
+            not_placed = int((r.rejects["reason_code"] == "missing_coordinates").sum())
+            echo(
+                "  located by: "
+                + ", ".join(f"{str(k).replace('_', ' ')} {int(v):,}" for k, v in by.items())
+                + f"; not located {not_placed:,}"
+            )
         _echo_columns(kind, r)
         if r.n_input and r.n_valid == 0:
             echo(f"  NOT USABLE: no valid {label} rows")

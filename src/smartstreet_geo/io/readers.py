@@ -505,6 +505,7 @@ def read_customers(
     check_postcodes: bool = True,
     sql: str | None = None,
     geom_col: str | None = "geom",
+    locate: Any = None,
 ) -> ReadResult:
     """Read a customer file into British National Grid, keeping every row accounted for.
 
@@ -545,6 +546,13 @@ def read_customers(
         The query's PostGIS geometry column, when it has one (its SRID is the
         CRS and must be the same in every row); ``None`` or a query without
         that column reads locations from coordinate columns.
+    locate : LocateSettings or mapping, optional
+        Reference data to place rows without coordinates instead of rejecting them
+        (``{"uprn_gazetteer": ..., "addresses": ..., "codepoint": ...}``, see
+        :func:`smartstreet_geo.locate.locate_customers`): placed rows are read like any
+        other and carry ``location_source`` and ``location_uncertainty_m`` (every valid
+        row does, ``supplied`` for coordinates from the input); rows that cannot be
+        placed stay rejected with the reason. Not with ``sql``.
 
     Returns
     -------
@@ -684,7 +692,18 @@ def read_customers(
         SUBSTATION_ID: text[SUBSTATION_ID],
         CONNECTION_NODE: text[CONNECTION_NODE],
     }
-    return _finish(p, "customer", out, geoms)
+    result = _finish(p, "customer", out, geoms)
+    if locate is None:
+        return result
+    if sql is not None:
+        raise TypeError("locate=... reads the input again: not with sql=...")
+    from ..locate._reread import LocateSettings, locate_rejected
+
+    said: list[str] = []
+    done = locate_rejected(result, path, LocateSettings.of(locate), said, encoding=encoding)
+    for w in said:
+        log.warning("%s", w)
+    return done.read
 
 
 # --------------------------------------------------------------------------- equipment
