@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -138,23 +139,24 @@ def test_part_cables_match_an_independent_component_search(result):
     assert feats is not None and not feats.notes
     e = result.edges
     closed = e[~e["normally_open"].astype(bool)]
+    g = nx.MultiGraph()
+    for u, v, eid in zip(closed["from_node"], closed["to_node"], closed["edge_id"], strict=True):
+        g.add_edge(u, v, key=eid)
+    pe = feats.part_edges
+    checked = 0
     for day, plan in result.outage_plans.items():
         iso_nodes = {x.partition(":")[2] for x in plan.elements if x.startswith("node:")}
         iso_edges = {x.partition(":")[2] for x in plan.elements if x.startswith("edge:")}
-        g = nx.Graph()
-        keep = closed[~closed["edge_id"].isin(iso_edges)]
-        for u, v, eid in zip(keep["from_node"], keep["to_node"], keep["edge_id"], strict=True):
-            g.add_edge(u, v, eid=eid)
-        g.remove_nodes_from(iso_nodes)
+        cut = [(u, v, k) for u, v, k in g.edges(keys=True) if k in iso_edges]
+        view = nx.restricted_view(g, iso_nodes, cut)
         for part in plan.parts.itertuples(index=False):
-            nodes = nx.node_connected_component(g, part.head_node)
+            nodes = nx.node_connected_component(view, part.head_node)
             assert len(nodes) == part.n_nodes  # the planner's part, found independently
-            want = set(
-                keep.loc[keep["from_node"].isin(nodes) | keep["to_node"].isin(nodes), "edge_id"]
-            )
-            pe = feats.part_edges
+            want = {k for n in nodes for keys in g[n].values() for k in keys} - iso_edges
             got = pe.loc[(pe["day"] == day) & (pe["part"] == part.part), "edge_id"]
             assert set(got) == want and len(got) == len(want), (day, part.part)
+            checked += 1
+    assert checked == len(feats.parts) > 50
 
 
 def test_part_cables_on_the_page_decode_to_the_part_edges(result, shared_html):
@@ -357,3 +359,49 @@ def test_hostile_ids_are_data_never_markup(text):
     # no customer id, even hostile, reaches the page (only the interrupted customer's position)
     assert f"K1{text}" not in json.dumps(island, ensure_ascii=False) and f"K1{text}" not in html
     assert len(decode_points(_layers(html)["plan_interrupted"]["spec"])) == 1
+
+
+# --------------------------------------------------------------------------- browser
+@pytest.mark.browser
+def test_plan_layers_exist_and_toggle_in_chromium(result, tmp_path):
+    from test_maps_tools import CHROMIUM, _open, _settle
+
+    sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    path = maps.save_map(maps.campaign_map(result, tiles="none"), tmp_path / "plan.html")
+    with sync.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            o = _open(browser, path)
+            page = o.page
+            layers = _layers(path.read_text(encoding="utf-8"))
+            for key in PLAN_KEYS:
+                assert page.evaluate(f"!!SSG.registry[{json.dumps(key)}]"), key
+                assert not page.evaluate(f"SSG.map.hasLayer(SSG.registry.{key}.layer)"), key
+                label = layers[key]["name"]["label"]
+                count = layers[key]["name"]["count"]
+                row = page.locator(".ssg-legend label.ssg-legend-row").filter(has_text=label)
+                assert row.count() == 1, label
+                assert f"{count:,}" in row.inner_text()
+                row.locator("input").check()
+                _settle(page)
+                assert page.evaluate(f"SSG.map.hasLayer(SSG.registry.{key}.layer)"), key
+            tip = page.evaluate("SSG.lineTip('plan_points_to_close', 0).textContent")
+            assert ": close " in tip and "normally-open point the plan closes" in tip
+            tip = page.evaluate("SSG.lineTip('plan_parts', 0).textContent")
+            assert "de-energised part" in tip
+            # points to close are drawn at every zoom (plain open points from street zoom)
+            page.evaluate("SSG.map.setZoom(11, {animate: false})")
+            _settle(page)
+            row = page.locator(".ssg-legend label.ssg-legend-row")
+            row.filter(has_text=layers["plan_points_to_close"]["name"]["label"]).locator(
+                "input"
+            ).uncheck()
+            _settle(page)
+            assert not page.evaluate("SSG.map.hasLayer(SSG.registry.plan_points_to_close.layer)")
+            assert o.asked == [] and o.errors == []
+        finally:
+            browser.close()
