@@ -33,6 +33,7 @@ from .errors import (
 )
 from .export import write_campaign
 from .io import NetworkReadResult, ReadResult, read_customers, read_equipment, read_network
+from .locate import locate_customers
 from .network import (
     BackfeedPlanner,
     LoadingLimit,
@@ -106,6 +107,7 @@ __all__ = [
     "equipment_isolation_points",
     "equipment_map",
     "load_config",
+    "locate_customers",
     "lonlat_to_bng",
     "nearest_equipment",
     "plan_outage",
