@@ -356,7 +356,7 @@ def add_plan(
             _line_layer(
                 page,
                 rows,
-                _ring_spec(PLAN_ISOLATED_NODE, "isolated: work site", 6.0, 3.0),
+                _ring_spec(PLAN_ISOLATED_NODE, "isolated: work site", 15.0, 3.0),
                 {
                     "ring": True,
                     "color": PLAN_ISOLATED_NODE.color,
@@ -424,7 +424,7 @@ def add_plan(
             _line_layer(
                 page,
                 rows,
-                _ring_spec(PLAN_CLOSE, "normally-open point the plan closes", 7.0, 3.5),
+                _ring_spec(PLAN_CLOSE, "normally-open point the plan closes", 21.0, 4.0),
                 {"ring": True, "color": PLAN_CLOSE.color, "label": PLAN_CLOSE.label},
                 np.asarray(mid, dtype=object),
                 np.flatnonzero(ok),
@@ -464,7 +464,8 @@ def _line_spec(style: Any, note: str, weight: float) -> dict[str, Any]:
 
 def _ring_spec(style: Any, note: str, ring: float, weight: float) -> dict[str, Any]:
     spec = _line_spec(style, note, weight)
-    spec.update(ring=ring, opacity=1, always=True)  # few: drawn at every zoom
+    # few: drawn at every zoom; hollow and wider than an equipment icon, which they circle
+    spec.update(ring=ring, opacity=1, always=True, hollow=True)
     return spec
 
 

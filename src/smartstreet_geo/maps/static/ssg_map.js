@@ -705,7 +705,7 @@
           ctx.moveTo(p[0] + spec.ring, p[1]);
           ctx.arc(p[0], p[1], spec.ring, 0, TAU);
         });
-        ctx.fill();
+        if (spec.hollow !== true) ctx.fill(); // plan rings circle an icon: not filled
       }
       ctx.stroke();
     },
