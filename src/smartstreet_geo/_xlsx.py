@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["read_parts", "rezip", "sheet_rows"]
+__all__ = ["pack_texts", "read_parts", "rezip", "sheet_rows"]
 
 
 def _letters(col: int) -> str:
@@ -87,6 +87,39 @@ def _cell_text(values: pd.Series) -> tuple[pa.Array, npt.NDArray[np.bool_], bool
     return arr, present, False
 
 
+def pack_texts(
+    columns: list[pa.Array],
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Pack Arrow text columns of equal length for a row-writing kernel.
+
+    Parameters
+    ----------
+    columns : list of pyarrow large_string arrays (or chunked arrays)
+
+    Returns
+    -------
+    data : ndarray of uint8
+        Every column's UTF-8 bytes, one column after the other.
+    offsets : ndarray of int64, shape (n_rows + 1, n_columns)
+        Where cell ``(r, c)`` starts (``offsets[r, c]``) and ends (``offsets[r + 1, c]``) in
+        ``data``; row-major, so a row's cells are side by side in memory.
+    """
+    n = len(columns[0]) if columns else 0
+    datas: list[npt.NDArray[np.uint8]] = []
+    offsets = np.empty((n + 1, len(columns)), dtype=np.int64)
+    base = 0
+    for j, arr in enumerate(columns):
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        bufs = arr.buffers()
+        offs = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+        raw = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
+        raw = raw[offs[0] : offs[-1]]
+        offsets[:, j] = offs - offs[0] + base
+        base += len(raw)
+        datas.append(raw)
+    return (np.concatenate(datas) if datas else np.empty(0, np.uint8)), offsets
+
+
 def sheet_rows(table: pd.DataFrame, first_row: int = 2) -> tuple[list[memoryview], int]:
     """Return the ``<row>`` elements of a table's data rows, as xlsxwriter writes them.
 
@@ -107,29 +140,17 @@ def sheet_rows(table: pd.DataFrame, first_row: int = 2) -> tuple[list[memoryview
     n, n_cols = table.shape
     if n == 0 or n_cols == 0:
         return [], 0
-    datas, offsets = [], np.empty((n_cols, n + 1), dtype=np.int64)
-    present = np.empty((n_cols, n), dtype=bool)
-    is_number = np.empty(n_cols, dtype=bool)
-    base = 0
-    for j, col in enumerate(table.columns):
-        arr, present[j], is_number[j] = _cell_text(table[col])
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        bufs = arr.buffers()
-        offs = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
-        data = (
-            np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
-        )
-        data = data[offs[0] : offs[-1]]
-        offsets[j] = offs - offs[0] + base
-        base += len(data)
-        datas.append(data)
+    cells = [_cell_text(table[col]) for col in table.columns]
+    data, offsets = pack_texts([c[0] for c in cells])
+    present = np.stack([c[1] for c in cells], axis=1)  # row-major: a row's cells side by side
+    is_number = np.array([c[2] for c in cells], dtype=bool)
     letters = [_letters(j).encode() for j in range(n_cols)]
     letter_offsets = np.zeros(n_cols + 1, dtype=np.int64)
     letter_offsets[1:] = np.cumsum([len(x) for x in letters])
     out, ends = render_rows(
-        np.concatenate(datas) if datas else np.empty(0, np.uint8),
-        np.ascontiguousarray(offsets.T),  # a row's cells side by side in memory
-        np.ascontiguousarray(present.T),
+        data,
+        offsets,
+        present,
         is_number,
         np.frombuffer(b"".join(letters), dtype=np.uint8),
         letter_offsets,

@@ -257,27 +257,18 @@ def _csv_bytes(frame: pd.DataFrame, float_format: str | None) -> bytes | None:
         return head.getvalue().encode("utf-8")
     from ._csv_kernel import render_csv
 
-    datas, offsets = [], np.empty((n_cols, n + 1), dtype=np.int64)
-    present = np.empty((n_cols, n), dtype=bool)
-    neutralise = np.empty(n_cols, dtype=bool)
-    base = 0
-    for j, col in enumerate(frame.columns):
+    texts = []
+    for col in frame.columns:
         got = _csv_text(frame[col], float_format)
         if got is None:
             return None
-        arr, present[j], neutralise[j] = got
-        bufs = arr.buffers()
-        offs = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
-        raw = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
-        raw = raw[offs[0] : offs[-1]]
-        offsets[j] = offs - offs[0] + base
-        base += len(raw)
-        datas.append(raw)
+        texts.append(got)
+    data, offsets = _xlsx.pack_texts([t[0] for t in texts])
     body = render_csv(
-        np.concatenate(datas),
-        np.ascontiguousarray(offsets.T),
-        np.ascontiguousarray(present.T),
-        neutralise,
+        data,
+        offsets,
+        np.stack([t[1] for t in texts], axis=1),  # row-major, like the offsets
+        np.array([t[2] for t in texts], dtype=bool),
     )
     return head.getvalue().encode("utf-8") + body.tobytes()
 
