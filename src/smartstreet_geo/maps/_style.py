@@ -180,6 +180,7 @@ def icon_uri(style: Style, *, size: int = 22) -> str:
     svg = icon_svg(style, size=size).encode("utf-8")
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
+
 #: Outage-plan layers (a campaign with ``[outage] plan = "backfeed"``): isolated
 #: nodes and cables (vermillion-red), de-energised parts (orange), the
 #: normally-open points the plan closes (a large, thick bluish-green ring, unlike
