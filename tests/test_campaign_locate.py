@@ -100,3 +100,11 @@ def test_without_locate_they_stay_rejected_for_missing_coordinates(defects):
     recon = plain.reconciliation.set_index("source_row")
     assert (recon.loc[defects["source_row"].astype(int), "status"] == "rejected").all()
     assert plain.manifest["counts"]["location_sources"] == {"supplied": len(plain.customers)}
+
+
+def test_an_ambiguous_address_goes_to_review_with_its_candidates():
+    cfg = dataclasses.replace(load_config(demo.path("campaign")), internal_details=True)
+    review = run_campaign(cfg).manual_review
+    ambiguous = review[review["detail"].str.contains("address_ambiguous", na=False)]
+    assert len(ambiguous) > 0
+    assert ambiguous["detail"].str.contains(r"candidates: UPRN \d+ \(\d+\)").all()

@@ -55,6 +55,7 @@ class LocateSettings:
             raise ParameterError(
                 f"locate: unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(known))}."
             )
+
         def path(key: str) -> Path | None:
             v = value.get(key)
             return Path(v) if v else None
@@ -147,7 +148,7 @@ def locate_rejected(
     frame.index = pd.Index(rows)
     for col in ("easting", "northing", "longitude", "latitude", "geometry"):
         frame = frame.drop(columns=col, errors="ignore")
-    found = locate_customers(
+    res = locate_customers(
         frame.astype(object).where(frame.notna(), None),
         gazetteer=read_uprn_gazetteer(settings.uprn_gazetteer) if settings.uprn_gazetteer else None,
         addresses=read_address_gazetteer(
@@ -158,7 +159,8 @@ def locate_rejected(
         postcodes=read_codepoint(settings.codepoint) if settings.codepoint else None,
         accept_score=settings.accept_score,
         min_gap=settings.min_gap,
-    ).data
+    )
+    found = res.data
     placed = found.geometry.notna().to_numpy() & ~found.geometry.is_empty.to_numpy()
     where = found[placed]
     again = frame.loc[where.index].copy()
@@ -202,13 +204,28 @@ def locate_rejected(
     )
     checks = info[info["location_review"].fillna(False).astype(bool).to_numpy()]
     checks = checks[checks.index.isin(list(moved))]
+    # the candidates a person chooses among (UPRNs and scores: no personal data)
+    cands = res.candidates
+    listed: dict[str, str] = {}
+    if len(cands):
+        for cid, g in cands.sort_values(["customer_id", "rank"]).groupby("customer_id", sort=False):
+            listed[str(cid)] = ", ".join(
+                f"UPRN {u} ({sc:.0f})" for u, sc in zip(g["uprn"], g["score"], strict=True)
+            )
+    raw_ids = frame[CUSTOMER_ID].astype(str) if CUSTOMER_ID in frame else pd.Series(dtype=str)
     review = pd.DataFrame(
         {
             CUSTOMER_ID: new.set_index("source_row").loc[checks.index, CUSTOMER_ID].to_numpy(),
             "issue": "location_check",
             "detail": [
                 f"placed by {s.replace('_', ' ')} ({r}): check the location"
-                for s, r in zip(checks["location_source"], checks["location_reason"], strict=True)
+                + (f"; candidates: {listed[c]}" if c in listed else "")
+                for s, r, c in zip(
+                    checks["location_source"],
+                    checks["location_reason"],
+                    raw_ids.reindex(checks.index).fillna("").to_numpy(),
+                    strict=True,
+                )
             ],
         }
     )
