@@ -220,6 +220,22 @@ def test_internal_map_says_who_and_when(result, internal_html):
     assert leaked(internal_html, _interrupted_ids(result)) == []  # ids never, even internal
 
 
+def test_aggregated_map_groups_the_interrupted_customers_too(result):
+    island = data_island(render(maps.campaign_map(result, tiles="none", aggregate_m=100)))
+    spec = {layer["spec"]["key"]: layer for layer in island["layers"]}["plan_interrupted"]["spec"]
+    assert not {"labels", "reasons"} & set(spec) and spec["cell"] == "100"
+    cust = result.customers
+    where = cust[cust["customer_id"].astype(str).isin(_interrupted_ids(result))]
+    where = where.drop_duplicates("customer_id")
+    cells = pd.Series(
+        list(zip(where.geometry.x // 100, where.geometry.y // 100, strict=True))
+    ).value_counts()
+    assert sorted(spec["n"]) == sorted(cells[cells >= 5].tolist())
+    hidden = int(cells[cells < 5].sum())
+    assert any(f"{hidden:,} customers still interrupted in groups" in n
+               for n in island["legend"]["notes"]) == (hidden > 0)  # fmt: skip
+
+
 # --------------------------------------------------------------------------- no plan
 def test_without_a_plan_the_map_is_byte_for_byte_the_same(result):
     plain = dataclasses.replace(result, outage_plans=None)

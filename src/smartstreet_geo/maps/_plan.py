@@ -531,9 +531,32 @@ def _interrupted(
             ],
             dtype=object,
         )
-    page.extent(qlon[ok], qlat[ok])
+    count = int(ok.sum())
+    if opts.aggregate_m is not None:
+        # grouped like the contact layers: squares of aggregate_m, small groups left out
+        cell = float(opts.aggregate_m)
+        cx = np.floor(x[ok] / cell).astype(np.int64)
+        cy = np.floor(y[ok] / cell).astype(np.int64)
+        groups = pd.DataFrame({"cx": cx, "cy": cy}).groupby(["cx", "cy"], sort=True).size()
+        size = groups.to_numpy()
+        keep = size >= opts.min_group
+        gx = (groups.index.get_level_values("cx").to_numpy()[keep] + 0.5) * cell
+        gy = (groups.index.get_level_values("cy").to_numpy()[keep] + 0.5) * cell
+        glon, glat, gok = quantise(gx, gy)
+        spec["_q"] = (glon[gok], glat[gok])
+        spec["_n"] = size[keep][gok]
+        spec["cell"] = f"{opts.aggregate_m:g}"
+        spec.pop("_labels", None)  # a square is no one's address
+        spec.pop("_reasons", None)
+        count = int(spec["_n"].sum())
+        if (hidden := int(size[~keep].sum())) > 0:
+            notes.append(
+                f"{hidden:,} customers still interrupted in groups of fewer than "
+                f"{opts.min_group} not shown."
+            )
+    page.extent(*spec["_q"])
     row: dict[str, Any] = {"color": PLAN_INTERRUPTED.color, "label": PLAN_INTERRUPTED.label}
-    row["count"] = int(ok.sum())
+    row["count"] = count
     row["key"] = PLAN_INTERRUPTED.key
     page.layers.append(("points", spec, row, False))
     rows.append(row)
