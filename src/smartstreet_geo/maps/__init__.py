@@ -11,13 +11,16 @@ its legend is the layer control; it has search (postcodes, equipment ids,
 circuits), bookmarks (areas, substations), full screen and a measuring tool.
 
 Modules: ``_api`` (the public builders and :func:`save_map`), one per kind of
-layer (``_customers``, ``_equipment``, ``_network``), ``_areas`` (area
+layer (``_customers``, ``_equipment``, ``_network``, ``_plan`` for an outage
+plan's layers), ``_areas`` (area
 summaries), ``_page`` (what they share and the page assembly), ``_options``
 (tile settings), ``_encode``, ``_escape``, ``_style``, ``_elements``,
 ``_assets``.
 
 - :func:`campaign_map` -- a campaign result: equipment, radii, circuits in
-  scope, customers by contact type.
+  scope, customers by contact type; with ``[outage] plan = "backfeed"`` also
+  the plan (isolated nodes and cables, de-energised parts, the normally-open
+  points to close, the customers still interrupted), off when the map opens.
 - :func:`equipment_map`, :func:`circuits_map`, :func:`customers_map`,
   :func:`inputs_map` -- raw inputs from the readers.
 - :func:`save_map` -- write the HTML atomically, refusing anything that would

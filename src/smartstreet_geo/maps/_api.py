@@ -206,8 +206,9 @@ def campaign_map(
         cables, one item per part and day), the normally-open points the plan
         closes (a large green ring, at every zoom; a plain normally-open point
         is a small black ring from street zoom) and the customers still
-        interrupted (one dot per customer; on an internal map the popup adds
-        the address, the day(s) and whether PSR). Each row counts its
+        interrupted (one dot per customer, positions only; grouped into
+        squares with ``aggregate_m``; on an internal map the popup adds the
+        address, the day(s) and whether PSR). Each row counts its
         features; hover a line or ring for the day, the part and the donor.
         Controls: the legend, which is the
         layer control (check boxes; folds, folded on small screens); search
