@@ -485,9 +485,8 @@ def run_campaign(
             "plan": "backfeed",
             "customers_kept_on_supply": int(plans.backfed[CUSTOMER_ID].nunique()),
             "psr_kept_on_supply": int(plans.table["psr_restored"].sum()),
-            "points_to_close": int(
-                plans.table["points_to_close"].fillna("").astype(str).str.len().gt(0).sum()
-            ),
+            "outage_days": len(plans.plans),
+            "closings": int(sum(len(p.closings) for p in plans.plans.values())),
         }
     manifest["register"] = {
         "file": updated.path.name if cfg.register is not None else None,
