@@ -10,11 +10,12 @@ the campaign file) are tiled k times into a temporary folder: every id gets a ``
 (customer, premise, equipment, circuit, substation, edge and node ids, and the first address
 line, so premises without a premise id stay distinct), and tile t is shifted by a whole number
 of 10 km steps on a 6-wide grid, so tiles never interact and every answer is exactly k times
-the demo's. The shift moves customers away from their postcode districts, so the benchmark
-widens the reader's postcode-district margin (``smartstreet_geo.locate.DISTRICT_MARGIN_M``);
-the check still runs, at full cost, on every row. The campaign runs without its ``[locate]``
-section (its extracts would place the tiles' customers without coordinates at the demo's own
-addresses): those 680 rows per tile stay rejected.
+the demo's (points the reader rejects, such as (0, 0), are not moved, so they stay rejected).
+The shift moves customers away from their postcode districts, so the benchmark widens the
+reader's postcode-district margin (``smartstreet_geo.locate.DISTRICT_MARGIN_M``); the check
+still runs, at full cost, on every row. The campaign runs without its ``[locate]`` section (its
+extracts would place the tiles' customers without coordinates at the demo's own addresses):
+those 680 rows per tile stay rejected.
 
 Measured, each in a fresh child process so peaks do not mix:
 
@@ -61,7 +62,7 @@ def make_inputs(k: int, folder: Path) -> Path:
     import shapely
 
     from smartstreet_geo import demo
-    from smartstreet_geo.crs import lonlat_to_bng
+    from smartstreet_geo.crs import classify_bng, lonlat_to_bng
 
     folder.mkdir(parents=True, exist_ok=True)
     cust = pd.read_parquet(demo.path("customers"))
@@ -79,6 +80,9 @@ def make_inputs(k: int, folder: Path) -> Path:
     def offset(t: int) -> tuple[float, float]:
         return (t % COLS) * STEP_KM, -(t // COLS) * STEP_KM
 
+    def plausible(x: pd.Series, y: pd.Series) -> np.ndarray:
+        return pd.isna(classify_bng(x.to_numpy(float), y.to_numpy(float)))
+
     def tiled(frame: pd.DataFrame, ids: list[str], xy: str | None) -> pd.DataFrame:
         parts = []
         for t in range(k):
@@ -88,8 +92,11 @@ def make_inputs(k: int, folder: Path) -> Path:
                     part[c] = _suffix(part[c], t)
             dx, dy = offset(t)
             if xy == "columns":
-                part["easting"] = part["easting"] + dx
-                part["northing"] = part["northing"] + dy
+                # only plausible points move: a defect such as (0, 0) shifted by a tile's
+                # offset would become a valid location and change the answers
+                ok = plausible(part["easting"], part["northing"])
+                part["easting"] = part["easting"].where(~ok, part["easting"] + dx)
+                part["northing"] = part["northing"].where(~ok, part["northing"] + dy)
             elif xy == "geometry":
                 part = part.set_geometry(
                     shapely.transform(np.asarray(part.geometry.array), lambda a, d=(dx, dy): a + d),
@@ -112,11 +119,14 @@ def make_inputs(k: int, folder: Path) -> Path:
         "columns",
     ).to_parquet(folder / "customers.parquet", index=False)
     eq_t = tiled(eq, ["equipment_id", "circuit_id", "substation_id"], None)
+    eq_ok = plausible(eq["easting"], eq["northing"])
     for t in range(k):  # (string columns: shift by hand)
         rows = slice(t * len(eq), (t + 1) * len(eq))
         dx, dy = offset(t)
-        eq_t.loc[eq_t.index[rows], "easting"] = eq["easting"].to_numpy() + dx
-        eq_t.loc[eq_t.index[rows], "northing"] = eq["northing"].to_numpy() + dy
+        eq_t.loc[eq_t.index[rows], "easting"] = np.where(eq_ok, eq["easting"] + dx, eq["easting"])
+        eq_t.loc[eq_t.index[rows], "northing"] = np.where(
+            eq_ok, eq["northing"] + dy, eq["northing"]
+        )
     eq_t.to_csv(folder / "equipment.csv", index=False)
     tiled(edges, node_ids, "geometry").to_parquet(folder / "network_edges.parquet", index=False)
     tiled(subs, node_ids, "geometry").to_parquet(folder / "substations.parquet", index=False)
