@@ -92,11 +92,22 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+#: Imported only inside the function of an optional feature, never at import time:
+#: pandapower for ``network.power_flow_check`` (it pins pandas~=2.3, so it cannot be an extra
+#: of a pandas-3 package; the user installs it beside, as the tests do in build/oracle).
+OPTIONAL_UNDECLARED = {"pandapower"}
+#: Extras that are optional runtime features (the rest are for tests and benchmarks).
+FEATURE_EXTRAS = ("dask", "postgis")
+
+
 def test_every_imported_package_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = list(project["dependencies"])
+    for extra in FEATURE_EXTRAS:
+        requirements += project["optional-dependencies"][extra]
     declared = {
-        _canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in project["dependencies"]
-    }
+        _canonical(re.split(r"[\s<>=!~;\[]", d, maxsplit=1)[0]) for d in requirements
+    } | OPTIONAL_UNDECLARED
     dists = importlib.metadata.packages_distributions()
     missing = {
         mod: dists.get(mod, [mod])
