@@ -762,10 +762,6 @@ def test_campaign_without_a_network_plans_nothing():
     assert res.table.loc[0, "customers_off"] == 2 and res.table.loc[0, "customers_interrupted"] == 2
 
 
-#: The demo's outage figures (README): customers (PSR customers) interrupted without and with
-#: the plans, counted once each; and (customer, equipment) pairs of PSR customers (calls).
-
-
 @pytest.fixture(scope="module")
 def demo_campaign():
     from smartstreet_geo import demo, read_customers, read_equipment, read_network
@@ -784,7 +780,7 @@ def demo_campaign():
 
 
 def test_demo_campaign_plans(demo_campaign):
-    """The demo: the outage calls a plan avoids (the README's figures), checked two ways."""
+    """The demo: the outage calls a plan avoids, checked against plan_outage day by day."""
     customers, placed, outage, impact, res, _w = demo_campaign
     psr = set(customers.loc[customers["psr"], "customer_id"])
     before = set(impact.affected["customer_id"])
