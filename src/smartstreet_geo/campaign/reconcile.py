@@ -164,13 +164,15 @@ class _Ids:
     """The valid customers' ids, and where other tables' customer ids are among them.
 
     Valid ids are unique (the reader sets duplicates aside), so one hash lookup per
-    table row replaces ``isin`` and group-by joins on the customer axis.
+    table row replaces ``isin`` and group-by joins on the customer axis; each table's
+    positions are looked up once and reused.
     """
 
     def __init__(self, ids: pd.Series) -> None:
         self.ids = ids
         self.index = pd.Index(ids.to_numpy(dtype=object))
-        self.unique = bool(self.index.is_unique)
+        if not self.index.is_unique:  # pragma: no cover - the reader guarantees it
+            raise ValueError("reconcile: valid customer ids must be unique")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -179,28 +181,35 @@ class _Ids:
         """Return the position of each key among the ids (-1: not a valid customer)."""
         return np.asarray(self.index.get_indexer(keys.to_numpy(dtype=object)), dtype=np.intp)
 
-    def has(self, keys: pd.Series) -> npt.NDArray[np.bool_]:
-        """Return, per valid customer, whether its id is among ``keys``."""
-        if not self.unique:  # pragma: no cover - the reader guarantees unique ids
-            return np.asarray(self.ids.isin(keys).to_numpy(), dtype=bool)
+    def has(self, pos: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+        """Return, per valid customer, whether it is among ``pos`` (from :meth:`positions`)."""
         out = np.zeros(len(self), dtype=bool)
-        pos = self.positions(keys)
         out[pos[pos >= 0]] = True
         return out
 
-    def joined(self, frame: pd.DataFrame, column: str, sep: str, *, sort: bool) -> pd.Series:
+    def joined(
+        self,
+        frame: pd.DataFrame,
+        column: str,
+        sep: str,
+        *,
+        sort: bool,
+        pos: npt.NDArray[np.intp] | None = None,
+    ) -> pd.Series:
         """Return, per valid customer, the distinct values of ``column`` joined by ``sep``.
 
         Aligned with the ids; missing (NaN) where a customer has none. Values keep their
         order in ``frame`` (``sort=False``) or are sorted. Only customers with several
         values are joined in Python (a string join per group has no vectorised form that
-        holds every Python str); the rest are a vectorised take.
+        holds every Python str); the rest are a vectorised take. ``pos``: the positions
+        of ``frame``'s customer ids, when already known.
         """
-        if not self.unique:  # pragma: no cover - the reader guarantees unique ids
-            return _lookup(self.ids, _joined_by_group(frame, column, sep, sort=sort))
-        f = frame[[CUSTOMER_ID, column]].dropna().drop_duplicates()
+        if pos is None:
+            pos = self.positions(frame[CUSTOMER_ID])
+        f = frame[[CUSTOMER_ID, column]].assign(_pos=pos)
+        f = f.dropna(subset=[CUSTOMER_ID, column]).drop_duplicates(subset=[CUSTOMER_ID, column])
         f = f[(_as_text(f[column]) != "").to_numpy()]
-        pos = self.positions(f[CUSTOMER_ID])
+        pos = f["_pos"].to_numpy(dtype=np.intp)
         keep = pos >= 0
         pos, vals = pos[keep], f[column].to_numpy(dtype=object)[keep]
         if sort:
@@ -218,16 +227,6 @@ class _Ids:
             for start, count in zip(starts[~one].tolist(), counts[~one].tolist(), strict=True):
                 out[pos[start]] = sep.join(vals[start : start + count])
         return pd.Series(out, index=self.ids.index, dtype=object)
-
-
-def _joined_by_group(frame: pd.DataFrame, column: str, sep: str, *, sort: bool) -> pd.Series:
-    """Return, per customer id, the distinct values of ``column`` joined by ``sep``."""
-    f = frame[[CUSTOMER_ID, column]].dropna().drop_duplicates()
-    f = f[_as_text(f[column]) != ""]
-    if sort:
-        f = f.sort_values([CUSTOMER_ID, column], kind="stable")
-    groups = f.groupby(CUSTOMER_ID, sort=False)[column].agg(list)
-    return pd.Series([sep.join(v) for v in groups], index=groups.index, dtype=object)
 
 
 def manual_review_table(
@@ -311,10 +310,12 @@ class Reconciled:
         )
 
 
-def _category(camps: pd.DataFrame, status: pd.Series, ids: _Ids) -> np.ndarray:
+def _category(
+    camps: pd.DataFrame, pos: npt.NDArray[np.intp], status: pd.Series, ids: _Ids
+) -> np.ndarray:
     """Return the map category of each customer: its status, else its most urgent contact."""
-    c = camps.assign(cat=camps["campaign"].map(_CATEGORY_OF_CAMPAIGN).fillna("installation_letter"))
-    has = {cat: ids.has(c.loc[c["cat"] == cat, CUSTOMER_ID]) for cat in _CATEGORY_ORDER}
+    cat = camps["campaign"].map(_CATEGORY_OF_CAMPAIGN).fillna("installation_letter").to_numpy()
+    has = {c: ids.has(pos[cat == c]) for c in _CATEGORY_ORDER}
     s = status.to_numpy()
     return np.select(
         [s == "manual_review", s == "not_contacted", *(has[k] for k in _CATEGORY_ORDER)],
@@ -323,7 +324,12 @@ def _category(camps: pd.DataFrame, status: pd.Series, ids: _Ids) -> np.ndarray:
     )
 
 
-def _status(ids: _Ids, direct: pd.Series, any_contact: pd.Series, review: pd.Series) -> Any:
+def _status(
+    ids: _Ids,
+    direct: npt.NDArray[np.intp],
+    any_contact: npt.NDArray[np.intp],
+    review: npt.NDArray[np.intp],
+) -> Any:
     d, a, r = (ids.has(x) for x in (direct, any_contact, review))
     return pd.Series(
         np.select([r & ~d, a], ["manual_review", "contacted"], "not_contacted"),
@@ -398,17 +404,23 @@ def reconcile(
     ).drop_duplicates()
 
     # ---------------------------------------------------------------- statuses
-    status = _status(valid, contacts[CUSTOMER_ID], camps[CUSTOMER_ID], valid_review[CUSTOMER_ID])
-    shared_camps = camps[~camps["campaign"].isin(PSR_CAMPAIGNS)]
-    shared_direct = contacts.loc[~contacts["campaign"].isin(PSR_CAMPAIGNS), CUSTOMER_ID]
+    at_contacts = valid.positions(contacts[CUSTOMER_ID])
+    at_camps = valid.positions(camps[CUSTOMER_ID])
+    at_review = valid.positions(valid_review[CUSTOMER_ID])
+    status = _status(valid, at_contacts, at_camps, at_review)
+    psr_camp = camps["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
+    shared_camps = camps[~psr_camp]
+    psr_contact = contacts["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
     shared_status = _status(
-        valid, shared_direct, shared_camps[CUSTOMER_ID], valid_review.loc[~psr_issue, CUSTOMER_ID]
+        valid, at_contacts[~psr_contact], at_camps[~psr_camp], at_review[~psr_issue.to_numpy()]
     )
     categories = pd.DataFrame(
         {
             CUSTOMER_ID: ids.to_numpy(),
-            "map_category": _category(camps, status, valid),
-            "map_category_shared": _category(shared_camps, shared_status, valid),
+            "map_category": _category(camps, at_camps, status, valid),
+            "map_category_shared": _category(
+                shared_camps, at_camps[~psr_camp], shared_status, valid
+            ),
         }
     )
 
@@ -445,11 +457,11 @@ def reconcile(
                 strict=True,
             )
         )
-    campaigns = valid.joined(camp_names, "campaign", ";", sort=True).fillna("")
-    said = valid.joined(direct, "reason", " | ", sort=False)
+    campaigns = valid.joined(camp_names, "campaign", ";", sort=True, pos=at_camps).fillna("")
+    said = valid.joined(direct, "reason", " | ", sort=False, pos=at_contacts)
     via_text = valid.joined(via, "campaign", ";", sort=True)
     via_text = "covered by the letter to the same premise (" + via_text + ")"
-    details = valid.joined(review, "detail", " | ", sort=False)
+    details = valid.joined(review, "detail", " | ", sort=False, pos=at_review)
     also = "also for manual review: " + details
     contacted_reason = _then(_then(said, via_text), also)
     if notes is not None and len(notes):
