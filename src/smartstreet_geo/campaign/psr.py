@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputFileError
@@ -300,22 +301,33 @@ def assess_needs_many(codes: pd.Series, table: NeedsTable | None, *, on: date) -
     >>> a["accessible_format"].tolist(), a["needs_review"].tolist()
     (['large_print', '', ''], [None, None, 'unknown PSR needs code(s) 99'])
     """
+    # each distinct entry assessed once, then taken per row (vectorised: millions of rows,
+    # a few thousand distinct entries)
+    text = codes.astype(object).where(codes.notna(), "").to_numpy(dtype=object)
+    which, distinct = pd.factorize(text, use_na_sentinel=False)
     if table is None:
-        return _needs_without_table(codes)
-    keys = [c if isinstance(c, str) else "" for c in codes]
-    cache = {k: assess_needs(k, table, on=on) for k in dict.fromkeys(keys)}
-    rows = [cache[k] for k in keys]
+        per = _needs_without_table(pd.Series(distinct, dtype=object))
+        return pd.DataFrame(
+            {c: per[c].to_numpy(dtype=object)[which] for c in per.columns}, index=codes.index
+        ).astype({"call_nominee_first": bool})
+    done = [assess_needs(k if isinstance(k, str) else "", table, on=on) for k in distinct]
+
+    def take(values: list[Any]) -> npt.NDArray[Any]:
+        return np.asarray([*values, None], dtype=object)[:-1][which]
+
     return pd.DataFrame(
         {
             # object: pandas would make None NaN in a string column
-            "needs": pd.Series([a.summary or None for a in rows], dtype=object, index=codes.index),
-            "medically_dependent": [a.medically_dependent for a in rows],
-            "call_nominee_first": [a.call_nominee_first for a in rows],
-            "accessible_format": [";".join(a.accessible_format) for a in rows],
+            "needs": pd.Series(
+                take([a.summary or None for a in done]), index=codes.index, dtype=object
+            ),
+            "medically_dependent": take([a.medically_dependent for a in done]).tolist(),
+            "call_nominee_first": take([a.call_nominee_first for a in done]).tolist(),
+            "accessible_format": take([";".join(a.accessible_format) for a in done]).tolist(),
             "needs_review": pd.Series(
-                [a.review_reason() if a.needs_review else None for a in rows],
-                dtype=object,
+                take([a.review_reason() if a.needs_review else None for a in done]),
                 index=codes.index,
+                dtype=object,
             ),
         },
         index=codes.index,
