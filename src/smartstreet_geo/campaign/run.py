@@ -80,14 +80,19 @@ def premise_keys(customers: pd.DataFrame) -> pd.Series:
     >>> premise_keys(df).tolist()
     ['uprn:100', 'addr:2 OAK ST|WN5 9XP', 'addr:2 OAK ST|WN5 9XP']
     """
-    parts = [customers[c].fillna("").astype(str) for c in ADDRESS_LINES if c in customers]
-    address = parts[0]
-    for part in parts[1:]:
-        address = address + " " + part
-    address = address.str.upper().str.replace(r"\s+", " ", regex=True).str.strip()
-    by_address = "addr:" + address + "|" + customers[POSTCODE].fillna("").astype(str)
     pid = customers[PREMISE_ID]
-    return ("uprn:" + pid.astype(str)).where(pid.notna(), by_address).astype(str)
+    keys = ("uprn:" + pid.astype(str)).where(pid.notna(), "").astype(str)
+    blank = pid.isna().to_numpy()
+    if blank.any():  # the address only where there is no premise id (a few percent of rows)
+        rows = customers[blank]
+        parts = [rows[c].fillna("").astype(str) for c in ADDRESS_LINES if c in rows]
+        address = parts[0]
+        for part in parts[1:]:
+            address = address + " " + part
+        address = address.str.upper().str.replace(r"\s+", " ", regex=True).str.strip()
+        by_address = "addr:" + address + "|" + rows[POSTCODE].fillna("").astype(str)
+        keys[blank] = by_address.astype(str).to_numpy()
+    return keys
 
 
 def _scope(cfg: CampaignConfig, warnings: list[str]) -> set[str]:
