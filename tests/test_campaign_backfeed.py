@@ -63,9 +63,10 @@ def test_outage_plan_csv_is_written_and_listed(runs, tmp_path):
     assert "customer_id" not in table.columns  # no customer ids in the plan
     manifest = pd.read_json(paths["manifest.json"], typ="series")
     assert "outage_plan.csv" in {o["file"] for o in manifest["outputs"]}
-    assert planned.manifest["outage_plan"]["customers_kept_on_supply"] == planned.backfed[
-        "customer_id"
-    ].nunique()
+    assert (
+        planned.manifest["outage_plan"]["customers_kept_on_supply"]
+        == planned.backfed["customer_id"].nunique()
+    )
 
 
 def test_without_a_plan_nothing_changes(runs, tmp_path):

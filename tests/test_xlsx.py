@@ -187,7 +187,7 @@ def test_sheet_xml_is_byte_for_byte_what_xlsxwriter_writes(tmp_path, seed):
             "obj": pd.Series(
                 [None if k % 5 == 0 else texts[k % len(texts)] for k in range(n)], dtype=object
             ),
-            "num": [float(x) if x % 7 else float("nan") for x in rng.integers(-10**6, 10**6, n)],
+            "num": [float(x) if x % 7 else float("nan") for x in rng.integers(-(10**6), 10**6, n)],
             "tiny": rng.normal(size=n) * 1e-9,
             "flag": rng.integers(2, size=n).astype(bool),
             "empty": pd.Series([None] * n, dtype="str"),
