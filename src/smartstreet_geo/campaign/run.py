@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import ConfigError
@@ -730,16 +731,26 @@ def _one_letter_per_premise(
     house sorts mail); calls follow in the order given (a call handler's
     working order, :func:`~smartstreet_geo.campaign.calls.order_calls`).
     """
-    lt = letters.sort_values(
-        ["campaign", "premise_key", "distance_m", CUSTOMER_ID], kind="stable", na_position="last"
-    )
-    first = ~lt.duplicated(["campaign", "premise_key"], keep="first")
-    kept = lt[first].copy()
-    covered = lt[~first][["campaign", CUSTOMER_ID, "premise_key"]]
+
+    # Sorts as integer codes (np.lexsort is stable; missing values last, as in sort_values)
+    # and one take per output, instead of sorting and copying the wide frame twice.
+    def rank(column: str) -> npt.NDArray[np.int64]:
+        codes, uniques = pd.factorize(letters[column], sort=True)
+        return np.where(codes < 0, len(uniques), codes).astype(np.int64)
+
+    camp, prem = rank("campaign"), rank("premise_key")
+    dist = letters["distance_m"].to_numpy(dtype=float, na_value=np.nan)
+    first_sort = np.lexsort((rank(CUSTOMER_ID), dist, prem, camp))
+    c, p = camp[first_sort], prem[first_sort]
+    first = np.ones(len(c), dtype=bool)  # the first letter of each (campaign, premise)
+    first[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
+    kept_rows, covered_rows = first_sort[first], first_sort[~first]
     order = {name: i for i, name in enumerate(CAMPAIGNS)}
-    kept["_o"] = kept["campaign"].map(order)
-    kept = kept.sort_values(["_o", "postcode", "premise_key", CUSTOMER_ID], kind="stable").drop(
-        columns=["_o"]
+    o = letters["campaign"].map(order).to_numpy(dtype=float, na_value=np.inf)
+    second = np.lexsort(
+        (rank(CUSTOMER_ID)[kept_rows], prem[kept_rows], rank("postcode")[kept_rows], o[kept_rows])
     )
+    kept = letters.take(kept_rows[second])
+    covered = letters.take(covered_rows)[["campaign", CUSTOMER_ID, "premise_key"]]
     out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
     return out, covered.reset_index(drop=True)
