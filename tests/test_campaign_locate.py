@@ -108,3 +108,18 @@ def test_an_ambiguous_address_goes_to_review_with_its_candidates():
     ambiguous = review[review["detail"].str.contains("address_ambiguous", na=False)]
     assert len(ambiguous) > 0
     assert ambiguous["detail"].str.contains(r"candidates: UPRN \d+ \(\d+\)").all()
+
+
+def test_a_follow_up_wave_says_what_was_already_sent_to_customers_held_for_review(tmp_path):
+    """Wave 2: nothing is sent again; a customer still to check says its letter went in wave 1."""
+    base = load_config(demo.path("campaign"))
+    cfg = dataclasses.replace(base, register=tmp_path / "register.parquet")
+    first = run_campaign(cfg, new_register=True)
+    first.save_register()
+    second = run_campaign(cfg)
+    assert second.contacts.empty  # same inputs, same register: nothing twice
+    sent = set(first.contacts["customer_id"])
+    held = second.reconciliation[second.reconciliation["status"] == "manual_review"]
+    held = held[held["customer_id"].isin(sent)]
+    assert len(held) > 0
+    assert held["reason"].str.contains("already sent", regex=False).all()

@@ -466,11 +466,15 @@ def reconcile(
     contacted_reason = _then(_then(said, via_text), also)
     if notes is not None and len(notes):
         contacted_reason = _then(contacted_reason, _lookup(ids, notes.astype(object)))
-    nothing = _lookup(ids, pd.Series(not_reasons, dtype=object)).fillna(_NOTHING)
+    said_not = _lookup(ids, pd.Series(not_reasons, dtype=object))
+    nothing = said_not.fillna(_NOTHING)
+    # a customer held for review whose letter was also suppressed (sent in an earlier wave,
+    # opted out) says both, so a follow-up wave does not hide what was already sent
+    held = _then(details, said_not)
     s = status.to_numpy()
     reason = np.select(
         [s == "manual_review", s == "contacted"],
-        [details.to_numpy(dtype=object), contacted_reason.to_numpy(dtype=object)],
+        [held.to_numpy(dtype=object), contacted_reason.to_numpy(dtype=object)],
         nothing.to_numpy(dtype=object),
     )
     valid_rows = pd.DataFrame(
