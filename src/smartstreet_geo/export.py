@@ -1548,46 +1548,26 @@ def write_campaign(
             "lambda p: smartstreet_geo.maps.save_map(smartstreet_geo.maps.campaign_map(result), p)."
         )
     extra = dict(extra_outputs or {})
+    geo_names: tuple[str, ...] = ()
     if geo is not None:
-        from . import geo_outputs  # checks the format before any work
+        from .geo_outputs import geo_output_names
 
-        geo_names = geo_outputs.geo_output_names(geo)  # type: ignore[arg-type]
-
-        def layers(path: Path, geo: str = geo) -> None:
-            written = geo_outputs.write_campaign_layers(
-                result,
-                _StageOf(path.parent),  # type: ignore[arg-type]
-                geo=geo,  # type: ignore[arg-type]
-                pseudonym_key=pseudonym_key,
-            )
-            if path.name not in written:  # pragma: no cover - names agree with geo_output_names
-                raise OutputError(f"the layers were written as {written}, not {path.name}")
-
-        extra[geo_names[0]] = layers
+        geo_names = geo_output_names(geo)  # type: ignore[arg-type]  # checked before any work
     if isinstance(out_dir, StagedFolder):
-        _stage_campaign(result, out_dir, pseudonym_key=pseudonym_key, extra=extra, step=step)
+        layers = _stage_campaign(
+            result, out_dir, pseudonym_key=pseudonym_key, extra=extra, step=step, geo=geo
+        )
         _commit_with_register(result, out_dir)
-        optional = {"map.html", "layers.gpkg"} | (
+        optional = {"map.html"} | (
             set() if getattr(result, "outage_plan", None) is not None else {"outage_plan.csv"}
         )
-        names = sorted({*(n for n in CAMPAIGN_OUTPUTS if n not in optional), *extra})
-        return {n: out_dir.target / n for n in names}
-    with staged_output(out_dir, force=force, names={*CAMPAIGN_OUTPUTS, *extra}) as stage:
-        _stage_campaign(result, stage, pseudonym_key=pseudonym_key, extra=extra, step=step)
+        done = {*(n for n in CAMPAIGN_OUTPUTS if n not in optional), *extra, *layers}
+        return {n: out_dir.target / n for n in sorted(done)}
+    expected = {*CAMPAIGN_OUTPUTS, *extra, *geo_names}
+    with staged_output(out_dir, force=force, names=expected) as stage:
+        _stage_campaign(result, stage, pseudonym_key=pseudonym_key, extra=extra, step=step, geo=geo)
         _commit_with_register(result, stage)
     return stage.paths
-
-
-class _StageOf:
-    """The one method of a staging folder that writers of several files use: ``file``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def file(self, name: str) -> Path:
-        if not name or name.startswith(".") or "/" in name or os.sep in name:
-            raise ParameterError(f"output file name {name!r}: give a plain file name.")
-        return self.path / name
 
 
 def _commit_with_register(result: Any, stage: StagedFolder) -> None:
@@ -1623,8 +1603,9 @@ def _stage_campaign(
     pseudonym_key: bytes | None,
     extra: Mapping[str, Callable[[Path], object]],
     step: Callable[[str], None] | None = None,
-) -> None:
-    """Write a campaign's files into ``stage`` and set its manifest."""
+    geo: str | None = None,
+) -> list[str]:
+    """Write a campaign's files into ``stage`` and set its manifest; return the layer files."""
     import datetime as dt
 
     created = result.manifest.get("run_date", result.manifest.get("created"))  # never the clock
@@ -1684,6 +1665,17 @@ def _stage_campaign(
             raise
         say("writing letters.xlsx")
         xlsx = pending.result()  # waits; re-raises the writer's error
+    layers: list[str] = []
+    if geo is not None:
+        from .geo_outputs import write_campaign_layers
+
+        say(f"writing the {geo} layers")
+        layers = write_campaign_layers(
+            result,
+            stage,
+            geo=geo,  # type: ignore[arg-type]
+            pseudonym_key=pseudonym_key,
+        )
     for name, writer in extra.items():
         say(f"writing {name}")
         path = stage.file(name)
@@ -1692,3 +1684,4 @@ def _stage_campaign(
             raise OutputError(f"output folder {stage.target}: the writer of {name} wrote nothing.")
     stage.manifest = shareable_manifest(result.manifest, pseudonymised=pseudonym_key is not None)
     stage.manifest["xlsx_sheets"] = {"letters.xlsx": xlsx.layout()}
+    return layers
