@@ -93,10 +93,8 @@ class Located:
 
 
 def _supplied(data: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = data.copy()
-    out["location_source"] = "supplied"
-    out["location_uncertainty_m"] = 0.0
-    return out
+    # assign, not copy(): with copy-on-write the other columns are shared, not duplicated
+    return data.assign(location_source="supplied", location_uncertainty_m=0.0)
 
 
 def locate_rejected(
