@@ -470,11 +470,15 @@ def reconcile(
     nothing = said_not.fillna(_NOTHING)
     # a customer held for review whose letter was also suppressed (sent in an earlier wave,
     # opted out) says both, so a follow-up wave does not hide what was already sent
-    held = _then(details, said_not)
     s = status.to_numpy()
+    held = details.to_numpy(dtype=object).copy()
+    review_rows = s == "manual_review"  # a few rows: the text only there
+    held[review_rows] = _then(details.iloc[review_rows], said_not.iloc[review_rows]).to_numpy(
+        dtype=object
+    )
     reason = np.select(
         [s == "manual_review", s == "contacted"],
-        [held.to_numpy(dtype=object), contacted_reason.to_numpy(dtype=object)],
+        [held, contacted_reason.to_numpy(dtype=object)],
         nothing.to_numpy(dtype=object),
     )
     valid_rows = pd.DataFrame(
