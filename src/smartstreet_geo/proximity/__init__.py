@@ -11,6 +11,11 @@ equipment". This subpackage answers it exactly and fast at national scale:
 * :class:`ProximityIndex` - customers prepared once and queried many times
   (other radii, other equipment, customer subsets).
 
+Both functions also take partitioned dask-geopandas customers and return a
+lazy Dask DataFrame with exactly the in-memory rows: one task per partition,
+each with the equipment within reach of its bounds (dask is imported only
+then; it is an optional extra).
+
 All distances are metres in British National Grid (EPSG:27700); a geographic
 CRS or a CRS mismatch raises :class:`~smartstreet_geo.errors.CRSError`.
 Customer points are handled as coordinate arrays in compiled (numba) kernels,

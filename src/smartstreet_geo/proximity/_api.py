@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..schema import BNG_CRS, CUSTOMER_ID, EQUIPMENT_ID, KIND
+from ._dask import is_dask_collection  # dask itself is imported only for dask input
 from ._index import Pairs, Progress, ProximityIndex
 from ._inputs import Radius, as_canonical_ids, check_output_names, resolve_radius
 
@@ -33,8 +34,11 @@ def customers_near(
 
     Parameters
     ----------
-    customers : geopandas.GeoDataFrame
-        Point geometries in EPSG:27700 with a ``customer_id`` column.
+    customers : geopandas.GeoDataFrame or dask_geopandas.GeoDataFrame
+        Point geometries in EPSG:27700 with a ``customer_id`` column. A
+        dask-geopandas frame (any partitioning; spatially partitioned, e.g.
+        after ``spatial_shuffle``, sends each worker less equipment) gives a
+        lazy Dask result; see Notes.
     equipment : geopandas.GeoDataFrame
         ``equipment_id`` (and ``kind`` for a per-kind radius) with Point, line
         or polygon geometries in EPSG:27700. The distance is to the geometry
@@ -45,9 +49,11 @@ def customers_near(
         name of an equipment column of metres per row.
     sort : bool, default True
         Order rows by ``customer_id``; ``False`` keeps the customers' row order
-        (still deterministic) and skips sorting a very large output.
+        (still deterministic) and skips sorting a very large output. With Dask
+        customers this orders the rows within each partition.
     progress : callable, optional
         Called with the number of customers just processed (for progress bars).
+        Not with Dask customers (use the Dask dashboard).
     geometry : bool, default False
         Return a GeoDataFrame: the pairs plus the equipment's ``kind`` (when the
         equipment have one) and ``radius_m`` (the radius applied), with the
@@ -59,11 +65,13 @@ def customers_near(
 
     Returns
     -------
-    pandas.DataFrame or geopandas.GeoDataFrame
+    pandas.DataFrame or geopandas.GeoDataFrame or dask.dataframe.DataFrame
         ``customer_id``, ``equipment_id``, ``distance_m`` (metres), one row per
         pair with distance <= radius, sorted by ``customer_id`` then
         ``equipment_id``. Ties are all kept. With ``geometry=True`` also
-        ``kind``, ``radius_m`` and the customer's geometry.
+        ``kind``, ``radius_m`` and the customer's geometry. For Dask customers
+        a ``dask.dataframe.DataFrame`` (a ``dask_geopandas.GeoDataFrame`` with
+        ``geometry=True``) with one partition per customer partition.
 
     Raises
     ------
@@ -73,7 +81,8 @@ def customers_near(
         A geometry is missing or empty, or a coordinate is NaN/infinite.
     ParameterError
         A kind without a radius, a negative radius, customers that are not
-        points, or a missing id column.
+        points, or a missing id column; ``progress`` or Dask equipment with
+        Dask customers.
 
     See Also
     --------
@@ -88,6 +97,17 @@ def customers_near(
     be 1e-11 m farther; see :data:`DISTANCE_TOLERANCE_M`. ``distance_m`` is
     ``sqrt(dx*dx + dy*dy)`` (GEOS's distance for lines and polygons), not
     rounded.
+
+    With Dask customers each partition is one task running this same
+    function on its rows against the equipment within its radius of the
+    partition's bounds (the equipment travel once to each worker), so every
+    pair comes from the one partition holding its customer: the computed rows
+    are exactly those of the in-memory call on the computed customers. Options
+    and equipment are checked at call time; customer geometries when computed.
+    The rows come in partition order, sorted within each partition as
+    ``sort`` says, and each partition's index starts at 0; for one global
+    order use ``result.compute().sort_values([customer_id, equipment_id],
+    ignore_index=True)``.
 
     Examples
     --------
@@ -124,6 +144,13 @@ def customers_near(
     (27700, ['MPAN', 'equipment_id', 'distance_m', 'kind', 'radius_m', 'geometry'])
     """
     check_output_names(customer_id, equipment_id)
+    if is_dask_collection(customers):
+        from ._dask import customers_near_dask
+
+        return customers_near_dask(
+            customers, equipment, radius=radius, sort=sort, progress=progress,
+            geometry=geometry, customer_id=customer_id, equipment_id=equipment_id,
+        )  # fmt: skip
     cust = as_canonical_ids(customers, customer_id, CUSTOMER_ID, what="customers")
     keep = (radius,) if isinstance(radius, str) else ()
     eq_frame = as_canonical_ids(equipment, equipment_id, EQUIPMENT_ID, what="equipment", keep=keep)
@@ -158,8 +185,9 @@ def nearest_equipment(
 
     Parameters
     ----------
-    customers : geopandas.GeoDataFrame
-        Point geometries in EPSG:27700 with a ``customer_id`` column.
+    customers : geopandas.GeoDataFrame or dask_geopandas.GeoDataFrame
+        Point geometries in EPSG:27700 with a ``customer_id`` column; a
+        dask-geopandas frame gives a lazy Dask result (see Notes).
     equipment : geopandas.GeoDataFrame
         ``equipment_id`` with Point, line or polygon geometries in EPSG:27700.
     k : int, default 1
@@ -169,8 +197,10 @@ def nearest_equipment(
         with none that close get no row.
     sort : bool, default True
         Order rows by ``customer_id``; ``False`` keeps the customers' row order.
+        With Dask customers this orders the rows within each partition.
     progress : callable, optional
-        Called with the number of customers just processed.
+        Called with the number of customers just processed. Not with Dask
+        customers.
     geometry : bool, default False
         Return a GeoDataFrame with the equipment's ``kind`` (when present) and
         the customer's Point as geometry in EPSG:27700.
@@ -179,12 +209,14 @@ def nearest_equipment(
 
     Returns
     -------
-    pandas.DataFrame or geopandas.GeoDataFrame
+    pandas.DataFrame or geopandas.GeoDataFrame or dask.dataframe.DataFrame
         ``customer_id``, ``equipment_id``, ``distance_m``, ``rank``; ``rank``
         is 1 + the number of equipment strictly nearer (ties share a rank,
         every row has ``rank <= k``). Sorted by ``customer_id``,
         ``distance_m``, ``equipment_id``. With ``geometry=True`` also ``kind``
-        and the customer's geometry.
+        and the customer's geometry. For Dask customers a
+        ``dask.dataframe.DataFrame`` (``dask_geopandas.GeoDataFrame`` with
+        ``geometry=True``), one partition per customer partition.
 
     Raises
     ------
@@ -201,6 +233,16 @@ def nearest_equipment(
     -----
     Distances that differ by at most :data:`DISTANCE_TOLERANCE_M` (1 nm) are
     ties.
+
+    With Dask customers each partition runs this function against the
+    equipment within ``D + h`` of its bounds (``D``: the k-th nearest distance
+    from the bounds' centre, ``h``: half their diagonal; at most
+    ``max_distance``). That halo is exact even without ``max_distance``: a
+    customer is at most ``h`` from the centre, so its k nearest (and every
+    equipment strictly nearer) are within ``D + h``. The computed rows are
+    exactly those of the in-memory call, in partition order, sorted within
+    each partition; ``result.compute().sort_values([customer_id, "distance_m",
+    equipment_id], ignore_index=True)`` gives the in-memory order.
 
     Examples
     --------
@@ -228,6 +270,13 @@ def nearest_equipment(
     Index: []
     """
     check_output_names(customer_id, equipment_id)
+    if is_dask_collection(customers):
+        from ._dask import nearest_equipment_dask
+
+        return nearest_equipment_dask(
+            customers, equipment, k=k, max_distance=max_distance, sort=sort, progress=progress,
+            geometry=geometry, customer_id=customer_id, equipment_id=equipment_id,
+        )  # fmt: skip
     cust = as_canonical_ids(customers, customer_id, CUSTOMER_ID, what="customers")
     eq_frame = as_canonical_ids(equipment, equipment_id, EQUIPMENT_ID, what="equipment")
     index = ProximityIndex(cust)
