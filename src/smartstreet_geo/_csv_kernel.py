@@ -12,17 +12,18 @@ byte for byte):
 * a field holding ``,``, ``"``, CR or LF is quoted, ``"`` doubled;
 * a row of one empty field is written ``""`` (as :mod:`csv` does).
 
-Two passes: the exact size of every row, then the bytes, rows in parallel.
+Two passes: the exact size of every row, then the bytes, ranges of rows in threads.
 """
 
 from __future__ import annotations
 
-from ._numba_cache import CACHE  # first: it may set NUMBA_CACHE_DIR for numba
+# first: it may set NUMBA_CACHE_DIR for numba
+from ._numba_cache import CACHE, row_chunks, run_chunks
 
 # isort: split
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["render_csv"]
 
@@ -95,33 +96,19 @@ def _field(
     return n, quote, prefix
 
 
-@njit(cache=CACHE, nogil=True, parallel=True)
-def render_csv(
+@njit(cache=CACHE, nogil=True)
+def _sizes(
     data: npt.NDArray[np.uint8],
     offsets: npt.NDArray[np.int64],
     present: npt.NDArray[np.bool_],
     neutralise: npt.NDArray[np.bool_],
-) -> npt.NDArray[np.uint8]:
-    """Render CSV rows (no header).
-
-    Parameters
-    ----------
-    data : ndarray of uint8
-        The UTF-8 bytes of every cell text, all columns.
-    offsets : ndarray of int64, shape (n_rows + 1, n_columns)
-        Where each cell's text starts and ends in ``data``.
-    present : ndarray of bool, shape (n_rows, n_columns)
-        Cells with a value (the others are empty fields).
-    neutralise : ndarray of bool, shape (n_columns,)
-        Text columns, whose formula-like cells get a ``'`` in front.
-
-    Returns
-    -------
-    ndarray of uint8
-    """
-    n_rows, n_cols = present.shape
-    sizes = np.zeros(n_rows, dtype=np.int64)
-    for r in prange(n_rows):
+    lo: int,
+    hi: int,
+    sizes: npt.NDArray[np.int64],
+) -> None:
+    """First pass: the size in bytes of rows ``lo..hi``, into ``sizes``."""
+    n_cols = present.shape[1]
+    for r in range(lo, hi):
         size = 2 + (n_cols - 1)  # CRLF and the commas
         empty_row = True
         for c in range(n_cols):
@@ -133,11 +120,27 @@ def render_csv(
         if n_cols == 1 and empty_row:
             size += 2  # ""
         sizes[r] = size
-    ends = np.cumsum(sizes)
-    out = np.empty(ends[-1] if n_rows else 0, dtype=np.uint8)
-    wrong = np.zeros(n_rows, dtype=np.bool_)
-    for r in prange(n_rows):
-        p = ends[r] - sizes[r]
+
+
+@njit(cache=CACHE, nogil=True)
+def _write(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    neutralise: npt.NDArray[np.bool_],
+    lo: int,
+    hi: int,
+    ends: npt.NDArray[np.int64],
+    out: npt.NDArray[np.uint8],
+) -> bool:
+    """Second pass: the bytes of rows ``lo..hi``, each ending at ``ends[r]``.
+
+    Returns False when a row's bytes do not end where its size said.
+    """
+    n_cols = present.shape[1]
+    ok = True
+    for r in range(lo, hi):
+        p = ends[r - 1] if r else 0
         empty_row = True
         for c in range(n_cols):
             if c:
@@ -172,7 +175,47 @@ def render_csv(
         out[p] = 13
         out[p + 1] = 10
         p += 2
-        wrong[r] = p != ends[r]
-    if wrong.any():  # the two passes disagree: never hand back a half-written row
+        if p != ends[r]:
+            ok = False
+            break
+    return ok
+
+
+def render_csv(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    neutralise: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.uint8]:
+    """Render CSV rows (no header).
+
+    Two passes over ranges of rows, each range in its own thread (the kernels
+    release the GIL): the size of every row, then its bytes.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The UTF-8 bytes of every cell text, all columns.
+    offsets : ndarray of int64, shape (n_rows + 1, n_columns)
+        Where each cell's text starts and ends in ``data``.
+    present : ndarray of bool, shape (n_rows, n_columns)
+        Cells with a value (the others are empty fields).
+    neutralise : ndarray of bool, shape (n_columns,)
+        Text columns, whose formula-like cells get a ``'`` in front.
+
+    Returns
+    -------
+    ndarray of uint8
+    """
+    n_rows = present.shape[0]
+    chunks = row_chunks(n_rows)
+    sizes = np.zeros(n_rows, dtype=np.int64)
+    run_chunks(lambda lo, hi: _sizes(data, offsets, present, neutralise, lo, hi, sizes), chunks)
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]) if n_rows else 0, dtype=np.uint8)
+    done = run_chunks(
+        lambda lo, hi: _write(data, offsets, present, neutralise, lo, hi, ends, out), chunks
+    )
+    if not all(done):  # the two passes disagree: never hand back a half-written row
         raise RuntimeError("render_csv: a row's size and its bytes disagree")
     return out

@@ -17,14 +17,16 @@ the kernels still run, compiled on every run (10-15 s).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import stat
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["CACHE"]
+__all__ = ["CACHE", "row_chunks", "run_chunks"]
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +100,31 @@ def _decide() -> bool:
 
 #: Whether the kernels are cached on disk (``@njit(cache=CACHE)``); decided once per process.
 CACHE: bool = _decide()
+
+
+def row_chunks(n: int, min_rows: int = 32_768) -> list[tuple[int, int]]:
+    """Split rows ``0..n`` into one contiguous range per thread (at least ``min_rows`` each).
+
+    The row-rendering kernels (:mod:`smartstreet_geo._csv_kernel`,
+    :mod:`smartstreet_geo._xlsx_kernel`) are plain ``nogil`` kernels run on these
+    ranges from a few Python threads, rather than ``parallel=True`` kernels: a
+    parallel kernel takes twice as long to compile on the first run after
+    installing, and as long again to load from the cache on every run, for the
+    same speed on a handful of cores.
+    """
+    threads = max(1, min(int(os.environ.get("NUMBA_NUM_THREADS") or 0) or os.cpu_count() or 1, 32))
+    parts = max(1, min(threads, n // max(min_rows, 1)))
+    bounds = [n * k // parts for k in range(parts + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def run_chunks(
+    work: Callable[[int, int], object], chunks: Sequence[tuple[int, int]]
+) -> list[object]:
+    """Run ``work(lo, hi)`` on each range, in threads when there is more than one."""
+    if len(chunks) <= 1:
+        return [work(lo, hi) for lo, hi in chunks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        return list(pool.map(lambda c: work(*c), chunks))

@@ -12,17 +12,18 @@ order on each text:
 
 and ``<t xml:space="preserve">`` where the escaped text starts or ends with white space
 (Python's ``str.isspace``). Two passes: the exact size of every row, then the bytes, so
-rows are written in parallel into one buffer.
+ranges of rows are written in threads into one buffer.
 """
 
 from __future__ import annotations
 
-from ._numba_cache import CACHE  # first: it may set NUMBA_CACHE_DIR for numba
+# first: it may set NUMBA_CACHE_DIR for numba
+from ._numba_cache import CACHE, row_chunks, run_chunks
 
 # isort: split
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["render_rows"]
 
@@ -207,42 +208,21 @@ def _put_int(out: npt.NDArray[np.uint8], p: int, v: int) -> int:
     return p + n
 
 
-@njit(cache=CACHE, nogil=True, parallel=True)
-def render_rows(
+@njit(cache=CACHE, nogil=True)
+def _sizes(
     data: npt.NDArray[np.uint8],
     offsets: npt.NDArray[np.int64],
     present: npt.NDArray[np.bool_],
     is_number: npt.NDArray[np.bool_],
-    letters: npt.NDArray[np.uint8],
     letter_offsets: npt.NDArray[np.int64],
     first_row: int,
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """Render the data rows of a sheet.
-
-    Parameters
-    ----------
-    data : ndarray of uint8
-        The UTF-8 bytes of every cell text, all columns.
-    offsets : ndarray of int64, shape (n_rows + 1, n_columns)
-        Where each cell's text starts and ends in ``data``.
-    present : ndarray of bool, shape (n_rows, n_columns)
-        Which cells exist (missing and empty texts are not written).
-    is_number : ndarray of bool, shape (n_columns,)
-        Number columns (the text is the formatted number, written as ``<v>``).
-    letters, letter_offsets : ndarray
-        The column letters (``A``, ``B`` ...), concatenated, and where each starts.
-    first_row : int
-        The sheet row (1-based) of the first data row.
-
-    Returns
-    -------
-    tuple of ndarray
-        The XML bytes of every row that has a cell, and the end of each row in those
-        bytes (0-length rows, which have no cell, are not written).
-    """
-    n_rows, n_cols = present.shape
-    sizes = np.zeros(n_rows, dtype=np.int64)
-    for r in prange(n_rows):
+    lo: int,
+    hi: int,
+    sizes: npt.NDArray[np.int64],
+) -> None:
+    """First pass: the size in bytes of rows ``lo..hi``, into ``sizes``."""
+    n_cols = present.shape[1]
+    for r in range(lo, hi):
         row_no = first_row + r
         d = _digits(row_no)
         size = 0
@@ -261,15 +241,32 @@ def render_rows(
         if size:
             size += _ROW_OPEN.shape[0] + d + _ROW_MID.shape[0] + _ROW_END.shape[0]
         sizes[r] = size
-    ends = np.cumsum(sizes)
-    total = ends[-1] if n_rows else 0
-    out = np.empty(total, dtype=np.uint8)
-    wrong = np.zeros(n_rows, dtype=np.bool_)
-    for r in prange(n_rows):
-        if sizes[r] == 0:
+
+
+@njit(cache=CACHE, nogil=True)
+def _write(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    is_number: npt.NDArray[np.bool_],
+    letters: npt.NDArray[np.uint8],
+    letter_offsets: npt.NDArray[np.int64],
+    first_row: int,
+    lo: int,
+    hi: int,
+    ends: npt.NDArray[np.int64],
+    out: npt.NDArray[np.uint8],
+) -> bool:
+    """Second pass: the bytes of rows ``lo..hi``, each ending at ``ends[r]``.
+
+    Returns False when a row's bytes do not end where its size said.
+    """
+    n_cols = present.shape[1]
+    for r in range(lo, hi):
+        p = ends[r - 1] if r else 0
+        if ends[r] == p:
             continue
         row_no = first_row + r
-        p = ends[r] - sizes[r]
         p = _put(out, p, _ROW_OPEN)
         p = _put_int(out, p, row_no)
         p = _put(out, p, _ROW_MID)
@@ -294,7 +291,73 @@ def render_rows(
                 p = _put_escaped(out, p, data, start, end)
                 p = _put(out, p, _TEXT_END)
         p = _put(out, p, _ROW_END)
-        wrong[r] = p != ends[r]
-    if wrong.any():  # the two passes disagree: never hand back a half-written row
+        if p != ends[r]:
+            return False
+    return True
+
+
+def render_rows(
+    data: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    is_number: npt.NDArray[np.bool_],
+    letters: npt.NDArray[np.uint8],
+    letter_offsets: npt.NDArray[np.int64],
+    first_row: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Render the data rows of a sheet.
+
+    Two passes over ranges of rows, each range in its own thread (the kernels
+    release the GIL): the size of every row, then its bytes.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+        The UTF-8 bytes of every cell text, all columns.
+    offsets : ndarray of int64, shape (n_rows + 1, n_columns)
+        Where each cell's text starts and ends in ``data``.
+    present : ndarray of bool, shape (n_rows, n_columns)
+        Which cells exist (missing and empty texts are not written).
+    is_number : ndarray of bool, shape (n_columns,)
+        Number columns (the text is the formatted number, written as ``<v>``).
+    letters, letter_offsets : ndarray
+        The column letters (``A``, ``B`` ...), concatenated, and where each starts.
+    first_row : int
+        The sheet row (1-based) of the first data row.
+
+    Returns
+    -------
+    tuple of ndarray
+        The XML bytes of every row that has a cell, and the end of each row in those
+        bytes (0-length rows, which have no cell, are not written).
+    """
+    n_rows = present.shape[0]
+    chunks = row_chunks(n_rows)
+    sizes = np.zeros(n_rows, dtype=np.int64)
+    run_chunks(
+        lambda lo, hi: _sizes(
+            data, offsets, present, is_number, letter_offsets, first_row, lo, hi, sizes
+        ),
+        chunks,
+    )
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]) if n_rows else 0, dtype=np.uint8)
+    done = run_chunks(
+        lambda lo, hi: _write(
+            data,
+            offsets,
+            present,
+            is_number,
+            letters,
+            letter_offsets,
+            first_row,
+            lo,
+            hi,
+            ends,
+            out,
+        ),
+        chunks,
+    )
+    if not all(done):  # the two passes disagree: never hand back a half-written row
         raise RuntimeError("render_rows: a row's size and its bytes disagree")
     return out, ends

@@ -209,8 +209,11 @@ def cut_intervals(kind, idx, eu, ev, pre, order, pedge, size, low):  # pragma: n
 
 @njit(cache=CACHE, nogil=True)
 def _grow(a, cap):  # pragma: no cover - compiled
+    # A loop, not ``b[: a.shape[0]] = a``: a slice assignment brings in numba's shape-error
+    # formatting, about 2 s of compiling on the first run for nothing.
     b = np.empty(cap, a.dtype)
-    b[: a.shape[0]] = a
+    for k in range(a.shape[0]):
+        b[k] = a[k]
     return b
 
 
@@ -657,5 +660,6 @@ def edges_within(
                 ny,
                 buf,
             )
-            found[ptr[i] : ptr[i] + c] = buf[:c]
+            for k in range(c):  # a loop: a slice assignment costs ~2 s of compiling
+                found[ptr[i] + k] = buf[k]
     return ptr, found

@@ -249,7 +249,8 @@ def kd_build(px, py, leaf_size):  # pragma: no cover - compiled
         seg = order[lo:hi].copy()
         key = px[seg] if x1 - x0 >= y1 - y0 else py[seg]
         srt = np.argsort(key, kind="mergesort")
-        order[lo:hi] = seg[srt]
+        for k in range(hi - lo):  # a loop: a slice assignment costs ~2 s of compiling
+            order[lo + k] = seg[srt[k]]
         mid = (lo + hi) // 2
         lc = n_nodes
         rc = n_nodes + 1
@@ -926,5 +927,6 @@ def radix_argsort(keys, nchunks):  # pragma: no cover - compiled
             if m < 2:
                 continue
             if _lsd_bytes(u[lo : lo + m], idx[lo : lo + m], tu[:m], ti[:m], npass):
-                idx[lo : lo + m] = ti[:m]
+                for k in range(m):  # a loop: a slice assignment costs ~2 s of compiling
+                    idx[lo + k] = ti[k]
     return idx
