@@ -32,11 +32,17 @@ __all__ = ["LOCATION_ISSUES", "Located", "locate_rejected", "uncertain_pairs"]
 LOCATION_ISSUES = ("location_check", "location_uncertain")
 
 
-def locate_rejected(cust_r: ReadResult, cfg: CampaignConfig, warnings: list[str]) -> Located:
-    """Place the customers rejected for missing coordinates, with ``cfg.locate``'s data."""
+def locate_rejected(
+    cust_r: ReadResult, cfg: CampaignConfig, warnings: list[str], *, source: Any = None
+) -> Located:
+    """Place the customers rejected for missing coordinates, with ``cfg.locate``'s data.
+
+    ``source`` is what was read when it is not ``cfg.customers`` (a partition's rows).
+    """
     return _reread.locate_rejected(
-        cust_r, cfg.customers, cfg.locate, warnings, encoding=cfg.encoding
-    )
+        cust_r, cfg.customers if source is None else source, cfg.locate, warnings,
+        encoding=cfg.encoding,
+    )  # fmt: skip
 
 
 def uncertain_pairs(

@@ -173,8 +173,10 @@ def _input_file(value: str, info: ValidationInfo) -> str:
     shown = os.path.abspath(p)  # where it was looked for, whatever the current folder
     if not exists:
         raise PydanticCustomError("no_file", "file {path} does not exist", {"path": shown})
-    if folder:
+    if folder and (info.field_name != "customers" or not (p / "partitions.json").is_file()):
         raise PydanticCustomError("folder", "{path} is a folder, not a file", {"path": shown})
+    if folder:  # partitioned customers (smartstreet-geo partition)
+        return value
     if not regular:
         raise PydanticCustomError("not_regular", "{path} is not a regular file", {"path": shown})
     if not readable:
@@ -341,7 +343,8 @@ class InputsSection(_Section):
     """Input files, relative to the campaign file."""
 
     customers: InputFile
-    """Customers file (CSV, Parquet, GeoPackage, GeoJSON), relative to the campaign file."""
+    """Customers file (CSV, Parquet, GeoPackage, GeoJSON), or a folder of partitions made by
+    `smartstreet-geo partition`; relative to the campaign file."""
     equipment: InputFile
     """New equipment file, relative to the campaign file."""
     network_edges: InputFile = _ABSENT
@@ -514,6 +517,15 @@ class OutputSection(_Section):
     """Keep PSR and health wording in reconciliation.csv and manual_review.csv (internal only)."""
 
 
+class DistributedSection(_Section):
+    """Where a partitioned customer input runs (``smartstreet-geo partition``); see the README."""
+
+    scheduler: str | None = None
+    """Address of a running Dask scheduler, e.g. "tcp://10.0.0.5:8786" (--scheduler wins)."""
+    workers: int | None = Field(default=None, ge=1, le=1024)
+    """Start a local Dask cluster of this many worker processes; the CLI's --workers wins."""
+
+
 class CampaignFile(BaseModel):
     """A smartstreet-geo campaign file (TOML)."""
 
@@ -537,6 +549,7 @@ class CampaignFile(BaseModel):
     locate: LocateSection = Field(default_factory=LocateSection)
     membership: MembershipSection = Field(default_factory=MembershipSection)
     output: OutputSection = Field(default_factory=OutputSection)
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
 
 
 def campaign_json_schema() -> dict[str, Any]:

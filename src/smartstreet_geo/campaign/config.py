@@ -147,6 +147,8 @@ class CampaignConfig:
     outage_plan: str = "none"  # "none" or "backfeed"
     backfeed: BackfeedSettings = field(default_factory=BackfeedSettings)
     locate: LocateSettings | None = None
+    scheduler: str | None = None
+    workers: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -355,6 +357,8 @@ def _to_config(
         one_envelope_per_premise=m.output.one_envelope_per_premise,
         internal_details=m.output.internal_details,
         outage_plan=m.outage.plan,
+        scheduler=m.distributed.scheduler,
+        workers=m.distributed.workers,
         locate=LocateSettings(
             uprn_gazetteer=path(m.locate.uprn_gazetteer),
             addresses=path(m.locate.addresses),

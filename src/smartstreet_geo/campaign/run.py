@@ -34,6 +34,7 @@ from ..schema import (
 from . import _circuits, _locate
 from ._join import first_of_groups, fixed, group_starts, join_groups
 from ._keys import known
+from ._partition import CustomerPart, equipment_halo, is_partitioned, part_facts
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
@@ -153,6 +154,9 @@ def run_campaign(
     step: Step | None = None,
     pseudonym_key: bytes | None = None,
     new_register: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    _part: CustomerPart | None = None,
 ) -> CampaignResult:
     """Run a campaign: read the inputs, find who to contact, reconcile every customer.
 
@@ -172,6 +176,16 @@ def run_campaign(
     new_register : bool, default False
         The ``[suppression] register`` file is expected not to exist yet (a
         first wave): no warning that a new one is started.
+    scheduler : str, optional
+        The address of a running Dask scheduler (``tcp://host:8786``): the
+        partitions of a partitioned customer input
+        (:func:`smartstreet_geo.distributed.partition_customers`) run on its
+        workers. Overrides ``[distributed] scheduler``.
+    workers : int, optional
+        Start a local Dask cluster of this many worker processes for the
+        partitions. Overrides ``[distributed] workers``. Without a scheduler or
+        workers a partitioned input runs its partitions one after another in
+        this process; the outputs are the same either way.
 
     Returns
     -------
@@ -209,12 +223,25 @@ def run_campaign(
     """
     cfg = config if isinstance(config, CampaignConfig) else load_config(config)
     say = step or (lambda _label: None)
+    if _part is None and (is_partitioned(cfg.customers) or scheduler or workers):
+        from ..distributed import run_partitioned
+
+        return run_partitioned(
+            cfg,
+            step=step,
+            pseudonym_key=pseudonym_key,
+            new_register=new_register,
+            scheduler=scheduler,
+            workers=workers,
+        )
     warnings: list[str] = []
     register = _open_register(cfg, pseudonym_key, new_register, warnings)
 
     say("reading customers")
     cust_r = read_customers(
-        cfg.customers, columns=cfg.column_maps.get("customers") or None, encoding=cfg.encoding
+        cfg.customers if _part is None else _part.frame,
+        columns=cfg.column_maps.get("customers") or None,
+        encoding=cfg.encoding,
     )
     say("reading equipment")
     eq_r = read_equipment(
@@ -235,7 +262,9 @@ def run_campaign(
     )
     if cfg.locate is not None:
         say("locating customers without coordinates ([locate])")
-    located = _locate.locate_rejected(cust_r, cfg, warnings)
+    located = _locate.locate_rejected(
+        cust_r, cfg, warnings, source=None if _part is None else _part.frame
+    )
     cust_r = located.read
     customers = cust_r.data.copy()
     equipment = eq_r.data.copy()
@@ -261,11 +290,13 @@ def run_campaign(
     say(f"customers near new equipment ({len(equipment):,} items)")
     from ..proximity import customers_near
 
-    pairs = customers_near(customers, equipment, radius=cfg.radii) if len(equipment) else None
+    # a partition looks only at the equipment within reach of its own customers (the halo)
+    eq_near = equipment if _part is None else equipment_halo(customers, equipment)
+    pairs = customers_near(customers, eq_near, radius=cfg.radii) if len(eq_near) else None
     if pairs is None:
         pairs = pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id", "distance_m"])
     if (customers["location_uncertainty_m"] > 0).any():  # placed by postcode or address
-        pairs, near_review = _locate.uncertain_pairs(customers, equipment, cfg.radii, pairs)
+        pairs, near_review = _locate.uncertain_pairs(customers, eq_near, cfg.radii, pairs)
     else:
         near_review = pd.DataFrame(columns=[CUSTOMER_ID, "issue", "detail"])
     near = _reasons_near(pairs, equipment)
@@ -286,6 +317,12 @@ def run_campaign(
     impact = _circuits.downstream(customers, placed, outage_eq, warnings)
     plans: _circuits.OutagePlans | None = None
     if cfg.outage_plan == "backfeed":
+        if _part is not None:
+            raise ConfigError(
+                f'{cfg.source or "campaign"}: [outage] plan = "backfeed" weighs every customer '
+                "of the circuits that could backfeed an outage together; it is not yet run on a "
+                "partitioned customer input - run it on the customer file itself"
+            )
         say("outage plans (backfeed through normally-open points)")
         if placed is not None:
             check_against_inputs(cfg, cfg.outage_dates, circuit_ids=placed.network.circuit_ids)
@@ -448,12 +485,15 @@ def run_campaign(
     _merge_fields(contacts, equipment)
     say(f"building contact lists: references and register ({len(contacts):,} contacts)")
     contacts.insert(0, "contact_ref", allocate_refs(contacts, register))
-    run_id = _run_id(contacts, register, cfg)
-    updated = append_contacts(
-        register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates
-    )
-    trace = trace_table(updated, run_id=run_id)
-    envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
+    if _part is None:
+        run_id = _run_id(contacts, register, cfg)
+        updated = append_contacts(
+            register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates
+        )
+        trace = trace_table(updated, run_id=run_id)
+        envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
+    else:  # numbered, traced and registered once, when the partitions are merged
+        run_id, updated, trace, envelopes = "", register, None, None
     copies = _nominee_copies(contacts, cust, cust_r, reviews, warnings)
 
     # ------------------------------------------------------------------ reconciliation
@@ -482,6 +522,14 @@ def run_campaign(
         substations=net_r.substations if net_r is not None else None,
         warnings=warnings,
     )
+    if _part is not None:  # what the merge needs; the manifest is built once, for the whole
+        return CampaignResult(
+            manifest=part_facts(
+                cust_r, eq_r, net_r, located.counts, in_scope, latest_send, dates, suppressed
+            ),
+            nominee_copies=copies,
+            **result_wo_manifest,
+        )
     manifest = build_manifest(cfg, cust_r, eq_r, net_r, result_wo_manifest, in_scope, latest_send)
     manifest["run_id"] = run_id
     manifest["counts"]["nominee_copies"] = len(copies)

@@ -41,7 +41,7 @@ from ._common import (
 __all__ = ["main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("validate", "near", "circuits", "run", "map", "demo", "purge")
+_COMMANDS = ("validate", "near", "circuits", "run", "partition", "map", "demo", "purge")
 
 #: The examples that end each command's ``--help`` (indented lines are shown as they are).
 EXAMPLES = {
@@ -58,7 +58,12 @@ EXAMPLES = {
       --customers customers.csv --circuit WGN01-F1 --isolate WGN01-F1-E0005 --out circuits""",
     "run": """examples:
   smartstreet-geo run campaign.toml --out wave1
-  smartstreet-geo run campaign.toml --out wave1 --strict -q   (exit 1 on any warning)""",
+  smartstreet-geo run campaign.toml --out wave1 --strict -q   (exit 1 on any warning)
+  smartstreet-geo run campaign.toml --out wave1 --workers 2   (partitioned customers)""",
+    "partition": """examples:
+  smartstreet-geo partition campaign.toml --out customers_parts --partitions 8
+      then in campaign.toml: [inputs] customers = "customers_parts"
+  smartstreet-geo run campaign.toml --out wave1 --scheduler tcp://10.0.0.5:8786""",
     "map": """examples:
   smartstreet-geo map --customers customers.csv --equipment equipment.csv --tiles none \\
       --out map.html""",

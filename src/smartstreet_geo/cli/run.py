@@ -44,6 +44,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "contacts are added to the register when the outputs are written.",
     )
     add_run_options(p)
+    dask = p.add_argument_group(
+        "Dask (a customer input partitioned with `smartstreet-geo partition`)"
+    )
+    dask.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the partitions on the Dask cluster whose scheduler is at ADDRESS "
+        "(tcp://host:8786); the workers read the input files themselves, so they must see "
+        "the same paths. Overrides [distributed] scheduler",
+    )
+    dask.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes for the partitions. Without "
+        "--scheduler or --workers the partitions run one after another in this process; the "
+        "outputs are the same",
+    )
     p.add_argument("campaign", type=Path, help="campaign file (TOML)")
     p.set_defaults(func=run)
 
@@ -124,6 +142,11 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
         from ..geo_outputs import geo_output_names
 
         names |= set(geo_output_names(args.geo))
+    if getattr(args, "scheduler", None) or getattr(args, "workers", None) or cfg.workers:
+        import logging
+
+        if not (getattr(args, "verbose", 0) or getattr(args, "debug", False)):
+            logging.getLogger("distributed").setLevel(logging.WARNING)  # the cluster's chatter
     with staged_out_dir(args.out, force=args.force, names=names) as stage:
         progress = Progress(_STEPS, desc="campaign", quiet=args.quiet)
         try:
@@ -132,6 +155,8 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
                 step=progress,
                 pseudonym_key=key,
                 new_register=bool(getattr(args, "new_register", False)),
+                scheduler=getattr(args, "scheduler", None),
+                workers=getattr(args, "workers", None),
             )
             if getattr(args, "strict", False) and result.warnings:
                 for w in result.warnings:

@@ -131,7 +131,8 @@ def _load(
             )
         return load_sql(source, sql, crs=crs, geom_col=geom_col)
     if isinstance(source, pd.DataFrame):
-        return load_frame(source, crs=crs)
+        name = source.attrs.get("source")  # e.g. a partition of a file: named as the file
+        return load_frame(source, crs=crs, source=name if isinstance(name, str) else None)
     if isinstance(source, str) and "://" in source:
         raise InputFileError(
             "a database URL needs a query: read_customers(url, sql='SELECT ... FROM ...')."
@@ -518,7 +519,8 @@ def read_customers(
         a file; a GeoDataFrame's geometry and CRS are used like a GeoPackage's,
         and the rejects' ``row_number`` and the rows' ``source_row`` are the
         frame's index labels when these are unique integers, else 1-based
-        positions); or, with ``sql``, a database URL such as
+        positions; messages name a frame by its ``attrs["source"]`` when that is
+        text, e.g. the file a partition came from); or, with ``sql``, a database URL such as
         ``"postgresql://HOST:PORT/DATABASE"`` or a SQLAlchemy Engine/Connection.
     columns : mapping, optional
         ``{name in the file: canonical name}`` for columns named differently,

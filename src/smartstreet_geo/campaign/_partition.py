@@ -1,0 +1,112 @@
+"""What :func:`~smartstreet_geo.campaign.run_campaign` does differently for one partition.
+
+A partitioned customer input (:func:`smartstreet_geo.distributed.partition_customers`) is
+a folder of Parquet parts and ``partitions.json``. Each part runs the campaign's steps as
+any customer file does, with three differences: its rows keep their row numbers in the
+whole file (the frame's index, so rejects and ``source_row`` name the file's rows), it
+looks only at the equipment within reach of its own customers (the halo), and it leaves
+numbering, the register, the trace and the manifest to the merge, which does them once
+for the whole input (:mod:`smartstreet_geo.distributed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+__all__ = [
+    "PARTITIONS_FILE",
+    "CustomerPart",
+    "equipment_halo",
+    "is_partitioned",
+    "part_facts",
+]
+
+#: The file that makes a folder a partitioned customer input.
+PARTITIONS_FILE = "partitions.json"
+
+
+@dataclass(frozen=True)
+class CustomerPart:
+    """One partition's raw customer rows.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The rows as in the file (raw values), indexed by their 1-based row number in
+        the whole file, with ``attrs["source"]`` the whole file's name.
+    """
+
+    frame: pd.DataFrame
+
+
+def is_partitioned(path: Any) -> bool:
+    """Return True when ``path`` is a partitioned customer input (a folder with partitions.json)."""
+    if path is None or isinstance(path, pd.DataFrame):
+        return False
+    p = Path(path)
+    return p.is_dir() and (p / PARTITIONS_FILE).is_file()
+
+
+def equipment_halo(customers: gpd.GeoDataFrame, equipment: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the equipment that can be within reach of any of ``customers``.
+
+    Reach is the largest radius plus the largest location uncertainty (a customer
+    placed at a postcode centroid is decided against ``r + u``). An equipment item
+    farther than that from the customers' bounding box is farther than that from
+    every customer in it, so leaving it out loses no pair; the 1 m slack absorbs
+    rounding at the box's edge. Pairs are produced only by the partition holding
+    their customer, so none is counted twice.
+    """
+    if len(customers) == 0 or len(equipment) == 0:
+        return equipment.iloc[:0]
+    reach = float(equipment["radius_m"].max()) + 1.0
+    if "location_uncertainty_m" in customers:
+        reach += float(np.nan_to_num(customers["location_uncertainty_m"].max()))
+    box = shapely.box(*customers.total_bounds)
+    near = shapely.distance(equipment.geometry.to_numpy(), box) <= reach
+    return equipment[near]
+
+
+def part_facts(
+    cust_r: Any,
+    eq_r: Any,
+    net_r: Any,
+    location_counts: dict[str, int],
+    in_scope: set[str],
+    latest_send: dict[str, date],
+    outage_dates: dict[str, date | None],
+    suppressed: pd.DataFrame,
+) -> dict[str, Any]:
+    """Return what the merge needs from a partition, in place of its manifest."""
+
+    def counts(r: Any) -> dict[str, Any]:
+        return {
+            "source": str(r.source),
+            "n_input": r.n_input,
+            "n_valid": r.n_valid,
+            "n_rejected": r.n_rejected,
+        }
+
+    inputs = {"customers": counts(cust_r), "equipment": counts(eq_r)}
+    if net_r is not None:
+        inputs["network_edges"] = counts(net_r.edges_result)
+        inputs["substations"] = counts(net_r.substations_result)
+    return {
+        "part": {
+            "inputs": inputs,
+            "location_sources": dict(location_counts),
+            "in_scope": sorted(in_scope),
+            "latest_send": dict(latest_send),
+            "outage_dates": dict(outage_dates),
+            "suppressed": len(suppressed),
+            "customer_rejects": len(cust_r.rejects),
+        }
+    }

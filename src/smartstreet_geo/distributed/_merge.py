@@ -1,0 +1,243 @@
+"""Merge the partitions' campaign results into the result of the whole input.
+
+Every list a campaign writes has an order defined by its content (letters by
+campaign, postcode, premise and customer; calls by deadline, medical dependency,
+postcode and customer; reconciliation by input row; manual review by issue and
+row), and every customer's outcome is decided inside the partition holding it
+(customers who must be decided together share a partition,
+:func:`~smartstreet_geo.distributed.partition_customers`). So the merge sorts the
+partitions' rows into that order and then does, once, what needs every contact:
+the reference numbers (continuing the register), the run id, the register's new
+rows, the trace, the envelopes and the manifest - with the same functions as an
+in-process run, which is why the outputs are the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from ..campaign._partition import PARTITIONS_FILE
+from ..campaign.config import CAMPAIGNS, CampaignConfig
+from ..campaign.manifest import build_manifest
+from ..campaign.register import ContactRegister, allocate_refs, append_contacts, trace_table
+from ..campaign.result import CampaignResult
+from ..campaign.run import _envelopes, _run_id, _saver
+from ..io._result import empty_rejects
+from ..schema import CUSTOMER_ID, POSTCODE
+
+__all__ = ["merge_parts", "merge_warnings"]
+
+
+def merge_parts(
+    cfg: CampaignConfig,
+    parts: list[CampaignResult],
+    register: ContactRegister,
+    folder: Path,
+) -> CampaignResult:
+    """Return the campaign result of the whole input from its partitions' results."""
+    facts = [p.manifest["part"] for p in parts]
+    first, f0 = parts[0], facts[0]
+
+    contacts, new_ref = _contacts(parts, register)
+    dates = f0["outage_dates"]
+    run_id = _run_id(contacts, register, cfg)
+    updated = append_contacts(
+        register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates
+    )
+    trace = trace_table(updated, run_id=run_id)
+    envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
+    copies = _copies(parts, new_ref, contacts)
+
+    reconciliation = (
+        _concat([p.reconciliation for p in parts])
+        .sort_values("source_row", kind="stable")
+        .reset_index(drop=True)
+    )
+    manual = (
+        _concat([p.manual_review for p in parts])
+        .sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable")
+        .reset_index(drop=True)
+    )
+    cust_rejects = _concat(
+        [p.rejects.iloc[: f["customer_rejects"]] for p, f in zip(parts, facts, strict=True)]
+    ).sort_values("row_number", kind="stable")
+    rest = first.rejects.iloc[f0["customer_rejects"] :]
+    pieces = [r for r in (cust_rejects, rest) if len(r)]
+    rejects = pd.concat(pieces, ignore_index=True) if pieces else empty_rejects()
+    customers = (
+        _concat([p.customers for p in parts])
+        .sort_values("source_row", kind="stable")
+        .reset_index(drop=True)
+    )
+    equipment = first.equipment.copy()
+    equipment["n_customers_within"] = np.sum(
+        [p.equipment["n_customers_within"].to_numpy() for p in parts], axis=0
+    )
+    warnings = merge_warnings([p.warnings for p in parts])
+    res: dict[str, Any] = dict(  # noqa: C408 - the keyword form reads like the result
+        contacts=contacts,
+        manual_review=manual,
+        reconciliation=reconciliation,
+        rejects=rejects,
+        customers=customers,
+        equipment=equipment,
+        edges=first.edges,
+        substations=first.substations,
+        warnings=warnings,
+    )
+    cust_r = SimpleNamespace(
+        source=folder / PARTITIONS_FILE,  # the manifest hashes the description of the parts
+        n_input=sum(f["inputs"]["customers"]["n_input"] for f in facts),
+        n_valid=sum(f["inputs"]["customers"]["n_valid"] for f in facts),
+        n_rejected=sum(f["inputs"]["customers"]["n_rejected"] for f in facts),
+    )
+    ins = {k: SimpleNamespace(**v) for k, v in f0["inputs"].items() if k != "customers"}
+    net_r = (
+        SimpleNamespace(edges_result=ins["network_edges"], substations_result=ins["substations"])
+        if "network_edges" in ins
+        else None
+    )
+    manifest = build_manifest(
+        cfg, cust_r, ins["equipment"], net_r, res, set(f0["in_scope"]), f0["latest_send"]
+    )
+    manifest["run_id"] = run_id
+    manifest["counts"]["nominee_copies"] = len(copies)
+    sources: dict[str, int] = {}
+    for f in facts:
+        for k, v in f["location_sources"].items():
+            sources[k] = sources.get(k, 0) + int(v)
+    manifest["counts"]["location_sources"] = sources
+    manifest["register"] = {
+        "file": updated.path.name if cfg.register is not None else None,
+        "new": register.is_new if cfg.register is not None else None,
+        "contacts_before": len(register),
+        "contacts_added": len(updated) - len(register),
+        "suppressed_as_already_made": sum(f["suppressed"] for f in facts),
+        "pseudonymised": updated.pseudonymised,
+    }
+    manifest["partitions"] = {"folder": folder.name, "parts": len(parts)}
+    return CampaignResult(
+        manifest=manifest,
+        register=updated if cfg.register is not None else None,
+        run_id=run_id,
+        trace=trace,
+        envelopes=envelopes,
+        nominee_copies=copies,
+        save_register=_saver(updated, run_id) if cfg.register is not None else None,
+        **res,
+    )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate, keeping the first frame's columns and dtypes when all are empty."""
+    full = [f for f in frames if len(f)]
+    if not full:
+        return frames[0].iloc[:0]
+    return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
+
+
+def _rank(values: pd.Series) -> npt.NDArray[np.int64]:
+    """Sort rank of each value, missing values last (as the campaign's own sorts)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64)
+
+
+def _contacts(
+    parts: list[CampaignResult], register: ContactRegister
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Put every partition's contacts in the campaign's order and number them once.
+
+    Returns the contacts and a table ``part``, ``old_ref``, ``contact_ref`` (the
+    partition's own reference and the final one) for the tables that cite references.
+    """
+    frames = []
+    for i, p in enumerate(parts):
+        c = p.contacts
+        if len(c):
+            frames.append(c.assign(_part=i))
+    if not frames:
+        return parts[0].contacts.iloc[:0].reset_index(drop=True), pd.DataFrame(
+            {"part": [], "old_ref": [], "contact_ref": []}
+        )
+    allc = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    is_call = (allc["channel"] == "phone").to_numpy()
+    letters, calls = allc[~is_call], allc[is_call]
+    order = {name: i for i, name in enumerate(CAMPAIGNS)}
+    o = letters["campaign"].map(order).to_numpy(dtype=float, na_value=np.inf)
+    by_letter = np.lexsort(
+        (_rank(letters[CUSTOMER_ID]), _rank(letters["premise_key"]), _rank(letters[POSTCODE]), o)
+    )
+    deadline = [
+        d.toordinal() if hasattr(d, "toordinal") else np.nan for d in calls["notice_deadline"]
+    ]
+    key = pd.DataFrame(
+        {
+            "_deadline": deadline,
+            "_medical": np.where(calls["medically_dependent"].eq(True).to_numpy(), 0, 1),
+            "_postcode": calls[POSTCODE].astype(object).to_numpy(),
+            "_id": calls[CUSTOMER_ID].astype(object).to_numpy(),
+        }
+    )
+    by_call = key.sort_values(
+        ["_deadline", "_medical", "_postcode", "_id"], kind="stable", na_position="last"
+    ).index.to_numpy()
+    merged = pd.concat([letters.iloc[by_letter], calls.iloc[by_call]], ignore_index=True)
+    part = merged.pop("_part").to_numpy()
+    old = merged.pop("contact_ref")
+    merged.insert(0, "contact_ref", allocate_refs(merged, register))
+    refs = pd.DataFrame(
+        {"part": part, "old_ref": old.to_numpy(), "contact_ref": merged["contact_ref"].to_numpy()}
+    )
+    return merged, refs
+
+
+def _copies(
+    parts: list[CampaignResult], new_ref: pd.DataFrame, contacts: pd.DataFrame
+) -> pd.DataFrame:
+    """Return the nominees' copies of outage letters, citing the final references, in order."""
+    frames = [
+        p.nominee_copies.assign(_part=i)
+        for i, p in enumerate(parts)
+        if p.nominee_copies is not None and len(p.nominee_copies)
+    ]
+    if not frames:
+        base = parts[0].nominee_copies
+        return base.iloc[:0].copy() if base is not None else contacts.iloc[:0].copy()
+    copies = pd.concat(frames, ignore_index=True)
+    lookup = new_ref.set_index(["part", "old_ref"])["contact_ref"]
+    keys = pd.MultiIndex.from_arrays([copies.pop("_part"), copies["copy_of"].astype(str)])
+    copies["copy_of"] = lookup.reindex(keys).to_numpy()
+    copies["contact_ref"] = copies["copy_of"].astype("str") + "-NC"
+    position = pd.Series(np.arange(len(contacts)), index=contacts["contact_ref"].to_numpy())
+    at = position.reindex(copies["copy_of"].to_numpy()).to_numpy()
+    return copies.iloc[np.argsort(at, kind="stable")].reset_index(drop=True)
+
+
+_LEADING_COUNT = re.compile(r"^(\d[\d,]*)(\D.*)$", re.S)
+
+
+def merge_warnings(lists: list[list[str]]) -> list[str]:
+    """Merge the partitions' warnings into the whole input's.
+
+    The same warning from several partitions is said once; a warning that starts
+    with a count and otherwise reads the same (``"12 PSR customers ..."``) is said
+    once with the counts added. Warnings keep the order of the campaign's steps
+    (their place in the partitions' lists).
+    """
+    total: dict[tuple[str, str], int] = {}
+    place: dict[tuple[str, str], tuple[int, int]] = {}
+    for p, warnings in enumerate(lists):
+        for i, w in enumerate(warnings):
+            m = _LEADING_COUNT.match(w)
+            key = ("n", m.group(2)) if m else ("t", w)
+            total[key] = total.get(key, 0) + (int(m.group(1).replace(",", "")) if m else 0)
+            place.setdefault(key, (i, p))
+    ordered = sorted(total, key=lambda k: place[k])
+    return [f"{total[k]:,}{k[1]}" if k[0] == "n" else k[1] for k in ordered]

@@ -1,0 +1,141 @@
+"""Run a campaign over a partitioned customer input, in process or on a Dask cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..campaign._partition import CustomerPart
+from ..campaign.config import CampaignConfig
+from ..errors import ConfigError, ParameterError
+from ._partitioner import ROW_COLUMN, read_partitions
+
+__all__ = ["run_part", "run_partitioned"]
+
+
+def run_part(
+    cfg: CampaignConfig,
+    part_file: str,
+    source: str,
+    pseudonym_key: bytes | None = None,
+    new_register: bool = False,
+) -> Any:
+    """Run the campaign's steps on one part file (this runs on a Dask worker).
+
+    The worker reads the part itself (nothing but its path is sent), and the
+    network, equipment and reference files named by the campaign (each worker
+    reads the same files: they must be where the workers can read them).
+    """
+    import pyarrow.parquet as pq
+
+    from ..campaign.run import run_campaign
+
+    if b"geo" in (pq.read_schema(part_file).metadata or {}):
+        import geopandas as gpd
+
+        frame: pd.DataFrame = gpd.read_parquet(part_file)
+    else:
+        frame = pd.read_parquet(part_file)
+    frame.index = pd.Index(frame.pop(ROW_COLUMN).to_numpy(dtype="int64"))
+    frame.attrs["source"] = source
+    return run_campaign(
+        cfg, pseudonym_key=pseudonym_key, new_register=new_register, _part=CustomerPart(frame)
+    )
+
+
+def run_partitioned(
+    cfg: CampaignConfig,
+    *,
+    step: Callable[[str], None] | None = None,
+    pseudonym_key: bytes | None = None,
+    new_register: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> Any:
+    """Run ``cfg`` over its partitioned customer input and merge the partitions' results.
+
+    See :func:`smartstreet_geo.campaign.run_campaign` (which calls this for a
+    partitioned input) for the parameters.
+    """
+    from ..campaign._partition import is_partitioned
+    from ..campaign.run import _open_register
+    from ._merge import merge_parts
+
+    say = step or (lambda _label: None)
+    scheduler = scheduler or cfg.scheduler
+    workers = workers or cfg.workers
+    if not is_partitioned(cfg.customers):
+        raise ConfigError(
+            f"{cfg.customers}: a Dask run reads partitioned customers (each worker reads its "
+            "own part); make them first: smartstreet-geo partition CAMPAIGN --out FOLDER, then "
+            "point [inputs] customers at FOLDER"
+        )
+    if workers is not None and workers < 1:
+        raise ParameterError(f"workers must be at least 1, not {workers}")
+    if cfg.outage_plan == "backfeed":
+        raise ConfigError(
+            f'{cfg.source or "campaign"}: [outage] plan = "backfeed" weighs every customer of '
+            "the circuits that could backfeed an outage together; it is not yet run on a "
+            "partitioned customer input - run it on the customer file itself"
+        )
+    data = read_partitions(cfg.customers)
+    register = _open_register(cfg, pseudonym_key, new_register, [])
+    tasks = [(cfg, str(f), data.source, pseudonym_key, new_register) for f in data.files]
+    n = len(tasks)
+    if scheduler or workers:
+        results = _on_dask(tasks, scheduler, workers, say)
+    else:
+        results = []
+        for i, task in enumerate(tasks):
+            say(f"partition {i + 1} of {n} ({data.parts[i]['rows']:,} rows)")
+            results.append(run_part(*task))
+    say(f"merging {n} partitions")
+    return merge_parts(cfg, results, register, Path(cfg.customers))
+
+
+def _on_dask(
+    tasks: list[tuple[Any, ...]],
+    scheduler: str | None,
+    workers: int | None,
+    say: Callable[[str], None],
+) -> list[Any]:
+    """Run the parts on a Dask cluster: the one at ``scheduler``, or a local one of ``workers``."""
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:  # pragma: no cover - the dask extra is not installed
+        raise ConfigError(
+            "running on Dask needs the dask extra: pip install 'smartstreet-geo[dask]'"
+        ) from exc
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # loopback; None does not turn it off (dask#8136)
+        )
+        client = Client(cluster)
+    try:
+        n_workers = len(client.scheduler_info()["workers"])
+        say(f"partitions on Dask ({len(tasks)} parts, {n_workers} workers)")
+        futures = [
+            client.submit(_call, task, key=f"smartstreet-geo-part-{i}", pure=False)
+            for i, task in enumerate(tasks)
+        ]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            say(f"partitions on Dask: {done} of {len(tasks)} done")
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _call(task: tuple[Any, ...]) -> Any:
+    return run_part(*task)
