@@ -119,12 +119,19 @@ def row_chunks(n: int, min_rows: int = 32_768) -> list[tuple[int, int]]:
 
 
 def run_chunks(
-    work: Callable[[int, int], object], chunks: Sequence[tuple[int, int]]
+    work: Callable[[int, int], object],
+    chunks: Sequence[tuple[int, int]],
+    threads: int | None = None,
 ) -> list[object]:
-    """Run ``work(lo, hi)`` on each range, in threads when there is more than one."""
-    if len(chunks) <= 1:
+    """Run ``work(lo, hi)`` on each range, in threads when there is more than one.
+
+    ``threads`` (default: one per range) caps the threads; the results come in the
+    order of ``chunks``.
+    """
+    workers = min(len(chunks), threads or len(chunks))
+    if workers <= 1:
         return [work(lo, hi) for lo, hi in chunks]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda c: work(*c), chunks))
