@@ -29,24 +29,19 @@ __all__ = ["render_csv"]
 
 
 @njit(cache=CACHE, nogil=True)
-def _is_digit(b: int) -> bool:
-    return 48 <= b <= 57
-
-
-@njit(cache=CACHE, nogil=True)
 def _plain_number(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
     r"""Whether the text is ``^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$``."""
     i = start
     if i < end and (data[i] == 43 or data[i] == 45):
         i += 1
     digits = 0
-    while i < end and _is_digit(data[i]):
+    while i < end and 48 <= data[i] <= 57:
         i += 1
         digits += 1
     if i < end and data[i] == 46:  # .
         i += 1
         frac = 0
-        while i < end and _is_digit(data[i]):
+        while i < end and 48 <= data[i] <= 57:
             i += 1
             frac += 1
         if digits == 0 and frac == 0:
@@ -58,7 +53,7 @@ def _plain_number(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
         if i < end and (data[i] == 43 or data[i] == 45):
             i += 1
         exp = 0
-        while i < end and _is_digit(data[i]):
+        while i < end and 48 <= data[i] <= 57:
             i += 1
             exp += 1
         if exp == 0:
@@ -67,21 +62,15 @@ def _plain_number(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
 
 
 @njit(cache=CACHE, nogil=True)
-def _risky(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
-    if end <= start:
-        return False
-    b = data[start]
-    if b == 61 or b == 43 or b == 45 or b == 64 or b == 9 or b == 13:  # = + - @ TAB CR
-        return not _plain_number(data, start, end)
-    return False
-
-
-@njit(cache=CACHE, nogil=True)
 def _field(
     data: npt.NDArray[np.uint8], start: int, end: int, neutralise: bool
 ) -> tuple[int, bool, bool]:
     """Return (bytes of the field as written, quoted?, prefixed?)."""
-    prefix = neutralise and _risky(data, start, end)
+    prefix = False  # a formula-like text: starts with = + - @ TAB CR and is not a number
+    if neutralise and end > start:
+        b = data[start]
+        if b == 61 or b == 43 or b == 45 or b == 64 or b == 9 or b == 13:
+            prefix = not _plain_number(data, start, end)
     quote = False
     n = end - start + (1 if prefix else 0)
     for k in range(start, end):

@@ -40,11 +40,15 @@ _HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 _AMP = np.frombuffer(b"&amp;", dtype=np.uint8)
 _LT = np.frombuffer(b"&lt;", dtype=np.uint8)
 _GT = np.frombuffer(b"&gt;", dtype=np.uint8)
+# Sizes as plain integers: the size pass then needs no array constant compiled in.
+_NUM_CELL = len(_C_OPEN) + len(_NUM_MID) + len(_NUM_END)
+_TEXT_CELL = len(_C_OPEN) + len(_TEXT_MID) + len(_TEXT_END)
+_TEXT_CELL_KEEP = len(_C_OPEN) + len(_TEXT_MID_KEEP) + len(_TEXT_END)
+_ROW = len(_ROW_OPEN) + len(_ROW_MID) + len(_ROW_END)
 
 
-@njit(cache=CACHE, nogil=True, inline="always")
-def _is_hex(b: int) -> bool:
-    return (48 <= b <= 57) or (65 <= b <= 70) or (97 <= b <= 102)
+# Few, larger compiled functions: each one costs about 0.1-0.2 s to compile on the first
+# run after installing, however small, so one-line helpers are written out in place.
 
 
 @njit(cache=CACHE, nogil=True)
@@ -52,17 +56,11 @@ def _literal_escape_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
     """Whether ``_xHHHH_`` starts at ``data[i]`` (before ``end``)."""
     if i + 7 > end or data[i] != 95 or data[i + 1] != 120 or data[i + 6] != 95:
         return False
-    return (
-        _is_hex(data[i + 2])
-        and _is_hex(data[i + 3])
-        and _is_hex(data[i + 4])
-        and _is_hex(data[i + 5])
-    )
-
-
-@njit(cache=CACHE, nogil=True)
-def _is_control(b: int) -> bool:
-    return b < 32 and b != 9 and b != 10
+    for k in range(i + 2, i + 6):
+        h = data[k]
+        if not ((48 <= h <= 57) or (65 <= h <= 70) or (97 <= h <= 102)):  # hex digit
+            return False
+    return True
 
 
 @njit(cache=CACHE, nogil=True)
@@ -88,18 +86,16 @@ def _space_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
 
 
 @njit(cache=CACHE, nogil=True)
-def _last_char_start(data: npt.NDArray[np.uint8], start: int, end: int) -> int:
-    i = end - 1
-    while i > start and (data[i] & 0xC0) == 0x80:
-        i -= 1
-    return i
-
-
-@njit(cache=CACHE, nogil=True)
 def _preserve(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
+    """Whether the text starts or ends with white space."""
     if end <= start:
         return False
-    return _space_at(data, start, end) or _space_at(data, _last_char_start(data, start, end), end)
+    if _space_at(data, start, end):
+        return True
+    last = end - 1  # the first byte of the last character
+    while last > start and (data[last] & 0xC0) == 0x80:
+        last -= 1
+    return _space_at(data, last, end)
 
 
 @njit(cache=CACHE, nogil=True)
@@ -112,7 +108,7 @@ def _escaped_size(data: npt.NDArray[np.uint8], start: int, end: int) -> int:
             n += 13
             i += 7
             continue
-        if _is_control(b):
+        if b < 32 and b != 9 and b != 10:  # a C0 control but tab and newline
             n += 7
         elif b == 38:  # &
             n += 5
@@ -160,14 +156,14 @@ def _put_escaped(
     while i < end:
         b = data[i]
         if b == 95 and _literal_escape_at(data, i, end):
-            p = _put_hex4(out, p, 0x5F)  # "_x005F_", whose "_" starts the literal
+            p = _put_hex4(out, p, np.int64(0x5F))  # "_x005F_", whose "_" starts the literal
             for k in range(1, 7):
                 out[p + k - 1] = data[i + k]
             p += 6
             i += 7
             continue
-        if _is_control(b):
-            p = _put_hex4(out, p, b)
+        if b < 32 and b != 9 and b != 10:  # a C0 control but tab and newline
+            p = _put_hex4(out, p, np.int64(b))
         elif b == 38:
             p = _put(out, p, _AMP)
         elif b == 60:
@@ -232,14 +228,12 @@ def _sizes(
             start, end = offsets[r, c], offsets[r + 1, c]
             cell_ref = letter_offsets[c + 1] - letter_offsets[c] + d
             if is_number[c]:
-                size += _C_OPEN.shape[0] + cell_ref + _NUM_MID.shape[0] + (end - start)
-                size += _NUM_END.shape[0]
+                size += _NUM_CELL + cell_ref + (end - start)
             else:
-                mid = _TEXT_MID_KEEP if _preserve(data, start, end) else _TEXT_MID
-                size += _C_OPEN.shape[0] + cell_ref + mid.shape[0] + _TEXT_END.shape[0]
-                size += _escaped_size(data, start, end)
+                size += _TEXT_CELL_KEEP if _preserve(data, start, end) else _TEXT_CELL
+                size += cell_ref + _escaped_size(data, start, end)
         if size:
-            size += _ROW_OPEN.shape[0] + d + _ROW_MID.shape[0] + _ROW_END.shape[0]
+            size += _ROW + d
         sizes[r] = size
 
 
