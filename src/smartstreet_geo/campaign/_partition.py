@@ -23,10 +23,12 @@ import shapely
 
 __all__ = [
     "PARTITIONS_FILE",
+    "PART_CUSTOMER_COLUMNS",
     "CustomerPart",
     "equipment_halo",
     "is_partitioned",
     "part_facts",
+    "slim_customers",
 ]
 
 #: The file that makes a folder a partitioned customer input.
@@ -42,9 +44,41 @@ class CustomerPart:
     frame : DataFrame
         The rows as in the file (raw values), indexed by their 1-based row number in
         the whole file, with ``attrs["source"]`` the whole file's name.
+    network : bool
+        Return the network's edges and substations with the result (one partition
+        does; the others leave them out rather than send the same tables again).
     """
 
     frame: pd.DataFrame
+    network: bool = True
+
+
+#: Customer columns a partition sends back (with the geometry): what the map, the GIS
+#: layers and the counts read. Names, phone numbers, PSR needs and nominees stay on the
+#: worker (data minimisation; they are in the contact lists where a contact needs them).
+PART_CUSTOMER_COLUMNS = (
+    "customer_id",
+    "premise_id",
+    "address_line_1",
+    "address_line_2",
+    "address_line_3",
+    "post_town",
+    "postcode",
+    "psr",
+    "circuit_id",
+    "substation_id",
+    "source_row",
+    "location_source",
+    "location_uncertainty_m",
+    "map_category",
+    "map_category_shared",
+)
+
+
+def slim_customers(customers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the customers with only :data:`PART_CUSTOMER_COLUMNS` and the geometry."""
+    keep = [c for c in customers.columns if c in PART_CUSTOMER_COLUMNS]
+    return customers[[*keep, customers.geometry.name]]
 
 
 def is_partitioned(path: Any) -> bool:

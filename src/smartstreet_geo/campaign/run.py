@@ -34,7 +34,13 @@ from ..schema import (
 from . import _circuits, _locate
 from ._join import first_of_groups, fixed, group_starts, join_groups
 from ._keys import known
-from ._partition import CustomerPart, equipment_halo, is_partitioned, part_facts
+from ._partition import (
+    CustomerPart,
+    equipment_halo,
+    is_partitioned,
+    part_facts,
+    slim_customers,
+)
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
@@ -523,6 +529,9 @@ def run_campaign(
         warnings=warnings,
     )
     if _part is not None:  # what the merge needs; the manifest is built once, for the whole
+        if not _part.network:  # one partition sends the network back, not every one
+            result_wo_manifest.update(edges=None, substations=None)
+        result_wo_manifest["customers"] = slim_customers(customers)
         return CampaignResult(
             manifest=part_facts(
                 cust_r, eq_r, net_r, located.counts, in_scope, latest_send, dates, suppressed

@@ -41,11 +41,27 @@ def merge_parts(
     register: ContactRegister,
     folder: Path,
 ) -> CampaignResult:
-    """Return the campaign result of the whole input from its partitions' results."""
-    facts = [p.manifest["part"] for p in parts]
-    first, f0 = parts[0], facts[0]
+    """Return the campaign result of the whole input from its partitions' results.
 
-    contacts, new_ref = _contacts(parts, register)
+    ``parts`` is emptied as the tables are merged (each partition's frames are let go
+    once they are in the merged table, so the peak is about two copies of the largest).
+    """
+    facts = [p.manifest["part"] for p in parts]
+    f0 = facts[0]
+    first = parts[0]
+    tables = {
+        name: [getattr(p, name) for p in parts]
+        for name in ("contacts", "reconciliation", "manual_review", "customers", "nominee_copies")
+    }
+    rejects_by_part = [p.rejects for p in parts]
+    within = np.sum([p.equipment["n_customers_within"].to_numpy() for p in parts], axis=0)
+    warnings = merge_warnings([p.warnings for p in parts])
+    equipment, edges, substations = first.equipment.copy(), first.edges, first.substations
+    equipment["n_customers_within"] = within
+    del first
+    parts.clear()
+
+    contacts, new_ref = _contacts(tables.pop("contacts"), register)
     dates = f0["outage_dates"]
     run_id = _run_id(contacts, register, cfg)
     updated = append_contacts(
@@ -53,34 +69,18 @@ def merge_parts(
     )
     trace = trace_table(updated, run_id=run_id)
     envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
-    copies = _copies(parts, new_ref, contacts)
+    copies = _copies(tables.pop("nominee_copies"), new_ref, contacts)
 
-    reconciliation = (
-        _concat([p.reconciliation for p in parts])
-        .sort_values("source_row", kind="stable")
-        .reset_index(drop=True)
+    reconciliation = _sorted(tables.pop("reconciliation"), ["source_row"])
+    manual = _sorted(tables.pop("manual_review"), ["issue", "source_row", CUSTOMER_ID])
+    cust_rejects = _sorted(
+        [r.iloc[: f["customer_rejects"]] for r, f in zip(rejects_by_part, facts, strict=True)],
+        ["row_number"],
     )
-    manual = (
-        _concat([p.manual_review for p in parts])
-        .sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable")
-        .reset_index(drop=True)
-    )
-    cust_rejects = _concat(
-        [p.rejects.iloc[: f["customer_rejects"]] for p, f in zip(parts, facts, strict=True)]
-    ).sort_values("row_number", kind="stable")
-    rest = first.rejects.iloc[f0["customer_rejects"] :]
+    rest = rejects_by_part[0].iloc[f0["customer_rejects"] :]
     pieces = [r for r in (cust_rejects, rest) if len(r)]
     rejects = pd.concat(pieces, ignore_index=True) if pieces else empty_rejects()
-    customers = (
-        _concat([p.customers for p in parts])
-        .sort_values("source_row", kind="stable")
-        .reset_index(drop=True)
-    )
-    equipment = first.equipment.copy()
-    equipment["n_customers_within"] = np.sum(
-        [p.equipment["n_customers_within"].to_numpy() for p in parts], axis=0
-    )
-    warnings = merge_warnings([p.warnings for p in parts])
+    customers = _sorted(tables.pop("customers"), ["source_row"])
     res: dict[str, Any] = dict(  # noqa: C408 - the keyword form reads like the result
         contacts=contacts,
         manual_review=manual,
@@ -88,8 +88,8 @@ def merge_parts(
         rejects=rejects,
         customers=customers,
         equipment=equipment,
-        edges=first.edges,
-        substations=first.substations,
+        edges=edges,
+        substations=substations,
         warnings=warnings,
     )
     cust_r = SimpleNamespace(
@@ -122,7 +122,7 @@ def merge_parts(
         "suppressed_as_already_made": sum(f["suppressed"] for f in facts),
         "pseudonymised": updated.pseudonymised,
     }
-    manifest["partitions"] = {"folder": folder.name, "parts": len(parts)}
+    manifest["partitions"] = {"folder": folder.name, "parts": len(facts)}
     return CampaignResult(
         manifest=manifest,
         register=updated if cfg.register is not None else None,
@@ -133,6 +133,14 @@ def merge_parts(
         save_register=_saver(updated, run_id) if cfg.register is not None else None,
         **res,
     )
+
+
+def _sorted(frames: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
+    """Concatenate and sort (stable: a partition's own order among equal keys), index 0..n-1."""
+    whole = _concat(frames)
+    frames.clear()
+    order = whole[by].reset_index(drop=True).sort_values(by, kind="stable").index.to_numpy()
+    return whole.take(order).reset_index(drop=True)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -150,25 +158,19 @@ def _rank(values: pd.Series) -> npt.NDArray[np.int64]:
 
 
 def _contacts(
-    parts: list[CampaignResult], register: ContactRegister
+    frames: list[pd.DataFrame], register: ContactRegister
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Put every partition's contacts in the campaign's order and number them once.
 
     Returns the contacts and a table ``part``, ``old_ref``, ``contact_ref`` (the
     partition's own reference and the final one) for the tables that cite references.
     """
-    frames = []
-    for i, p in enumerate(parts):
-        c = p.contacts
-        if len(c):
-            frames.append(c.assign(_part=i))
-    if not frames:
-        return parts[0].contacts.iloc[:0].reset_index(drop=True), pd.DataFrame(
-            {"part": [], "old_ref": [], "contact_ref": []}
-        )
-    allc = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    part = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    allc = _concat(frames)
+    frames.clear()
     is_call = (allc["channel"] == "phone").to_numpy()
-    letters, calls = allc[~is_call], allc[is_call]
+    letters = allc.loc[~is_call, ["campaign", CUSTOMER_ID, "premise_key", POSTCODE]]
+    calls = allc.loc[is_call, ["notice_deadline", "medically_dependent", POSTCODE, CUSTOMER_ID]]
     order = {name: i for i, name in enumerate(CAMPAIGNS)}
     o = letters["campaign"].map(order).to_numpy(dtype=float, na_value=np.inf)
     by_letter = np.lexsort(
@@ -188,29 +190,30 @@ def _contacts(
     by_call = key.sort_values(
         ["_deadline", "_medical", "_postcode", "_id"], kind="stable", na_position="last"
     ).index.to_numpy()
-    merged = pd.concat([letters.iloc[by_letter], calls.iloc[by_call]], ignore_index=True)
-    part = merged.pop("_part").to_numpy()
+    rows = np.concatenate([np.flatnonzero(~is_call)[by_letter], np.flatnonzero(is_call)[by_call]])
+    merged = allc.take(rows).reset_index(drop=True)
+    del allc
     old = merged.pop("contact_ref")
     merged.insert(0, "contact_ref", allocate_refs(merged, register))
     refs = pd.DataFrame(
-        {"part": part, "old_ref": old.to_numpy(), "contact_ref": merged["contact_ref"].to_numpy()}
+        {
+            "part": part[rows],
+            "old_ref": old.to_numpy(),
+            "contact_ref": merged["contact_ref"].to_numpy(),
+        }
     )
     return merged, refs
 
 
 def _copies(
-    parts: list[CampaignResult], new_ref: pd.DataFrame, contacts: pd.DataFrame
+    frames: list[pd.DataFrame | None], new_ref: pd.DataFrame, contacts: pd.DataFrame
 ) -> pd.DataFrame:
     """Return the nominees' copies of outage letters, citing the final references, in order."""
-    frames = [
-        p.nominee_copies.assign(_part=i)
-        for i, p in enumerate(parts)
-        if p.nominee_copies is not None and len(p.nominee_copies)
-    ]
-    if not frames:
-        base = parts[0].nominee_copies
+    full = [f.assign(_part=i) for i, f in enumerate(frames) if f is not None and len(f)]
+    if not full:
+        base = frames[0]
         return base.iloc[:0].copy() if base is not None else contacts.iloc[:0].copy()
-    copies = pd.concat(frames, ignore_index=True)
+    copies = pd.concat(full, ignore_index=True)
     lookup = new_ref.set_index(["part", "old_ref"])["contact_ref"]
     keys = pd.MultiIndex.from_arrays([copies.pop("_part"), copies["copy_of"].astype(str)])
     copies["copy_of"] = lookup.reindex(keys).to_numpy()

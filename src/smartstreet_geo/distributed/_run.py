@@ -22,12 +22,15 @@ def run_part(
     source: str,
     pseudonym_key: bytes | None = None,
     new_register: bool = False,
+    network: bool = True,
 ) -> Any:
     """Run the campaign's steps on one part file (this runs on a Dask worker).
 
     The worker reads the part itself (nothing but its path is sent), and the
     network, equipment and reference files named by the campaign (each worker
-    reads the same files: they must be where the workers can read them).
+    reads the same files: they must be where the workers can read them). With
+    ``network=False`` the result leaves out the network's tables (the first part
+    sends them).
     """
     import pyarrow.parquet as pq
 
@@ -42,7 +45,10 @@ def run_part(
     frame.index = pd.Index(frame.pop(ROW_COLUMN).to_numpy(dtype="int64"))
     frame.attrs["source"] = source
     return run_campaign(
-        cfg, pseudonym_key=pseudonym_key, new_register=new_register, _part=CustomerPart(frame)
+        cfg,
+        pseudonym_key=pseudonym_key,
+        new_register=new_register,
+        _part=CustomerPart(frame, network=network),
     )
 
 
@@ -83,7 +89,10 @@ def run_partitioned(
         )
     data = read_partitions(cfg.customers)
     register = _open_register(cfg, pseudonym_key, new_register, [])
-    tasks = [(cfg, str(f), data.source, pseudonym_key, new_register) for f in data.files]
+    tasks = [
+        (cfg, str(f), data.source, pseudonym_key, new_register, i == 0)
+        for i, f in enumerate(data.files)
+    ]
     n = len(tasks)
     if scheduler or workers:
         results = _on_dask(tasks, scheduler, workers, say)
