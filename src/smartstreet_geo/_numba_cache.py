@@ -12,7 +12,7 @@ without a writable home (a service account). In that case this module points
 (``smartstreet-geo-numba-<uid>``, mode 0700, owned by the user: numba's cache
 files are pickles, so a folder someone else could write to is never used),
 and when even that is impossible it turns caching off, with one log line:
-the kernels still run, compiled on every run (10-15 s).
+the kernels still run, compiled on every run (about 7 s more on the demo campaign).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def _decide() -> bool:
     if folder is None:
         log.warning(
             "numba cache: no writable folder (package, NUMBA_CACHE_DIR, home, temporary "
-            "directory); the kernels are compiled on every run (10-15 s). Set NUMBA_CACHE_DIR "
+            "directory); the kernels are compiled on every run (about 7 s). Set NUMBA_CACHE_DIR "
             "to a writable folder to keep them."
         )
         return False
