@@ -141,6 +141,29 @@ def test_dask_cluster_gives_the_same_outputs(demo_runs, dask_client) -> None:
     _assert_same_outputs(demo_runs["ref"], out)
 
 
+def test_nominee_copies_cite_the_merged_references(tmp_path) -> None:
+    """Copies of outage letters to nominees (``-NC``) follow their letter's final number."""
+    shutil.copytree(DEMO, tmp_path / "demo")
+    frame = pd.read_parquet(tmp_path / "demo" / "customers.parquet")
+    named = frame["nominee_name"].notna() & frame["nominee_name"].astype(str).str.strip().ne("")
+    frame["nominee_address_line_1"] = np.where(named, "1 Nominee Road", None)
+    frame["nominee_post_town"] = np.where(named, "WIGAN", None)
+    frame["nominee_postcode"] = np.where(named, "WN1 1AA", None)
+    frame.to_parquet(tmp_path / "demo" / "customers.parquet", index=False)
+    campaign = tmp_path / "demo" / "campaign.toml"
+    parts = partition_customers(campaign, tmp_path / "parts", partitions=4)
+    on_parts = _pointing_at(campaign, parts.path, tmp_path / "demo" / "parts.toml")
+    _run(campaign, tmp_path / "ref")
+    _run(on_parts, tmp_path / "got")
+    _assert_same_outputs(tmp_path / "ref", tmp_path / "got")
+    manifest = json.loads((tmp_path / "got" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["nominee_copies"] > 50
+    letters = pd.read_csv(tmp_path / "got" / "letters.csv", dtype=str)
+    copies = letters[letters["contact_ref"].str.endswith("-NC")]
+    assert len(copies) == manifest["counts"]["nominee_copies"]
+    assert set(copies["contact_ref"].str.removesuffix("-NC")) <= set(letters["contact_ref"])
+
+
 # --------------------------------------------------------------------------- generated areas
 def _widen(margin: float) -> None:
     import smartstreet_geo.locate as locate
@@ -178,44 +201,52 @@ def _boundary_equipment(parts_folder: Path, valid_rows: set[int]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def _areas(root: Path, tiles: int, partitions: int) -> dict:
+    """The demo tiled, with boundary equipment and a closed ring, partitioned; the reference run.
+
+    The reader's postcode-district margin must be widened by the caller (tiles move customers
+    away from their districts).
+    """
+    bench = _bench()
+    campaign = bench.make_inputs(tiles, root / "in")
+    # close one normally-open point: a ring
+    edges = gpd.read_parquet(root / "in" / "network_edges.parquet")
+    nop = edges.index[edges["normally_open"]][0]
+    edges.loc[nop, "normally_open"] = False
+    edges.to_parquet(root / "in" / "network_edges.parquet", index=False)
+    parts = partition_customers(campaign, root / "parts", partitions=partitions)
+    valid = read_customers(root / "in" / "customers.parquet").data["source_row"]
+    extra = _boundary_equipment(parts.path, set(valid))
+    assert len(extra) >= 2
+    eq = pd.read_csv(root / "in" / "equipment.csv", dtype=str, keep_default_na=False)
+    extra = extra.assign(**{c: "" for c in eq.columns if c not in extra}).astype(str)
+    extra["outage_required"] = "false"
+    pd.concat([eq, extra[eq.columns]], ignore_index=True).to_csv(
+        root / "in" / "equipment.csv", index=False
+    )
+    text = campaign.read_text(encoding="utf-8")
+    campaign.write_text(text.replace("circuit_breaker = 30", "circuit_breaker = 100"))
+    ref = root / "ref"
+    _run(campaign, ref)
+    return {
+        "root": root,
+        "campaign": _pointing_at(campaign, parts.path, root / "in" / "parts.toml"),
+        "ref": ref,
+        "parts": parts.path,
+        "ring_edge": edges.loc[nop, "edge_id"],
+        "margin": bench.WIDE_MARGIN_M,
+    }
+
+
 @pytest.fixture(scope="module")
 def areas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The demo tiled 3 times, with boundary equipment and a closed ring; 5 partitions."""
+    """The demo tiled 3 times (257,460 rows) in 5 partitions."""
     import smartstreet_geo.locate as locate
 
     before = locate.DISTRICT_MARGIN_M
-    bench = _bench()
-    _widen(bench.WIDE_MARGIN_M)
+    _widen(_bench().WIDE_MARGIN_M)
     try:
-        root = tmp_path_factory.mktemp("areas")
-        campaign = bench.make_inputs(3, root / "in")
-        # close one normally-open point: a ring
-        edges = gpd.read_parquet(root / "in" / "network_edges.parquet")
-        nop = edges.index[edges["normally_open"]][0]
-        edges.loc[nop, "normally_open"] = False
-        edges.to_parquet(root / "in" / "network_edges.parquet", index=False)
-        parts = partition_customers(campaign, root / "parts", partitions=5)
-        valid = read_customers(root / "in" / "customers.parquet").data["source_row"]
-        extra = _boundary_equipment(parts.path, set(valid))
-        assert len(extra) >= 2
-        eq = pd.read_csv(root / "in" / "equipment.csv", dtype=str, keep_default_na=False)
-        extra = extra.assign(**{c: "" for c in eq.columns if c not in extra}).astype(str)
-        extra["outage_required"] = "false"
-        pd.concat([eq, extra[eq.columns]], ignore_index=True).to_csv(
-            root / "in" / "equipment.csv", index=False
-        )
-        text = campaign.read_text(encoding="utf-8")
-        campaign.write_text(text.replace("circuit_breaker = 30", "circuit_breaker = 100"))
-        ref = root / "ref"
-        _run(campaign, ref)
-        yield {
-            "root": root,
-            "campaign": _pointing_at(campaign, parts.path, root / "in" / "parts.toml"),
-            "ref": ref,
-            "parts": parts.path,
-            "ring_edge": edges.loc[nop, "edge_id"],
-            "margin": bench.WIDE_MARGIN_M,
-        }
+        yield _areas(tmp_path_factory.mktemp("areas"), 3, 5)
     finally:
         _widen(before)
 
@@ -248,6 +279,24 @@ def test_generated_areas_on_dask(areas, dask_client) -> None:
         out = areas["root"] / "dask"
         _run(areas["campaign"], out, "--scheduler", dask_client.scheduler.address)
         _assert_same_outputs(areas["ref"], out)
+    finally:
+        _widen(before)
+        dask_client.run(_widen, before)
+
+
+@pytest.mark.slow
+def test_a_licence_area_on_dask(tmp_path, dask_client) -> None:
+    """2,402,960 customer rows (the demo tiled 28 times) in 16 partitions: the same outputs."""
+    import smartstreet_geo.locate as locate
+
+    before = locate.DISTRICT_MARGIN_M
+    margin = _bench().WIDE_MARGIN_M
+    _widen(margin)
+    dask_client.run(_widen, margin)
+    try:
+        big = _areas(tmp_path, 28, 16)
+        _run(big["campaign"], tmp_path / "dask", "--scheduler", dask_client.scheduler.address)
+        _assert_same_outputs(big["ref"], tmp_path / "dask")
     finally:
         _widen(before)
         dask_client.run(_widen, before)
