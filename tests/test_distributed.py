@@ -24,7 +24,7 @@ import pytest
 
 from smartstreet_geo import demo
 from smartstreet_geo.cli import main
-from smartstreet_geo.distributed import merge_warnings, partition_customers, read_partitions
+from smartstreet_geo.distributed import partition_customers, read_partitions
 from smartstreet_geo.errors import ConfigError, InputFileError, ParameterError
 from smartstreet_geo.io import read_customers
 
@@ -335,15 +335,39 @@ def test_partition_refuses_ragged_csv_rows(tmp_path) -> None:
     assert not (tmp_path / "parts").exists()
 
 
-def test_merge_warnings_adds_leading_counts_and_says_each_once() -> None:
-    got = merge_warnings(
-        [
-            ["register r.parquet does not exist", "3 outage letters are for customers"],
-            ["register r.parquet does not exist", "1,200 outage letters are for customers", "x"],
-        ]
-    )
-    assert got == [
-        "register r.parquet does not exist",
-        "1,203 outage letters are for customers",
-        "x",
+def test_warnings_about_the_whole_input_are_worded_for_the_whole_input(tmp_path) -> None:
+    """Opted-out ids, late notice and past outages: counted over every partition, said once.
+
+    A partition cannot tell that an opted-out id belongs to no customer (it may be another
+    partition's), nor count an outage's customers in other partitions: the merge words
+    these, and the manifest's warnings equal the in-process run's.
+    """
+    shutil.copytree(DEMO, tmp_path / "demo")
+    campaign = tmp_path / "demo" / "campaign.toml"
+    parts = partition_customers(campaign, tmp_path / "parts", partitions=4)
+    ids = [
+        pd.read_parquet(f, columns=["customer_id"])["customer_id"].dropna().head(20)
+        for f in parts.files
     ]
+    opted = pd.concat([*ids, pd.Series(["999000000001", "999000000002"])], ignore_index=True)
+    opted.rename("customer_id").to_frame().to_csv(tmp_path / "demo" / "opted_out.csv", index=False)
+    eq = pd.read_csv(tmp_path / "demo" / "equipment.csv", dtype=str, keep_default_na=False)
+    outage = eq.loc[
+        eq["outage_required"].str.lower().isin(["true", "1", "y", "yes"]), "equipment_id"
+    ]
+    dates = ", ".join(
+        [f'{e} = "2027-01-06"' for e in outage.iloc[:6]]
+        + [f'{e} = "2027-01-01"' for e in outage.iloc[6:12]]
+    )
+    text = campaign.read_text(encoding="utf-8")
+    text = text.replace("[outage]", f"[outage]\ndates = {{ {dates} }}")
+    text = text.replace("[psr]", '[suppression]\nopted_out = "opted_out.csv"\n\n[psr]')
+    campaign.write_text(text, encoding="utf-8")
+    on_parts = _pointing_at(campaign, parts.path, tmp_path / "demo" / "parts.toml")
+    _run(campaign, tmp_path / "ref")
+    _run(on_parts, tmp_path / "got")
+    _assert_same_outputs(tmp_path / "ref", tmp_path / "got")
+    said = json.loads((tmp_path / "got" / "manifest.json").read_text(encoding="utf-8"))["warnings"]
+    assert "2 opted-out ids match no customer in the customer file" in said
+    assert any("too late to give that notice" in w for w in said)
+    assert any("already past" in w for w in said)

@@ -11,6 +11,8 @@ for the whole input (:mod:`smartstreet_geo.distributed`).
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +27,7 @@ __all__ = [
     "PARTITIONS_FILE",
     "PART_CUSTOMER_COLUMNS",
     "CustomerPart",
+    "TrackedWarnings",
     "equipment_halo",
     "is_partitioned",
     "part_facts",
@@ -109,6 +112,43 @@ def equipment_halo(customers: gpd.GeoDataFrame, equipment: gpd.GeoDataFrame) -> 
     return equipment[near]
 
 
+class TrackedWarnings:
+    """A partition's warnings with the step each came in, and those the merge must word.
+
+    The merge puts the partitions' warnings back in the order of the campaign's steps
+    (:meth:`placed`). A warning about the whole input (a count over every customer, an id
+    that matches no customer anywhere) cannot be worded by one partition: it is deferred
+    with what the merge needs to word it and the place it would have had.
+    """
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+        self.marks: list[int] = []
+        self.deferred: list[dict[str, Any]] = []
+
+    def marking(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        """Return ``say`` that first notes where a new step starts."""
+
+        def marked(label: str) -> None:
+            self.marks.append(len(self.warnings))
+            say(label)
+
+        return marked
+
+    def _place(self, j: int) -> tuple[int, int]:
+        stage = bisect.bisect_right(self.marks, j)
+        return stage, j - (self.marks[stage - 1] if stage else 0)
+
+    def defer(self, kind: str, data: Any) -> None:
+        """Leave a warning to the merge: ``kind`` and the facts it is worded from."""
+        stage, at = self._place(len(self.warnings))
+        self.deferred.append({"kind": kind, "stage": stage, "at": at, "data": data})
+
+    def placed(self) -> list[tuple[int, int, str]]:
+        """Return ``(step, position in the step, text)`` of each warning."""
+        return [(*self._place(j), w) for j, w in enumerate(self.warnings)]
+
+
 def part_facts(
     cust_r: Any,
     eq_r: Any,
@@ -118,6 +158,7 @@ def part_facts(
     latest_send: dict[str, date],
     outage_dates: dict[str, date | None],
     suppressed: pd.DataFrame,
+    tracked: TrackedWarnings,
 ) -> dict[str, Any]:
     """Return what the merge needs from a partition, in place of its manifest."""
 
@@ -142,5 +183,7 @@ def part_facts(
             "outage_dates": dict(outage_dates),
             "suppressed": len(suppressed),
             "customer_rejects": len(cust_r.rejects),
+            "warnings": tracked.placed(),
+            "deferred": tracked.deferred,
         }
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from ._join import first_of_groups, fixed, group_starts, join_groups
 from ._keys import known
 from ._partition import (
     CustomerPart,
+    TrackedWarnings,
     equipment_halo,
     is_partitioned,
     part_facts,
@@ -241,6 +242,10 @@ def run_campaign(
             workers=workers,
         )
     warnings: list[str] = []
+    # a partition's warnings keep their step; those only the whole input can word are deferred
+    tracked = None if _part is None else TrackedWarnings(warnings)
+    if tracked is not None:
+        say = tracked.marking(say)
     register = _open_register(cfg, pseudonym_key, new_register, warnings)
 
     say("reading customers")
@@ -354,14 +359,17 @@ def run_campaign(
         str(k): int(v)
         for k, v in impact.affected.groupby("equipment_id")[CUSTOMER_ID].nunique().items()
     }
-    warnings.extend(
-        late_notice_warnings(
-            outage_eq[["equipment_id", "outage_date"]],
-            n_affected,
-            notice_days=cfg.notice_days,
-            run_date=cfg.run_date,
+    if tracked is not None:  # counts of the whole input
+        tracked.defer("late_notice", n_affected)
+    else:
+        warnings.extend(
+            late_notice_warnings(
+                outage_eq[["equipment_id", "outage_date"]],
+                n_affected,
+                notice_days=cfg.notice_days,
+                run_date=cfg.run_date,
+            )
         )
-    )
 
     # ------------------------------------------------------------------ candidates
     say(f"building contact lists ({len(customers):,} customers)")
@@ -378,7 +386,12 @@ def run_campaign(
     if cfg.opted_out is not None:
         side = read_opted_out(cfg.opted_out, every_id, encoding=cfg.encoding)
         opted_out = set(side.ids)
-        warnings.extend(side.warnings())
+        lines = side.warnings()
+        if tracked is not None and side.unmatched:  # unmatched here may be another part's
+            warnings.extend(lines[:-1])  # (the unmatched line is the last)
+            tracked.defer("unmatched", {"ids": sorted(side.unmatched), "what": side.what})
+        else:
+            warnings.extend(lines)
 
     facts = Facts(
         cfg=cfg,
@@ -462,12 +475,12 @@ def run_campaign(
     past = (when < pd.Timestamp(cfg.run_date)).fillna(False).to_numpy(dtype=bool)
     if past.any():
         gone = contacts[past]
-        warnings.append(
-            f"{gone[CUSTOMER_ID].nunique():,} PSR customer(s) were to be told of outages already "
-            f"past on {cfg.run_date.isoformat()} (equipment "
-            f"{', '.join(sorted(set(';'.join(gone['equipment_ids']).split(';'))))}): no call or "
-            "letter is produced for them; check the outage dates"
-        )
+        n_gone = gone[CUSTOMER_ID].nunique()
+        gone_eq = set(";".join(gone["equipment_ids"]).split(";"))
+        if tracked is not None:
+            tracked.defer("past", {"customers": int(n_gone), "equipment": sorted(gone_eq)})
+        else:
+            warnings.append(past_outage_warning(n_gone, gone_eq, cfg.run_date))
         for cid in gone[CUSTOMER_ID]:
             not_reasons.setdefault(cid, "the planned outage is already past: nothing to announce")
         contacts = contacts[~past]
@@ -529,12 +542,21 @@ def run_campaign(
         warnings=warnings,
     )
     if _part is not None:  # what the merge needs; the manifest is built once, for the whole
+        assert tracked is not None
         if not _part.network:  # one partition sends the network back, not every one
             result_wo_manifest.update(edges=None, substations=None)
         result_wo_manifest["customers"] = slim_customers(customers)
         return CampaignResult(
             manifest=part_facts(
-                cust_r, eq_r, net_r, located.counts, in_scope, latest_send, dates, suppressed
+                cust_r,
+                eq_r,
+                net_r,
+                located.counts,
+                in_scope,
+                latest_send,
+                dates,
+                suppressed,
+                tracked,
             ),
             nominee_copies=copies,
             **result_wo_manifest,
@@ -612,6 +634,15 @@ def _nominee_copies(
     copies["contact_ref"] = copies["copy_of"].astype("str") + "-NC"
     reviews.append(review)
     return copies
+
+
+def past_outage_warning(n_customers: int, equipment: Iterable[str], run_date: date) -> str:
+    """Return the warning for PSR customers whose outage is already past on the run date."""
+    return (
+        f"{n_customers:,} PSR customer(s) were to be told of outages already past on "
+        f"{run_date.isoformat()} (equipment {', '.join(sorted(set(equipment)))}): no call or "
+        "letter is produced for them; check the outage dates"
+    )
 
 
 def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConfig) -> str:

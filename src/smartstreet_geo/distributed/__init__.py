@@ -10,13 +10,11 @@ the outputs of an in-process run. ``run_campaign(cfg, workers=2)`` or
 ``scheduler="tcp://host:8786"`` uses a running one.
 """
 
-from ._merge import merge_warnings
 from ._partitioner import PartitionedCustomers, partition_customers, read_partitions
 from ._run import run_part, run_partitioned
 
 __all__ = [
     "PartitionedCustomers",
-    "merge_warnings",
     "partition_customers",
     "read_partitions",
     "run_part",

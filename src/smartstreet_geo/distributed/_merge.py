@@ -55,7 +55,7 @@ def merge_parts(
     }
     rejects_by_part = [p.rejects for p in parts]
     within = np.sum([p.equipment["n_customers_within"].to_numpy() for p in parts], axis=0)
-    warnings = merge_warnings([p.warnings for p in parts])
+    warnings = merge_warnings(facts, cfg)
     equipment, edges, substations = first.equipment.copy(), first.edges, first.substations
     equipment["n_customers_within"] = within
     del first
@@ -226,21 +226,66 @@ def _copies(
 _LEADING_COUNT = re.compile(r"^(\d[\d,]*)(\D.*)$", re.S)
 
 
-def merge_warnings(lists: list[list[str]]) -> list[str]:
-    """Merge the partitions' warnings into the whole input's.
+def merge_warnings(facts: list[dict[str, Any]], cfg: CampaignConfig) -> list[str]:
+    """Return the whole input's warnings from its partitions', in the order of the steps.
 
-    The same warning from several partitions is said once; a warning that starts
-    with a count and otherwise reads the same (``"12 PSR customers ..."``) is said
-    once with the counts added. Warnings keep the order of the campaign's steps
-    (their place in the partitions' lists).
+    The same warning from several partitions is said once; one that starts with a count
+    and otherwise reads the same (``"12 outage letters are ..."``) is said once with the
+    counts added. Warnings a partition deferred are worded here for the whole input: late
+    notice with each equipment's customers counted over every partition, side-file ids that
+    match no customer in any partition, PSR customers whose outage is already past.
     """
-    total: dict[tuple[str, str], int] = {}
-    place: dict[tuple[str, str], tuple[int, int]] = {}
-    for p, warnings in enumerate(lists):
-        for i, w in enumerate(warnings):
-            m = _LEADING_COUNT.match(w)
-            key = ("n", m.group(2)) if m else ("t", w)
-            total[key] = total.get(key, 0) + (int(m.group(1).replace(",", "")) if m else 0)
-            place.setdefault(key, (i, p))
-    ordered = sorted(total, key=lambda k: place[k])
-    return [f"{total[k]:,}{k[1]}" if k[0] == "n" else k[1] for k in ordered]
+    from ..campaign.calls import late_notice_warnings
+    from ..campaign.run import past_outage_warning
+
+    said: dict[tuple[str, str], dict[str, Any]] = {}
+    for p, f in enumerate(facts):
+        for stage, at, text in f["warnings"]:
+            m = _LEADING_COUNT.match(text)
+            key = ("n", m.group(2)) if m else ("t", text)
+            entry = said.setdefault(
+                key, {"pos": (stage, at, p, 0), "n": 0, "parts": 0, "text": text}
+            )
+            entry["pos"] = min(entry["pos"], (stage, at, p, 0))
+            entry["parts"] += 1
+            if m:
+                entry["n"] += int(m.group(1).replace(",", ""))
+    lines = [
+        (e["pos"], f"{e['n']:,}{k[1]}" if k[0] == "n" and e["parts"] > 1 else e["text"])
+        for k, e in said.items()
+    ]
+    deferred: dict[str, list[tuple[tuple[int, int, int, int], Any]]] = {}
+    for p, f in enumerate(facts):
+        for d in f["deferred"]:
+            deferred.setdefault(d["kind"], []).append(((d["stage"], d["at"], p, 0), d["data"]))
+    if "late_notice" in deferred:
+        pos = min(at for at, _ in deferred["late_notice"])
+        counts: dict[str, int] = {}
+        for _, n_affected in deferred["late_notice"]:
+            for eid, n in n_affected.items():
+                counts[eid] = counts.get(eid, 0) + int(n)
+        dates = facts[0]["outage_dates"]
+        outage_eq = pd.DataFrame(
+            {"equipment_id": list(dates), "outage_date": list(dates.values())}, dtype=object
+        )
+        for k, text in enumerate(
+            late_notice_warnings(
+                outage_eq, counts, notice_days=cfg.notice_days, run_date=cfg.run_date
+            )
+        ):
+            lines.append(((*pos[:3], k), text))
+    if "unmatched" in deferred and len(deferred["unmatched"]) == len(facts):
+        # an id unmatched in every partition matches no customer of the input
+        sets = [set(data["ids"]) for _, data in deferred["unmatched"]]
+        nowhere = set.intersection(*sets)
+        if nowhere:
+            pos, data = min(deferred["unmatched"], key=lambda t: t[0])
+            lines.append(
+                (pos, f"{len(nowhere)} {data['what']} ids match no customer in the customer file")
+            )
+    if "past" in deferred:
+        pos = min(at for at, _ in deferred["past"])
+        n = sum(int(data["customers"]) for _, data in deferred["past"])
+        equipment = {e for _, data in deferred["past"] for e in data["equipment"]}
+        lines.append((pos, past_outage_warning(n, equipment, cfg.run_date)))
+    return [text for _, text in sorted(lines, key=lambda t: t[0])]
