@@ -57,7 +57,7 @@ def _literal_escape_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
     if i + 7 > end or data[i] != 95 or data[i + 1] != 120 or data[i + 6] != 95:
         return False
     for k in range(i + 2, i + 6):
-        h = data[k]
+        h = np.int64(data[k])
         if not ((48 <= h <= 57) or (65 <= h <= 70) or (97 <= h <= 102)):  # hex digit
             return False
     return True
@@ -66,14 +66,14 @@ def _literal_escape_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
 @njit(cache=CACHE, nogil=True)
 def _space_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
     """Whether the character at byte ``i`` is white space that survives the escapes."""
-    b = data[i]
+    b = np.int64(data[i])
     if b == 32 or b == 9 or b == 10:
         return True
     if b == 0xC2 and i + 1 < end:
         return data[i + 1] == 0x85 or data[i + 1] == 0xA0
     if i + 2 >= end:
         return False
-    b1, b2 = data[i + 1], data[i + 2]
+    b1, b2 = np.int64(data[i + 1]), np.int64(data[i + 2])
     if b == 0xE1:
         return b1 == 0x9A and b2 == 0x80
     if b == 0xE2:
@@ -103,7 +103,7 @@ def _escaped_size(data: npt.NDArray[np.uint8], start: int, end: int) -> int:
     n = 0
     i = start
     while i < end:
-        b = data[i]
+        b = np.int64(data[i])  # int64: typing uint8 against int literals costs compile time
         if b == 95 and _literal_escape_at(data, i, end):
             n += 13
             i += 7
@@ -154,7 +154,7 @@ def _put_escaped(
 ) -> int:
     i = start
     while i < end:
-        b = data[i]
+        b = np.int64(data[i])  # int64: typing uint8 against int literals costs compile time
         if b == 95 and _literal_escape_at(data, i, end):
             p = _put_hex4(out, p, np.int64(0x5F))  # "_x005F_", whose "_" starts the literal
             for k in range(1, 7):
