@@ -14,7 +14,8 @@ every worker too). Each measurement runs in a fresh child process so peaks do no
 * ``dask-W``: a ``LocalCluster`` of W worker processes (one thread each, loopback,
   ``memory_limit`` per worker) runs the parts; the client merges and writes every output
   but the map. Reported: wall time of the parts, the merge and the writing, the client's
-  peak and each worker's peak (VmHWM read in the worker when the run ends);
+  peak, each worker's peak (VmHWM read in the worker when the run ends) and the number of
+  worker starts (more than W: a worker went over its memory limit and was restarted);
 * ``in-process`` (``--in-process``): ``run_campaign`` on the customer file itself and
   ``write_campaign``, as ``bench_run.py`` does, and a byte-for-byte comparison of every
   output file (manifest aside) with the Dask run's.
@@ -67,6 +68,27 @@ def child_partition(campaign: Path, parts: Path, n: int) -> dict:
     }
 
 
+def _widening_plugin(log: Path):
+    """A worker plugin: the widened margin in every worker, also one restarted by its nanny.
+
+    Each worker start is noted in ``log``: more starts than workers means a worker went over
+    its memory limit and was restarted (the run then counts as failed).
+    """
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class Widen(WorkerPlugin):
+        name = "bench-widen-postcode-margin"
+
+        def setup(self, worker) -> None:
+            import smartstreet_geo.locate as locate
+
+            locate.DISTRICT_MARGIN_M = 1e9
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"{worker.address}\n")
+
+    return Widen()
+
+
 def child_dask(campaign: Path, out: Path, workers: int, limit: str) -> dict:
     _widen()
     from dask.distributed import Client, LocalCluster
@@ -83,8 +105,10 @@ def child_dask(campaign: Path, out: Path, workers: int, limit: str) -> dict:
         memory_limit=limit,
     )
     client = Client(cluster)
+    starts = out.with_name(out.name + ".worker_starts")
+    starts.unlink(missing_ok=True)
     try:
-        client.run(_widen)
+        client.register_plugin(_widening_plugin(starts))
         marks: list[tuple[str, float]] = []
         t0 = time.perf_counter()
         result = run_campaign(
@@ -107,6 +131,7 @@ def child_dask(campaign: Path, out: Path, workers: int, limit: str) -> dict:
             "client_peak_gb": _hwm_gb(),
             "worker_peak_gb": sorted(peaks.values()),
             "memory_limit": limit,
+            "worker_starts": len(starts.read_text(encoding="utf-8").splitlines()),
             "counts": {k: int(v) for k, v in result.status_counts().items()},
         }
     finally:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..campaign._partition import CustomerPart
 from ..campaign.config import CampaignConfig
-from ..errors import ConfigError, ParameterError
+from ..errors import ConfigError, ParameterError, SmartStreetGeoError
 from ._partitioner import ROW_COLUMN, read_partitions
 
 __all__ = ["run_part", "run_partitioned"]
@@ -113,7 +113,7 @@ def _on_dask(
 ) -> list[Any]:
     """Run the parts on a Dask cluster: the one at ``scheduler``, or a local one of ``workers``."""
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, KilledWorker, LocalCluster, as_completed
     except ImportError as exc:  # pragma: no cover - the dask extra is not installed
         raise ConfigError(
             "running on Dask needs the dask extra: pip install 'smartstreet-geo[dask]'"
@@ -137,9 +137,18 @@ def _on_dask(
             client.submit(_call, task, key=f"smartstreet-geo-part-{i}", pure=False)
             for i, task in enumerate(tasks)
         ]
-        for done, _ in enumerate(as_completed(futures), start=1):
-            say(f"partitions on Dask: {done} of {len(tasks)} done")
-        return client.gather(futures)
+        try:
+            for done, _ in enumerate(as_completed(futures), start=1):
+                say(f"partitions on Dask: {done} of {len(tasks)} done")
+            return client.gather(futures)
+        except KilledWorker as exc:
+            part = Path(tasks[int(str(exc.task).rsplit("-", 1)[-1])][1]).name
+            raise SmartStreetGeoError(
+                f"{part}: the Dask workers running it died {exc.allowed_failures + 1} times "
+                "(usually: over the worker's memory limit). Use more partitions "
+                "(smartstreet-geo partition --partitions N) or more memory per worker; nothing "
+                "was written."
+            ) from None
     finally:
         client.close()
         if cluster is not None:
