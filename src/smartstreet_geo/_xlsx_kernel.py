@@ -64,7 +64,7 @@ def _literal_escape_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
 
 
 @njit(cache=CACHE, nogil=True)
-def _space_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
+def _space_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool | np.bool_:
     """Whether the character at byte ``i`` is white space that survives the escapes."""
     b = np.int64(data[i])
     if b == 32 or b == 9 or b == 10:
@@ -86,7 +86,7 @@ def _space_at(data: npt.NDArray[np.uint8], i: int, end: int) -> bool:
 
 
 @njit(cache=CACHE, nogil=True)
-def _preserve(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
+def _preserve(data: npt.NDArray[np.uint8], start: int, end: int) -> bool | np.bool_:
     """Whether the text starts or ends with white space."""
     if end <= start:
         return False
@@ -137,7 +137,7 @@ def _put(out: npt.NDArray[np.uint8], p: int, src: npt.NDArray[np.uint8]) -> int:
 
 
 @njit(cache=CACHE, nogil=True)
-def _put_hex4(out: npt.NDArray[np.uint8], p: int, v: int) -> int:
+def _put_hex4(out: npt.NDArray[np.uint8], p: int, v: int | np.int64) -> int:
     out[p] = 95  # _
     out[p + 1] = 120  # x
     out[p + 2] = _HEX[(v >> 12) & 15]
