@@ -137,10 +137,19 @@ def _on_dask(
             client.submit(_call, task, key=f"smartstreet-geo-part-{i}", pure=False)
             for i, task in enumerate(tasks)
         ]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[Any] = [None] * len(futures)
         try:
-            for done, _ in enumerate(as_completed(futures), start=1):
+            # each result is fetched as soon as it is ready and released on the worker, so a
+            # worker holds one partition's result at a time, not all of its partitions'
+            for done, (future, result) in enumerate(
+                as_completed(futures, with_results=True), start=1
+            ):
+                results[index[future.key]] = result
+                future.release()
                 say(f"partitions on Dask: {done} of {len(tasks)} done")
-            return client.gather(futures)
+            futures.clear()
+            return results
         except KilledWorker as exc:
             part = Path(tasks[int(str(exc.task).rsplit("-", 1)[-1])][1]).name
             raise SmartStreetGeoError(
