@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -77,7 +77,30 @@ class NeedsTable:
 
     def describe(self, code: str) -> str:
         """Return the description of a known code."""
-        return str(self.table.at[code, "description"])
+        return self._rows()[code][0]
+
+    def _rows(self) -> dict[str, tuple[str, bool, bool, tuple[str, ...]]]:
+        """Per code: description, medically dependent, call nominee first, formats.
+
+        Built once per table (a dict look-up instead of a ``DataFrame.at`` per code
+        and column: 19,000 of them on the demo campaign, 0.3 s).
+        """
+        rows = self.__dict__.get("_rows_cache")
+        if rows is None:
+            t = self.table
+            rows = {
+                code: (str(d), bool(m), bool(n), tuple(f))
+                for code, d, m, n, f in zip(
+                    t.index,
+                    t["description"],
+                    t["medically_dependent"],
+                    t["call_nominee_first"],
+                    t["accessible_format"],
+                    strict=True,
+                )
+            }
+            object.__setattr__(self, "_rows_cache", rows)  # frozen: cached beside the fields
+        return rows
 
 
 def load_needs_table(path: str | Path) -> NeedsTable:
@@ -237,13 +260,14 @@ def assess_needs(codes: str | None, table: NeedsTable, *, on: date) -> NeedsAsse
     expired: list[str] = []
     # a blank cell arrives as None, NaN or pd.NA: no codes, not an error
     text = codes if isinstance(codes, str) else ""
+    rows = table._rows()
     for raw in text.split(";"):
         raw = raw.strip()
         if not raw:
             continue
         code, _, until = raw.partition("@")
         code = code.strip().zfill(2)
-        if code not in table.table.index:
+        if code not in rows:
             unknown.append(code)
             continue
         if until:
@@ -256,10 +280,9 @@ def assess_needs(codes: str | None, table: NeedsTable, *, on: date) -> NeedsAsse
                 expired.append(code)
                 continue
         valid.append(code)
-    t = table.table
-    med = any(bool(t.at[c, "medically_dependent"]) for c in valid)
-    nominee_first = any(bool(t.at[c, "call_nominee_first"]) for c in valid)
-    wanted = {f for c in valid for f in cast(tuple[str, ...], t.at[c, "accessible_format"])}
+    med = any(rows[c][1] for c in valid)
+    nominee_first = any(rows[c][2] for c in valid)
+    wanted = {f for c in valid for f in rows[c][3]}
     formats = tuple(f for f in ACCESSIBLE_FORMATS if f in wanted)
     summary = "; ".join(table.describe(c) for c in valid)
     return NeedsAssessment(

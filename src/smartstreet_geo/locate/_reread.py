@@ -19,6 +19,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..io._files import load_table
 from ..io._result import ReadResult
@@ -171,8 +173,11 @@ def locate_rejected(
     new["location_source"] = info["location_source"].to_numpy()
     new["location_uncertainty_m"] = info["location_uncertainty_m"].astype(float).to_numpy()
     # one id, two rows: the one with coordinates stands; the located one stays rejected
-    clash = new[CUSTOMER_ID].isin(set(cust_r.data[CUSTOMER_ID]))
-    new = new[~clash.to_numpy()]
+    # pyarrow's is_in: pandas' isin converts each of the (many) values to a scalar in Python
+    clash = pc.is_in(
+        _arrow_text(new[CUSTOMER_ID]), value_set=_arrow_text(cust_r.data[CUSTOMER_ID])
+    ).to_numpy(zero_copy_only=False)
+    new = new[~clash]
     moved = set(new["source_row"].astype(int))
     keep = ~rej["row_number"].astype(int).isin(moved) | (
         rej["reason_code"] != "missing_coordinates"
@@ -249,3 +254,9 @@ def locate_rejected(
         columns_unused_labels=cust_r.columns_unused_labels,
     )
     return Located(read, counts=counts, review=review)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """Return the texts of ``values`` as one Arrow array (for :func:`pyarrow.compute.is_in`)."""
+    arr = pa.array(values.astype("string").array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
