@@ -142,12 +142,17 @@ def partition_customers(
     if raw.frame.columns.duplicated().any():
         raise InputFileError(f"{source}: repeated column names; a Parquet part cannot hold them")
     n = len(raw.frame)
+    # the rows as the parts will hold them, read as a worker reads a part (the file once)
+    whole = raw.frame.set_axis(pd.RangeIndex(1, n + 1), axis=0)
+    if raw.geometry is not None:
+        import geopandas as gpd
+
+        whole = gpd.GeoDataFrame(whole, geometry=raw.geometry, crs=raw.crs)
+    whole.attrs["source"] = source
     read = read_customers(
-        cfg.customers,
-        columns=cfg.column_maps.get("customers") or None,
-        encoding=cfg.encoding,
-        locate=cfg.locate,
+        whole, columns=cfg.column_maps.get("customers") or None, locate=cfg.locate
     )
+    del whole
     valid = read.data
     at = valid["source_row"].to_numpy(dtype=np.int64) - 1  # positions in the file
     groups, names = _groups(valid, cfg)
@@ -293,15 +298,18 @@ def _together(keys: pd.DataFrame, columns: tuple[str, ...]) -> npt.NDArray[np.in
     """Move rows that share any key to the lowest part among them (until nothing moves)."""
     big = np.iinfo(np.int64).max
     part = keys["part"].to_numpy(dtype=np.int64).copy()
+    # each key column as integer codes once (missing: -1, which matches nothing)
+    codes = [pd.factorize(keys[c].to_numpy(dtype=object))[0] for c in columns]
     for _ in range(100):
         before = part.copy()
-        for column in columns:
-            has = keys[column].notna().to_numpy()
+        for code in codes:
+            has = code >= 0
             if not has.any():
                 continue
-            p = np.where(part < 0, big, part)[has]
-            low = pd.Series(p).groupby(keys[column].to_numpy()[has]).transform("min").to_numpy()
-            part[has] = np.where(low == big, part[has], low)
+            low = np.full(int(code.max()) + 1, big, dtype=np.int64)
+            np.minimum.at(low, code[has], np.where(part < 0, big, part)[has])
+            lowest = low[code[has]]
+            part[has] = np.where(lowest == big, part[has], lowest)
         if np.array_equal(part, before):
             return part
     raise AssertionError("partitioning by shared keys did not settle")  # pragma: no cover
