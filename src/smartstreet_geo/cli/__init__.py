@@ -160,6 +160,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _only_our_info(record: logging.LogRecord) -> bool:
+    """Keep smartstreet-geo's own messages, and other libraries' warnings and errors only.
+
+    Libraries that set their loggers' levels themselves (dask.distributed logs every
+    worker start at INFO) would otherwise fill the console of a plain run.
+    """
+    return record.levelno >= logging.WARNING or record.name.startswith("smartstreet_geo")
+
+
 def _main(argv: Sequence[str] | None, *, freeze: bool = False) -> int:
     parser = build_parser()
     if freeze:
@@ -168,6 +177,8 @@ def _main(argv: Sequence[str] | None, *, freeze: bool = False) -> int:
     data_on_stdout(False)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ConsoleFormatter("%(levelname)s %(name)s: %(message)s"))
+    if not (getattr(args, "verbose", 0) or getattr(args, "debug", False)):
+        handler.addFilter(_only_our_info)  # e.g. a Dask cluster's start-up chatter
     logging.basicConfig(level=_log_level(args), handlers=[handler])
     if not getattr(args, "func", None):
         parser.print_help()

@@ -142,11 +142,6 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
         from ..geo_outputs import geo_output_names
 
         names |= set(geo_output_names(args.geo))
-    if getattr(args, "scheduler", None) or getattr(args, "workers", None) or cfg.workers:
-        import logging
-
-        if not (getattr(args, "verbose", 0) or getattr(args, "debug", False)):
-            logging.getLogger("distributed").setLevel(logging.WARNING)  # the cluster's chatter
     with staged_out_dir(args.out, force=args.force, names=names) as stage:
         progress = Progress(_STEPS, desc="campaign", quiet=args.quiet)
         try:
