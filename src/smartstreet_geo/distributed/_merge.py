@@ -224,16 +224,28 @@ def _copies(
 
 
 _LEADING_COUNT = re.compile(r"^(\d[\d,]*)(\D.*)$", re.S)
+#: Warnings that count the customers of the partition that says them (what follows the
+#: count): the merge adds the counts up. Any other warning is about the whole input (an
+#: equipment id such as ``90001: cannot be placed ...``, the circuits in scope missing from
+#: the network) and reads the same in every partition: it is said once, as worded. A
+#: per-customer count missing here would show as one line per partition, never as a wrong
+#: number.
+_SUMMED = (
+    " outage letters are for customers with a nominee, but the customer file gives no nominee",
+    " customer(s) without coordinates could not be placed with the locate reference data",
+)
 
 
 def merge_warnings(facts: list[dict[str, Any]], cfg: CampaignConfig) -> list[str]:
     """Return the whole input's warnings from its partitions', in the order of the steps.
 
-    The same warning from several partitions is said once; one that starts with a count
-    and otherwise reads the same (``"12 outage letters are ..."``) is said once with the
-    counts added. Warnings a partition deferred are worded here for the whole input: late
-    notice with each equipment's customers counted over every partition, side-file ids that
-    match no customer in any partition, PSR customers whose outage is already past.
+    The same warning from several partitions is said once; one that counts the partition's
+    own customers (``"12 outage letters are ..."``, :data:`_SUMMED`) is said once with the
+    counts added (a warning that merely starts with a number, an equipment id or a count of
+    circuits in scope, is not added up). Warnings a partition deferred are worded here for
+    the whole input: late notice with each equipment's customers counted over every
+    partition, side-file ids that match no customer in any partition, PSR customers whose
+    outage is already past.
     """
     from ..campaign.calls import late_notice_warnings
     from ..campaign.run import past_outage_warning
@@ -242,6 +254,8 @@ def merge_warnings(facts: list[dict[str, Any]], cfg: CampaignConfig) -> list[str
     for p, f in enumerate(facts):
         for stage, at, text in f["warnings"]:
             m = _LEADING_COUNT.match(text)
+            if m is not None and not m.group(2).startswith(_SUMMED):
+                m = None  # about the whole input: the same text in every partition
             key = ("n", m.group(2)) if m else ("t", text)
             entry = said.setdefault(
                 key, {"pos": (stage, at, p, 0), "n": 0, "parts": 0, "text": text}

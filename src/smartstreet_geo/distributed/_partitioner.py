@@ -109,7 +109,8 @@ def partition_customers(
     Raises
     ------
     ParameterError
-        ``partitions`` below 1, or ``out`` exists without ``overwrite``.
+        ``partitions`` below 1, ``out`` exists without ``overwrite``, or ``out`` is a file or
+        a folder holding anything but parts (``overwrite`` never deletes other files).
     InputFileError
         The customer file is already partitioned, or is a CSV with ragged rows
         (fix the file first: such a row is rejected whole by the reader, and a part
@@ -127,6 +128,12 @@ def partition_customers(
     out = Path(out)
     if out.exists() and not overwrite:
         raise ParameterError(f"{out}: exists; choose a new folder or pass overwrite=True")
+    if out.exists() and not is_partitioned(out) and (not out.is_dir() or any(out.iterdir())):
+        # overwrite replaces a folder of parts (or an empty one), never a folder of other files
+        raise ParameterError(
+            f"{out}: is not a folder of parts (no {PARTITIONS_FILE}) and is not empty; "
+            "overwrite only replaces an earlier partition_customers folder - choose a new folder"
+        )
     if is_partitioned(cfg.customers):
         raise InputFileError(f"{cfg.customers}: is already a partitioned customer input")
     raw = load_table(cfg.customers, encoding=cfg.encoding)
@@ -168,11 +175,14 @@ def partition_customers(
     rej = read.rejects.dropna(subset=["record_id"])
     keys.loc[rej["row_number"].to_numpy(dtype=np.int64) - 1, "id"] = rej["record_id"].to_numpy()
     part = _together(keys, ("premise", "id"))
-    free = np.flatnonzero(part < 0)  # rejected rows with no valid twin: spread evenly,
-    ids = keys["id"].to_numpy()[free]  # those with the same id together
-    code, _ = pd.factorize(pd.Series(ids, dtype=object))
-    code = np.where(code < 0, np.arange(len(free)) + code.max(initial=-1) + 1, code)
-    part[free] = code % partitions
+    free = np.flatnonzero(part < 0)  # rejected rows with no valid twin
+    if len(free):
+        reason = np.full(n, "", dtype=object)
+        reason[read.rejects["row_number"].to_numpy(dtype=np.int64) - 1] = (
+            read.rejects["reason_code"].astype(str).to_numpy()
+        )
+        held = np.bincount(part[part >= 0], minlength=partitions)
+        part[free] = _spread(keys["id"].to_numpy()[free], reason[free], held)
 
     stage = Path(
         tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None)
@@ -292,6 +302,37 @@ def _pack(weights: npt.NDArray[np.int64], partitions: int) -> npt.NDArray[np.int
         out[g] = p
         load[p] += weights[g]
     return out
+
+
+def _spread(
+    ids: npt.NDArray[Any], reasons: npt.NDArray[Any], held: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Deal rows rejected on their own out to the parts, in proportion to the rows they hold.
+
+    A part is read as a file is, and the reader judges a few things over the whole file (half
+    the rows with degrees in easting columns stops it, :mod:`smartstreet_geo.io`): a part made
+    mostly of the file's rejected rows would stop where the file does not. So each reject
+    reason's rows go to the parts in proportion to the rows the parts already hold, largest
+    part first (a part of 2 customers gets none of a few such rows); rows with one id stay
+    together (they are judged together). With no row read as valid, every row goes to the
+    first part: it is then read as the whole file is.
+    """
+    n = len(ids)
+    out = np.zeros(n, dtype=np.int64)
+    total = int(held.sum())
+    if n == 0 or total == 0:
+        return out
+    unit, _ = pd.factorize(pd.Series(ids, dtype=object))
+    unit = np.where(unit < 0, np.arange(n) + unit.max(initial=-1) + 1, unit)
+    units = pd.DataFrame({"unit": unit, "reason": reasons}).drop_duplicates("unit")
+    by_reason = units.groupby("reason", sort=False)["unit"]
+    k = by_reason.cumcount().to_numpy()
+    m = by_reason.transform("size").to_numpy()
+    order = np.lexsort((np.arange(len(held)), -held))  # largest part first
+    edges = np.cumsum(held[order]) / total
+    slot = np.minimum(np.searchsorted(edges, (k + 0.5) / m, side="right"), len(held) - 1)
+    target = pd.Series(order[slot], index=units["unit"].to_numpy())
+    return target.reindex(unit).to_numpy(dtype=np.int64)
 
 
 def _together(keys: pd.DataFrame, columns: tuple[str, ...]) -> npt.NDArray[np.int64]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,11 @@ def _on_dask(
     try:
         n_workers = len(client.scheduler_info()["workers"])
         say(f"partitions on Dask ({len(tasks)} parts, {n_workers} workers)")
+        # keys are the scheduler's names for results: a run's own, or a second run on the same
+        # scheduler (another campaign, another user) would be given this run's results
+        run = uuid.uuid4().hex
         futures = [
-            client.submit(_call, task, key=f"smartstreet-geo-part-{i}", pure=False)
+            client.submit(_call, task, key=f"smartstreet-geo-part-{i}-{run}", pure=False)
             for i, task in enumerate(tasks)
         ]
         index = {f.key: i for i, f in enumerate(futures)}
@@ -151,7 +155,8 @@ def _on_dask(
             futures.clear()
             return results
         except KilledWorker as exc:
-            part = Path(tasks[int(str(exc.task).rsplit("-", 1)[-1])][1]).name
+            at = index.get(exc.task)
+            part = Path(tasks[at][1]).name if at is not None else "a partition"
             raise SmartStreetGeoError(
                 f"{part}: the Dask workers running it died {exc.allowed_failures + 1} times "
                 "(usually: over the worker's memory limit). Use more partitions "
