@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,12 @@ from ..campaign._partition import PARTITIONS_FILE, is_partitioned
 from ..errors import InputFileError, ParameterError
 from ..schema import CIRCUIT_ID, CONNECTION_NODE, CUSTOMER_ID, SUBSTATION_ID
 
-__all__ = ["PartitionedCustomers", "partition_customers", "read_partitions"]
+__all__ = [
+    "PartitionedCustomers",
+    "partition_customers",
+    "partition_settings",
+    "read_partitions",
+]
 
 #: Column of a part file holding each row's 1-based row number in the whole file.
 ROW_COLUMN = "__source_row__"
@@ -41,12 +46,16 @@ class PartitionedCustomers:
     parts : list of dict
         Per part: ``file``, ``rows``, ``substations`` (ids of its substation group),
         ``bounds`` (BNG box of its valid customers, or None) and ``sha256``.
+    settings : dict
+        The campaign settings that decided which rows must share a part
+        (:func:`partition_settings`); a run with other settings is refused.
     """
 
     path: Path
     source: str
     rows: int
     parts: list[dict[str, Any]]
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def files(self) -> list[Path]:
@@ -65,7 +74,24 @@ def read_partitions(path: str | Path) -> PartitionedCustomers:
     missing = [p["file"] for p in info["parts"] if not (folder / p["file"]).is_file()]
     if missing:
         raise InputFileError(f"{folder}: part file(s) missing: {', '.join(missing)}.")
-    return PartitionedCustomers(folder, info["source"], int(info["rows"]), list(info["parts"]))
+    return PartitionedCustomers(
+        folder, info["source"], int(info["rows"]), list(info["parts"]), info.get("settings", {})
+    )
+
+
+def partition_settings(cfg: Any) -> dict[str, Any]:
+    """Return the campaign settings that decide which customer rows must share a part.
+
+    Rows of one customer id and customers of one premise share a part; which rows are
+    customers (valid, or placed by ``[locate]``) and what their ids and premises are
+    depends on the customer column mapping and on whether ``[locate]`` places rows without
+    coordinates. A run whose settings differ could send two letters to one premise (its
+    rows in two parts), so it is refused.
+    """
+    return {
+        "customer_columns": dict(sorted((cfg.column_maps.get("customers") or {}).items())),
+        "locate": cfg.locate is not None,
+    }
 
 
 def partition_customers(
@@ -222,6 +248,7 @@ def partition_customers(
             "source": source,
             "source_sha256": _sha256(Path(cfg.customers)),
             "rows": n,
+            "settings": partition_settings(cfg),
             "by": "substation group (network components counting normally-open links)",
             "parts": parts,
         }

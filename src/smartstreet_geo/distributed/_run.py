@@ -12,7 +12,7 @@ import pandas as pd
 from ..campaign._partition import CustomerPart
 from ..campaign.config import CampaignConfig
 from ..errors import ConfigError, ParameterError, SmartStreetGeoError
-from ._partitioner import ROW_COLUMN, read_partitions
+from ._partitioner import ROW_COLUMN, partition_settings, read_partitions
 
 __all__ = ["run_part", "run_partitioned"]
 
@@ -89,6 +89,15 @@ def run_partitioned(
             "partitioned customer input - run it on the customer file itself"
         )
     data = read_partitions(cfg.customers)
+    now = partition_settings(cfg)
+    if data.settings and data.settings != now:
+        changed = ", ".join(k for k in now if data.settings.get(k) != now[k])
+        raise ConfigError(
+            f"{cfg.customers}: partitioned with other campaign settings ({changed}: "
+            f"{data.settings} then, {now} now); rows that must share a part (one customer id, "
+            "one premise) may not. Partition again with this campaign: smartstreet-geo "
+            "partition CAMPAIGN --out FOLDER --force"
+        )
     register = _open_register(cfg, pseudonym_key, new_register, [])
     tasks = [
         (cfg, str(f), data.source, pseudonym_key, new_register, i == 0)
