@@ -113,8 +113,12 @@ def partition_customers(
     customers who must be decided together are put together: rows with the same
     customer id (duplicates are judged across them) and customers of the same
     premise (one letter per premise), each moved to the lowest part among them.
-    Rows keep their raw values and their row number in the file, so a part is
-    read, checked and rejected exactly as those rows of the file.
+    Rows the reader rejects on their own are dealt out in proportion to the parts'
+    rows (so no part is mostly rejected rows, which the reader's whole-file checks
+    would stop). Rows keep their raw values and their row number in the file, so a
+    part is read, checked and rejected exactly as those rows of the file.
+    ``partitions.json`` records the settings this depends on (the customer column
+    mapping and whether ``[locate]`` is used); a run with other settings is refused.
 
     Parameters
     ----------
@@ -167,9 +171,9 @@ def partition_customers(
     if raw.field_counts is not None and raw.n_fields is not None:
         ragged = np.flatnonzero(raw.field_counts != raw.n_fields)
         if len(ragged):
-            rows = ", ".join(str(r + 1) for r in ragged[:5])
+            shown = ", ".join(str(r + 1) for r in ragged[:5])
             raise InputFileError(
-                f"{source}: row(s) {rows} have more or fewer fields than the header; fix the "
+                f"{source}: row(s) {shown} have more or fewer fields than the header; fix the "
                 "file before partitioning it (the reader rejects such rows whole)"
             )
     if raw.frame.columns.duplicated().any():
@@ -312,10 +316,10 @@ def _groups(valid: pd.DataFrame, cfg: Any) -> tuple[npt.NDArray[np.int64], npt.N
             hit = valid[column].map(table).to_numpy(dtype=float, na_value=np.nan)
             use = todo & ~np.isnan(hit)
             found[use] = hit[use].astype(np.int64)
-    todo = np.flatnonzero(found < 0)
-    if len(todo) and len(subs):  # nothing declared: the nearest substation's group
-        nearest = subs.sindex.nearest(valid.geometry.iloc[todo], return_all=False)[1]
-        found[todo] = sub_comp[nearest]
+    left = np.flatnonzero(found < 0)
+    if len(left) and len(subs):  # nothing declared: the nearest substation's group
+        nearest = subs.sindex.nearest(valid.geometry.iloc[left], return_all=False)[1]
+        found[left] = sub_comp[nearest]
     found[found < 0] = 0  # no network at all to go by
     return found, name_of.reindex(range(ncomp)).to_numpy(dtype=object)
 
