@@ -166,7 +166,9 @@ def locate_rejected(
     again = frame.loc[where.index].copy()
     again["easting"] = where.geometry.x.to_numpy()
     again["northing"] = where.geometry.y.to_numpy()
-    # the same checks as any row (a postcode against the point found, duplicates ...)
+    # the same checks as any row (a postcode against the point found, duplicates ...), their
+    # rejects naming the file read, not "DataFrame"
+    again.attrs["source"] = Path(str(cust_r.source)).name
     r2 = read_customers(again, encoding=None)
     new = r2.data.copy()
     info = found.loc[new["source_row"].astype(int).to_numpy()]
