@@ -342,18 +342,12 @@ def test_parts_made_with_other_settings_are_refused(tmp_path) -> None:
         run_campaign(on_parts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="locate/_reread.py re-reads located rows as a DataFrame without attrs['source']: "
-    "in process their rejects say 'DataFrame row N', on parts 'customers.parquet row N'",
-)
 def test_located_rows_the_second_read_rejects_name_the_file(tmp_path) -> None:
     """A row ``[locate]`` places far from its postcode is rejected on the second read.
 
-    Its reject message names the input: in process "DataFrame row 304" (the located rows are
-    read again as a frame with no name), on parts "customers.parquet row 304" (a part's frame
-    carries the file's name). The in-process wording is the wrong one; the change belongs in
-    ``smartstreet_geo/locate/_reread.py`` (name the re-read frame after ``source``).
+    Its reject message names the input. In process it said "DataFrame row 304" (the located
+    rows were read again as a frame with no name), on parts "customers.parquet row 304" (a
+    part's frame carries the file's name); both now name the file (locate/_reread.py).
     """
     campaign = _small(tmp_path)
     folder = campaign.parent
@@ -365,5 +359,6 @@ def test_located_rows_the_second_read_rejects_name_the_file(tmp_path) -> None:
     frame.to_parquet(folder / "customers.parquet", index=False)
     ref, got = _both(campaign, tmp_path)
     rejects = pd.read_csv(ref / "rejects.csv", dtype=str)
-    assert (rejects["reason_code"] == "postcode_location_mismatch").any()
+    mismatch = rejects[rejects["reason_code"] == "postcode_location_mismatch"]
+    assert len(mismatch) and mismatch["message"].str.startswith("customers.parquet row ").all()
     _assert_same_outputs(ref, got)
