@@ -32,5 +32,5 @@ def test_notebook_runs(path, tmp_path):
         assert needle not in text, needle
 
 
-def test_there_are_three_notebooks():
-    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03"]
+def test_there_are_four_notebooks():
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
