@@ -573,14 +573,7 @@ def run_campaign(
             "outage_days": len(plans.plans),
             "closings": int(sum(len(p.closings) for p in plans.plans.values())),
         }
-    manifest["register"] = {
-        "file": updated.path.name if cfg.register is not None else None,
-        "new": register.is_new if cfg.register is not None else None,
-        "contacts_before": len(register),
-        "contacts_added": len(updated) - len(register),
-        "suppressed_as_already_made": len(suppressed),
-        "pseudonymised": updated.pseudonymised,
-    }
+    manifest["register"] = register_section(cfg, register, updated, len(suppressed))
     for w in warnings:
         log.info("%s", w)
     return CampaignResult(
@@ -643,6 +636,20 @@ def past_outage_warning(n_customers: int, equipment: Iterable[str], run_date: da
         f"{run_date.isoformat()} (equipment {', '.join(sorted(set(equipment)))}): no call or "
         "letter is produced for them; check the outage dates"
     )
+
+
+def register_section(
+    cfg: CampaignConfig, register: ContactRegister, updated: ContactRegister, n_suppressed: int
+) -> dict[str, Any]:
+    """Return the manifest's ``register`` entry: the file, contacts before and added."""
+    return {
+        "file": updated.path.name if cfg.register is not None else None,
+        "new": register.is_new if cfg.register is not None else None,
+        "contacts_before": len(register),
+        "contacts_added": len(updated) - len(register),
+        "suppressed_as_already_made": n_suppressed,
+        "pseudonymised": updated.pseudonymised,
+    }
 
 
 def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConfig) -> str:

@@ -28,7 +28,7 @@ from ..campaign.config import CAMPAIGNS, CampaignConfig
 from ..campaign.manifest import build_manifest
 from ..campaign.register import ContactRegister, allocate_refs, append_contacts, trace_table
 from ..campaign.result import CampaignResult
-from ..campaign.run import _envelopes, _run_id, _saver
+from ..campaign.run import _envelopes, _run_id, _saver, register_section
 from ..io._result import empty_rejects
 from ..schema import CUSTOMER_ID, POSTCODE
 
@@ -114,14 +114,9 @@ def merge_parts(
         for k, v in f["location_sources"].items():
             sources[k] = sources.get(k, 0) + int(v)
     manifest["counts"]["location_sources"] = sources
-    manifest["register"] = {
-        "file": updated.path.name if cfg.register is not None else None,
-        "new": register.is_new if cfg.register is not None else None,
-        "contacts_before": len(register),
-        "contacts_added": len(updated) - len(register),
-        "suppressed_as_already_made": sum(f["suppressed"] for f in facts),
-        "pseudonymised": updated.pseudonymised,
-    }
+    manifest["register"] = register_section(
+        cfg, register, updated, sum(f["suppressed"] for f in facts)
+    )
     manifest["partitions"] = {"folder": folder.name, "parts": len(facts)}
     return CampaignResult(
         manifest=manifest,
