@@ -36,12 +36,14 @@ class Placed:
     customers: Any  # smartstreet_geo.network.AttachedCustomers
 
 
-def place(customers: pd.DataFrame, net_r: Any, cfg: Any) -> Placed | None:
+def place(customers: pd.DataFrame, net_r: Any, cfg: Any, network: Any = None) -> Placed | None:
     """Build the network and attach the customers once (None without a network).
 
     Customers are placed by connection node, or on the nearest cable within
     ``[membership] max_inference_distance_m`` when they have none; membership
-    and outage impact then use the same placement.
+    and outage impact then use the same placement. ``network``: the
+    :class:`~smartstreet_geo.network.Network` of ``net_r`` when already built
+    (a Dask worker keeps it between the partitions it runs).
     """
     if net_r is None:
         return None
@@ -56,7 +58,7 @@ def place(customers: pd.DataFrame, net_r: Any, cfg: Any) -> Placed | None:
                 "circuit_id."
             )
 
-    net = Network(net_r.edges, net_r.substations)
+    net = network if network is not None else Network(net_r.edges, net_r.substations)
     return Placed(net, net.attach(customers, max_distance=cfg.max_inference_distance_m))
 
 

@@ -29,9 +29,11 @@ __all__ = [
     "CustomerPart",
     "TrackedWarnings",
     "equipment_halo",
+    "forget_worker_network",
     "is_partitioned",
     "part_facts",
     "slim_customers",
+    "worker_network",
 ]
 
 #: The file that makes a folder a partitioned customer input.
@@ -82,6 +84,48 @@ def slim_customers(customers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return the customers with only :data:`PART_CUSTOMER_COLUMNS` and the geometry."""
     keep = [c for c in customers.columns if c in PART_CUSTOMER_COLUMNS]
     return customers[[*keep, customers.geometry.name]]
+
+
+#: The network a process last read and built for a partition, by the files' identity.
+_NETWORK: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
+def worker_network(cfg: Any, read: Callable[[], Any]) -> tuple[Any, Any]:
+    """Return the campaign's network as read (``read()``) and built, once per process.
+
+    A Dask worker runs many partitions of one campaign; each needs the whole network.
+    It is read and built for the first and kept for the next while the files (path,
+    size, modification time) and their column mappings are the same. The
+    :class:`~smartstreet_geo.network.Network` is only read after it is built (None when
+    a file has no usable rows: the campaign then says so).
+    """
+    from ..network import Network
+
+    def identity(path: Any) -> tuple[Any, ...]:
+        if path is None:
+            return ()
+        stat = Path(path).stat()
+        return (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+    key = (
+        identity(cfg.network_edges),
+        identity(cfg.substations),
+        repr(cfg.column_maps.get("edges")),
+        repr(cfg.column_maps.get("substations")),
+        cfg.encoding,
+    )
+    if key not in _NETWORK:
+        net_r = read()
+        usable = net_r.edges_result.n_valid and net_r.substations_result.n_valid
+        network = Network(net_r.edges, net_r.substations) if usable else None
+        _NETWORK.clear()  # one campaign's network at a time
+        _NETWORK[key] = (net_r, network)
+    return _NETWORK[key]
+
+
+def forget_worker_network() -> None:
+    """Let go of the network :func:`worker_network` keeps (the end of an in-process run)."""
+    _NETWORK.clear()
 
 
 def is_partitioned(path: Any) -> bool:

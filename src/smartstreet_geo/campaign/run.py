@@ -41,6 +41,7 @@ from ._partition import (
     is_partitioned,
     part_facts,
     slim_customers,
+    worker_network,
 )
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
@@ -258,16 +259,21 @@ def run_campaign(
     eq_r = read_equipment(
         cfg.equipment, columns=cfg.column_maps.get("equipment") or None, encoding=cfg.encoding
     )
-    net_r = None
+    net_r, network = None, None
     if cfg.network_edges is not None:
         say("reading network")
-        net_r = read_network(
-            cfg.network_edges,
-            cfg.substations,
-            edge_columns=cfg.column_maps.get("edges") or None,
-            substation_columns=cfg.column_maps.get("substations") or None,
-            encoding=cfg.encoding,
-        )
+
+        def read_net() -> Any:
+            return read_network(
+                cfg.network_edges,
+                cfg.substations,
+                edge_columns=cfg.column_maps.get("edges") or None,
+                substation_columns=cfg.column_maps.get("substations") or None,
+                encoding=cfg.encoding,
+            )
+
+        # a partition reuses the network its worker read and built for an earlier partition
+        net_r, network = (read_net(), None) if _part is None else worker_network(cfg, read_net)
     check_against_inputs(
         cfg, [*eq_r.data["equipment_id"], *eq_r.rejects["record_id"].dropna().astype(str)]
     )
@@ -294,7 +300,7 @@ def run_campaign(
     # ------------------------------------------------------------------ circuits
     say(f"circuit membership ({len(customers):,} customers)")
     in_scope = _scope(cfg, warnings)
-    placed = _circuits.place(customers, net_r, cfg)
+    placed = _circuits.place(customers, net_r, cfg, network)
     membership = _circuits.membership(customers, placed, in_scope, warnings)
 
     # ------------------------------------------------------------------ proximity

@@ -107,10 +107,15 @@ def run_partitioned(
     if scheduler or workers:
         results = _on_dask(tasks, scheduler, workers, say)
     else:
+        from ..campaign._partition import forget_worker_network
+
         results = []
-        for i, task in enumerate(tasks):
-            say(f"partition {i + 1} of {n} ({data.parts[i]['rows']:,} rows)")
-            results.append(run_part(*task))
+        try:
+            for i, task in enumerate(tasks):
+                say(f"partition {i + 1} of {n} ({data.parts[i]['rows']:,} rows)")
+                results.append(run_part(*task))
+        finally:
+            forget_worker_network()  # kept from part to part, not after the run
     say(f"merging {n} partitions")
     return merge_parts(cfg, results, register, Path(cfg.customers))
 
