@@ -167,6 +167,17 @@ def test_nominee_copies_cite_the_merged_references(tmp_path) -> None:
     assert set(copies["contact_ref"].str.removesuffix("-NC")) <= set(letters["contact_ref"])
 
 
+def test_workers_of_another_version_are_refused(demo_runs, dask_client, monkeypatch) -> None:
+    import smartstreet_geo
+    from smartstreet_geo.campaign import run_campaign
+
+    monkeypatch.setattr(smartstreet_geo, "__version__", "0.0.0-other")
+    with pytest.raises(
+        ConfigError, match=r"workers run smartstreet-geo .* this process 0\.0\.0-other"
+    ):
+        run_campaign(demo_runs["campaign"], scheduler=dask_client.scheduler.address)
+
+
 # --------------------------------------------------------------------------- generated areas
 def _widen(margin: float) -> None:
     import smartstreet_geo.locate as locate

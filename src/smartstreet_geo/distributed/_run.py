@@ -146,6 +146,7 @@ def _on_dask(
         )
         client = Client(cluster)
     try:
+        _check_workers(client)
         n_workers = len(client.scheduler_info()["workers"])
         say(f"partitions on Dask ({len(tasks)} parts, {n_workers} workers)")
         # keys are the scheduler's names for results: a run's own, or a second run on the same
@@ -181,6 +182,36 @@ def _on_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _version() -> str:
+    """Return the smartstreet-geo version of the process (run on each worker)."""
+    from .. import __version__
+
+    return __version__
+
+
+def _check_workers(client: Any) -> None:
+    """Refuse a cluster whose workers run another smartstreet-geo version (or none).
+
+    A part's outputs are merged with this process's code: a worker with other rules
+    would make a result that is neither version's.
+    """
+    from .. import __version__
+
+    try:
+        found = client.run(_version)
+    except ImportError:
+        raise ConfigError(
+            "the Dask workers cannot import smartstreet_geo: install the same version "
+            f"({__version__}) on every worker"
+        ) from None
+    other = sorted({v for v in found.values() if v != __version__})
+    if other:
+        raise ConfigError(
+            f"the Dask workers run smartstreet-geo {', '.join(other)}, this process "
+            f"{__version__}: install the same version on every worker"
+        )
 
 
 def _call(task: tuple[Any, ...]) -> Any:
