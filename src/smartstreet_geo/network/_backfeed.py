@@ -27,8 +27,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ..errors import ParameterError
 from ..schema import CUSTOMER_ID, EDGE_ID, NODE
@@ -477,6 +475,8 @@ class BackfeedPlanner:
         n_g = len(net._group_size)
         self._group_count = np.bincount(grp[grp >= 0], minlength=n_g).astype(np.int64)
         owner = np.repeat(np.arange(n_g), net._group_size)
+        import scipy.sparse as sp  # here, not at import: a campaign without plans never loads it
+
         self._circ_groups = sp.csr_matrix(
             (np.ones(len(owner), np.int8), (net._gmembers.astype(np.int64), owner)),
             shape=(len(net._circuit_ids), n_g),
@@ -570,6 +570,9 @@ class BackfeedPlanner:
         pos = _find(nodes, nbr)
         inside = (pos >= 0) & ~iso_e
         m = len(nodes)
+        import scipy.sparse as sp
+        from scipy.sparse.csgraph import connected_components
+
         adj = sp.csr_matrix(
             (np.ones(int(inside.sum()), np.int8), (owner[inside], pos[inside])), shape=(m, m)
         )
