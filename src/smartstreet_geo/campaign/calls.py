@@ -347,22 +347,38 @@ def order_calls(calls: pd.DataFrame, *, notice_days: int, run_date: date) -> Cal
         [(d - run_date).days if d else None for d in deadline], dtype="Int64"
     )
     past = np.array([d is not None and d < run_date for d in outage], dtype=bool)
-    key = pd.DataFrame(
-        {
-            "_deadline": [d.toordinal() if d else np.nan for d in deadline],
-            "_medical": np.where(_column(out, "medically_dependent").eq(True).to_numpy(), 0, 1),
-            "_postcode": _column(out, POSTCODE).astype(object).to_numpy(),
-            "_id": _column(out, CUSTOMER_ID).astype(object).to_numpy(),
-        }
-    )  # positional: the caller's index may repeat
-    pos = key.sort_values(
-        ["_deadline", "_medical", "_postcode", "_id"], kind="stable", na_position="last"
-    ).index.to_numpy()
+    pos = call_order(
+        out["notice_deadline"],
+        _column(out, "medically_dependent"),
+        _column(out, POSTCODE),
+        _column(out, CUSTOMER_ID),
+    )
     ordered = out.iloc[pos]
     is_past = past[pos]
     return CallList(
         ordered[~is_past].reset_index(drop=True), ordered[is_past].reset_index(drop=True)
     )
+
+
+def call_order(
+    deadline: pd.Series, medically_dependent: pd.Series, postcode: pd.Series, customer_id: pd.Series
+) -> np.ndarray:
+    """Return the positions of calls in working order.
+
+    Earliest notice deadline first (none last), medically dependent customers first
+    on a day, then by postcode and customer id; stable (equal keys keep their order).
+    """
+    key = pd.DataFrame(
+        {
+            "_deadline": [d.toordinal() if isinstance(d, date) else np.nan for d in deadline],
+            "_medical": np.where(medically_dependent.eq(True).to_numpy(), 0, 1),
+            "_postcode": postcode.astype(object).to_numpy(),
+            "_id": customer_id.astype(object).to_numpy(),
+        }
+    )  # positional: the caller's index may repeat
+    return key.sort_values(
+        ["_deadline", "_medical", "_postcode", "_id"], kind="stable", na_position="last"
+    ).index.to_numpy()
 
 
 def late_notice_warnings(

@@ -40,6 +40,7 @@ from ._partition import (
     equipment_halo,
     is_partitioned,
     part_facts,
+    refuse_unpartitionable,
     slim_customers,
     worker_network,
 )
@@ -242,6 +243,8 @@ def run_campaign(
             scheduler=scheduler,
             workers=workers,
         )
+    if _part is not None:
+        refuse_unpartitionable(cfg)
     warnings: list[str] = []
     # a partition's warnings keep their step; those only the whole input can word are deferred
     tracked = None if _part is None else TrackedWarnings(warnings)
@@ -334,12 +337,6 @@ def run_campaign(
     impact = _circuits.downstream(customers, placed, outage_eq, warnings)
     plans: _circuits.OutagePlans | None = None
     if cfg.outage_plan == "backfeed":
-        if _part is not None:
-            raise ConfigError(
-                f'{cfg.source or "campaign"}: [outage] plan = "backfeed" weighs every customer '
-                "of the circuits that could backfeed an outage together; it is not yet run on a "
-                "partitioned customer input - run it on the customer file itself"
-            )
         say("outage plans (backfeed through normally-open points)")
         if placed is not None:
             check_against_inputs(cfg, cfg.outage_dates, circuit_ids=placed.network.circuit_ids)
@@ -823,6 +820,33 @@ def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
     return cfg.outage_default_date
 
 
+#: The columns that put letters in the letter house's order (:func:`letter_order`).
+_LETTER_KEYS = ("campaign", POSTCODE, "premise_key", CUSTOMER_ID)
+
+
+def _rank(values: pd.Series) -> npt.NDArray[np.int64]:
+    """Return each value's rank in sorted order, missing values last (as ``sort_values``)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64)
+
+
+def letter_order(letters: pd.DataFrame) -> npt.NDArray[np.intp]:
+    """Return the positions of letters in the order a letter house sorts mail.
+
+    By campaign (in :data:`CAMPAIGNS` order), postcode, premise and customer.
+    """
+    order = {name: i for i, name in enumerate(CAMPAIGNS)}
+    o = letters["campaign"].map(order).to_numpy(dtype=float, na_value=np.inf)
+    return np.lexsort(
+        (
+            _rank(letters[CUSTOMER_ID]),
+            _rank(letters["premise_key"]),
+            _rank(letters[POSTCODE]),
+            o,
+        )
+    )
+
+
 def _one_letter_per_premise(
     letters: pd.DataFrame, calls: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -832,25 +856,16 @@ def _one_letter_per_premise(
     house sorts mail); calls follow in the order given (a call handler's
     working order, :func:`~smartstreet_geo.campaign.calls.order_calls`).
     """
-
     # Sorts as integer codes (np.lexsort is stable; missing values last, as in sort_values)
     # and one take per output, instead of sorting and copying the wide frame twice.
-    def rank(column: str) -> npt.NDArray[np.int64]:
-        codes, uniques = pd.factorize(letters[column], sort=True)
-        return np.where(codes < 0, len(uniques), codes).astype(np.int64)
-
-    camp, prem = rank("campaign"), rank("premise_key")
+    camp, prem, cid = (_rank(letters[c]) for c in ("campaign", "premise_key", CUSTOMER_ID))
     dist = letters["distance_m"].to_numpy(dtype=float, na_value=np.nan)
-    first_sort = np.lexsort((rank(CUSTOMER_ID), dist, prem, camp))
+    first_sort = np.lexsort((cid, dist, prem, camp))
     c, p = camp[first_sort], prem[first_sort]
     first = np.ones(len(c), dtype=bool)  # the first letter of each (campaign, premise)
     first[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
     kept_rows, covered_rows = first_sort[first], first_sort[~first]
-    order = {name: i for i, name in enumerate(CAMPAIGNS)}
-    o = letters["campaign"].map(order).to_numpy(dtype=float, na_value=np.inf)
-    second = np.lexsort(
-        (rank(CUSTOMER_ID)[kept_rows], prem[kept_rows], rank("postcode")[kept_rows], o[kept_rows])
-    )
+    second = letter_order(letters.take(kept_rows, axis=0)[list(_LETTER_KEYS)])
     kept = letters.take(kept_rows[second])
     covered = letters.take(covered_rows)[["campaign", CUSTOMER_ID, "premise_key"]]
     out = pd.concat([kept, calls[kept.columns]], ignore_index=True)

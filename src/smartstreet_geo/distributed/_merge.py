@@ -20,15 +20,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from ..campaign._partition import PARTITIONS_FILE
-from ..campaign.config import CAMPAIGNS, CampaignConfig
+from ..campaign.calls import call_order
+from ..campaign.config import CampaignConfig
 from ..campaign.manifest import build_manifest
 from ..campaign.register import ContactRegister, allocate_refs, append_contacts, trace_table
 from ..campaign.result import CampaignResult
-from ..campaign.run import _envelopes, _run_id, _saver, register_section
+from ..campaign.run import _envelopes, _run_id, _saver, letter_order, register_section
 from ..io._result import empty_rejects
 from ..schema import CUSTOMER_ID, POSTCODE
 
@@ -146,12 +146,6 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
 
 
-def _rank(values: pd.Series) -> npt.NDArray[np.int64]:
-    """Sort rank of each value, missing values last (as the campaign's own sorts)."""
-    codes, uniques = pd.factorize(values, sort=True)
-    return np.where(codes < 0, len(uniques), codes).astype(np.int64)
-
-
 def _contacts(
     frames: list[pd.DataFrame], register: ContactRegister
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -164,27 +158,12 @@ def _contacts(
     allc = _concat(frames)
     frames.clear()
     is_call = (allc["channel"] == "phone").to_numpy()
-    letters = allc.loc[~is_call, ["campaign", CUSTOMER_ID, "premise_key", POSTCODE]]
+    letters = allc.loc[~is_call, ["campaign", POSTCODE, "premise_key", CUSTOMER_ID]]
     calls = allc.loc[is_call, ["notice_deadline", "medically_dependent", POSTCODE, CUSTOMER_ID]]
-    order = {name: i for i, name in enumerate(CAMPAIGNS)}
-    o = letters["campaign"].map(order).to_numpy(dtype=float, na_value=np.inf)
-    by_letter = np.lexsort(
-        (_rank(letters[CUSTOMER_ID]), _rank(letters["premise_key"]), _rank(letters[POSTCODE]), o)
+    by_letter = letter_order(letters)  # the campaign's own orders (run_campaign, order_calls)
+    by_call = call_order(
+        calls["notice_deadline"], calls["medically_dependent"], calls[POSTCODE], calls[CUSTOMER_ID]
     )
-    deadline = [
-        d.toordinal() if hasattr(d, "toordinal") else np.nan for d in calls["notice_deadline"]
-    ]
-    key = pd.DataFrame(
-        {
-            "_deadline": deadline,
-            "_medical": np.where(calls["medically_dependent"].eq(True).to_numpy(), 0, 1),
-            "_postcode": calls[POSTCODE].astype(object).to_numpy(),
-            "_id": calls[CUSTOMER_ID].astype(object).to_numpy(),
-        }
-    )
-    by_call = key.sort_values(
-        ["_deadline", "_medical", "_postcode", "_id"], kind="stable", na_position="last"
-    ).index.to_numpy()
     rows = np.concatenate([np.flatnonzero(~is_call)[by_letter], np.flatnonzero(is_call)[by_call]])
     merged = allc.take(rows).reset_index(drop=True)
     del allc
