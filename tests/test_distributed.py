@@ -167,6 +167,16 @@ def test_nominee_copies_cite_the_merged_references(tmp_path) -> None:
     assert set(copies["contact_ref"].str.removesuffix("-NC")) <= set(letters["contact_ref"])
 
 
+def test_backfeed_plans_on_partitions_are_refused(demo_runs, tmp_path) -> None:
+    from smartstreet_geo.campaign import run_campaign
+
+    campaign = tmp_path / "plans.toml"
+    text = demo_runs["campaign"].read_text(encoding="utf-8")
+    campaign.write_text(text.replace("[outage]", '[outage]\nplan = "backfeed"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r'plan = "backfeed" .* partitioned customer input'):
+        run_campaign(campaign)
+
+
 def test_workers_of_another_version_are_refused(demo_runs, dask_client, monkeypatch) -> None:
     import smartstreet_geo
     from smartstreet_geo.campaign import run_campaign

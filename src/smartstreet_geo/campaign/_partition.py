@@ -32,6 +32,7 @@ __all__ = [
     "forget_worker_network",
     "is_partitioned",
     "part_facts",
+    "refuse_unpartitionable",
     "slim_customers",
     "worker_network",
 ]
@@ -126,6 +127,18 @@ def worker_network(cfg: Any, read: Callable[[], Any]) -> tuple[Any, Any]:
 def forget_worker_network() -> None:
     """Let go of the network :func:`worker_network` keeps (the end of an in-process run)."""
     _NETWORK.clear()
+
+
+def refuse_unpartitionable(cfg: Any) -> None:
+    """Raise ConfigError for a campaign whose steps cannot run one partition at a time."""
+    from ..errors import ConfigError
+
+    if cfg.outage_plan == "backfeed":
+        raise ConfigError(
+            f'{cfg.source or "campaign"}: [outage] plan = "backfeed" weighs every customer of '
+            "the circuits that could backfeed an outage together; it is not yet run on a "
+            "partitioned customer input - run it on the customer file itself"
+        )
 
 
 def is_partitioned(path: Any) -> bool:

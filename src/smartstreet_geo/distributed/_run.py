@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..campaign._partition import CustomerPart
+from ..campaign._partition import CustomerPart, refuse_unpartitionable
 from ..campaign.config import CampaignConfig
 from ..errors import ConfigError, ParameterError, SmartStreetGeoError
 from ._partitioner import ROW_COLUMN, partition_settings, read_partitions
@@ -82,12 +82,7 @@ def run_partitioned(
         )
     if workers is not None and workers < 1:
         raise ParameterError(f"workers must be at least 1, not {workers}")
-    if cfg.outage_plan == "backfeed":
-        raise ConfigError(
-            f'{cfg.source or "campaign"}: [outage] plan = "backfeed" weighs every customer of '
-            "the circuits that could backfeed an outage together; it is not yet run on a "
-            "partitioned customer input - run it on the customer file itself"
-        )
+    refuse_unpartitionable(cfg)  # before any part runs
     data = read_partitions(cfg.customers)
     now = partition_settings(cfg)
     if data.settings and data.settings != now:
