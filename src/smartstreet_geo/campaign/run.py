@@ -865,7 +865,7 @@ def _one_letter_per_premise(
     first = np.ones(len(c), dtype=bool)  # the first letter of each (campaign, premise)
     first[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
     kept_rows, covered_rows = first_sort[first], first_sort[~first]
-    second = letter_order(letters.take(kept_rows, axis=0)[list(_LETTER_KEYS)])
+    second = letter_order(letters[list(_LETTER_KEYS)].take(kept_rows))  # 4 columns, not all
     kept = letters.take(kept_rows[second])
     covered = letters.take(covered_rows)[["campaign", CUSTOMER_ID, "premise_key"]]
     out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
