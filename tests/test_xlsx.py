@@ -166,15 +166,22 @@ def _sheet_xml(path) -> bytes:
 RICH = "<r><t>rich</t></r>"  # xlsxwriter writes this unescaped (as markup); we never do
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_sheet_xml_is_byte_for_byte_what_xlsxwriter_writes(tmp_path, seed):
+@pytest.mark.parametrize(("seed", "block"), [(0, None), (1, None), (2, None), (0, 7), (1, 4)])
+def test_sheet_xml_is_byte_for_byte_what_xlsxwriter_writes(tmp_path, monkeypatch, seed, block):
     """The column-wise writer (smartstreet_geo._xlsx) against xlsxwriter itself, cell by cell.
 
     Hostile text (controls, literal _xHHHH_, markup, surrounding white space of every
     kind, non-characters), numbers, booleans, blanks, empty strings, whole empty rows and
-    columns, in random order.
+    columns, in random order; the last 10 rows blank. With ``block``, rows are rendered
+    that many at a time (the last blocks wholly blank: the sheet's last row is found in
+    an earlier one).
     """
     import numpy as np
+
+    from smartstreet_geo import _xlsx
+
+    if block is not None:
+        monkeypatch.setattr(_xlsx, "BLOCK_ROWS", block)
 
     rng = np.random.default_rng(seed)
     texts = [v for h, v in HOSTILE if h not in UNENCODABLE and v != RICH]
@@ -198,6 +205,7 @@ def test_sheet_xml_is_byte_for_byte_what_xlsxwriter_writes(tmp_path, seed):
     blank_rows = frame.index[5::23]
     frame = frame.astype({"flag": object})
     frame.loc[blank_rows, :] = None
+    frame.loc[frame.index[-10:], :] = None
     mine, ref = tmp_path / "mine.xlsx", tmp_path / "ref.xlsx"
     write_xlsx(frame, mine)
     _xlsxwriter_reference(frame, ref)

@@ -21,6 +21,7 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -120,7 +121,13 @@ def pack_texts(
     return (np.concatenate(datas) if datas else np.empty(0, np.uint8)), offsets
 
 
-def sheet_rows(table: pd.DataFrame, first_row: int = 2) -> tuple[list[memoryview], int]:
+#: Rows rendered at a time: a sheet's XML (about 1 KB a letter) is never whole in memory.
+BLOCK_ROWS = 131_072
+
+
+def sheet_rows(
+    table: pd.DataFrame, first_row: int = 2
+) -> tuple[Iterator[npt.NDArray[np.uint8]], int]:
     """Return the ``<row>`` elements of a table's data rows, as xlsxwriter writes them.
 
     Parameters
@@ -131,36 +138,49 @@ def sheet_rows(table: pd.DataFrame, first_row: int = 2) -> tuple[list[memoryview
 
     Returns
     -------
-    tuple of (list of memoryview, int)
-        The XML bytes in chunks of about 64 MB (rows without any cell are not written),
-        and the last sheet row written (0 when none).
+    tuple of (iterator of ndarray of uint8, int)
+        The XML bytes, rendered :data:`BLOCK_ROWS` rows at a time as the iterator is read
+        (rows without any cell are not written), and the last sheet row written (0 when
+        none), which the sheet's ``<dimension>`` before the rows needs: it is found from
+        the end, one block at a time (almost always the last block alone).
     """
-    from ._xlsx_kernel import render_rows
-
     n, n_cols = table.shape
     if n == 0 or n_cols == 0:
-        return [], 0
-    cells = [_cell_text(table[col]) for col in table.columns]
-    data, offsets = pack_texts([c[0] for c in cells])
-    present = np.stack([c[1] for c in cells], axis=1)  # row-major: a row's cells side by side
-    is_number = np.array([c[2] for c in cells], dtype=bool)
+        return iter(()), 0
+    last_row = 0
+    for end in range(n, 0, -BLOCK_ROWS):
+        start = max(0, end - BLOCK_ROWS)
+        block = table.iloc[start:end]
+        has_cell = np.zeros(len(block), dtype=bool)
+        for col in block.columns:
+            has_cell |= _cell_text(block[col])[1]
+        if has_cell.any():
+            last_row = first_row + start + int(np.flatnonzero(has_cell)[-1])
+            break
+    return _render_blocks(table, first_row), last_row
+
+
+def _render_blocks(table: pd.DataFrame, first_row: int) -> Iterator[npt.NDArray[np.uint8]]:
+    """Yield the ``<row>`` elements of ``table``, :data:`BLOCK_ROWS` rows at a time."""
+    from ._xlsx_kernel import render_rows
+
+    n_cols = table.shape[1]
     letters = [_letters(j).encode() for j in range(n_cols)]
     letter_offsets = np.zeros(n_cols + 1, dtype=np.int64)
     letter_offsets[1:] = np.cumsum([len(x) for x in letters])
-    out, ends = render_rows(
-        data,
-        offsets,
-        present,
-        is_number,
-        np.frombuffer(b"".join(letters), dtype=np.uint8),
-        letter_offsets,
-        first_row,
-    )
-    written = np.flatnonzero(np.diff(ends, prepend=0) > 0)
-    last_row = int(first_row + written[-1]) if len(written) else 0
-    view = memoryview(out.data)
-    step = 64 << 20
-    return [view[i : i + step] for i in range(0, len(out), step)], last_row
+    letter_bytes = np.frombuffer(b"".join(letters), dtype=np.uint8)
+    for start in range(0, len(table), BLOCK_ROWS):
+        block = table.iloc[start : start + BLOCK_ROWS]
+        cells = [_cell_text(block[col]) for col in block.columns]
+        data, offsets = pack_texts([c[0] for c in cells])
+        present = np.stack([c[1] for c in cells], axis=1)  # row-major: a row's cells together
+        is_number = np.array([c[2] for c in cells], dtype=bool)
+        del cells
+        out, _ends = render_rows(
+            data, offsets, present, is_number, letter_bytes, letter_offsets, first_row + start
+        )
+        del data, offsets, present
+        yield out
 
 
 # --------------------------------------------------------------------------- the package
@@ -187,9 +207,13 @@ class _Deflate:
 
 
 def rezip(
-    parts: list[tuple[str, bytes | list[bytes | memoryview]]], out: io.BufferedIOBase
+    parts: Iterable[tuple[str, bytes | Iterable[bytes | memoryview | npt.NDArray[np.uint8]]]],
+    out: io.BufferedIOBase,
 ) -> None:
     """Write a ZIP package of ``parts`` (name, bytes or byte chunks) to ``out``.
+
+    ``parts`` and each part's chunks are read once, in order, as they come: a part
+    rendered as it is read is never whole in memory, only its compressed bytes.
 
     Python's :mod:`zipfile` deflates with zlib only; this writes the same format
     (PKZIP 2.0 local headers and central directory, Zip64 fields only where a part or

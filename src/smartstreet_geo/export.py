@@ -27,6 +27,7 @@ import errno
 import fcntl
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
@@ -37,7 +38,7 @@ import shutil
 import socket
 import stat
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,12 +129,25 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int = FILE_MODE) 
     Path
         The path written.
     """
+    return atomic_write_chunks(path, [data], mode=mode)
+
+
+def atomic_write_chunks(
+    path: str | Path, chunks: Iterable[bytes], *, mode: int = FILE_MODE
+) -> Path:
+    """Write the ``chunks`` one after another to ``path``, atomically, with ``mode``.
+
+    The chunks are written as they come (a large file is never whole in memory) to a
+    temporary file beside the target, which replaces the target only once every chunk
+    is written and synced; an error on the way leaves the target as it was.
+    """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for data in chunks:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -197,8 +211,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None
     Path
     """
     require_encodable(frame, Path(path).name)
-    data = _csv_bytes(frame, float_format)
-    if data is None:  # a column type the kernel does not format: pandas writes it
+    chunks = _csv_chunks(frame, float_format)
+    if chunks is None:  # a column type the kernel does not format: pandas writes it
         safe = frame.copy()
         for col in safe.columns:
             safe[col] = neutralise_formulae(safe[col])
@@ -206,8 +220,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None
         # CRLF line ends (RFC 4180, what spreadsheets expect); they also make the csv module
         # quote any field holding a CR or LF, so an embedded CR cannot split a row.
         safe.to_csv(buf, index=False, lineterminator="\r\n", float_format=float_format)
-        data = buf.getvalue().encode("utf-8")
-    return atomic_write_bytes(path, data)
+        return atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
+    return atomic_write_chunks(path, chunks)
 
 
 def _csv_text(values: pd.Series, float_format: str | None) -> Any:
@@ -244,33 +258,46 @@ def _csv_text(values: pd.Series, float_format: str | None) -> Any:
     return None
 
 
-def _csv_bytes(frame: pd.DataFrame, float_format: str | None) -> bytes | None:
-    """Return the CSV file's bytes (see :func:`write_csv`), or None to leave it to pandas."""
+#: Rows rendered at a time: a file's text is never whole in memory (the texts, their
+#: packed copy and the rendered rows are each about the size of the block's CSV).
+CSV_BLOCK_ROWS = 131_072
+
+
+def _csv_chunks(frame: pd.DataFrame, float_format: str | None) -> Iterator[bytes] | None:
+    """Return the CSV file's bytes in blocks of rows (see :func:`write_csv`).
+
+    None to leave the file to pandas: a column type the kernel does not format (known
+    from the dtypes, before any block is made), a frame without columns, or repeated
+    column names.
+    """
     import csv
 
     n, n_cols = frame.shape
     if n_cols == 0 or not frame.columns.is_unique:
         return None
+    if n and any(_csv_text(frame[col].iloc[:0], float_format) is None for col in frame.columns):
+        return None
     head = io.StringIO()
     csv.writer(head, lineterminator="\r\n").writerow([str(c) for c in frame.columns])
-    if n == 0:
-        return head.getvalue().encode("utf-8")
-    from ._csv_kernel import render_csv
 
-    texts = []
-    for col in frame.columns:
-        got = _csv_text(frame[col], float_format)
-        if got is None:
-            return None
-        texts.append(got)
-    data, offsets = _xlsx.pack_texts([t[0] for t in texts])
-    body = render_csv(
-        data,
-        offsets,
-        np.stack([t[1] for t in texts], axis=1),  # row-major, like the offsets
-        np.array([t[2] for t in texts], dtype=bool),
-    )
-    return head.getvalue().encode("utf-8") + body.tobytes()
+    def blocks() -> Iterator[bytes]:
+        from ._csv_kernel import render_csv
+
+        yield head.getvalue().encode("utf-8")
+        for start in range(0, n, CSV_BLOCK_ROWS):
+            block = frame.iloc[start : start + CSV_BLOCK_ROWS]
+            texts = [_csv_text(block[col], float_format) for col in block.columns]
+            data, offsets = _xlsx.pack_texts([t[0] for t in texts])  # type: ignore[index]
+            body = render_csv(
+                data,
+                offsets,
+                np.stack([t[1] for t in texts], axis=1),  # type: ignore[index]
+                np.array([t[2] for t in texts], dtype=bool),  # type: ignore[index]
+            )
+            del texts, data, offsets
+            yield body.tobytes()
+
+    return blocks()
 
 
 # --------------------------------------------------------------------------- output folders
@@ -1436,13 +1463,16 @@ def _write_header(ws: Any, part: pd.DataFrame, bold: Any, what: str) -> None:
 
 def _with_rows(
     parts: list[tuple[str, bytes]], plan: list[tuple[XlsxSheet, pd.DataFrame]]
-) -> list[tuple[str, bytes | list[bytes | memoryview]]]:
-    """Put each table's data rows into its sheet part of the skeleton package."""
-    out: list[tuple[str, bytes | list[bytes | memoryview]]] = []
+) -> Iterator[tuple[str, bytes | Iterable[Any]]]:
+    """Put each table's data rows into its sheet part of the skeleton package.
+
+    A generator, and each sheet's rows an iterator of blocks (:func:`_xlsx.sheet_rows`):
+    :func:`_xlsx.rezip` compresses one block of one sheet at a time.
+    """
     for name, data in parts:
         m = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", name)
         if m is None:
-            out.append((name, data))
+            yield name, data
             continue
         table = plan[int(m.group(1)) - 1][1]
         rows, last_row = _xlsx.sheet_rows(table, first_row=2)
@@ -1456,10 +1486,9 @@ def _with_rows(
             )
         head, sep, tail = data.partition(b"</sheetData>")
         if not sep:  # a table without columns: no header, <sheetData/>, and no rows
-            out.append((name, data))
+            yield name, data
             continue
-        out.append((name, [head, *rows, sep + tail]))
-    return out
+        yield name, itertools.chain([head], rows, [sep + tail])
 
 
 def _xl_col(col: int) -> str:
@@ -1610,8 +1639,8 @@ def _stage_campaign(
 
     created = result.manifest.get("run_date", result.manifest.get("created"))  # never the clock
     contacts = result.contacts
-    letters = contacts[contacts["channel"] == "letter"]
-    calls = contacts[contacts["channel"] == "phone"]
+    channel = contacts["channel"]
+    calls = contacts.loc[(channel == "phone").to_numpy(), list(PHONE_COLUMNS)]
     recon = result.reconciliation[list(RECONCILIATION_COLUMNS)].copy()
     manual = result.manual_review[list(MANUAL_REVIEW_COLUMNS)].copy()
     shared = shareable_outputs(  # no absolute paths; with a key, every customer id pseudonymised
@@ -1619,7 +1648,11 @@ def _stage_campaign(
     )
     recon, manual, rejects = shared["r"], shared["m"], shared["j"]
     envelopes = getattr(result, "envelopes", None)
-    letter_table = (envelopes if envelopes is not None else letters)[list(LETTER_COLUMNS)]
+    letter_table = (  # the letters' own columns only: a mask copies what it selects
+        envelopes[list(LETTER_COLUMNS)]
+        if envelopes is not None
+        else contacts.loc[(channel == "letter").to_numpy(), list(LETTER_COLUMNS)]
+    )
     copies = getattr(result, "nominee_copies", None)
     if copies is not None and len(copies):  # copies of outage letters for nominees
         letter_table = pd.concat([letter_table, copies[list(LETTER_COLUMNS)]], ignore_index=True)
@@ -1639,7 +1672,7 @@ def _stage_campaign(
         try:
             tables = {
                 "letters.csv": letter_table,
-                "phone_calls.csv": calls[list(PHONE_COLUMNS)],
+                "phone_calls.csv": calls,
                 "manual_review.csv": manual,
                 "reconciliation.csv": recon,
                 "rejects.csv": rejects,

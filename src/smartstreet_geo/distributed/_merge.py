@@ -19,7 +19,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..campaign._partition import PARTITIONS_FILE
@@ -31,37 +33,37 @@ from ..campaign.result import CampaignResult
 from ..campaign.run import _envelopes, _run_id, _saver, letter_order, register_section
 from ..io._result import empty_rejects
 from ..schema import CUSTOMER_ID, POSTCODE
+from ._packed import PackedPart
 
 __all__ = ["merge_parts", "merge_warnings"]
 
 
 def merge_parts(
     cfg: CampaignConfig,
-    parts: list[CampaignResult],
+    parts: list[PackedPart],
     register: ContactRegister,
     folder: Path,
 ) -> CampaignResult:
     """Return the campaign result of the whole input from its partitions' results.
 
-    ``parts`` is emptied as the tables are merged (each partition's frames are let go
-    once they are in the merged table, so the peak is about two copies of the largest).
+    ``parts`` (:func:`~smartstreet_geo.distributed._packed.pack_part`) is emptied as the
+    tables are merged: one table at a time is unpacked, and each partition's columns are
+    let go as they are moved into the merged table, so the peak is the merged tables and
+    one table's partitions, not two copies of everything.
     """
-    facts = [p.manifest["part"] for p in parts]
+    facts = [p.facts for p in parts]
     f0 = facts[0]
-    first = parts[0]
-    tables = {
-        name: [getattr(p, name) for p in parts]
-        for name in ("contacts", "reconciliation", "manual_review", "customers", "nominee_copies")
-    }
-    rejects_by_part = [p.rejects for p in parts]
-    within = np.sum([p.equipment["n_customers_within"].to_numpy() for p in parts], axis=0)
+    within = np.sum([p.small["equipment"]["n_customers_within"].to_numpy() for p in parts], axis=0)
     warnings = merge_warnings(facts, cfg)
-    equipment, edges, substations = first.equipment.copy(), first.edges, first.substations
+    first = parts[0].small
+    equipment, edges, substations = first["equipment"].copy(), first["edges"], first["substations"]
     equipment["n_customers_within"] = within
-    del first
-    parts.clear()
 
-    contacts, new_ref = _contacts(tables.pop("contacts"), register)
+    def take(name: str) -> list[Any]:
+        """Unpack one table of every partition (the tables are unpacked one at a time)."""
+        return [p.take(name) for p in parts]
+
+    contacts, new_ref = _contacts(take("contacts"), register)
     dates = f0["outage_dates"]
     run_id = _run_id(contacts, register, cfg)
     updated = append_contacts(
@@ -69,10 +71,12 @@ def merge_parts(
     )
     trace = trace_table(updated, run_id=run_id)
     envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
-    copies = _copies(tables.pop("nominee_copies"), new_ref, contacts)
+    copies = _copies(take("nominee_copies"), new_ref, contacts)
+    del new_ref
 
-    reconciliation = _sorted(tables.pop("reconciliation"), ["source_row"])
-    manual = _sorted(tables.pop("manual_review"), ["issue", "source_row", CUSTOMER_ID])
+    reconciliation = _sorted(take("reconciliation"), ["source_row"])
+    manual = _sorted(take("manual_review"), ["issue", "source_row", CUSTOMER_ID])
+    rejects_by_part = take("rejects")
     cust_rejects = _sorted(
         [r.iloc[: f["customer_rejects"]] for r, f in zip(rejects_by_part, facts, strict=True)],
         ["row_number"],
@@ -80,7 +84,8 @@ def merge_parts(
     rest = rejects_by_part[0].iloc[f0["customer_rejects"] :]
     pieces = [r for r in (cust_rejects, rest) if len(r)]
     rejects = pd.concat(pieces, ignore_index=True) if pieces else empty_rejects()
-    customers = _sorted(tables.pop("customers"), ["source_row"])
+    customers = _sorted(take("customers"), ["source_row"])
+    parts.clear()
     res: dict[str, Any] = dict(  # noqa: C408 - the keyword form reads like the result
         contacts=contacts,
         manual_review=manual,
@@ -132,18 +137,52 @@ def merge_parts(
 
 def _sorted(frames: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
     """Concatenate and sort (stable: a partition's own order among equal keys), index 0..n-1."""
-    whole = _concat(frames)
-    frames.clear()
-    order = whole[by].reset_index(drop=True).sort_values(by, kind="stable").index.to_numpy()
-    return whole.take(order).reset_index(drop=True)
-
-
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate, keeping the first frame's columns and dtypes when all are empty."""
     full = [f for f in frames if len(f)]
-    if not full:
+    if not full:  # the first frame's columns and dtypes
         return frames[0].iloc[:0]
-    return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
+    frames.clear()
+    keys = pd.concat([f[by] for f in full], ignore_index=True)
+    order = keys.sort_values(by, kind="stable").index.to_numpy()
+    del keys
+    return _concat_take(full, order)
+
+
+def _concat_take(frames: list[pd.DataFrame], order: npt.NDArray[np.intp]) -> pd.DataFrame:
+    """Return ``pd.concat(frames, ignore_index=True).take(order)``, index 0..n-1.
+
+    Column by column, each partition's column let go as soon as it is moved: the peak is
+    the result and one column, not the partitions, their concatenation and the result.
+    ``frames`` are emptied of their columns.
+    """
+    if len(frames) == 1:
+        return frames[0].take(order).reset_index(drop=True)
+    first = frames[0]
+    geometry = first.geometry.name if isinstance(first, gpd.GeoDataFrame) else None
+    crs = first.crs if geometry is not None else None
+    plain = [pd.DataFrame(f, copy=False) for f in frames]  # a GeoDataFrame's columns too
+    frames.clear()
+    columns: dict[Any, pd.Series] = {}
+    for col in list(first.columns):
+        whole = pd.concat([f.pop(col) for f in plain], ignore_index=True)
+        columns[col] = whole.take(order).reset_index(drop=True)
+        del whole
+    out = pd.DataFrame(columns, copy=False)
+    if geometry is not None:
+        out = gpd.GeoDataFrame(out, geometry=geometry, crs=crs)
+    return out
+
+
+#: The contacts' columns the merge orders and renumbers them by.
+_CONTACT_KEYS = [
+    "channel",
+    "campaign",
+    POSTCODE,
+    "premise_key",
+    CUSTOMER_ID,
+    "notice_deadline",
+    "medically_dependent",
+    "contact_ref",
+]
 
 
 def _contacts(
@@ -155,26 +194,24 @@ def _contacts(
     partition's own reference and the final one) for the tables that cite references.
     """
     part = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
-    allc = _concat(frames)
+    full = [f for f in frames if len(f)] or frames[:1]
+    keys = pd.concat([f[_CONTACT_KEYS] for f in full], ignore_index=True)
     frames.clear()
-    is_call = (allc["channel"] == "phone").to_numpy()
-    letters = allc.loc[~is_call, ["campaign", POSTCODE, "premise_key", CUSTOMER_ID]]
-    calls = allc.loc[is_call, ["notice_deadline", "medically_dependent", POSTCODE, CUSTOMER_ID]]
+    is_call = (keys["channel"] == "phone").to_numpy()
+    letters = keys.loc[~is_call, ["campaign", POSTCODE, "premise_key", CUSTOMER_ID]]
+    calls = keys.loc[is_call, ["notice_deadline", "medically_dependent", POSTCODE, CUSTOMER_ID]]
     by_letter = letter_order(letters)  # the campaign's own orders (run_campaign, order_calls)
     by_call = call_order(
         calls["notice_deadline"], calls["medically_dependent"], calls[POSTCODE], calls[CUSTOMER_ID]
     )
     rows = np.concatenate([np.flatnonzero(~is_call)[by_letter], np.flatnonzero(is_call)[by_call]])
-    merged = allc.take(rows).reset_index(drop=True)
-    del allc
-    old = merged.pop("contact_ref")
+    old = keys["contact_ref"].to_numpy()[rows]
+    del keys, letters, calls
+    merged = _concat_take(full, rows)
+    merged.pop("contact_ref")
     merged.insert(0, "contact_ref", allocate_refs(merged, register))
     refs = pd.DataFrame(
-        {
-            "part": part[rows],
-            "old_ref": old.to_numpy(),
-            "contact_ref": merged["contact_ref"].to_numpy(),
-        }
+        {"part": part[rows], "old_ref": old, "contact_ref": merged["contact_ref"].to_numpy()}
     )
     return merged, refs
 

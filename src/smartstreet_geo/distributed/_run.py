@@ -12,6 +12,7 @@ import pandas as pd
 from ..campaign._partition import CustomerPart, refuse_unpartitionable
 from ..campaign.config import CampaignConfig
 from ..errors import ConfigError, ParameterError, SmartStreetGeoError
+from ._packed import pack_part
 from ._partitioner import ROW_COLUMN, partition_settings, read_partitions
 
 __all__ = ["run_part", "run_partitioned"]
@@ -108,7 +109,7 @@ def run_partitioned(
         try:
             for i, task in enumerate(tasks):
                 say(f"partition {i + 1} of {n} ({data.parts[i]['rows']:,} rows)")
-                results.append(run_part(*task))
+                results.append(pack_part(run_part(*task)))
         finally:
             forget_worker_network()  # kept from part to part, not after the run
     say(f"merging {n} partitions")
@@ -210,4 +211,5 @@ def _check_workers(client: Any) -> None:
 
 
 def _call(task: tuple[Any, ...]) -> Any:
-    return run_part(*task)
+    """Run one part on a worker and return its result packed (:mod:`._packed`)."""
+    return pack_part(run_part(*task))
