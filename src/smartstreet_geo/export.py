@@ -1149,7 +1149,9 @@ def shareable_outputs(
     >>> out.loc[0, "source_file"], "1600000000001" in out.loc[0, "message"]
     ('c.csv', False)
     """
-    out = {name: frame.copy() for name, frame in tables.items()}
+    # shallow: with copy-on-write a column set below is the copy's own, the input keeps its
+    # (a deep copy of the reconciliation is a gigabyte at ten million customers)
+    out = {name: frame.copy(deep=False) for name, frame in tables.items()}
     for frame in out.values():
         if "source_file" in frame.columns:
             files = frame["source_file"]
@@ -1625,6 +1627,23 @@ def _commit_with_register(result: Any, stage: StagedFolder) -> None:
         raise
 
 
+def _by_template(letters: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Return the letters of each template (``groupby("template_id", sort=False)``'s groups).
+
+    Letters are in campaign order, so a template's letters are usually one run of rows:
+    then each group is a slice of ``letters`` (no copy) rather than a gathered copy.
+    """
+    codes, uniques = pd.factorize(letters["template_id"], use_na_sentinel=False)
+    starts = np.flatnonzero(np.diff(codes, prepend=-1) != 0)
+    if len(starts) != len(uniques):  # a template in more than one run: gather its rows
+        return {str(t): g for t, g in letters.groupby("template_id", sort=False, dropna=False)}
+    ends = [*starts[1:].tolist(), len(letters)]
+    return {
+        str(uniques[codes[a]]): letters.iloc[a:b]
+        for a, b in zip(starts.tolist(), ends, strict=True)
+    }
+
+
 def _stage_campaign(
     result: Any,
     stage: StagedFolder,
@@ -1641,8 +1660,8 @@ def _stage_campaign(
     contacts = result.contacts
     channel = contacts["channel"]
     calls = contacts.loc[(channel == "phone").to_numpy(), list(PHONE_COLUMNS)]
-    recon = result.reconciliation[list(RECONCILIATION_COLUMNS)].copy()
-    manual = result.manual_review[list(MANUAL_REVIEW_COLUMNS)].copy()
+    recon = result.reconciliation[list(RECONCILIATION_COLUMNS)]  # copy-on-write: no copy
+    manual = result.manual_review[list(MANUAL_REVIEW_COLUMNS)]
     shared = shareable_outputs(  # no absolute paths; with a key, every customer id pseudonymised
         {"r": recon, "m": manual, "j": result.rejects}, pseudonym_key=pseudonym_key
     )
@@ -1658,9 +1677,7 @@ def _stage_campaign(
         letter_table = pd.concat([letter_table, copies[list(LETTER_COLUMNS)]], ignore_index=True)
     say = step or (lambda _label: None)
     when = dt.date.fromisoformat(created[:10]) if isinstance(created, str) else None
-    by_template = {
-        str(t): g for t, g in letter_table.groupby("template_id", sort=False, dropna=False)
-    }
+    by_template = _by_template(letter_table)
     # The XLSX is written on a second thread while the CSVs are written: its row kernel and
     # its deflate release the GIL, so on two cores it costs little more than the CSVs alone.
     # One sheet per template, continued on "<template> (2)" ... past Excel's row limit.
