@@ -110,18 +110,25 @@ def child_dask(campaign: Path, out: Path, workers: int, limit: str) -> dict:
     try:
         client.register_plugin(_widening_plugin(starts))
         marks: list[tuple[str, float]] = []
+        peaks: dict = {}
+
+        def step(label: str) -> None:
+            marks.append((label, time.perf_counter()))
+            if label.startswith("merging"):
+                # the parts are done: read the workers' peaks and stop them, as `run
+                # --workers` closes its own cluster before the merge (the client's peak is
+                # then the merge's, not the merge's plus idle workers')
+                peaks.update(client.run(_hwm_gb))
+                cluster.scale(0)
+
         t0 = time.perf_counter()
         result = run_campaign(
-            campaign,
-            scheduler=cluster.scheduler_address,
-            new_register=True,
-            step=lambda label: marks.append((label, time.perf_counter())),
+            campaign, scheduler=cluster.scheduler_address, new_register=True, step=step
         )
         t1 = time.perf_counter()
         write_campaign(result, out)
         t2 = time.perf_counter()
         merge_at = next(t for label, t in marks if label.startswith("merging"))
-        peaks = client.run(_hwm_gb)
         return {
             "customers": int(result.manifest["inputs"][0]["rows"]),
             "parts_s": merge_at - t0,
@@ -171,6 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--in-process", action="store_true", help="also run without Dask")
     ap.add_argument("--keep", type=Path, help="reuse/keep the inputs in this folder")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--reuse-parts", action="store_true", help="with --keep: use the parts already made there"
+    )
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -193,7 +203,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"inputs k={args.tiles}: {time.perf_counter() - t0:.0f} s", flush=True)
     parts = inputs / "parts"
     report: dict = {"tiles": args.tiles, "partitions": args.partitions, "load": os.getloadavg()}
-    report["partition"] = _child("partition", str(campaign), str(parts), str(args.partitions))
+    if args.reuse_parts and (parts / "partitions.json").is_file():
+        report["partition"] = "reused"
+    else:
+        report["partition"] = _child("partition", str(campaign), str(parts), str(args.partitions))
     print("partition", json.dumps(report["partition"]), flush=True)
     on_parts = inputs / "parts.toml"
     on_parts.write_text(
