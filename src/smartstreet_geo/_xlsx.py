@@ -125,9 +125,7 @@ def pack_texts(
 BLOCK_ROWS = 131_072
 
 
-def sheet_rows(
-    table: pd.DataFrame, first_row: int = 2
-) -> tuple[Iterator[npt.NDArray[np.uint8]], int]:
+def sheet_rows(table: pd.DataFrame, first_row: int = 2) -> tuple[Iterator[memoryview], int]:
     """Return the ``<row>`` elements of a table's data rows, as xlsxwriter writes them.
 
     Parameters
@@ -138,7 +136,7 @@ def sheet_rows(
 
     Returns
     -------
-    tuple of (iterator of ndarray of uint8, int)
+    tuple of (iterator of memoryview, int)
         The XML bytes, rendered :data:`BLOCK_ROWS` rows at a time as the iterator is read
         (rows without any cell are not written), and the last sheet row written (0 when
         none), which the sheet's ``<dimension>`` before the rows needs: it is found from
@@ -160,7 +158,7 @@ def sheet_rows(
     return _render_blocks(table, first_row), last_row
 
 
-def _render_blocks(table: pd.DataFrame, first_row: int) -> Iterator[npt.NDArray[np.uint8]]:
+def _render_blocks(table: pd.DataFrame, first_row: int) -> Iterator[memoryview]:
     """Yield the ``<row>`` elements of ``table``, :data:`BLOCK_ROWS` rows at a time."""
     from ._xlsx_kernel import render_rows
 
@@ -180,7 +178,7 @@ def _render_blocks(table: pd.DataFrame, first_row: int) -> Iterator[npt.NDArray[
             data, offsets, present, is_number, letter_bytes, letter_offsets, first_row + start
         )
         del data, offsets, present
-        yield out
+        yield out.data  # a memoryview of the rendered bytes
 
 
 # --------------------------------------------------------------------------- the package
@@ -207,7 +205,7 @@ class _Deflate:
 
 
 def rezip(
-    parts: Iterable[tuple[str, bytes | Iterable[bytes | memoryview | npt.NDArray[np.uint8]]]],
+    parts: Iterable[tuple[str, bytes | Iterable[bytes | memoryview]]],
     out: io.BufferedIOBase,
 ) -> None:
     """Write a ZIP package of ``parts`` (name, bytes or byte chunks) to ``out``.

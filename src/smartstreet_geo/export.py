@@ -287,12 +287,12 @@ def _csv_chunks(frame: pd.DataFrame, float_format: str | None) -> Iterator[bytes
         for start in range(0, n, CSV_BLOCK_ROWS):
             block = frame.iloc[start : start + CSV_BLOCK_ROWS]
             texts = [_csv_text(block[col], float_format) for col in block.columns]
-            data, offsets = _xlsx.pack_texts([t[0] for t in texts])  # type: ignore[index]
+            data, offsets = _xlsx.pack_texts([t[0] for t in texts])
             body = render_csv(
                 data,
                 offsets,
-                np.stack([t[1] for t in texts], axis=1),  # type: ignore[index]
-                np.array([t[2] for t in texts], dtype=bool),  # type: ignore[index]
+                np.stack([t[1] for t in texts], axis=1),
+                np.array([t[2] for t in texts], dtype=bool),
             )
             del texts, data, offsets
             yield body.tobytes()

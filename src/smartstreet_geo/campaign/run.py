@@ -664,7 +664,7 @@ def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConf
     """
     # pandas' own hash of ``contacts.astype(str)`` rows (hash_pandas_object), combined from one
     # column at a time: the text copy of the whole table is gigabytes at ten million customers
-    from pandas.core.util.hashing import combine_hash_arrays
+    from pandas.core.util.hashing import combine_hash_arrays  # type: ignore[attr-defined]
 
     digest = hashlib.sha256()
     if len(contacts.columns):
