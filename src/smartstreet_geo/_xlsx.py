@@ -139,46 +139,48 @@ def sheet_rows(table: pd.DataFrame, first_row: int = 2) -> tuple[Iterator[memory
     tuple of (iterator of memoryview, int)
         The XML bytes, rendered :data:`BLOCK_ROWS` rows at a time as the iterator is read
         (rows without any cell are not written), and the last sheet row written (0 when
-        none), which the sheet's ``<dimension>`` before the rows needs: it is found from
-        the end, one block at a time (almost always the last block alone).
+        none), which the sheet's ``<dimension>`` before the rows needs: the blocks at the
+        end are rendered first until one has a row (almost always the last block alone),
+        and kept for their turn.
     """
     n, n_cols = table.shape
     if n == 0 or n_cols == 0:
         return iter(()), 0
-    last_row = 0
-    for end in range(n, 0, -BLOCK_ROWS):
-        start = max(0, end - BLOCK_ROWS)
-        block = table.iloc[start:end]
-        has_cell = np.zeros(len(block), dtype=bool)
-        for col in block.columns:
-            has_cell |= _cell_text(block[col])[1]
-        if has_cell.any():
-            last_row = first_row + start + int(np.flatnonzero(has_cell)[-1])
-            break
-    return _render_blocks(table, first_row), last_row
-
-
-def _render_blocks(table: pd.DataFrame, first_row: int) -> Iterator[memoryview]:
-    """Yield the ``<row>`` elements of ``table``, :data:`BLOCK_ROWS` rows at a time."""
-    from ._xlsx_kernel import render_rows
-
-    n_cols = table.shape[1]
     letters = [_letters(j).encode() for j in range(n_cols)]
     letter_offsets = np.zeros(n_cols + 1, dtype=np.int64)
     letter_offsets[1:] = np.cumsum([len(x) for x in letters])
     letter_bytes = np.frombuffer(b"".join(letters), dtype=np.uint8)
-    for start in range(0, len(table), BLOCK_ROWS):
+
+    def render(start: int) -> tuple[memoryview, npt.NDArray[np.int64]]:
+        from ._xlsx_kernel import render_rows
+
         block = table.iloc[start : start + BLOCK_ROWS]
         cells = [_cell_text(block[col]) for col in block.columns]
         data, offsets = pack_texts([c[0] for c in cells])
         present = np.stack([c[1] for c in cells], axis=1)  # row-major: a row's cells together
         is_number = np.array([c[2] for c in cells], dtype=bool)
         del cells
-        out, _ends = render_rows(
+        out, ends = render_rows(
             data, offsets, present, is_number, letter_bytes, letter_offsets, first_row + start
         )
-        del data, offsets, present
-        yield out.data  # a memoryview of the rendered bytes
+        return out.data, ends
+
+    # the last block is rendered first (kept, not rendered again) to find the last row
+    starts = range(0, n, BLOCK_ROWS)
+    rendered: dict[int, memoryview] = {}
+    last_row = 0
+    for start in reversed(starts):
+        rendered[start], ends = render(start)
+        written = np.flatnonzero(np.diff(ends, prepend=0) > 0)
+        if len(written):
+            last_row = first_row + start + int(written[-1])
+            break
+
+    def blocks() -> Iterator[memoryview]:
+        for start in starts:
+            yield rendered.pop(start) if start in rendered else render(start)[0]
+
+    return blocks(), last_row
 
 
 # --------------------------------------------------------------------------- the package
