@@ -207,3 +207,21 @@ def test_three_waves(wave_inputs, tmp_path, monkeypatch, pseudonymise):
     )
     assert sorted(reg.table["contact_ref"]) == sorted(refs)
     assert reg.pseudonymised is pseudonymise
+
+
+def test_a_repeat_wave_sends_nothing_and_still_writes_its_folder(wave_inputs, tmp_path):
+    """The same inputs again with the first wave's register: no contact, a complete folder."""
+    root = tmp_path / "inputs"
+    shutil.copytree(wave_inputs, root)
+    w1 = _run(root, None)
+    write_campaign(w1, tmp_path / "w1")
+    again = _run(root, None)
+    assert len(again.contacts) == 0
+    write_campaign(again, tmp_path / "again")  # no letter of any template: nothing to group
+    letters = pd.read_csv(tmp_path / "again" / "letters.csv", dtype=str)
+    calls = pd.read_csv(tmp_path / "again" / "phone_calls.csv", dtype=str)
+    assert len(letters) == 0 and len(calls) == 0
+    assert list(letters.columns) == list(pd.read_csv(tmp_path / "w1" / "letters.csv", nrows=0))
+    rec = pd.read_csv(tmp_path / "again" / "reconciliation.csv", dtype=str)
+    assert len(rec) == len(w1.reconciliation)
+    assert (rec["status"] != "contacted").all()

@@ -1627,23 +1627,6 @@ def _commit_with_register(result: Any, stage: StagedFolder) -> None:
         raise
 
 
-def _by_template(letters: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Return the letters of each template (``groupby("template_id", sort=False)``'s groups).
-
-    Letters are in campaign order, so a template's letters are usually one run of rows:
-    then each group is a slice of ``letters`` (no copy) rather than a gathered copy.
-    """
-    codes, uniques = pd.factorize(letters["template_id"], use_na_sentinel=False)
-    starts = np.flatnonzero(np.diff(codes, prepend=-1) != 0)
-    if len(starts) != len(uniques):  # a template in more than one run: gather its rows
-        return {str(t): g for t, g in letters.groupby("template_id", sort=False, dropna=False)}
-    ends = [*starts[1:].tolist(), len(letters)]
-    return {
-        str(uniques[codes[a]]): letters.iloc[a:b]
-        for a, b in zip(starts.tolist(), ends, strict=True)
-    }
-
-
 def _stage_campaign(
     result: Any,
     stage: StagedFolder,
@@ -1677,7 +1660,9 @@ def _stage_campaign(
         letter_table = pd.concat([letter_table, copies[list(LETTER_COLUMNS)]], ignore_index=True)
     say = step or (lambda _label: None)
     when = dt.date.fromisoformat(created[:10]) if isinstance(created, str) else None
-    by_template = _by_template(letter_table)
+    by_template = {
+        str(t): g for t, g in letter_table.groupby("template_id", sort=False, dropna=False)
+    }
     # The XLSX is written on a second thread while the CSVs are written: its row kernel and
     # its deflate release the GIL, so on two cores it costs little more than the CSVs alone.
     # One sheet per template, continued on "<template> (2)" ... past Excel's row limit.
