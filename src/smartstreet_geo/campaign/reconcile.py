@@ -30,8 +30,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..schema import CUSTOMER_ID
+from ._join import arrow
 
 __all__ = [
     "ISSUES",
@@ -120,16 +123,6 @@ _CATEGORY_OF_CAMPAIGN = {
 _CATEGORY_ORDER = ("phone_call", "installation_letter", "leaflet")
 
 
-def _lookup(ids: pd.Series, values: pd.Series) -> pd.Series:
-    """Return ``values[id]`` for each of ``ids`` (missing: NaN), as Python objects.
-
-    Object dtype: a missing value must stay NaN (not turn the column into
-    floats text cannot be added to), and Arrow strings cannot hold every str.
-    """
-    found = values.reindex(ids.to_numpy()).to_numpy(dtype=object)
-    return pd.Series(found, index=ids.index, dtype=object)
-
-
 def _as_text(values: pd.Series) -> pd.Series:
     """Return ``values`` as Python text, missing as empty (object: Arrow cannot hold every str)."""
     return values.astype(object).where(values.notna(), "")
@@ -165,21 +158,72 @@ class _Ids:
 
     Valid ids are unique (the reader sets duplicates aside), so one hash lookup per
     table row replaces ``isin`` and group-by joins on the customer axis; each table's
-    positions are looked up once and reused.
+    positions are looked up once and reused. Tables that come from the customers
+    themselves carry their positions already (``run_campaign``'s contacts), and are not
+    looked up at all. A lookup hashes with Arrow (``index_in``): a table much smaller
+    than the customers is looked up the other way round (each customer id among the
+    table's few distinct ids), which hashes the customers once but builds no table of
+    millions of entries.
     """
 
     def __init__(self, ids: pd.Series) -> None:
         self.ids = ids
-        self.index = pd.Index(ids.to_numpy(dtype=object))
-        if not self.index.is_unique:  # pragma: no cover - the reader guarantees it
-            raise ValueError("reconcile: valid customer ids must be unique")
+        self._arrow: pa.Array | None = None
+        self._index: pd.Index | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def _as_arrow(self) -> pa.Array | None:
+        if self._arrow is None:
+            try:
+                self._arrow = arrow(self.ids, pa.large_string())
+            except (pa.ArrowException, UnicodeError):  # text Arrow cannot hold
+                return None
+        return self._arrow
+
     def positions(self, keys: pd.Series) -> npt.NDArray[np.intp]:
         """Return the position of each key among the ids (-1: not a valid customer)."""
-        return np.asarray(self.index.get_indexer(keys.to_numpy(dtype=object)), dtype=np.intp)
+        if len(keys) == 0:
+            return np.zeros(0, dtype=np.intp)
+        ids = self._as_arrow()
+        try:
+            wanted = arrow(keys, pa.large_string()) if ids is not None else None
+        except (pa.ArrowException, UnicodeError, TypeError):
+            wanted = None
+        if ids is None or wanted is None:
+            return self._positions_by_index(keys)
+        if len(keys) * 8 >= len(self):
+            at = pc.index_in(wanted, value_set=ids)
+            return np.asarray(pc.fill_null(at, -1).to_numpy(), dtype=np.intp)
+        # few keys: find each customer among the keys' distinct values, then map back
+        distinct = pc.unique(wanted.drop_null())
+        where = pc.fill_null(pc.index_in(ids, value_set=distinct), -1).to_numpy()
+        found = np.flatnonzero(where >= 0)
+        at_distinct = np.full(len(distinct), -1, dtype=np.intp)
+        at_distinct[where[found]] = found
+        k = pc.fill_null(pc.index_in(wanted, value_set=distinct), -1).to_numpy()
+        return np.where(k >= 0, at_distinct[np.maximum(k, 0)], -1).astype(np.intp)
+
+    def _positions_by_index(self, keys: pd.Series) -> npt.NDArray[np.intp]:
+        if self._index is None:
+            self._index = pd.Index(self.ids.to_numpy(dtype=object))
+            if not self._index.is_unique:  # pragma: no cover - the reader guarantees it
+                raise ValueError("reconcile: valid customer ids must be unique")
+        return np.asarray(self._index.get_indexer(keys.to_numpy(dtype=object)), dtype=np.intp)
+
+    def lookup(self, values: pd.Series) -> pd.Series:
+        """Return ``values[id]`` for each valid customer (missing: NaN), as Python objects.
+
+        Object dtype: a missing value must stay NaN (not turn the column into
+        floats text cannot be added to), and Arrow strings cannot hold every str.
+        """
+        out = np.full(len(self), np.nan, dtype=object)
+        if len(values):
+            pos = self.positions(pd.Series(values.index, dtype=object))
+            hit = pos >= 0
+            out[pos[hit]] = values.to_numpy(dtype=object)[hit]
+        return pd.Series(out, index=self.ids.index, dtype=object)
 
     def has(self, pos: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Return, per valid customer, whether it is among ``pos`` (from :meth:`positions`)."""
@@ -200,23 +244,17 @@ class _Ids:
 
         Aligned with the ids; missing (NaN) where a customer has none. Values keep their
         order in ``frame`` (``sort=False``) or are sorted. Only customers with several
-        values are joined in Python (a string join per group has no vectorised form that
-        holds every Python str); the rest are a vectorised take. ``pos``: the positions
-        of ``frame``'s customer ids, when already known.
+        values are joined (and their repeats dropped) in Python: a string join per group
+        has no vectorised form that holds every Python str, and most customers have one
+        value, a vectorised take. ``pos``: the positions of ``frame``'s customer ids,
+        when already known.
         """
         if pos is None:
             pos = self.positions(frame[CUSTOMER_ID])
-        f = frame[[CUSTOMER_ID, column]].assign(_pos=pos)
-        f = f.dropna(subset=[CUSTOMER_ID, column]).drop_duplicates(subset=[CUSTOMER_ID, column])
-        f = f[(_as_text(f[column]) != "").to_numpy()]
-        pos = f["_pos"].to_numpy(dtype=np.intp)
-        keep = pos >= 0
-        pos, vals = pos[keep], f[column].to_numpy(dtype=object)[keep]
-        if sort:
-            rank, _ = pd.factorize(vals, sort=True)
-            order = np.lexsort((rank, pos))
-        else:
-            order = np.argsort(pos, kind="stable")
+        vals = frame[column].to_numpy(dtype=object)
+        keep = (pos >= 0) & (_as_text(frame[column]) != "").to_numpy(dtype=bool)
+        pos, vals = pos[keep], vals[keep]
+        order = np.argsort(pos, kind="stable")
         pos, vals = pos[order], vals[order]
         out = np.full(len(self), np.nan, dtype=object)
         if len(pos):
@@ -225,7 +263,8 @@ class _Ids:
             one = counts == 1
             out[pos[starts[one]]] = vals[starts[one]]
             for start, count in zip(starts[~one].tolist(), counts[~one].tolist(), strict=True):
-                out[pos[start]] = sep.join(vals[start : start + count])
+                distinct = list(dict.fromkeys(vals[start : start + count]))  # first seen
+                out[pos[start]] = sep.join(sorted(distinct) if sort else distinct)
         return pd.Series(out, index=self.ids.index, dtype=object)
 
 
@@ -304,10 +343,24 @@ class Reconciled:
 
     def map_columns(self, ids: pd.Series) -> pd.DataFrame:
         """Return :data:`MAP_COLUMNS` for customers ``ids``, aligned with ``ids``."""
+        mine = self.categories[CUSTOMER_ID]
+        if len(ids) == len(mine) and _same_text(ids, mine):  # the run's own customers
+            return pd.DataFrame(
+                {c: self.categories[c].to_numpy(dtype=object) for c in MAP_COLUMNS},
+                index=ids.index,
+            )
         cat = self.categories.set_index(CUSTOMER_ID)
         return pd.DataFrame(
             {c: ids.map(cat[c]).to_numpy(dtype=object) for c in MAP_COLUMNS}, index=ids.index
         )
+
+
+def _same_text(a: pd.Series, b: pd.Series) -> bool:
+    """Return whether two equally long columns of ids hold the same ids in the same order."""
+    try:
+        return bool(pc.all(pc.equal(arrow(a), arrow(b)), skip_nulls=False).as_py())
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return bool(np.array_equal(a.to_numpy(dtype=object), b.to_numpy(dtype=object)))
 
 
 def _category(
@@ -347,6 +400,7 @@ def reconcile(
     *,
     internal: bool = False,
     notes: pd.Series | None = None,
+    positions: tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None,
 ) -> Reconciled:
     """Return the reconciliation, the manual-review table and the map categories of a run.
 
@@ -370,6 +424,9 @@ def reconcile(
     notes : Series, optional
         Customer id -> a note added to a contacted customer's reason (e.g. "supply
         maintained by backfeed through ..." for a customer no longer phoned).
+    positions : (ndarray, ndarray), optional
+        The row in ``cust`` of each contact's and each covered row's customer, when the
+        caller knows them (they are then not looked up by id).
 
     Returns
     -------
@@ -398,14 +455,21 @@ def reconcile(
             | _as_text(valid_review["detail"]).str.contains(_CAMPAIGN_WORDS, regex=True)
         )
     )
-    camps = pd.concat(
-        [contacts[[CUSTOMER_ID, "campaign"]], covered[[CUSTOMER_ID, "campaign"]]],
-        ignore_index=True,
-    ).drop_duplicates()
+    if positions is None:
+        at_contacts = valid.positions(contacts[CUSTOMER_ID])
+        at_covered = valid.positions(covered[CUSTOMER_ID])
+    else:
+        at_contacts, at_covered = (np.asarray(p, dtype=np.intp) for p in positions)
+    # each (customer, campaign) once, in first-seen order (as drop_duplicates), on integers
+    camp_all = pd.concat([contacts["campaign"], covered["campaign"]], ignore_index=True)
+    at_all = np.concatenate([at_contacts, at_covered])
+    code = pd.factorize(camp_all)[0].astype(np.int64)
+    key = at_all.astype(np.int64) * (int(code.max(initial=0)) + 2) + (code + 1)
+    first = np.sort(np.unique(key, return_index=True)[1])
+    camps = pd.DataFrame({"campaign": camp_all.iloc[first].reset_index(drop=True)})
+    at_camps = at_all[first]
 
     # ---------------------------------------------------------------- statuses
-    at_contacts = valid.positions(contacts[CUSTOMER_ID])
-    at_camps = valid.positions(camps[CUSTOMER_ID])
     at_review = valid.positions(valid_review[CUSTOMER_ID])
     status = _status(valid, at_contacts, at_camps, at_review)
     psr_camp = camps["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
@@ -435,10 +499,13 @@ def reconcile(
         )
     else:
         psr_contact = direct["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
-        eq = _as_text(contacts["equipment_ids"]).str.replace(";", ", ")
-        direct["reason"] = _shareable_text(direct["reason"]).where(
-            ~psr_contact, "planned supply interruption for installing " + eq
-        )
+        shared_reason = _shareable_text(direct["reason"]).to_numpy(dtype=object).copy()
+        if psr_contact.any():  # a few rows: their text only
+            eq = _as_text(contacts["equipment_ids"].iloc[psr_contact]).str.replace(";", ", ")
+            shared_reason[psr_contact] = (
+                "planned supply interruption for installing " + eq
+            ).to_numpy(dtype=object)
+        direct["reason"] = pd.Series(shared_reason, index=direct.index, dtype=object)
         camp_names = camps.assign(campaign=_shareable_campaigns(camps["campaign"]))
         via = covered[[CUSTOMER_ID]].assign(campaign=_shareable_campaigns(covered["campaign"]))
         w = words.loc[review.index]
@@ -459,14 +526,14 @@ def reconcile(
         )
     campaigns = valid.joined(camp_names, "campaign", ";", sort=True, pos=at_camps).fillna("")
     said = valid.joined(direct, "reason", " | ", sort=False, pos=at_contacts)
-    via_text = valid.joined(via, "campaign", ";", sort=True)
-    via_text = "covered by the letter to the same premise (" + via_text + ")"
+    via_text = valid.joined(via, "campaign", ";", sort=True, pos=at_covered)
+    via_text = _wrap("covered by the letter to the same premise (", via_text, ")")
     details = valid.joined(review, "detail", " | ", sort=False, pos=at_review)
-    also = "also for manual review: " + details
+    also = _wrap("also for manual review: ", details, "")
     contacted_reason = _then(_then(said, via_text), also)
     if notes is not None and len(notes):
-        contacted_reason = _then(contacted_reason, _lookup(ids, notes.astype(object)))
-    said_not = _lookup(ids, pd.Series(not_reasons, dtype=object))
+        contacted_reason = _then(contacted_reason, valid.lookup(notes.astype(object)))
+    said_not = valid.lookup(pd.Series(not_reasons, dtype=object))
     nothing = said_not.fillna(_NOTHING)
     # a customer held for review whose letter was also suppressed (sent in an earlier wave,
     # opted out) says both, so a follow-up wave does not hide what was already sent
@@ -525,9 +592,25 @@ def reconcile(
 
 
 def _then(a: pd.Series, b: pd.Series) -> pd.Series:
-    """Return ``a | b`` per row, or whichever is there (missing where neither is)."""
-    both = a.notna() & b.notna()
-    return (a + " | " + b).where(both, a.where(a.notna(), b))
+    """Return ``a | b`` per row, or whichever is there (missing where neither is).
+
+    Object text; the joined text is made only on the rows that have both.
+    """
+    has_a, has_b = a.notna().to_numpy(), b.notna().to_numpy()
+    out = np.where(has_a, a.to_numpy(dtype=object), b.to_numpy(dtype=object))
+    both = has_a & has_b
+    if both.any():
+        out[both] = (a.iloc[both] + " | " + b.iloc[both]).to_numpy(dtype=object)
+    return pd.Series(out, index=a.index, dtype=object)
+
+
+def _wrap(head: str, text: pd.Series, tail: str) -> pd.Series:
+    """Return ``head + text + tail`` where ``text`` is there, missing elsewhere (object)."""
+    out = text.to_numpy(dtype=object).copy()
+    there = text.notna().to_numpy()
+    if there.any():
+        out[there] = (head + text.iloc[there] + tail).to_numpy(dtype=object)
+    return pd.Series(out, index=text.index, dtype=object)
 
 
 def _shareable_campaigns(campaigns: pd.Series) -> pd.Series:

@@ -75,6 +75,8 @@ CONTACT_COLUMNS = [
     "distance_m",
     "circuit_id",
 ]
+#: run_campaign's private column: each contact's row among the valid customers.
+_CIX = "_cix"
 #: Columns of a manual-review proposal.
 REVIEW_COLUMNS = [CUSTOMER_ID, "issue", "detail"]
 
@@ -180,7 +182,10 @@ def as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
             out[col] = frame[col]
         else:
             out[col] = None
-    return out[CONTACT_COLUMNS]
+    if _CIX in frame:
+        out[_CIX] = frame[_CIX]
+    # the customer's row, when the frame comes from run_campaign's customers (private)
+    return out[[*CONTACT_COLUMNS, _CIX]] if _CIX in frame else out[CONTACT_COLUMNS]
 
 
 # --------------------------------------------------------------------------- the rules

@@ -67,7 +67,7 @@ from .register import (
     trace_table,
 )
 from .result import CampaignResult
-from .rules import KIND_WORDS, RULES, Facts, as_contacts
+from .rules import _CIX, KIND_WORDS, RULES, Facts, as_contacts
 
 __all__ = ["run_campaign"]
 
@@ -378,15 +378,18 @@ def run_campaign(
     say(f"building contact lists ({len(customers):,} customers)")
     cust = pd.DataFrame(customers.drop(columns=customers.geometry.name))
     cust["premise_key"] = premise_keys(cust)
+    # each customer's row: contacts carry it (``_CIX``), so that sorting and reconciling them
+    # works on integers, not on millions of id and address strings
+    cust[_CIX] = np.arange(len(cust), dtype=np.int64)
     # one letter goes to a premise: in braille or large print when anyone there needs it
     formats = assess_needs_many(cust["psr_needs"], needs_table, on=cfg.run_date)
     cust["accessible_format"] = accessible_format_by_premise(
         cust["premise_key"], formats["accessible_format"]
     )
-    # side-file ids are matched after the customer file's normalisation (see _sidefiles)
-    every_id = {*cust[CUSTOMER_ID], *cust_r.rejects["record_id"].dropna().astype(str)}
     opted_out: set[str] = set()
     if cfg.opted_out is not None:
+        # side-file ids are matched after the customer file's normalisation (see _sidefiles)
+        every_id = {*cust[CUSTOMER_ID], *cust_r.rejects["record_id"].dropna().astype(str)}
         side = read_opted_out(cfg.opted_out, every_id, encoding=cfg.encoding)
         opted_out = set(side.ids)
         lines = side.warnings()
@@ -494,7 +497,9 @@ def run_campaign(
     call_list = order_calls(contacts[is_call], notice_days=cfg.notice_days, run_date=cfg.run_date)
 
     # ------------------------------------------------------------------ one letter per premise
-    contacts, covered = _one_letter_per_premise(contacts[~is_call], call_list.calls)
+    contacts, covered = _one_letter_per_premise(
+        contacts[~is_call], call_list.calls, _CustomerRanks(cust)
+    )
     contacts["template_id"] = contacts["campaign"].map(
         {k: v.template_id for k, v in cfg.templates.items()}
     )
@@ -506,6 +511,7 @@ def run_campaign(
     )
     _merge_fields(contacts, equipment)
     say(f"building contact lists: references and register ({len(contacts):,} contacts)")
+    at_contacts, at_covered = _rows(contacts), _rows(covered)
     contacts.insert(0, "contact_ref", allocate_refs(contacts, register))
     if _part is None:
         run_id = _run_id(contacts, register, cfg)
@@ -520,9 +526,11 @@ def run_campaign(
 
     # ------------------------------------------------------------------ reconciliation
     say(f"reconciliation ({len(customers):,} valid customers)")
+    known_rows = at_contacts is not None and at_covered is not None
+    positions = (at_contacts, at_covered) if known_rows else None
     tables = reconcile(
         cust_r, cust, contacts, covered, reviews, not_reasons,
-        internal=cfg.internal_details, notes=backfed_notes,
+        internal=cfg.internal_details, notes=backfed_notes, positions=positions,
     )  # fmt: skip
     manual, reconciliation = tables.manual_review, tables.reconciliation
     customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])
@@ -855,26 +863,64 @@ def letter_order(letters: pd.DataFrame) -> npt.NDArray[np.intp]:
     )
 
 
+def _rows(frame: pd.DataFrame) -> npt.NDArray[np.intp] | None:
+    """Take ``_CIX`` off ``frame``; return it (None where a row does not know its customer)."""
+    if _CIX not in frame:
+        return None
+    rows = frame.pop(_CIX)
+    if rows.isna().any():
+        return None
+    return rows.to_numpy(dtype=np.intp)
+
+
+class _CustomerRanks:
+    """Each valid customer's rank by id, premise key and postcode (missing last), once.
+
+    Ranks among all customers order any subset of them as ranks within the subset do
+    (:func:`_rank`), so letters are sorted on integers taken by their customer's row.
+    """
+
+    def __init__(self, cust: pd.DataFrame) -> None:
+        self.of = {c: _rank(cust[c]) for c in (CUSTOMER_ID, "premise_key", POSTCODE)}
+
+    def take(self, column: str, rows: pd.Series) -> npt.NDArray[np.int64]:
+        """Return the rank of ``column`` of the customers at ``rows`` (their ``_CIX``)."""
+        return self.of[column][rows.to_numpy(dtype=np.intp)]
+
+
 def _one_letter_per_premise(
-    letters: pd.DataFrame, calls: pd.DataFrame
+    letters: pd.DataFrame, calls: pd.DataFrame, ranks: _CustomerRanks | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep one letter per (campaign, premise); return the contacts and the covered customers.
 
     Letters come first, by campaign, postcode and premise (the order a letter
     house sorts mail); calls follow in the order given (a call handler's
     working order, :func:`~smartstreet_geo.campaign.calls.order_calls`).
+    ``ranks``: the customers' ranks, when ``letters`` carry their rows (``_CIX``).
     """
     # Sorts as integer codes (np.lexsort is stable; missing values last, as in sort_values)
     # and one take per output, instead of sorting and copying the wide frame twice.
-    camp, prem, cid = (_rank(letters[c]) for c in ("campaign", "premise_key", CUSTOMER_ID))
+    camp = _rank(letters["campaign"])
+    if ranks is not None and _CIX in letters and letters[_CIX].notna().all():
+        rows = letters[_CIX]
+        prem, cid, post = (ranks.take(c, rows) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
+    else:
+        prem, cid, post = (_rank(letters[c]) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
     dist = letters["distance_m"].to_numpy(dtype=float, na_value=np.nan)
     first_sort = np.lexsort((cid, dist, prem, camp))
     c, p = camp[first_sort], prem[first_sort]
     first = np.ones(len(c), dtype=bool)  # the first letter of each (campaign, premise)
     first[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
     kept_rows, covered_rows = first_sort[first], first_sort[~first]
-    second = letter_order(letters[list(_LETTER_KEYS)].take(kept_rows))  # 4 columns, not all
+    # the letter house's order (letter_order): campaign in CAMPAIGNS order, postcode, premise,
+    # customer; ``camp`` ranks campaigns alphabetically, so it is mapped to that order first
+    names = sorted(letters["campaign"].dropna().unique())
+    where = {name: i for i, name in enumerate(CAMPAIGNS)}
+    in_order = np.array([where.get(n, np.inf) for n in names] + [np.inf], dtype=float)
+    k = kept_rows
+    second = np.lexsort((cid[k], prem[k], post[k], in_order[camp[k]]))
     kept = letters.take(kept_rows[second])
-    covered = letters.take(covered_rows)[["campaign", CUSTOMER_ID, "premise_key"]]
+    columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in letters else [])]
+    covered = letters[columns].take(covered_rows)
     out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
     return out, covered.reset_index(drop=True)
