@@ -783,6 +783,11 @@ def suppress_repeats(
     n = len(contacts)
     nflags = _flags(_text(contacts["campaign"]))
     new = _contact_items(contacts, nflags, _iso_dates(outage_dates), what)
+    if len(register.table) == 0:  # a first wave: nothing to match, nothing copied
+        suppressed = contacts.iloc[:0].copy()
+        suppressed["suppressed_reason"] = pd.Series(dtype=object)
+        suppressed["previous_refs"] = pd.Series(dtype=object)
+        return Suppression(contacts, suppressed)
     old = _register_items(
         register.table, _flags(_text(register.table["campaign"])), register.path.name
     )

@@ -195,7 +195,7 @@ def leaflet(facts: Facts) -> Proposal:
         return Proposal(as_contacts(facts.customers.iloc[:0], "leaflet"))
     ms = facts.membership
     m = ms[ms["in_scope"] & ~ms["needs_review"]]
-    c = facts.customers.merge(m[[CUSTOMER_ID, "member_circuit", "method"]], on=CUSTOMER_ID)
+    c = _with_members(facts.customers, ms, m[[CUSTOMER_ID, "member_circuit", "method"]])
     c["reason"] = "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
     c["circuit_for_contact"] = c["member_circuit"]
     unsure = ms[ms["needs_review"]]
@@ -203,6 +203,29 @@ def leaflet(facts: Facts) -> Proposal:
         {CUSTOMER_ID: unsure[CUSTOMER_ID], "issue": "ambiguous_circuit", "detail": unsure["detail"]}
     )
     return Proposal(as_contacts(c, "leaflet"), review)
+
+
+def _with_members(
+    customers: pd.DataFrame, membership: pd.DataFrame, members: pd.DataFrame
+) -> pd.DataFrame:
+    """Return ``customers.merge(members, on=customer_id)``: the members' rows, in order.
+
+    ``membership`` has one row per customer; when it is in the customers' order (as
+    ``_circuits.membership`` returns it) the merge is a positional take, not a hash join
+    on millions of id strings.
+    """
+    extra = [c for c in members.columns if c != CUSTOMER_ID]
+    aligned = (
+        len(membership) == len(customers)
+        and not set(extra) & set(customers.columns)
+        and membership[CUSTOMER_ID].equals(customers[CUSTOMER_ID].set_axis(membership.index))
+    )
+    if not aligned:
+        return customers.merge(members, on=CUSTOMER_ID)
+    rows = membership.index.get_indexer(members.index)
+    left = customers.take(rows).reset_index(drop=True)
+    right = members[extra].reset_index(drop=True)
+    return pd.concat([left, right], axis=1)
 
 
 def installation_letter(facts: Facts) -> Proposal:

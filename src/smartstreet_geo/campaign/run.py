@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import ConfigError
 from ..io import read_customers, read_equipment, read_network
@@ -32,7 +33,7 @@ from ..schema import (
     PREMISE_ID,
 )
 from . import _circuits, _locate
-from ._join import first_of_groups, fixed, group_starts, join_groups
+from ._join import arrow, first_of_groups, fixed, group_starts, join_groups
 from ._keys import known
 from ._partition import (
     CustomerPart,
@@ -670,20 +671,44 @@ def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConf
     outputs (``contact_trace.csv`` holds it); two runs that differ in what
     they send, or in the register they started from, get different ids.
     """
-    # pandas' own hash of ``contacts.astype(str)`` rows (hash_pandas_object), combined from one
-    # column at a time: the text copy of the whole table is gigabytes at ten million customers
-    from pandas.core.util.hashing import combine_hash_arrays  # type: ignore[attr-defined]
-
     digest = hashlib.sha256()
-    if len(contacts.columns):
-        columns = (
-            pd.util.hash_pandas_object(contacts[c].astype(str), index=False).to_numpy()
-            for c in contacts.columns
-        )
-        digest.update(combine_hash_arrays(columns, len(contacts.columns)).tobytes())
+    for column in contacts.columns:
+        digest.update(str(column).encode("utf-8", "surrogatepass") + b"\0")
+        _digest_column(digest, contacts[column])
     for part in (register._loaded_sha256 or "new", cfg.reference, cfg.run_date.isoformat()):
         digest.update(part.encode("utf-8") + b"\0")
     return digest.hexdigest()[:16]
+
+
+def _digest_column(digest: Any, values: pd.Series) -> None:
+    """Feed one column's values, in row order, to ``digest`` (a run id's content).
+
+    Without a text copy of the column (gigabytes at millions of contacts): Arrow text as
+    its lengths, validity and bytes; numbers as their bytes; anything else (Python
+    objects: dates, None, mixed) as codes of its distinct values and their text
+    (missing values, None or NaN, are one code).
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        try:
+            text = arrow(values, pa.large_string())
+        except (pa.ArrowException, UnicodeError):  # pragma: no cover - str dtype is Arrow's
+            text = None
+        if text is not None:
+            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
+            offsets = offsets[text.offset : text.offset + len(text) + 1]
+            valid = text.is_valid().to_numpy(zero_copy_only=False)
+            digest.update(b"T" + np.diff(offsets).tobytes() + np.packbits(valid).tobytes())
+            data = text.buffers()[2]
+            if data is not None:
+                digest.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+            return
+    if values.dtype.kind in "biuf":  # numpy numbers and booleans
+        digest.update(b"N" + str(values.dtype).encode() + values.to_numpy().tobytes())
+        return
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    digest.update(b"O" + np.asarray(codes, dtype=np.int64).tobytes())
+    for u in uniques:
+        digest.update(str(u).encode("utf-8", "surrogatepass") + b"\0")
 
 
 def _open_register(
