@@ -296,7 +296,12 @@ def manual_review_table(
         if parts
         else pd.DataFrame(columns=cols)
     )
-    rows = rows.merge(cust[[CUSTOMER_ID, "source_row"]], on=CUSTOMER_ID, how="left")
+    # each row's customer row (a left merge on the id, by position: no join over every id)
+    at = _Ids(cust[CUSTOMER_ID]).positions(rows[CUSTOMER_ID])
+    source = cust["source_row"].to_numpy()
+    found = pd.array(np.where(at >= 0, source[np.maximum(at, 0)], 0), dtype="Int64")
+    found[at < 0] = pd.NA
+    rows["source_row"] = found
     conflicts = rejects[rejects["reason_code"] == "conflicting_duplicate"]
     dup = pd.DataFrame(
         {
@@ -363,18 +368,34 @@ def _same_text(a: pd.Series, b: pd.Series) -> bool:
         return bool(np.array_equal(a.to_numpy(dtype=object), b.to_numpy(dtype=object)))
 
 
+#: Status codes of valid customers (:func:`_status`), and their words.
+_NOT_CONTACTED, _CONTACTED, _MANUAL_REVIEW = 0, 1, 2
+_STATUS_WORDS = np.array(["not_contacted", "contacted", "manual_review"], dtype=object)
+#: Map category codes (:func:`_category`), and their words.
+_CATEGORY_WORDS = np.array(["manual_review", "not_contacted", *_CATEGORY_ORDER], dtype=object)
+
+
 def _category(
-    camps: pd.DataFrame, pos: npt.NDArray[np.intp], status: pd.Series, ids: _Ids
-) -> np.ndarray:
-    """Return the map category of each customer: its status, else its most urgent contact."""
-    cat = camps["campaign"].map(_CATEGORY_OF_CAMPAIGN).fillna("installation_letter").to_numpy()
-    has = {c: ids.has(pos[cat == c]) for c in _CATEGORY_ORDER}
-    s = status.to_numpy()
-    return np.select(
-        [s == "manual_review", s == "not_contacted", *(has[k] for k in _CATEGORY_ORDER)],
-        ["manual_review", "not_contacted", *_CATEGORY_ORDER],
-        "not_contacted",
+    camps: pd.Series, pos: npt.NDArray[np.intp], status: npt.NDArray[np.int8], ids: _Ids
+) -> npt.NDArray[np.int8]:
+    """Return the map category code of each customer: its status, else its most urgent contact.
+
+    ``camps``: campaign names, one per row of ``pos``; the words are
+    ``_CATEGORY_WORDS[code]``.
+    """
+    code, names = pd.factorize(camps)
+    of_name = np.array(
+        [_CATEGORY_ORDER.index(_CATEGORY_OF_CAMPAIGN.get(n, "installation_letter")) for n in names]
+        + [_CATEGORY_ORDER.index("installation_letter")],  # code -1: a missing campaign
+        dtype=np.int8,
     )
+    cat = of_name[code]
+    has = [ids.has(pos[cat == i]) for i in range(len(_CATEGORY_ORDER))]
+    return np.select(
+        [status == _MANUAL_REVIEW, status == _NOT_CONTACTED, *has],
+        [0, 1, *range(2, 2 + len(_CATEGORY_ORDER))],
+        1,
+    ).astype(np.int8)
 
 
 def _status(
@@ -382,12 +403,42 @@ def _status(
     direct: npt.NDArray[np.intp],
     any_contact: npt.NDArray[np.intp],
     review: npt.NDArray[np.intp],
-) -> Any:
+) -> npt.NDArray[np.int8]:
+    """Return each valid customer's status code (``_STATUS_WORDS[code]``)."""
     d, a, r = (ids.has(x) for x in (direct, any_contact, review))
-    return pd.Series(
-        np.select([r & ~d, a], ["manual_review", "contacted"], "not_contacted"),
-        index=ids.ids.index,
+    return np.select([r & ~d, a], [_MANUAL_REVIEW, _CONTACTED], _NOT_CONTACTED).astype(np.int8)
+
+
+def _joined_few(
+    ids: _Ids, values: pd.Series, pos: npt.NDArray[np.intp], sep: str
+) -> pd.Series | None:
+    """Return :meth:`_Ids.joined` (``sort=True``) for a column of a few distinct values.
+
+    Each customer's set of values as the bits of one integer (a bitwise or per row),
+    and the text once per distinct set; None when there are too many values for bits.
+    """
+    code, names = pd.factorize(values)
+    if len(names) > 30:
+        return None
+    text = pd.Series(names, dtype=object)
+    usable = ~(text.isna() | (_as_text(text) == "")).to_numpy(dtype=bool)
+    ok = (code >= 0) & (pos >= 0)
+    ok[ok] = usable[code[ok]]
+    bits = np.zeros(len(ids), dtype=np.int64)
+    np.bitwise_or.at(bits, pos[ok], np.left_shift(1, code[ok].astype(np.int64)))
+    out = np.full(len(ids), np.nan, dtype=object)
+    sets, inverse = np.unique(bits, return_inverse=True)
+    words = np.array(
+        [
+            sep.join(sorted(names[i] for i in range(len(names)) if (int(b) >> i) & 1))
+            if b
+            else np.nan
+            for b in sets
+        ],
+        dtype=object,
     )
+    out[:] = words[inverse.ravel()]
+    return pd.Series(out, index=ids.ids.index, dtype=object)
 
 
 def reconcile(
@@ -473,18 +524,17 @@ def reconcile(
     at_review = valid.positions(valid_review[CUSTOMER_ID])
     status = _status(valid, at_contacts, at_camps, at_review)
     psr_camp = camps["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
-    shared_camps = camps[~psr_camp]
     psr_contact = contacts["campaign"].isin(PSR_CAMPAIGNS).to_numpy()
     shared_status = _status(
         valid, at_contacts[~psr_contact], at_camps[~psr_camp], at_review[~psr_issue.to_numpy()]
     )
     categories = pd.DataFrame(
         {
-            CUSTOMER_ID: ids.to_numpy(),
-            "map_category": _category(camps, at_camps, status, valid),
-            "map_category_shared": _category(
-                shared_camps, at_camps[~psr_camp], shared_status, valid
-            ),
+            CUSTOMER_ID: _ids_column(ids),
+            "map_category": _CATEGORY_WORDS[_category(camps["campaign"], at_camps, status, valid)],
+            "map_category_shared": _CATEGORY_WORDS[
+                _category(camps["campaign"][~psr_camp], at_camps[~psr_camp], shared_status, valid)
+            ],
         }
     )
 
@@ -524,9 +574,14 @@ def reconcile(
                 strict=True,
             )
         )
-    campaigns = valid.joined(camp_names, "campaign", ";", sort=True, pos=at_camps).fillna("")
+    campaigns = _joined_few(valid, camp_names["campaign"], at_camps, ";")
+    if campaigns is None:
+        campaigns = valid.joined(camp_names, "campaign", ";", sort=True, pos=at_camps)
+    campaigns = campaigns.fillna("")
     said = valid.joined(direct, "reason", " | ", sort=False, pos=at_contacts)
-    via_text = valid.joined(via, "campaign", ";", sort=True, pos=at_covered)
+    via_text = _joined_few(valid, via["campaign"], at_covered, ";")
+    if via_text is None:
+        via_text = valid.joined(via, "campaign", ";", sort=True, pos=at_covered)
     via_text = _wrap("covered by the letter to the same premise (", via_text, ")")
     details = valid.joined(review, "detail", " | ", sort=False, pos=at_review)
     also = _wrap("also for manual review: ", details, "")
@@ -534,24 +589,22 @@ def reconcile(
     if notes is not None and len(notes):
         contacted_reason = _then(contacted_reason, valid.lookup(notes.astype(object)))
     said_not = valid.lookup(pd.Series(not_reasons, dtype=object))
-    nothing = said_not.fillna(_NOTHING)
+    # not contacted: why nothing is sent, else that nothing concerns them
+    said_not_text = said_not.to_numpy(dtype=object)
+    reason = np.where(said_not.notna().to_numpy(), said_not_text, _NOTHING)
+    contacted = status == _CONTACTED
+    reason[contacted] = contacted_reason.to_numpy(dtype=object)[contacted]
     # a customer held for review whose letter was also suppressed (sent in an earlier wave,
     # opted out) says both, so a follow-up wave does not hide what was already sent
-    s = status.to_numpy()
-    held = details.to_numpy(dtype=object).copy()
-    review_rows = s == "manual_review"  # a few rows: the text only there
-    held[review_rows] = _then(details.iloc[review_rows], said_not.iloc[review_rows]).to_numpy(
+    review_rows = status == _MANUAL_REVIEW  # a few rows: the text only there
+    reason[review_rows] = _then(details.iloc[review_rows], said_not.iloc[review_rows]).to_numpy(
         dtype=object
     )
-    reason = np.select(
-        [s == "manual_review", s == "contacted"],
-        [held, contacted_reason.to_numpy(dtype=object)],
-        nothing.to_numpy(dtype=object),
-    )
+    s = _STATUS_WORDS[status]
     valid_rows = pd.DataFrame(
         {
             "source_row": cust["source_row"].astype(int).to_numpy(),
-            CUSTOMER_ID: ids.to_numpy(),
+            CUSTOMER_ID: _ids_column(ids),
             "status": s,
             # object: Arrow strings cannot hold every Python str (lone surrogates)
             "campaigns": pd.Series(campaigns.to_numpy(dtype=object), dtype=object),
@@ -589,6 +642,11 @@ def reconcile(
     manual = manual.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable")
     manual = manual.reset_index(drop=True)[["source_row", CUSTOMER_ID, "status", "issue", "detail"]]
     return Reconciled(recon, manual, categories, internal)
+
+
+def _ids_column(ids: pd.Series) -> Any:
+    """Return ids as a new frame's column: Arrow text as it is, anything else as an array."""
+    return ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.to_numpy()
 
 
 def _then(a: pd.Series, b: pd.Series) -> pd.Series:
