@@ -10,11 +10,12 @@ group boundaries found with numpy, and the joins done by Arrow's
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arrow", "first_of_groups", "fixed", "group_starts", "join_groups"]
+__all__ = ["arrow", "dense_rank", "first_of_groups", "fixed", "group_starts", "join_groups"]
 
 
 def arrow(values: pd.Series | np.ndarray, type: pa.DataType | None = None) -> pa.Array:
@@ -92,3 +93,28 @@ def fixed(values: pd.Series, spec: str) -> pd.Series:
     """
     text = np.char.mod(spec, values.to_numpy(dtype=float))
     return pd.Series(text, index=values.index, dtype="str")
+
+
+def dense_rank(values: pd.Series) -> npt.NDArray[np.int64]:
+    """Return each value's rank in sorted order, missing values last (as ``sort_values``).
+
+    Equal values share a rank (dense ranks). Text is ranked by Arrow's sort (UTF-8 byte
+    order is code point order, Python's): about twice as fast as a sorted factorize of
+    millions of mostly distinct keys.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and len(values) > 1:
+        try:
+            text = arrow(values, pa.large_string())
+        except (pa.ArrowException, UnicodeError):  # pragma: no cover - str dtype is Arrow's
+            text = None
+        if text is not None:
+            order = pc.sort_indices(text).to_numpy()  # missing values last (the default)
+            ordered = text.take(order)
+            missing = ordered.is_null().to_numpy(zero_copy_only=False)
+            differs = pc.fill_null(pc.not_equal(ordered[1:], ordered[:-1]), False)
+            new = differs.to_numpy(zero_copy_only=False) | (missing[1:] != missing[:-1])
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.concatenate(([0], np.cumsum(new, dtype=np.int64)))
+            return rank
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.where(codes < 0, len(uniques), codes).astype(np.int64)

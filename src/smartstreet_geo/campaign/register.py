@@ -1030,13 +1030,64 @@ def allocate_refs(contacts: pd.DataFrame, register: ContactRegister) -> pd.Serie
             f"allocate_refs: no reference prefix for campaign kind "
             f"{', '.join(map(repr, unknown or ['(blank)']))}."
         )
-    start = kinds.map(_high_water(register)).fillna(0).to_numpy(dtype=np.int64)
-    number = kinds.groupby(kinds, sort=False).cumcount().to_numpy(dtype=np.int64) + 1 + start
+    return _allocate(contacts, register)[0]
+
+
+def _allocate(
+    contacts: pd.DataFrame, register: ContactRegister
+) -> tuple[pd.Series, npt.NDArray[np.int64]]:
+    """Return :func:`allocate_refs`'s references and their numbers (for append_contacts)."""
+    kinds = contacts["campaign"]
+    number = _ref_numbers(kinds, register)
     refs = _ref_text(register.campaign_reference, _text(kinds), number)
-    return pd.Series(_to_series(refs).to_numpy(), index=contacts.index, name=_REF_COLUMN)
+    series = pd.Series(_to_series(refs).to_numpy(), index=contacts.index, name=_REF_COLUMN)
+    return series, number
+
+
+def _ref_numbers(kinds: pd.Series, register: ContactRegister) -> npt.NDArray[np.int64]:
+    """Return each contact's reference number: its kind's next, continuing the register's."""
+    code, names = pd.factorize(kinds)  # a few kinds: per-kind work on integer codes
+    high = _high_water(register)
+    start = np.array([high.get(str(k), 0) for k in names] + [0], dtype=np.int64)[code]
+    order = np.argsort(code, kind="stable")
+    sorted_code = code[order]
+    first = np.searchsorted(sorted_code, sorted_code, side="left")
+    rank = np.empty(len(code), dtype=np.int64)
+    rank[order] = np.arange(len(code), dtype=np.int64) - first  # position within its kind
+    return rank + 1 + start
 
 
 # --------------------------------------------------------------------------- append and save
+def _checked_refs(register: ContactRegister, contacts: pd.DataFrame, what: str) -> Any:
+    """Return the references, kinds and numbers of ``contacts``, checked against the register."""
+    pa, pc = _pa()
+    refs = contacts[_REF_COLUMN]
+    if refs.isna().any() or refs.duplicated().any():
+        raise ParameterError(f"{what}: {_REF_COLUMN} is blank or repeated in the contacts.")
+    if refs.isin(register.table["contact_ref"]).any():
+        raise ParameterError(f"{what}: some {_REF_COLUMN} are already in the register.")
+    ref_arr = _text(refs)
+    kinds = _text(contacts["campaign"])
+    pattern = _bools(pc.match_substring_regex(ref_arr, r"-[0-9]{1,18}$"))
+    digits = pc.struct_field(pc.extract_regex(ref_arr, r"-(?P<n>[0-9]{1,18})$"), "n")
+    number = np.zeros(len(contacts), dtype=np.int64)
+    if pattern.all() and len(contacts):
+        number = np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64)
+    expected = _ref_text(register.campaign_reference, kinds, number)
+    if not pattern.all() or not _bools(pc.equal(ref_arr, expected)).all():
+        raise ParameterError(
+            f"{what}: {_REF_COLUMN} does not follow the pattern of campaign reference "
+            f"{register.campaign_reference!r} (use allocate_refs)."
+        )
+    floor = contacts["campaign"].map(_high_water(register)).fillna(0).to_numpy(dtype=np.int64)
+    if (number <= floor).any():
+        raise ParameterError(
+            f"{what}: some {_REF_COLUMN} are at or below the register's highest number for their "
+            "kind (a reference is never reused; use allocate_refs)."
+        )
+    return ref_arr, kinds, number
+
+
 def append_contacts(
     register: ContactRegister,
     contacts: pd.DataFrame,
@@ -1045,6 +1096,7 @@ def append_contacts(
     run_date: dt.date,
     outage_dates: OutageDates | None = None,
     recorded_at: dt.datetime | None = None,
+    _numbers: npt.NDArray[np.int64] | None = None,
 ) -> ContactRegister:
     """Return the register with ``contacts`` added (nothing is written; see :func:`save_register`).
 
@@ -1079,29 +1131,10 @@ def append_contacts(
     if _REF_COLUMN not in contacts.columns:
         raise ParameterError(f"{what}: contacts need {_REF_COLUMN} (from allocate_refs).")
     refs = contacts[_REF_COLUMN]
-    if refs.isna().any() or refs.duplicated().any():
-        raise ParameterError(f"{what}: {_REF_COLUMN} is blank or repeated in the contacts.")
-    if refs.isin(register.table["contact_ref"]).any():
-        raise ParameterError(f"{what}: some {_REF_COLUMN} are already in the register.")
-    ref_arr = _text(refs)
-    kinds = _text(contacts["campaign"])
-    pattern = _bools(pc.match_substring_regex(ref_arr, r"-[0-9]{1,18}$"))
-    digits = pc.struct_field(pc.extract_regex(ref_arr, r"-(?P<n>[0-9]{1,18})$"), "n")
-    number = np.zeros(len(contacts), dtype=np.int64)
-    if pattern.all() and len(contacts):
-        number = np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64)
-    expected = _ref_text(register.campaign_reference, kinds, number)
-    if not pattern.all() or not _bools(pc.equal(ref_arr, expected)).all():
-        raise ParameterError(
-            f"{what}: {_REF_COLUMN} does not follow the pattern of campaign reference "
-            f"{register.campaign_reference!r} (use allocate_refs)."
-        )
-    floor = contacts["campaign"].map(_high_water(register)).fillna(0).to_numpy(dtype=np.int64)
-    if (number <= floor).any():
-        raise ParameterError(
-            f"{what}: some {_REF_COLUMN} are at or below the register's highest number for their "
-            "kind (a reference is never reused; use allocate_refs)."
-        )
+    if _numbers is not None:  # (private) the numbers of refs allocate_refs has just made
+        ref_arr, kinds, number = _text(refs), _text(contacts["campaign"]), _numbers
+    else:
+        ref_arr, kinds, number = _checked_refs(register, contacts, what)
     n = len(contacts)
     flags = _flags(kinds)
     items = _contact_items(contacts, flags, _iso_dates(outage_dates), what)

@@ -33,7 +33,7 @@ from ..schema import (
     PREMISE_ID,
 )
 from . import _circuits, _locate
-from ._join import arrow, first_of_groups, fixed, group_starts, join_groups
+from ._join import arrow, dense_rank, first_of_groups, fixed, group_starts, join_groups
 from ._keys import known
 from ._partition import (
     CustomerPart,
@@ -59,7 +59,6 @@ from .psr import (
 from .reconcile import MAP_COLUMNS, reconcile
 from .register import (
     ContactRegister,
-    allocate_refs,
     append_contacts,
     forget_run,
     load_register,
@@ -67,6 +66,7 @@ from .register import (
     suppress_repeats,
     trace_table,
 )
+from .register import _allocate as allocate_numbered_refs
 from .result import CampaignResult
 from .rules import _CIX, KIND_WORDS, RULES, Facts, as_contacts
 
@@ -453,8 +453,7 @@ def run_campaign(
         ]
     # a contact left with only some of its equipment is about the next outage of those
     is_outage = contacts["campaign"].isin(["outage_letter", "outage_phone_call"])
-    if is_outage.any():
-        contacts = contacts.copy()
+    if is_outage.any():  # (copy-on-write: only the column set here is copied)
         contacts.loc[is_outage, "outage_date"] = earliest_outage(
             contacts.loc[is_outage, "equipment_ids"], dates, on=cfg.run_date
         )
@@ -513,12 +512,14 @@ def run_campaign(
     _merge_fields(contacts, equipment)
     say(f"building contact lists: references and register ({len(contacts):,} contacts)")
     at_contacts, at_covered = _rows(contacts), _rows(covered)
-    contacts.insert(0, "contact_ref", allocate_refs(contacts, register))
+    refs, numbers = allocate_numbered_refs(contacts, register)
+    contacts.insert(0, "contact_ref", refs)
     if _part is None:
         run_id = _run_id(contacts, register, cfg)
         updated = append_contacts(
-            register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates
-        )
+            register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates,
+            _numbers=numbers,  # the refs were made just above: not parsed and checked again
+        )  # fmt: skip
         trace = trace_table(updated, run_id=run_id)
         envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
     else:  # numbered, traced and registered once, when the partitions are merged
@@ -861,14 +862,10 @@ def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
     return cfg.outage_default_date
 
 
+_rank = dense_rank
+
 #: The columns that put letters in the letter house's order (:func:`letter_order`).
 _LETTER_KEYS = ("campaign", POSTCODE, "premise_key", CUSTOMER_ID)
-
-
-def _rank(values: pd.Series) -> npt.NDArray[np.int64]:
-    """Return each value's rank in sorted order, missing values last (as ``sort_values``)."""
-    codes, uniques = pd.factorize(values, sort=True)
-    return np.where(codes < 0, len(uniques), codes).astype(np.int64)
 
 
 def letter_order(letters: pd.DataFrame) -> npt.NDArray[np.intp]:
@@ -899,14 +896,23 @@ def _rows(frame: pd.DataFrame) -> npt.NDArray[np.intp] | None:
 
 
 class _CustomerRanks:
-    """Each valid customer's rank by id, premise key and postcode (missing last), once.
+    """Each valid customer's rank by premise key, postcode and id (missing last), once.
 
     Ranks among all customers order any subset of them as ranks within the subset do
     (:func:`_rank`), so letters are sorted on integers taken by their customer's row.
+    The id rank holds only among customers of the same premise, the only place the sorts
+    of :func:`_one_letter_per_premise` compare ids.
     """
 
     def __init__(self, cust: pd.DataFrame) -> None:
-        self.of = {c: _rank(cust[c]) for c in (CUSTOMER_ID, "premise_key", POSTCODE)}
+        premise = _rank(cust["premise_key"])
+        self.of = {"premise_key": premise, POSTCODE: _rank(cust[POSTCODE])}
+        # the customer id only ever orders customers of one premise (the last key of both
+        # sorts): ranked among the customers who share a premise, 0 for the rest
+        shared = np.bincount(premise)[premise] > 1
+        by_id = np.zeros(len(cust), dtype=np.int64)
+        by_id[shared] = _rank(cust[CUSTOMER_ID][shared])
+        self.of[CUSTOMER_ID] = by_id
 
     def take(self, column: str, rows: pd.Series) -> npt.NDArray[np.int64]:
         """Return the rank of ``column`` of the customers at ``rows`` (their ``_CIX``)."""

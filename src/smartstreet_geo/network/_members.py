@@ -197,6 +197,17 @@ def circuit_members(
     )
     if method == "declared":
         return _declared_members(att, circuits)
+    return _members_and_rows(network, att, circuits, method)[0]
+
+
+def _members_and_rows(
+    network: Network, att: AttachedCustomers, circuits: Iterable[str] | None, method: str
+) -> tuple[pd.DataFrame, I64]:
+    """Return :func:`circuit_members`' frame (not ``declared``) and each row's customer row.
+
+    The rows are positions in ``att`` (the attached customers, in their own order): a
+    caller that groups members per customer does so on these integers.
+    """
     wanted = _wanted_codes(network, circuits)
     parts: list[tuple[I64, I64, str]] = []
     if method in ("connectivity", "best"):
@@ -225,7 +236,8 @@ def circuit_members(
     order = order[np.argsort(code, kind="stable")]
     how = np.concatenate(hs)[order]
     names = [p[2] for p in parts]
-    return _member_frame(att, r[order], c[order], np.concatenate(ns)[order], how, names)
+    frame = _member_frame(att, r[order], c[order], np.concatenate(ns)[order], how, names)
+    return frame, r[order]
 
 
 def _wanted_codes(network: Network, circuits: Iterable[str] | None) -> B:
