@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
@@ -228,9 +229,29 @@ def _with_members(
     return pd.concat([left, right], axis=1)
 
 
+def _merge_on_customers(customers: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``customers.merge(table, on=customer_id)``; the customers' ids are unique.
+
+    The same rows in the same order (the customers' order, then the table's), found by
+    looking the table's ids up among the customers' (unique) ids instead of a hash join
+    over every customer's id.
+    """
+    extra = [c for c in table.columns if c != CUSTOMER_ID]
+    if set(extra) & set(customers.columns):  # (ids unique: the reader sets duplicates aside)
+        return customers.merge(table, on=CUSTOMER_ID)
+    from .reconcile import _Ids
+
+    at = _Ids(customers[CUSTOMER_ID]).positions(table[CUSTOMER_ID])
+    found = np.flatnonzero(at >= 0)
+    found = found[np.argsort(at[found], kind="stable")]
+    left = customers.take(at[found]).reset_index(drop=True)
+    right = table[extra].take(found).reset_index(drop=True)
+    return pd.concat([left, right], axis=1)
+
+
 def installation_letter(facts: Facts) -> Proposal:
     """Propose a letter to customers within the radius of new equipment (per kind)."""
-    c = facts.customers.merge(facts.near, on=CUSTOMER_ID)
+    c = _merge_on_customers(facts.customers, facts.near)
     c["circuit_for_contact"] = c["circuit_id"]
     return Proposal(as_contacts(c, "installation_letter"))
 

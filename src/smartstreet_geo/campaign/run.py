@@ -501,7 +501,7 @@ def run_campaign(
 
     # ------------------------------------------------------------------ one letter per premise
     contacts, covered = _one_letter_per_premise(
-        contacts[~is_call], call_list.calls, _CustomerRanks(cust)
+        contacts, ~is_call, call_list.calls, _CustomerRanks(cust)
     )
     # per campaign (a few values, looked up once each, not once per contact)
     kind, kinds = pd.factorize(contacts["campaign"])
@@ -925,21 +925,29 @@ class _CustomerRanks:
 
 
 def _one_letter_per_premise(
-    letters: pd.DataFrame, calls: pd.DataFrame, ranks: _CustomerRanks | None = None
+    contacts: pd.DataFrame,
+    is_letter: npt.NDArray[np.bool_],
+    calls: pd.DataFrame,
+    ranks: _CustomerRanks | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep one letter per (campaign, premise); return the contacts and the covered customers.
 
-    Letters come first, by campaign, postcode and premise (the order a letter
-    house sorts mail); calls follow in the order given (a call handler's
-    working order, :func:`~smartstreet_geo.campaign.calls.order_calls`).
-    ``ranks``: the customers' ranks, when ``letters`` carry their rows (``_CIX``).
+    The letters are the rows of ``contacts`` where ``is_letter``. Letters come first, by
+    campaign, postcode and premise (the order a letter house sorts mail); calls follow in
+    the order given (a call handler's working order,
+    :func:`~smartstreet_geo.campaign.calls.order_calls`). ``ranks``: the customers'
+    ranks, when ``contacts`` carry their rows (``_CIX``).
     """
     # Sorts as integer codes (np.lexsort is stable; missing values last, as in sort_values)
-    # and one take per output, instead of sorting and copying the wide frame twice.
+    # and one take of the wide frame per output, straight from ``contacts``: no copy of the
+    # letters first.
+    at = np.flatnonzero(is_letter)
+    letters = contacts[["campaign", "premise_key", CUSTOMER_ID, POSTCODE, "distance_m"]]
+    letters = letters.take(at)
     camp = _rank(letters["campaign"])
-    if ranks is not None and _CIX in letters and letters[_CIX].notna().all():
-        rows = letters[_CIX]
-        prem, cid, post = (ranks.take(c, rows) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
+    cix = contacts[_CIX].take(at) if _CIX in contacts else None
+    if ranks is not None and cix is not None and cix.notna().all():
+        prem, cid, post = (ranks.take(c, cix) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
     else:
         prem, cid, post = (_rank(letters[c]) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
     dist = letters["distance_m"].to_numpy(dtype=float, na_value=np.nan)
@@ -955,8 +963,8 @@ def _one_letter_per_premise(
     in_order = np.array([where.get(n, np.inf) for n in names] + [np.inf], dtype=float)
     k = kept_rows
     second = np.lexsort((cid[k], prem[k], post[k], in_order[camp[k]]))
-    kept = letters.take(kept_rows[second])
-    columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in letters else [])]
-    covered = letters[columns].take(covered_rows)
+    kept = contacts.take(at[kept_rows[second]])
+    columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in contacts else [])]
+    covered = contacts[columns].take(at[covered_rows])
     out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
     return out, covered.reset_index(drop=True)
