@@ -331,13 +331,9 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
         ids,
         _rows_by_id(ids, conflict, p.rejects),
     )
-    p.rejects.add(
-        exact,
-        Reason.EXACT_DUPLICATE,
-        name,
-        ids,
-        np.array([f"same as row {r}" for r in first_row.tolist()], dtype=object),
-    )
+    same_as = np.full(len(ids), None, dtype=object)  # the text only where it is used
+    same_as[exact] = [f"same as row {r}" for r in first_row[exact].tolist()]
+    p.rejects.add(exact, Reason.EXACT_DUPLICATE, name, ids, same_as)
     if exact.any():
         p.notes.append(f"{int(exact.sum())} exact duplicate rows collapsed into the first copy")
     if conflict.any():
