@@ -1,0 +1,176 @@
+"""The campaign's integer shortcuts give what the pandas operation they replace gives (issue 14).
+
+Each helper is compared with the plain pandas call it stands in for (the oracle) on random
+data with the awkward cases: missing values, repeated keys, non-ASCII text, keys that are not
+among the customers, tables smaller and larger than the customers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smartstreet_geo.campaign._join import dense_rank
+from smartstreet_geo.campaign.reconcile import _Ids, _joined_few
+from smartstreet_geo.campaign.register import _ref_numbers, load_register
+from smartstreet_geo.campaign.rules import _merge_on_customers, _with_members
+from smartstreet_geo.campaign.run import _digest_column
+
+ALPHABET = list("abAZ09 é漢-~")
+
+
+def _plain(values: pd.Series) -> list[str | None]:
+    """Return values as a list with every kind of missing value as None."""
+    return [v if isinstance(v, str) else None for v in values.tolist()]
+
+
+def _words(rng: np.random.Generator, n: int, missing: float = 0.0) -> list[str | None]:
+    return [
+        None
+        if rng.random() < missing
+        else "".join(rng.choice(ALPHABET, size=int(rng.integers(0, 5))))
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_dense_rank_is_the_sorted_factorize(seed):
+    rng = np.random.default_rng(seed)
+    values = pd.Series(_words(rng, int(rng.integers(1, 400)), missing=0.2), dtype="str")
+    codes, uniques = pd.factorize(values, sort=True)
+    expected = np.where(codes < 0, len(uniques), codes)
+    np.testing.assert_array_equal(dense_rank(values), expected)
+    # object columns take pandas' own path: the same ranks
+    np.testing.assert_array_equal(dense_rank(values.astype(object)), expected)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("n_keys", [0, 3, 40, 2_000])
+def test_positions_are_pandas_get_indexer(seed, n_keys):
+    rng = np.random.default_rng(seed)
+    ids = pd.Series(pd.unique(pd.Series([f"C{i}é" for i in rng.permutation(500)])), dtype="str")
+    pool = [*ids.tolist(), "nobody", "C9999", None]
+    keys = pd.Series(rng.choice(np.array(pool, dtype=object), size=n_keys), dtype="str")
+    got = _Ids(ids).positions(keys)
+    expected = pd.Index(ids.to_numpy(dtype=object)).get_indexer(keys.to_numpy(dtype=object))
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lookup_is_a_reindex(seed):
+    rng = np.random.default_rng(seed)
+    ids = pd.Series([f"C{i}" for i in rng.permutation(300)], dtype="str")
+    chosen = rng.choice(300, size=40, replace=False)
+    values = pd.Series([f"why {i}" for i in chosen], index=[f"C{i}" for i in chosen], dtype=object)
+    got = _Ids(ids).lookup(values)
+    expected = values.reindex(ids.to_numpy())
+    assert _plain(got) == _plain(expected)
+    assert got.index.equals(ids.index)
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("sort", [True, False])
+def test_joined_is_a_groupby_join_of_distinct_values(seed, sort):
+    rng = np.random.default_rng(seed)
+    ids = pd.Series([f"C{i}" for i in range(60)], dtype="str")
+    n = int(rng.integers(0, 200))
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.choice([*ids.tolist(), "stranger"], size=n),
+            "campaign": pd.Series(
+                rng.choice(np.array(["leaflet", "outage_letter", "", None], dtype=object), size=n),
+                dtype=object,
+            ),
+        }
+    )
+    valid = _Ids(ids)
+    got = valid.joined(frame, "campaign", ";", sort=sort)
+    # the oracle: drop missing and empty, keep each customer's distinct values, join
+    usable = frame[frame["campaign"].notna() & (frame["campaign"] != "")]
+    usable = usable.drop_duplicates()
+    expected = usable.groupby("customer_id", sort=False)["campaign"].agg(
+        lambda v: ";".join(sorted(v) if sort else v)
+    )
+    want = ids.map(expected)
+    assert _plain(got) == _plain(want)
+    if sort:  # the bit-set join of a few values says the same
+        few = _joined_few(valid, frame["campaign"], valid.positions(frame["customer_id"]), ";")
+        assert few is not None
+        assert _plain(few) == _plain(want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reference_numbers_continue_per_kind_in_order(seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    kinds = pd.Series(
+        rng.choice(["leaflet", "installation_letter", "outage_letter"], size=500), dtype="str"
+    )
+    register = load_register(tmp_path / "r.parquet", campaign_reference="X")
+    expected = kinds.groupby(kinds, sort=False).cumcount().to_numpy() + 1
+    np.testing.assert_array_equal(_ref_numbers(kinds, register), expected)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merges_by_position_are_pandas_merges(seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.Series([f"C{i}" for i in rng.permutation(n)], dtype="str"),
+            "name": pd.Series(_words(rng, n, missing=0.1), dtype="str"),
+            "source_row": np.arange(n) + 2,
+        }
+    )
+    near = pd.DataFrame(
+        {
+            "customer_id": rng.choice([*customers["customer_id"], "stranger"], size=50),
+            "reason": [f"r{i}" for i in range(50)],
+        }
+    )
+    assert _merge_on_customers(customers, near).equals(customers.merge(near, on="customer_id"))
+    membership = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].to_numpy(),
+            "member_circuit": [f"F{i % 7}" for i in range(n)],
+            "in_scope": rng.random(n) < 0.7,
+        }
+    )
+    members = membership[membership["in_scope"]][["customer_id", "member_circuit"]]
+    assert _with_members(customers, membership, members).equals(
+        customers.merge(members, on="customer_id")
+    )
+
+
+def _digest(frame: pd.DataFrame) -> str:
+    d = hashlib.sha256()
+    for c in frame.columns:
+        _digest_column(d, frame[c])
+    return d.hexdigest()
+
+
+def test_run_id_digest_follows_content_not_memory():
+    frame = pd.DataFrame(
+        {
+            "ref": pd.Series(["A-1", "A-2", None, "é"], dtype="str"),
+            "n": [1, 2, 3, 4],
+            "when": pd.Series([None, pd.Timestamp("2027-01-02").date(), None, "x"], dtype=object),
+        }
+    )
+    same = pd.concat([frame.iloc[:2], frame.iloc[2:]]).reset_index(drop=True)
+    assert _digest(frame) == _digest(same)  # other buffers, same content
+    for changed in (
+        frame.assign(ref=pd.Series(["A-1", "A-2", None, "e"], dtype="str")),
+        frame.assign(ref=pd.Series(["A-1", "A-2", "", "é"], dtype="str")),  # missing != empty
+        frame.assign(n=[1, 2, 3, 5]),
+        frame.assign(when=pd.Series([None, None, None, "x"], dtype=object)),
+        frame.iloc[[1, 0, 2, 3]].reset_index(drop=True),  # order matters
+    ):
+        assert _digest(changed) != _digest(frame)
+    sliced = frame.iloc[1:].reset_index(drop=True)  # an Arrow slice with an offset
+    rebuilt = pd.DataFrame(
+        {c: pd.Series(sliced[c].tolist(), dtype=sliced[c].dtype) for c in sliced}
+    )
+    assert _digest(sliced) == _digest(rebuilt)
