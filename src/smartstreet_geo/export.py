@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from . import _xlsx
+from ._memory import releasing
 from .errors import ConfigError, ParameterError, SmartStreetGeoError
 
 __all__ = [
@@ -1658,7 +1659,7 @@ def _stage_campaign(
     copies = getattr(result, "nominee_copies", None)
     if copies is not None and len(copies):  # copies of outage letters for nominees
         letter_table = pd.concat([letter_table, copies[list(LETTER_COLUMNS)]], ignore_index=True)
-    say = step or (lambda _label: None)
+    say = releasing(step or (lambda _label: None))  # freed memory given back per file
     when = dt.date.fromisoformat(created[:10]) if isinstance(created, str) else None
     by_template = {
         str(t): g for t, g in letter_table.groupby("template_id", sort=False, dropna=False)

@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from .._memory import releasing
 from ..errors import ConfigError
 from ..io import read_customers, read_equipment, read_network
 from ..io._result import empty_rejects
@@ -232,7 +233,8 @@ def run_campaign(
     True
     """
     cfg = config if isinstance(config, CampaignConfig) else load_config(config)
-    say = step or (lambda _label: None)
+    # each step starts with the memory the last one freed given back (see _memory)
+    say = releasing(step or (lambda _label: None))
     if _part is None and (is_partitioned(cfg.customers) or scheduler or workers):
         from ..distributed import run_partitioned
 
