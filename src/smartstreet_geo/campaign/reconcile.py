@@ -210,7 +210,8 @@ class _Ids:
             self._index = pd.Index(self.ids.to_numpy(dtype=object))
             if not self._index.is_unique:  # pragma: no cover - the reader guarantees it
                 raise ValueError("reconcile: valid customer ids must be unique")
-        return np.asarray(self._index.get_indexer(keys.to_numpy(dtype=object)), dtype=np.intp)
+        wanted = pd.Index(keys.to_numpy(dtype=object), dtype=object)
+        return np.asarray(self._index.get_indexer(wanted), dtype=np.intp)
 
     def lookup(self, values: pd.Series) -> pd.Series:
         """Return ``values[id]`` for each valid customer (missing: NaN), as Python objects.

@@ -506,13 +506,13 @@ def run_campaign(
         contacts, ~is_call, call_list.calls, _CustomerRanks(cust)
     )
     # per campaign (a few values, looked up once each, not once per contact)
-    kind, kinds = pd.factorize(contacts["campaign"])
-    template = [cfg.templates[k].template_id if k in cfg.templates else None for k in kinds]
-    named = [k in cfg.templates and cfg.templates[k].addressee == "name" for k in kinds]
+    camp_code, camp_names = pd.factorize(contacts["campaign"])
+    template = [cfg.templates[k].template_id if k in cfg.templates else None for k in camp_names]
+    named = [k in cfg.templates and cfg.templates[k].addressee == "name" for k in camp_names]
     contacts["template_id"] = pd.Series(
-        np.array([*template, None], dtype=object)[kind], index=contacts.index
+        np.array([*template, None], dtype=object)[camp_code], index=contacts.index
     )
-    wants_name = np.array([*named, False], dtype=bool)[kind]
+    wants_name = np.array([*named, False], dtype=bool)[camp_code]
     contacts["addressee"] = contacts["name"].where(
         wants_name & contacts["name"].notna().to_numpy(), "The Occupier"
     )
@@ -535,8 +535,9 @@ def run_campaign(
 
     # ------------------------------------------------------------------ reconciliation
     say(f"reconciliation ({len(customers):,} valid customers)")
-    known_rows = at_contacts is not None and at_covered is not None
-    positions = (at_contacts, at_covered) if known_rows else None
+    positions = None
+    if at_contacts is not None and at_covered is not None:
+        positions = (at_contacts, at_covered)
     tables = reconcile(
         cust_r, cust, contacts, covered, reviews, not_reasons,
         internal=cfg.internal_details, notes=backfed_notes, positions=positions,
