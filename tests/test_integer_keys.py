@@ -174,3 +174,12 @@ def test_run_id_digest_follows_content_not_memory():
         {c: pd.Series(sliced[c].tolist(), dtype=sliced[c].dtype) for c in sliced}
     )
     assert _digest(sliced) == _digest(rebuilt)
+
+
+def test_run_id_digest_is_the_same_for_the_same_text_in_either_dtype():
+    """A partitioned run's merged column may hold Python str where the in-process one is Arrow."""
+    text = pd.Series(["served by F1", None, "é", ""], dtype="str")
+    objects = pd.Series(["served by F1", None, "é", ""], dtype=object)
+    assert _digest(pd.DataFrame({"reason": text})) == _digest(pd.DataFrame({"reason": objects}))
+    other = pd.Series(["served by F1", None, "e", ""], dtype=object)
+    assert _digest(pd.DataFrame({"reason": text})) != _digest(pd.DataFrame({"reason": other}))

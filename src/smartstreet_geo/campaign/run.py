@@ -692,25 +692,22 @@ def _run_id(contacts: pd.DataFrame, register: ContactRegister, cfg: CampaignConf
 def _digest_column(digest: Any, values: pd.Series) -> None:
     """Feed one column's values, in row order, to ``digest`` (a run id's content).
 
-    Without a text copy of the column (gigabytes at millions of contacts): Arrow text as
-    its lengths, validity and bytes; numbers as their bytes; anything else (Python
-    objects: dates, None, mixed) as codes of its distinct values and their text
-    (missing values, None or NaN, are one code).
+    Without a text copy of the column (gigabytes at millions of contacts): text as its
+    lengths, validity and bytes in Arrow, whether the column is Arrow text or Python str
+    objects (a partitioned run's merged columns can be either: the same text must give the
+    same id); numbers as their bytes; anything else (dates, None, mixed) as codes of its
+    distinct values and their text (missing values, None or NaN, are one code).
     """
-    if isinstance(values.dtype, pd.StringDtype):
-        try:
-            text = arrow(values, pa.large_string())
-        except (pa.ArrowException, UnicodeError):  # pragma: no cover - str dtype is Arrow's
-            text = None
-        if text is not None:
-            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
-            offsets = offsets[text.offset : text.offset + len(text) + 1]
-            valid = text.is_valid().to_numpy(zero_copy_only=False)
-            digest.update(b"T" + np.diff(offsets).tobytes() + np.packbits(valid).tobytes())
-            data = text.buffers()[2]
-            if data is not None:
-                digest.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
-            return
+    text = _as_arrow_text(values)
+    if text is not None:
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
+        offsets = offsets[text.offset : text.offset + len(text) + 1]
+        valid = text.is_valid().to_numpy(zero_copy_only=False)
+        digest.update(b"T" + np.diff(offsets).tobytes() + np.packbits(valid).tobytes())
+        data = text.buffers()[2]
+        if data is not None:
+            digest.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+        return
     if values.dtype.kind in "biuf":  # numpy numbers and booleans
         digest.update(b"N" + str(values.dtype).encode() + values.to_numpy().tobytes())
         return
@@ -718,6 +715,26 @@ def _digest_column(digest: Any, values: pd.Series) -> None:
     digest.update(b"O" + np.asarray(codes, dtype=np.int64).tobytes())
     for u in uniques:
         digest.update(str(u).encode("utf-8", "surrogatepass") + b"\0")
+
+
+def _as_arrow_text(values: pd.Series) -> pa.LargeStringArray | None:
+    """Return a column of text (Arrow or str objects, and missing values) as Arrow text.
+
+    None for any other column, or text UTF-8 cannot encode (a lone surrogate).
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        source: Any = values
+    elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
+        "string",
+        "empty",
+    ):
+        source = values.to_numpy(dtype=object)
+    else:
+        return None
+    try:
+        return arrow(source, pa.large_string())
+    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
+        return None
 
 
 def _open_register(
