@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
-from ._join import arrow, dense_rank, first_of_groups, group_starts, join_groups
+from ._join import arrow, dense_rank, first_of_groups, group_starts, join_groups, same_values
 from ._keys import known
 
 __all__ = [
@@ -103,7 +103,7 @@ def membership(
         )
     att = placed.customers
     scope = sorted(in_scope & known)
-    if _same_order(att.customer_id, customers[CUSTOMER_ID]):  # attached in the same order
+    if same_values(att.customer_id, customers[CUSTOMER_ID]):  # attached in the same order
         rows, at = _members_and_rows(net, att, scope, "best")
         # a customer may be a member of two in-scope circuits (closed ring): one leaflet, both
         # named; sorted once on integers (customer row, circuit rank), grouped in numpy, joined
@@ -153,17 +153,6 @@ def membership(
     )
     out["detail"] = pd.Series(detail, index=out.index, dtype="str")
     return out
-
-
-def _same_order(attached: pa.Array, ids: pd.Series) -> bool:
-    """Return whether the attached customers are ``ids``, in the same order."""
-    if len(attached) != len(ids):
-        return False
-    try:
-        same = pc.equal(attached, arrow(ids).cast(attached.type))
-    except (pa.ArrowException, UnicodeError, TypeError):
-        return False
-    return bool(pc.all(same, skip_nulls=False).as_py())
 
 
 #: How far from a piece of equipment a customer of the same LV feeder can live, in metres.

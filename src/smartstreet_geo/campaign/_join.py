@@ -15,7 +15,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arrow", "dense_rank", "first_of_groups", "fixed", "group_starts", "join_groups"]
+__all__ = [
+    "arrow",
+    "dense_rank",
+    "first_of_groups",
+    "fixed",
+    "group_starts",
+    "join_groups",
+    "lookup_few",
+    "same_values",
+]
 
 
 def arrow(values: pd.Series | np.ndarray, type: pa.DataType | None = None) -> pa.Array:
@@ -118,3 +127,44 @@ def dense_rank(values: pd.Series) -> npt.NDArray[np.int64]:
             return rank
     codes, uniques = pd.factorize(values, sort=True)
     return np.where(codes < 0, len(uniques), codes).astype(np.int64)
+
+
+def same_values(a: pd.Series | pa.Array, b: pd.Series | pa.Array) -> bool:
+    """Return whether two columns hold the same values in the same order (Arrow or objects).
+
+    The test that two tables of one run are row-aligned (the same customer ids in the same
+    order), so that one can be taken by position instead of joined on the id.
+    """
+    if len(a) != len(b):
+        return False
+
+    def text(v: pd.Series | pa.Array) -> pa.Array:
+        return v.cast(pa.large_string()) if isinstance(v, pa.Array) else arrow(v, pa.large_string())
+
+    try:
+        same = pc.equal(text(a), text(b))
+        return bool(pc.all(same, skip_nulls=False).as_py())
+    except (pa.ArrowException, UnicodeError, TypeError):
+        left, right = (
+            np.asarray(v.to_pylist() if isinstance(v, pa.Array) else v, dtype=object)
+            for v in (a, b)
+        )
+        return bool(np.array_equal(left, right))
+
+
+def lookup_few(keys: pd.Series, values: pd.Series) -> npt.NDArray[np.object_]:
+    """Return ``keys.map(values)`` as objects, for a few ``values`` and millions of ``keys``.
+
+    Arrow hashes each key against the few (``index_in``) without a Python object per key;
+    keys Arrow cannot hold are mapped by pandas. Missing: NaN.
+    """
+    try:
+        at = pc.index_in(
+            arrow(keys, pa.large_string()),
+            value_set=pa.array(values.index.to_numpy(dtype=object), pa.large_string()),
+        )
+    except (pa.ArrowException, UnicodeError, TypeError):
+        return keys.astype(object).map(values).to_numpy(dtype=object)
+    pos = pc.fill_null(at, -1).to_numpy()
+    table = np.append(values.to_numpy(dtype=object), np.nan)
+    return table[pos]

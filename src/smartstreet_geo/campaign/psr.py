@@ -21,11 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import InputFileError
-from ._join import arrow
+from ._join import lookup_few
 from ._keys import known
 
 __all__ = [
@@ -434,28 +432,10 @@ def accessible_format_by_premise(keys: pd.Series, formats: pd.Series) -> pd.Seri
         ordered(fs) for fs, ok in zip(own, usable.tolist(), strict=True) if not ok
     ]
     premise = pd.Series({k: ordered(fs) for k, fs in per.items()}, dtype=object)
-    found = _lookup_few(keys, premise)
+    found = lookup_few(keys, premise)
     hit = pd.notna(found)
     out[hit] = found[hit]
     return pd.Series(out, index=keys.index, dtype=object)
-
-
-def _lookup_few(keys: pd.Series, values: pd.Series) -> npt.NDArray[np.object_]:
-    """Return ``keys.map(values)`` as objects, for a few ``values`` and millions of ``keys``.
-
-    Arrow hashes each key against the few (``index_in``) without a Python object per key;
-    keys Arrow cannot hold are mapped by pandas.
-    """
-    try:
-        at = pc.index_in(
-            arrow(keys, pa.large_string()),
-            value_set=pa.array(values.index.to_numpy(dtype=object), pa.large_string()),
-        )
-    except (pa.ArrowException, UnicodeError, TypeError):
-        return keys.astype(object).map(values).to_numpy(dtype=object)
-    pos = pc.fill_null(at, -1).to_numpy()
-    table = np.append(values.to_numpy(dtype=object), np.nan)
-    return table[pos]
 
 
 #: Nominee address columns a copy of a letter to the nominee is sent to (the

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import CUSTOMER_ID
-from ._join import arrow
+from ._join import arrow, lookup_few, same_values
 
 __all__ = [
     "ISSUES",
@@ -219,12 +219,7 @@ class _Ids:
         Object dtype: a missing value must stay NaN (not turn the column into
         floats text cannot be added to), and Arrow strings cannot hold every str.
         """
-        out = np.full(len(self), np.nan, dtype=object)
-        if len(values):
-            pos = self.positions(pd.Series(values.index, dtype=object))
-            hit = pos >= 0
-            out[pos[hit]] = values.to_numpy(dtype=object)[hit]
-        return pd.Series(out, index=self.ids.index, dtype=object)
+        return pd.Series(lookup_few(self.ids, values), index=self.ids.index, dtype=object)
 
     def has(self, pos: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Return, per valid customer, whether it is among ``pos`` (from :meth:`positions`)."""
@@ -350,7 +345,7 @@ class Reconciled:
     def map_columns(self, ids: pd.Series) -> pd.DataFrame:
         """Return :data:`MAP_COLUMNS` for customers ``ids``, aligned with ``ids``."""
         mine = self.categories[CUSTOMER_ID]
-        if len(ids) == len(mine) and _same_text(ids, mine):  # the run's own customers
+        if len(ids) == len(mine) and same_values(ids, mine):  # the run's own customers
             return pd.DataFrame(
                 {c: self.categories[c].to_numpy(dtype=object) for c in MAP_COLUMNS},
                 index=ids.index,
@@ -359,14 +354,6 @@ class Reconciled:
         return pd.DataFrame(
             {c: ids.map(cat[c]).to_numpy(dtype=object) for c in MAP_COLUMNS}, index=ids.index
         )
-
-
-def _same_text(a: pd.Series, b: pd.Series) -> bool:
-    """Return whether two equally long columns of ids hold the same ids in the same order."""
-    try:
-        return bool(pc.all(pc.equal(arrow(a), arrow(b)), skip_nulls=False).as_py())
-    except (pa.ArrowException, UnicodeError, TypeError):
-        return bool(np.array_equal(a.to_numpy(dtype=object), b.to_numpy(dtype=object)))
 
 
 #: Status codes of valid customers (:func:`_status`), and their words.

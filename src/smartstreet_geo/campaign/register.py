@@ -1049,12 +1049,8 @@ def _ref_numbers(kinds: pd.Series, register: ContactRegister) -> npt.NDArray[np.
     code, names = pd.factorize(kinds)  # a few kinds: per-kind work on integer codes
     high = _high_water(register)
     start = np.array([high.get(str(k), 0) for k in names] + [0], dtype=np.int64)[code]
-    order = np.argsort(code, kind="stable")
-    sorted_code = code[order]
-    first = np.searchsorted(sorted_code, sorted_code, side="left")
-    rank = np.empty(len(code), dtype=np.int64)
-    rank[order] = np.arange(len(code), dtype=np.int64) - first  # position within its kind
-    return rank + 1 + start
+    within = pd.Series(code).groupby(code, sort=False).cumcount().to_numpy(dtype=np.int64)
+    return within + 1 + start
 
 
 # --------------------------------------------------------------------------- append and save

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from ._circuits import OutageImpact
-from ._join import first_of_groups, group_starts, join_groups
+from ._join import first_of_groups, group_starts, join_groups, same_values
 from .calls import earliest_outage, plan_calls
 from .config import CAMPAIGNS, CampaignConfig
 from .psr import NeedsTable
@@ -219,7 +219,7 @@ def _with_members(
     aligned = (
         len(membership) == len(customers)
         and not set(extra) & set(customers.columns)
-        and membership[CUSTOMER_ID].equals(customers[CUSTOMER_ID].set_axis(membership.index))
+        and same_values(membership[CUSTOMER_ID], customers[CUSTOMER_ID])
     )
     if not aligned:
         return customers.merge(members, on=CUSTOMER_ID)

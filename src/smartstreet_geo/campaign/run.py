@@ -887,8 +887,6 @@ def _outage_date(row: Any, cfg: CampaignConfig) -> date | None:
     return cfg.outage_default_date
 
 
-_rank = dense_rank
-
 #: The columns that put letters in the letter house's order (:func:`letter_order`).
 _LETTER_KEYS = ("campaign", POSTCODE, "premise_key", CUSTOMER_ID)
 
@@ -898,16 +896,21 @@ def letter_order(letters: pd.DataFrame) -> npt.NDArray[np.intp]:
 
     By campaign (in :data:`CAMPAIGNS` order), postcode, premise and customer.
     """
-    order = {name: i for i, name in enumerate(CAMPAIGNS)}
-    o = letters["campaign"].map(order).to_numpy(dtype=float, na_value=np.inf)
     return np.lexsort(
         (
-            _rank(letters[CUSTOMER_ID]),
-            _rank(letters["premise_key"]),
-            _rank(letters[POSTCODE]),
-            o,
+            dense_rank(letters[CUSTOMER_ID]),
+            dense_rank(letters["premise_key"]),
+            dense_rank(letters[POSTCODE]),
+            _campaign_order(letters["campaign"]),
         )
     )
+
+
+def _campaign_order(campaigns: pd.Series) -> npt.NDArray[np.float64]:
+    """Return each campaign's place in :data:`CAMPAIGNS` (unknown or missing: last)."""
+    code, names = pd.factorize(campaigns)  # a few names, looked up once each
+    where = {name: i for i, name in enumerate(CAMPAIGNS)}
+    return np.array([where.get(n, np.inf) for n in names] + [np.inf], dtype=float)[code]
 
 
 def _rows(frame: pd.DataFrame) -> npt.NDArray[np.intp] | None:
@@ -923,20 +926,20 @@ def _rows(frame: pd.DataFrame) -> npt.NDArray[np.intp] | None:
 class _CustomerRanks:
     """Each valid customer's rank by premise key, postcode and id (missing last), once.
 
-    Ranks among all customers order any subset of them as ranks within the subset do
-    (:func:`_rank`), so letters are sorted on integers taken by their customer's row.
+    Ranks among all customers (``dense_rank``) order any subset of them as ranks within
+    the subset do, so letters are sorted on integers taken by their customer's row.
     The id rank holds only among customers of the same premise, the only place the sorts
     of :func:`_one_letter_per_premise` compare ids.
     """
 
     def __init__(self, cust: pd.DataFrame) -> None:
-        premise = _rank(cust["premise_key"])
-        self.of = {"premise_key": premise, POSTCODE: _rank(cust[POSTCODE])}
+        premise = dense_rank(cust["premise_key"])
+        self.of = {"premise_key": premise, POSTCODE: dense_rank(cust[POSTCODE])}
         # the customer id only ever orders customers of one premise (the last key of both
         # sorts): ranked among the customers who share a premise, 0 for the rest
         shared = np.bincount(premise)[premise] > 1
         by_id = np.zeros(len(cust), dtype=np.int64)
-        by_id[shared] = _rank(cust[CUSTOMER_ID][shared])
+        by_id[shared] = dense_rank(cust[CUSTOMER_ID][shared])
         self.of[CUSTOMER_ID] = by_id
 
     def take(self, column: str, rows: pd.Series) -> npt.NDArray[np.int64]:
@@ -964,25 +967,21 @@ def _one_letter_per_premise(
     at = np.flatnonzero(is_letter)
     letters = contacts[["campaign", "premise_key", CUSTOMER_ID, POSTCODE, "distance_m"]]
     letters = letters.take(at)
-    camp = _rank(letters["campaign"])
+    camp = dense_rank(letters["campaign"])
     cix = contacts[_CIX].take(at) if _CIX in contacts else None
     if ranks is not None and cix is not None and cix.notna().all():
         prem, cid, post = (ranks.take(c, cix) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
     else:
-        prem, cid, post = (_rank(letters[c]) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
+        prem, cid, post = (dense_rank(letters[c]) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
     dist = letters["distance_m"].to_numpy(dtype=float, na_value=np.nan)
     first_sort = np.lexsort((cid, dist, prem, camp))
     c, p = camp[first_sort], prem[first_sort]
     first = np.ones(len(c), dtype=bool)  # the first letter of each (campaign, premise)
     first[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
     kept_rows, covered_rows = first_sort[first], first_sort[~first]
-    # the letter house's order (letter_order): campaign in CAMPAIGNS order, postcode, premise,
-    # customer; ``camp`` ranks campaigns alphabetically, so it is mapped to that order first
-    names = sorted(letters["campaign"].dropna().unique())
-    where = {name: i for i, name in enumerate(CAMPAIGNS)}
-    in_order = np.array([where.get(n, np.inf) for n in names] + [np.inf], dtype=float)
+    # the letter house's order (as letter_order): campaign, postcode, premise, customer
     k = kept_rows
-    second = np.lexsort((cid[k], prem[k], post[k], in_order[camp[k]]))
+    second = np.lexsort((cid[k], prem[k], post[k], _campaign_order(letters["campaign"])[k]))
     kept = contacts.take(at[kept_rows[second]])
     columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in contacts else [])]
     covered = contacts[columns].take(at[covered_rows])
