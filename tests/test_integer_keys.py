@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smartstreet_geo.campaign._join import dense_rank
+from smartstreet_geo.campaign._join import _repeats, arrow, dense_rank, from_codes
 from smartstreet_geo.campaign.reconcile import _Ids, _joined_few
 from smartstreet_geo.campaign.register import _ref_numbers, load_register
 from smartstreet_geo.campaign.rules import _merge_on_customers, _with_members
@@ -27,24 +27,51 @@ def _plain(values: pd.Series) -> list[str | None]:
     return [v if isinstance(v, str) else None for v in values.tolist()]
 
 
-def _words(rng: np.random.Generator, n: int, missing: float = 0.0) -> list[str | None]:
+def _words(
+    rng: np.random.Generator, n: int, missing: float = 0.0, longest: int = 4
+) -> list[str | None]:
     return [
         None
         if rng.random() < missing
-        else "".join(rng.choice(ALPHABET, size=int(rng.integers(0, 5))))
+        else "".join(rng.choice(ALPHABET, size=int(rng.integers(0, longest + 1))))
         for _ in range(n)
     ]
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_dense_rank_is_the_sorted_factorize(seed):
+@pytest.mark.parametrize("longest", [4, 12])  # text that repeats; mostly distinct text
+def test_dense_rank_is_the_sorted_factorize(seed, longest):
     rng = np.random.default_rng(seed)
-    values = pd.Series(_words(rng, int(rng.integers(1, 400)), missing=0.2), dtype="str")
+    n = int(rng.integers(1, 3_000))
+    values = pd.Series(_words(rng, n, missing=0.2, longest=longest), dtype="str")
     codes, uniques = pd.factorize(values, sort=True)
     expected = np.where(codes < 0, len(uniques), codes)
     np.testing.assert_array_equal(dense_rank(values), expected)
     # object columns take pandas' own path: the same ranks
     np.testing.assert_array_equal(dense_rank(values.astype(object)), expected)
+
+
+def test_dense_rank_takes_each_path_on_the_text_it_is_for():
+    rng = np.random.default_rng(7)
+    repeating = pd.Series(_words(rng, 5_000, longest=2), dtype="str")
+    distinct = pd.Series([f"id-{i}" for i in rng.permutation(5_000)], dtype="str")
+    assert _repeats(arrow(repeating)) and not _repeats(arrow(distinct))
+    for values in (repeating, distinct, pd.Series([None, None, None], dtype="str")):
+        codes, uniques = pd.factorize(values, sort=True)
+        expected = np.where(codes < 0, len(uniques), codes)
+        np.testing.assert_array_equal(dense_rank(values), expected)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_from_codes_is_the_words_taken_by_code(seed):
+    rng = np.random.default_rng(seed)
+    words = np.array(["not_contacted", "contacted", "manual review é"], dtype=object)
+    codes = rng.integers(0, len(words), size=int(rng.integers(0, 500))).astype(np.int8)
+    got = from_codes(codes, words)
+    expected = pd.Series(words[codes], dtype="str")
+    pd.testing.assert_series_equal(got, expected)
+    with pytest.raises(IndexError):
+        from_codes(np.array([0, 3]), words)
 
 
 @pytest.mark.parametrize("seed", range(8))

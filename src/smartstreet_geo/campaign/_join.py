@@ -20,6 +20,7 @@ __all__ = [
     "dense_rank",
     "first_of_groups",
     "fixed",
+    "from_codes",
     "group_starts",
     "join_groups",
     "lookup_few",
@@ -88,6 +89,26 @@ def join_groups(values: pd.Series, starts: np.ndarray, sep: str) -> pd.Series:
     return pd.Series(joined.to_pandas(), dtype="str")
 
 
+def from_codes(codes: npt.NDArray[np.integer], words: npt.ArrayLike) -> pd.Series:
+    """Return ``words[codes]`` as a ``str`` column (Arrow text), index 0..n-1.
+
+    Arrow decodes a dictionary into text in C: some 15 times faster at millions of rows
+    than building the column from an object array of the words (one Python object per
+    row). For a few words used by every row, such as statuses and map categories.
+
+    Examples
+    --------
+    >>> from_codes(np.array([1, 0, 1]), ["no", "yes"]).tolist()
+    ['yes', 'no', 'yes']
+    """
+    vocabulary = pa.array(np.asarray(words, dtype=object), pa.large_string())
+    indices = pa.array(np.asarray(codes, dtype=np.int64))
+    if len(indices) and (pc.min(indices).as_py() < 0 or pc.max(indices).as_py() >= len(vocabulary)):
+        raise IndexError("a code has no word")
+    text = pa.DictionaryArray.from_arrays(indices, vocabulary).cast(pa.large_string())
+    return pd.Series(pd.array(text, dtype="str"))
+
+
 def fixed(values: pd.Series, spec: str) -> pd.Series:
     """Return ``values`` formatted with a printf-style ``spec`` (as ``spec % v`` does), as str.
 
@@ -107,9 +128,11 @@ def fixed(values: pd.Series, spec: str) -> pd.Series:
 def dense_rank(values: pd.Series) -> npt.NDArray[np.int64]:
     """Return each value's rank in sorted order, missing values last (as ``sort_values``).
 
-    Equal values share a rank (dense ranks). Text is ranked by Arrow's sort (UTF-8 byte
-    order is code point order, Python's): about twice as fast as a sorted factorize of
-    millions of mostly distinct keys.
+    Equal values share a rank (dense ranks). Text is ranked by Arrow (UTF-8 byte order is
+    code point order, Python's): text that repeats a great deal (postcodes, campaign
+    names) is hashed into its distinct values and only those are sorted, about ten times
+    faster at millions of rows; mostly distinct text (ids, premise keys) is sorted whole,
+    about twice as fast as a sorted factorize.
     """
     if isinstance(values.dtype, pd.StringDtype) and len(values) > 1:
         try:
@@ -117,16 +140,43 @@ def dense_rank(values: pd.Series) -> npt.NDArray[np.int64]:
         except (pa.ArrowException, UnicodeError):  # pragma: no cover - str dtype is Arrow's
             text = None
         if text is not None:
-            order = pc.sort_indices(text).to_numpy()  # missing values last (the default)
-            ordered = text.take(order)
-            missing = ordered.is_null().to_numpy(zero_copy_only=False)
-            differs = pc.fill_null(pc.not_equal(ordered[1:], ordered[:-1]), False)
-            new = differs.to_numpy(zero_copy_only=False) | (missing[1:] != missing[:-1])
-            rank = np.empty(len(order), dtype=np.int64)
-            rank[order] = np.concatenate(([0], np.cumsum(new, dtype=np.int64)))
-            return rank
+            return _rank_distinct(text) if _repeats(text) else _rank_sorted(text)
     codes, uniques = pd.factorize(values, sort=True)
     return np.where(codes < 0, len(uniques), codes).astype(np.int64)
+
+
+#: Rows looked at to tell text that repeats from mostly distinct text (:func:`dense_rank`).
+_SAMPLE = 20_000
+
+
+def _repeats(text: pa.Array) -> bool:
+    """Whether at most half of an evenly spread sample of ``text`` is distinct."""
+    step = max(1, len(text) // _SAMPLE)
+    sample = text.take(pa.array(np.arange(0, len(text), step, dtype=np.int64)))
+    return len(pc.unique(sample)) * 2 <= len(sample)
+
+
+def _rank_sorted(text: pa.Array) -> npt.NDArray[np.int64]:
+    """Dense ranks of ``text`` by sorting every value (missing last)."""
+    order = pc.sort_indices(text).to_numpy()  # missing values last (the default)
+    ordered = text.take(order)
+    missing = ordered.is_null().to_numpy(zero_copy_only=False)
+    differs = pc.fill_null(pc.not_equal(ordered[1:], ordered[:-1]), False)
+    new = differs.to_numpy(zero_copy_only=False) | (missing[1:] != missing[:-1])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.concatenate(([0], np.cumsum(new, dtype=np.int64)))
+    return rank
+
+
+def _rank_distinct(text: pa.Array) -> npt.NDArray[np.int64]:
+    """Dense ranks of ``text`` by hashing it into distinct values, sorting only those."""
+    encoded = pc.dictionary_encode(text)  # missing values stay missing (null indices)
+    distinct = encoded.dictionary
+    of_distinct = np.empty(len(distinct) + 1, dtype=np.int64)
+    of_distinct[:-1] = _rank_sorted(distinct) if len(distinct) > 1 else 0
+    of_distinct[-1] = len(distinct)  # missing: after every value
+    indices = pc.fill_null(encoded.indices, len(distinct)).to_numpy(zero_copy_only=False)
+    return of_distinct[indices.astype(np.intp)]
 
 
 def same_values(a: pd.Series | pa.Array, b: pd.Series | pa.Array) -> bool:

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import CUSTOMER_ID
-from ._join import arrow, lookup_few, same_values
+from ._join import arrow, from_codes, lookup_few, same_values
 
 __all__ = [
     "ISSUES",
@@ -346,10 +346,8 @@ class Reconciled:
         """Return :data:`MAP_COLUMNS` for customers ``ids``, aligned with ``ids``."""
         mine = self.categories[CUSTOMER_ID]
         if len(ids) == len(mine) and same_values(ids, mine):  # the run's own customers
-            return pd.DataFrame(
-                {c: self.categories[c].to_numpy(dtype=object) for c in MAP_COLUMNS},
-                index=ids.index,
-            )
+            # the columns as they are (Arrow text): no Python object per customer
+            return pd.DataFrame({c: self.categories[c].array for c in MAP_COLUMNS}, index=ids.index)
         cat = self.categories.set_index(CUSTOMER_ID)
         return pd.DataFrame(
             {c: ids.map(cat[c]).to_numpy(dtype=object) for c in MAP_COLUMNS}, index=ids.index
@@ -519,10 +517,13 @@ def reconcile(
     categories = pd.DataFrame(
         {
             CUSTOMER_ID: _ids_column(ids),
-            "map_category": _CATEGORY_WORDS[_category(camps["campaign"], at_camps, status, valid)],
-            "map_category_shared": _CATEGORY_WORDS[
-                _category(camps["campaign"][~psr_camp], at_camps[~psr_camp], shared_status, valid)
-            ],
+            "map_category": from_codes(
+                _category(camps["campaign"], at_camps, status, valid), _CATEGORY_WORDS
+            ).array,
+            "map_category_shared": from_codes(
+                _category(camps["campaign"][~psr_camp], at_camps[~psr_camp], shared_status, valid),
+                _CATEGORY_WORDS,
+            ).array,
         }
     )
 
@@ -588,7 +589,7 @@ def reconcile(
     reason[review_rows] = _then(details.iloc[review_rows], said_not.iloc[review_rows]).to_numpy(
         dtype=object
     )
-    s = _STATUS_WORDS[status]
+    s = from_codes(status, _STATUS_WORDS).array
     valid_rows = pd.DataFrame(
         {
             "source_row": cust["source_row"].astype(int).to_numpy(),
