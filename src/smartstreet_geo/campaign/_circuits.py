@@ -75,9 +75,9 @@ def membership(
     a network it is the declared ``circuit_id``. A customer fed from two
     circuits (a closed ring) counts as in scope when either is.
     """
-    ids = customers[CUSTOMER_ID]
+    id_col = customers[CUSTOMER_ID]
     # Arrow text as it is: no Python object per customer, and none converted back
-    ids = ids.array if isinstance(ids.dtype, pd.StringDtype) else ids.to_numpy()
+    ids = id_col.array if isinstance(id_col.dtype, pd.StringDtype) else id_col.to_numpy()
     if placed is None:
         declared = customers[CIRCUIT_ID]
         warnings.append(
