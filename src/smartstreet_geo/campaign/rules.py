@@ -196,7 +196,9 @@ def leaflet(facts: Facts) -> Proposal:
         return Proposal(as_contacts(facts.customers.iloc[:0], "leaflet"))
     ms = facts.membership
     m = ms[ms["in_scope"] & ~ms["needs_review"]]
-    c = _with_members(facts.customers, ms, m[[CUSTOMER_ID, "member_circuit", "method"]])
+    c = _with_members(
+        _contact_fields(facts.customers), ms, m[[CUSTOMER_ID, "member_circuit", "method"]]
+    )
     c["reason"] = "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
     c["circuit_for_contact"] = c["member_circuit"]
     unsure = ms[ms["needs_review"]]
@@ -204,6 +206,20 @@ def leaflet(facts: Facts) -> Proposal:
         {CUSTOMER_ID: unsure[CUSTOMER_ID], "issue": "ambiguous_circuit", "detail": unsure["detail"]}
     )
     return Proposal(as_contacts(c, "leaflet"), review)
+
+
+def _contact_fields(customers: pd.DataFrame) -> pd.DataFrame:
+    """Return the columns of ``customers`` that a contact takes (:func:`as_contacts`).
+
+    A selection, not a copy: the rules that take millions of customers by row then copy
+    only these, not every column of the customer file (nominee addresses, PSR codes,
+    connection nodes, locations).
+    """
+    return customers[[c for c in customers.columns if c in _CONTACT_FIELDS]]
+
+
+#: The customer columns :func:`as_contacts` reads.
+_CONTACT_FIELDS = frozenset({*CONTACT_COLUMNS, "circuit_for_contact", _CIX})
 
 
 def _with_members(
@@ -251,7 +267,7 @@ def _merge_on_customers(customers: pd.DataFrame, table: pd.DataFrame) -> pd.Data
 
 def installation_letter(facts: Facts) -> Proposal:
     """Propose a letter to customers within the radius of new equipment (per kind)."""
-    c = _merge_on_customers(facts.customers, facts.near)
+    c = _merge_on_customers(_contact_fields(facts.customers), facts.near)
     c["circuit_for_contact"] = c["circuit_id"]
     return Proposal(as_contacts(c, "installation_letter"))
 
