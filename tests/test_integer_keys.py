@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smartstreet_geo.campaign._join import _repeats, arrow, dense_rank, from_codes
+from smartstreet_geo.campaign import _join
+from smartstreet_geo.campaign._join import _repeats, arrow, dense_rank, from_codes, take_rows
 from smartstreet_geo.campaign.reconcile import _Ids, _joined_few
 from smartstreet_geo.campaign.register import _ref_numbers, load_register
 from smartstreet_geo.campaign.rules import _merge_on_customers, _with_members
@@ -72,6 +73,34 @@ def test_from_codes_is_the_words_taken_by_code(seed):
     pd.testing.assert_series_equal(got, expected)
     with pytest.raises(IndexError):
         from_codes(np.array([0, 3]), words)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_take_rows_on_threads_is_dataframe_take(seed, monkeypatch):
+    # every kind of column a contact list holds: Arrow text with nulls, object text and
+    # None, dates, floats with NaN, nullable and plain integers, booleans; a named index
+    monkeypatch.setattr(_join, "_THREADED_ROWS", 1)  # the threaded path on a small frame
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 400))
+    frame = pd.DataFrame(
+        {
+            "text": pd.Series(_words(rng, n, missing=0.3), dtype="str"),
+            "object": pd.Series(_words(rng, n, missing=0.5), dtype=object),
+            "when": pd.Series([pd.Timestamp("2027-01-01").date()] * n, dtype=object),
+            "metres": np.where(rng.random(n) < 0.3, np.nan, rng.random(n)),
+            "count": pd.array(rng.integers(0, 9, n), dtype="Int64"),
+            "row": rng.integers(0, 10**9, n),
+            "flag": rng.random(n) < 0.5,
+        },
+        index=pd.Index(rng.permutation(n) + 100, name="at"),
+    )
+    positions = rng.integers(0, n, size=int(rng.integers(0, 2 * n)))
+    got = take_rows(frame, positions)
+    pd.testing.assert_frame_equal(got, frame.take(positions))
+    assert list(got.dtypes) == list(frame.dtypes)
+    # repeated column names: DataFrame.take itself
+    twice = pd.concat([frame["text"], frame["text"]], axis=1)
+    pd.testing.assert_frame_equal(take_rows(twice, positions), twice.take(positions))
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -25,6 +25,7 @@ __all__ = [
     "join_groups",
     "lookup_few",
     "same_values",
+    "take_rows",
 ]
 
 
@@ -107,6 +108,43 @@ def from_codes(codes: npt.NDArray[np.integer], words: npt.ArrayLike) -> pd.Serie
         raise IndexError("a code has no word")
     text = pa.DictionaryArray.from_arrays(indices, vocabulary).cast(pa.large_string())
     return pd.Series(pd.array(text, dtype="str"))
+
+
+def take_rows(frame: pd.DataFrame, positions: npt.ArrayLike) -> pd.DataFrame:
+    """Return ``frame.take(positions)``, each column taken on its own thread.
+
+    Taking a million contacts in a new order (the letter house's) reads every text
+    column at random places: the time goes in waiting for memory, not in computing,
+    and Arrow's ``take`` releases the GIL. One column per thread takes the wide frame
+    in about half the time of ``DataFrame.take`` on two cores (2.0 s against 3-4.6 s
+    for 1.9 million letters of 29 columns). Same values, dtypes, columns and index.
+    Small frames, and frames whose column names repeat, are taken as they are.
+
+    Examples
+    --------
+    >>> take_rows(pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}), [2, 0])
+       a  b
+    2  3  z
+    0  1  x
+    """
+    from ..io._fields import in_threads
+
+    pos = np.asarray(positions, dtype=np.intp)
+    if len(pos) < _THREADED_ROWS or frame.shape[1] < 2 or not frame.columns.is_unique:
+        return frame.take(pos)
+    index = frame.index.take(pos)
+
+    def one(j: int) -> pd.Series:
+        column = frame.iloc[:, j]
+        return pd.Series(column.array.take(pos), index=index, name=column.name, dtype=column.dtype)
+
+    out = pd.concat(list(in_threads(one, range(frame.shape[1]), rows=len(pos))), axis=1)
+    out.columns = frame.columns
+    return out
+
+
+#: Rows from which :func:`take_rows` takes a frame's columns on threads.
+_THREADED_ROWS = 100_000
 
 
 def fixed(values: pd.Series, spec: str) -> pd.Series:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from ._circuits import OutageImpact
-from ._join import first_of_groups, group_starts, join_groups, same_values
+from ._join import first_of_groups, group_starts, join_groups, same_values, take_rows
 from .calls import earliest_outage, plan_calls
 from .config import CAMPAIGNS, CampaignConfig
 from .psr import NeedsTable
@@ -240,7 +240,7 @@ def _with_members(
     if not aligned:
         return customers.merge(members, on=CUSTOMER_ID)
     rows = membership.index.get_indexer(members.index)
-    left = customers.take(rows).reset_index(drop=True)
+    left = take_rows(customers, rows).reset_index(drop=True)
     right = members[extra].reset_index(drop=True)
     return pd.concat([left, right], axis=1)
 

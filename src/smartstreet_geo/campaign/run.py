@@ -34,7 +34,15 @@ from ..schema import (
     PREMISE_ID,
 )
 from . import _circuits, _locate
-from ._join import arrow, dense_rank, first_of_groups, fixed, group_starts, join_groups
+from ._join import (
+    arrow,
+    dense_rank,
+    first_of_groups,
+    fixed,
+    group_starts,
+    join_groups,
+    take_rows,
+)
 from ._keys import known
 from ._partition import (
     CustomerPart,
@@ -982,8 +990,8 @@ def _one_letter_per_premise(
     # the letter house's order (as letter_order): campaign, postcode, premise, customer
     k = kept_rows
     second = np.lexsort((cid[k], prem[k], post[k], _campaign_order(letters["campaign"])[k]))
-    kept = contacts.take(at[kept_rows[second]])
+    kept = take_rows(contacts, at[kept_rows[second]])  # the one wide take, in letter order
     columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in contacts else [])]
-    covered = contacts[columns].take(at[covered_rows])
+    covered = take_rows(contacts[columns], at[covered_rows])
     out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
     return out, covered.reset_index(drop=True)
