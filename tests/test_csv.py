@@ -45,6 +45,11 @@ def test_byte_for_byte_what_pandas_writes(tmp_path, seed):
                 [None if k % 7 == 0 else TEXTS[k] if k % 3 else float(k) - 50.5 for k in pick],
                 dtype=object,
             ),
+            # text and missing values only: converted by Arrow, not str() of each value
+            "objtext": pd.Series(
+                [[None, float("nan"), pd.NA][k % 3] if k % 4 == 0 else TEXTS[k] for k in pick],
+                dtype=object,
+            ),
             "mixed": pd.Series(
                 [True, 3, -2.0, None, dt.date(2027, 1, 4), "=x", float("nan")] * (n // 7)
                 + [None] * (n % 7),
@@ -95,6 +100,17 @@ def test_the_demo_outputs_are_unchanged(tmp_path):
         "rejects": result.rejects,
     }.items():
         assert write_csv(table, tmp_path / f"{name}.csv").read_bytes() == _reference(table), name
+
+
+def test_only_text_columns_are_converted_by_arrow():
+    from smartstreet_geo._xlsx import only_text
+
+    text = pd.Series(["=a", None, float("nan"), pd.NA, pd.NaT, "é"], dtype=object)
+    assert only_text(text).to_pylist() == ["=a", None, None, None, None, "é"]
+    assert only_text(pd.Series([None, None], dtype=object)).to_pylist() == [None, None]
+    # anything but text is left to str() of each value: bytes would not be their str()
+    for other in (b"x", True, 1, 1.5, dt.date(2027, 1, 4), "\ud800"):
+        assert only_text(pd.Series(["a", other], dtype=object)) is None, other
 
 
 def test_the_kernel_is_used_for_the_usual_columns(monkeypatch, tmp_path):

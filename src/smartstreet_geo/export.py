@@ -252,6 +252,9 @@ def _csv_text(values: pd.Series, float_format: str | None) -> Any:
         arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
         return arr.cast(pa.large_string()), present, True
     if pd.api.types.is_object_dtype(dtype):
+        text = _xlsx.only_text(values)
+        if text is not None:  # text and missing values only: converted by Arrow
+            return text, present, True
         texts = [
             str(v) if p else "" for v, p in zip(values.tolist(), present.tolist(), strict=True)
         ]

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputFileError
-from ._join import lookup_few
+from ._join import from_codes, lookup_few
 from ._keys import known
 
 __all__ = [
@@ -413,29 +413,37 @@ def accessible_format_by_premise(keys: pd.Series, formats: pd.Series) -> pd.Seri
     # looks its premise up in one vectorised map (a missing or blank key matches nothing).
     text = formats.astype(object).where(formats.notna(), "").astype(str)
     needs = (text != "").to_numpy()
-    out = np.full(len(keys), "", dtype=object)
-    if not needs.any():
-        return pd.Series(out, index=keys.index, dtype=object)
-    need_keys = keys[needs].astype(object)
-    usable = np.array([isinstance(k, str) and bool(k.strip()) for k in need_keys])
-    own = [{f for f in v.split(";") if f} for v in text[needs]]
-    per: dict[str, set[str]] = {}
-    for k, fs, ok in zip(need_keys.tolist(), own, usable.tolist(), strict=True):
-        if ok:
-            per.setdefault(k, set()).update(fs)
+    # each row's formats as a code into a few distinct texts ("" for most rows), decoded
+    # by Arrow at the end: a text column, not a Python string per customer
+    code = np.zeros(len(keys), dtype=np.int64)
+    words: dict[str, int] = {"": 0}
 
-    def ordered(fs: set[str]) -> str:
-        return ";".join(f for f in ACCESSIBLE_FORMATS if f in fs)
+    def codes_of(values: Any) -> list[int]:
+        return [words.setdefault(v, len(words)) for v in values]
 
-    # rows without a usable key keep their own formats
-    out[np.flatnonzero(needs)[~usable]] = [
-        ordered(fs) for fs, ok in zip(own, usable.tolist(), strict=True) if not ok
-    ]
-    premise = pd.Series({k: ordered(fs) for k, fs in per.items()}, dtype=object)
-    found = lookup_few(keys, premise)
-    hit = pd.notna(found)
-    out[hit] = found[hit]
-    return pd.Series(out, index=keys.index, dtype=object)
+    if needs.any():
+        need_keys = keys[needs].astype(object)
+        usable = np.array([isinstance(k, str) and bool(k.strip()) for k in need_keys])
+        own = [{f for f in v.split(";") if f} for v in text[needs]]
+        per: dict[str, set[str]] = {}
+        for k, fs, ok in zip(need_keys.tolist(), own, usable.tolist(), strict=True):
+            if ok:
+                per.setdefault(k, set()).update(fs)
+
+        def ordered(fs: set[str]) -> str:
+            return ";".join(f for f in ACCESSIBLE_FORMATS if f in fs)
+
+        # rows without a usable key keep their own formats
+        code[np.flatnonzero(needs)[~usable]] = codes_of(
+            ordered(fs) for fs, ok in zip(own, usable.tolist(), strict=True) if not ok
+        )
+        premise = pd.Series({k: ordered(fs) for k, fs in per.items()}, dtype=object)
+        found = lookup_few(keys, premise)
+        hit = np.flatnonzero(pd.notna(found))
+        code[hit] = codes_of(found[hit])
+    out = from_codes(code, list(words))
+    out.index = keys.index
+    return out
 
 
 #: Nominee address columns a copy of a letter to the nominee is sent to (the
