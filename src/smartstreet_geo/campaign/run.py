@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -397,6 +398,12 @@ def run_campaign(
     cust["accessible_format"] = accessible_format_by_premise(
         cust["premise_key"], formats["accessible_format"]
     )
+    # ``cust`` is only read from here on: the customers' ranks for the letter order (Arrow
+    # sorts of millions of premise keys, which release the GIL) are worked out on a second
+    # thread while the rules propose contacts
+    ranking = ThreadPoolExecutor(1, thread_name_prefix="ranks")
+    ranks = ranking.submit(_CustomerRanks, cust)
+    ranking.shutdown(wait=False)  # the thread ends when the ranks are made
     opted_out: set[str] = set()
     if cfg.opted_out is not None:
         # side-file ids are matched after the customer file's normalisation (see _sidefiles)
@@ -510,9 +517,7 @@ def run_campaign(
     call_list = order_calls(contacts[is_call], notice_days=cfg.notice_days, run_date=cfg.run_date)
 
     # ------------------------------------------------------------------ one letter per premise
-    contacts, covered = _one_letter_per_premise(
-        contacts, ~is_call, call_list.calls, _CustomerRanks(cust)
-    )
+    contacts, covered = _one_letter_per_premise(contacts, ~is_call, call_list.calls, ranks.result())
     # per campaign (a few values, looked up once each, not once per contact)
     camp_code, camp_names = pd.factorize(contacts["campaign"])
     template = [cfg.templates[k].template_id if k in cfg.templates else None for k in camp_names]
