@@ -402,7 +402,7 @@ def run_campaign(
     # sorts of millions of premise keys, which release the GIL) are worked out on a second
     # thread while the rules propose contacts
     ranking = ThreadPoolExecutor(1, thread_name_prefix="ranks")
-    ranks = ranking.submit(_CustomerRanks, cust)
+    ranks = ranking.submit(_CustomerRanks, cust[["premise_key", POSTCODE, CUSTOMER_ID]])
     ranking.shutdown(wait=False)  # the thread ends when the ranks are made
     opted_out: set[str] = set()
     if cfg.opted_out is not None:
@@ -534,16 +534,17 @@ def run_campaign(
     at_contacts, at_covered = _rows(contacts), _rows(covered)
     refs, numbers = allocate_numbered_refs(contacts, register)
     contacts.insert(0, "contact_ref", refs)
+    registering = ThreadPoolExecutor(1, thread_name_prefix="register")
     if _part is None:
-        run_id = _run_id(contacts, register, cfg)
-        updated = append_contacts(
-            register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates,
-            _numbers=numbers,  # the refs were made just above: not parsed and checked again
-        )  # fmt: skip
-        trace = trace_table(updated, run_id=run_id)
-        envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
+        # the run id (a SHA-256 of every contact), the register and the trace need nothing
+        # the reconciliation makes: they are made on a second thread meanwhile (hashing and
+        # Arrow release the GIL), from their own view of the contacts
+        registered = registering.submit(
+            _register_contacts, contacts.copy(deep=False), register, cfg, dates, numbers
+        )
     else:  # numbered, traced and registered once, when the partitions are merged
-        run_id, updated, trace, envelopes = "", register, None, None
+        registered = registering.submit(lambda: ("", register, None, None))
+    registering.shutdown(wait=False)
     copies = _nominee_copies(contacts, cust, cust_r, reviews, warnings)
 
     # ------------------------------------------------------------------ reconciliation
@@ -556,6 +557,7 @@ def run_campaign(
         internal=cfg.internal_details, notes=backfed_notes, positions=positions,
     )  # fmt: skip
     manual, reconciliation = tables.manual_review, tables.reconciliation
+    run_id, updated, trace, envelopes = registered.result()
     customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])
     edges = net_r.edges.copy() if net_r is not None else None
     if edges is not None:
@@ -626,6 +628,24 @@ def run_campaign(
 
 
 _NOMINEE_COLUMNS = (*NOMINEE_ADDRESS_LINES, NOMINEE_POST_TOWN, NOMINEE_POSTCODE)
+
+
+def _register_contacts(
+    contacts: pd.DataFrame,
+    register: ContactRegister,
+    cfg: CampaignConfig,
+    dates: dict[str, Any],
+    numbers: Any,
+) -> tuple[str, ContactRegister, pd.DataFrame | None, pd.DataFrame | None]:
+    """Return the run id, the register with the contacts added, the trace and the envelopes."""
+    run_id = _run_id(contacts, register, cfg)
+    updated = append_contacts(
+        register, contacts, run_id=run_id, run_date=cfg.run_date, outage_dates=dates,
+        _numbers=numbers,  # the refs were made just before: not parsed and checked again
+    )  # fmt: skip
+    trace = trace_table(updated, run_id=run_id)
+    envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
+    return run_id, updated, trace, envelopes
 
 
 def _nominee_copies(
