@@ -8,14 +8,24 @@ among the customers, tables smaller and larger than the customers.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from hostile import HOSTILE
 from smartstreet_geo.campaign import _join
 from smartstreet_geo.campaign._join import _repeats, arrow, dense_rank, from_codes, take_rows
-from smartstreet_geo.campaign.reconcile import _Ids, _joined_few
+from smartstreet_geo.campaign.reconcile import (
+    _CAMPAIGN_WORDS,
+    _PSR_WORDS,
+    _WITHHELD,
+    SHAREABLE_OUTAGE_CAMPAIGN,
+    _Ids,
+    _joined_few,
+    _shareable_text,
+)
 from smartstreet_geo.campaign.register import _ref_numbers, load_register
 from smartstreet_geo.campaign.rules import _merge_on_customers, _with_members
 from smartstreet_geo.campaign.run import _digest_column
@@ -156,6 +166,45 @@ def test_joined_is_a_groupby_join_of_distinct_values(seed, sort):
         few = _joined_few(valid, frame["campaign"], valid.positions(frame["customer_id"]), ";")
         assert few is not None
         assert _plain(few) == _plain(want)
+
+
+PHRASES = [
+    "served by circuit C1 (in scope; by network)", "an outage_letter", "outage letters",
+    "2 outage_phone_calls", "an outage phone call", "PSR", "pSr code", "Priority Services",
+    "nominee", "needs code", "need_codes", "Medical", "vulnerable", "DISABLED", "pſr",
+    "\u212a", "psrx", "unneeded", "outages", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_shareable_text_is_the_expressions_applied_to_every_row(seed, dtype):
+    rng = np.random.default_rng(seed)
+    pool = PHRASES + [v for _, v in HOSTILE if isinstance(v, str)]
+    rows = [
+        None
+        if rng.random() < 0.1
+        else " ".join(pool[k] for k in rng.integers(len(pool), size=int(rng.integers(1, 4))))
+        for _ in range(300)
+    ]
+    try:
+        text = pd.Series(rows, dtype=dtype)
+    except (UnicodeError, TypeError):  # text Arrow cannot hold stays object
+        text = pd.Series(rows, dtype=object)
+
+    def by_row(t: str) -> str:  # the oracle: both expressions on each row's text
+        def notice(m: re.Match[str]) -> str:
+            word = m.group(0)
+            article = "an " if word.startswith(("a ", "an ")) else ""
+            plural = "s" if word.endswith("s") and not word.endswith("ss") else ""
+            joined = "_" in word.split(" ")[-1]
+            return f"{article}{SHAREABLE_OUTAGE_CAMPAIGN if joined else 'outage notice'}{plural}"
+
+        out = _CAMPAIGN_WORDS.sub(notice, t)
+        return _WITHHELD if _PSR_WORDS.search(out) else out
+
+    got = _shareable_text(text).tolist()
+    assert got == [by_row(t if isinstance(t, str) else "") for t in rows]
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -129,10 +129,37 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 
 def _per_distinct(text: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Return ``fn(text)``, computed once per distinct text (reasons repeat a great deal)."""
-    codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=False)
+    """Return ``fn(text)``, computed once per distinct text (reasons repeat a great deal).
+
+    Arrow text (missing as empty) is dictionary-encoded by Arrow, without a Python
+    string per row; other text is factorized by pandas.
+    """
+    if isinstance(text.dtype, pd.StringDtype):
+        coded = pc.dictionary_encode(pc.fill_null(arrow(text), ""))
+        codes = coded.indices.to_numpy(zero_copy_only=False)
+        uniques = np.asarray(coded.dictionary.to_pylist(), dtype=object)
+    else:
+        codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=False)
     done = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
     return pd.Series(done[codes], index=text.index, dtype=object)
+
+
+def _may_name_words(text: Any) -> bool:
+    """Whether ``text`` might hold campaign or PSR words (False: it certainly does not).
+
+    A superset of what :data:`_CAMPAIGN_WORDS` and :data:`_PSR_WORDS` match, checked
+    with plain substrings: both need one of these words in ASCII text (case aside),
+    and any other text is checked by the expressions themselves.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        return True
+    low = text.lower()
+    return any(word in low for word in _WORD_HINTS)
+
+
+#: Substrings that every match of :data:`_CAMPAIGN_WORDS` or :data:`_PSR_WORDS` holds.
+_WORD_HINTS = ("outage", "psr", "priority services", "nominee", "need", "medical", "vulnerab",
+               "disab")  # fmt: skip
 
 
 def _shareable_text(text: pd.Series) -> pd.Series:
@@ -147,10 +174,17 @@ def _shareable_text(text: pd.Series) -> pd.Series:
         return f"{article}{name}{plural}"
 
     def shareable(distinct: pd.Series) -> pd.Series:
-        out = distinct.str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
-        return out.where(~out.str.contains(_PSR_WORDS, regex=True), _WITHHELD)
+        # only the texts that may name such words go through the expressions (most
+        # distinct reasons, one per circuit or per equipment item, do not)
+        out = distinct.to_numpy(dtype=object).copy()
+        maybe = np.flatnonzero([_may_name_words(t) for t in out])
+        words = distinct.iloc[maybe].str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
+        words = words.where(~words.str.contains(_PSR_WORDS, regex=True), _WITHHELD)
+        out[maybe] = words.to_numpy(dtype=object)
+        return pd.Series(out, dtype=object)
 
-    return _per_distinct(_as_text(text), shareable)
+    arrow_text = isinstance(text.dtype, pd.StringDtype)
+    return _per_distinct(text if arrow_text else _as_text(text), shareable)
 
 
 class _Ids:
@@ -413,7 +447,7 @@ def _joined_few(
     bits = np.zeros(len(ids), dtype=np.int64)
     np.bitwise_or.at(bits, pos[ok], np.left_shift(1, code[ok].astype(np.int64)))
     out = np.full(len(ids), np.nan, dtype=object)
-    sets, inverse = np.unique(bits, return_inverse=True)
+    inverse, sets = pd.factorize(bits)  # a hash of integers: no sort of every customer
     words = np.array(
         [
             sep.join(sorted(names[i] for i in range(len(names)) if (int(b) >> i) & 1))
@@ -423,7 +457,7 @@ def _joined_few(
         ],
         dtype=object,
     )
-    out[:] = words[inverse.ravel()]
+    out[:] = words[inverse]
     return pd.Series(out, index=ids.ids.index, dtype=object)
 
 
