@@ -64,6 +64,8 @@ def _cell_text(values: pd.Series) -> tuple[pa.Array, npt.NDArray[np.bool_], bool
             pa.large_string(),
         )
         return arr, present, True
+    # a cell is written where there is text: not missing (a null in Arrow), not empty
+    known: npt.NDArray[np.bool_] | None = None  # (Arrow's nulls are the missing values)
     if isinstance(dtype, pd.StringDtype):
         arr = pa.array(values.array)  # zero-copy for Arrow-backed text
         if isinstance(arr, pa.ChunkedArray):
@@ -72,6 +74,7 @@ def _cell_text(values: pd.Series) -> tuple[pa.Array, npt.NDArray[np.bool_], bool
     elif (only := only_text(values)) is not None:
         arr = only
     else:
+        known = values.notna().to_numpy()  # NaT, say, is text here ("NaT") but missing
         # text stays text: str() of each value (a bool in an object column as true/false)
         arr = pa.array(
             [
@@ -84,9 +87,9 @@ def _cell_text(values: pd.Series) -> tuple[pa.Array, npt.NDArray[np.bool_], bool
             ],
             pa.large_string(),
         )
-    present = values.notna().to_numpy() & (
-        pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False) > 0
-    )
+    present = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False) > 0
+    if known is not None:
+        present &= known
     return arr, present, False
 
 

@@ -173,8 +173,8 @@ def require_encodable(frame: pd.DataFrame, what: str) -> None:
     """
     for col in frame.columns:
         values = frame[col]
-        if values.dtype != object:
-            continue
+        if values.dtype != object or _xlsx.only_text(values) is not None:
+            continue  # (Arrow encodes text to UTF-8 as it converts it: it is encodable)
         texts = [v for v in values.tolist() if isinstance(v, str)]
         try:
             "".join(texts).encode("utf-8")
@@ -234,6 +234,10 @@ def _csv_text(values: pd.Series, float_format: str | None) -> Any:
     import pyarrow.compute as pc
 
     dtype = values.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        text = _xlsx.only_text(values)
+        if text is not None:  # text and missing values only: converted by Arrow
+            return text, text.is_valid().to_numpy(zero_copy_only=False), True
     present = values.notna().to_numpy()
     if pd.api.types.is_bool_dtype(dtype):
         arr = pa.array(np.where(values.to_numpy(dtype=bool, na_value=False), "True", "False"))
@@ -252,9 +256,6 @@ def _csv_text(values: pd.Series, float_format: str | None) -> Any:
         arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
         return arr.cast(pa.large_string()), present, True
     if pd.api.types.is_object_dtype(dtype):
-        text = _xlsx.only_text(values)
-        if text is not None:  # text and missing values only: converted by Arrow
-            return text, present, True
         texts = [
             str(v) if p else "" for v, p in zip(values.tolist(), present.tolist(), strict=True)
         ]
