@@ -16,7 +16,14 @@ import pytest
 
 from hostile import HOSTILE
 from smartstreet_geo.campaign import _join
-from smartstreet_geo.campaign._join import _repeats, arrow, dense_rank, from_codes, take_rows
+from smartstreet_geo.campaign._join import (
+    _repeats,
+    arrow,
+    dense_rank,
+    from_codes,
+    take_rows,
+    text_of,
+)
 from smartstreet_geo.campaign.reconcile import (
     _CAMPAIGN_WORDS,
     _PSR_WORDS,
@@ -83,6 +90,19 @@ def test_from_codes_is_the_words_taken_by_code(seed):
     pd.testing.assert_series_equal(got, expected)
     with pytest.raises(IndexError):
         from_codes(np.array([0, 3]), words)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_text_of_is_pandas_plus(seed, dtype):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 300))
+    index = pd.Index(rng.permutation(n) + 7)
+    a = pd.Series(_words(rng, n, missing=0.2), index=index, dtype="str")
+    b = pd.Series(_words(rng, n, missing=0.2), index=index, dtype=dtype)
+    got = text_of("served by circuit ", a, " (in scope; by ", b, ")")
+    expected = "served by circuit " + a + " (in scope; by " + b.astype("str") + ")"
+    pd.testing.assert_series_equal(got, expected)
 
 
 @pytest.mark.parametrize("seed", range(4))

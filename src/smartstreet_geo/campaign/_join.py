@@ -26,6 +26,7 @@ __all__ = [
     "lookup_few",
     "same_values",
     "take_rows",
+    "text_of",
 ]
 
 
@@ -108,6 +109,29 @@ def from_codes(codes: npt.NDArray[np.integer], words: npt.ArrayLike) -> pd.Serie
         raise IndexError("a code has no word")
     text = pa.DictionaryArray.from_arrays(indices, vocabulary).cast(pa.large_string())
     return pd.Series(pd.array(text, dtype="str"))
+
+
+def text_of(*parts: str | pd.Series) -> pd.Series:
+    """Return the parts joined row by row (``"a" + s + "b"``) in one pass by Arrow.
+
+    Text columns and constant text, as pandas' ``+`` of them gives it (missing where
+    any column is missing), without an intermediate column per ``+``. The index is
+    the first column's.
+
+    Examples
+    --------
+    >>> text_of("circuit ", pd.Series(["C1", None]), " (by ", pd.Series(["network", "x"]), ")")
+    0    circuit C1 (by network)
+    1                        NaN
+    dtype: str
+    """
+    columns = [p for p in parts if isinstance(p, pd.Series)]
+    if not columns:
+        raise ValueError("text_of needs at least one column")
+    args = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else arrow(p, pa.large_string())
+            for p in parts]  # fmt: skip
+    joined = pc.binary_join_element_wise(*args, pa.scalar("", pa.large_string()))
+    return pd.Series(pd.array(joined, dtype="str"), index=columns[0].index)
 
 
 def take_rows(frame: pd.DataFrame, positions: npt.ArrayLike) -> pd.DataFrame:

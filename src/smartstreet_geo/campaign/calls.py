@@ -204,8 +204,9 @@ def plan_calls(
     review: list[tuple[object, str, str]] = []
     ids = _column(psr, CUSTOMER_ID).astype(object).to_numpy()
     nominee_named = known(_column(psr, NOMINEE_NAME)).to_numpy()
+    needs_review = needs["needs_review"].to_numpy(dtype=object)  # (not .iat per customer)
     for i, cid in enumerate(ids):
-        reason = needs["needs_review"].iat[i]
+        reason = needs_review[i]
         if isinstance(reason, str):
             review.append((cid, "psr_needs_code", reason))
         if not (has_own[i] or has_nom[i]):

@@ -24,7 +24,14 @@ import pandas as pd
 
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from ._circuits import OutageImpact
-from ._join import first_of_groups, group_starts, join_groups, same_values, take_rows
+from ._join import (
+    first_of_groups,
+    group_starts,
+    join_groups,
+    same_values,
+    take_rows,
+    text_of,
+)
 from .calls import earliest_outage, plan_calls
 from .config import CAMPAIGNS, CampaignConfig
 from .psr import NeedsTable
@@ -199,7 +206,9 @@ def leaflet(facts: Facts) -> Proposal:
     c = _with_members(
         _contact_fields(facts.customers), ms, m[[CUSTOMER_ID, "member_circuit", "method"]]
     )
-    c["reason"] = "served by circuit " + c["member_circuit"] + " (in scope; by " + c["method"] + ")"
+    c["reason"] = text_of(
+        "served by circuit ", c["member_circuit"], " (in scope; by ", c["method"], ")"
+    )
     c["circuit_for_contact"] = c["member_circuit"]
     unsure = ms[ms["needs_review"]]
     review = pd.DataFrame(
