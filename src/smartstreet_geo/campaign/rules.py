@@ -149,7 +149,7 @@ class Facts:
                 + join_groups(a["text"], starts, "; "),
             }
         )
-        psr = self.customers[self.customers["psr"]].merge(per, on=CUSTOMER_ID)
+        psr = _merge_on_customers(self.customers[self.customers["psr"]], per)
         psr["circuit_for_contact"] = psr["circuit_id"]
         return psr
 
