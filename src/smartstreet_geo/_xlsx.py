@@ -66,13 +66,8 @@ def _cell_text(values: pd.Series) -> tuple[pa.Array, npt.NDArray[np.bool_], bool
         return arr, present, True
     # a cell is written where there is text: not missing (a null in Arrow), not empty
     known: npt.NDArray[np.bool_] | None = None  # (Arrow's nulls are the missing values)
-    if isinstance(dtype, pd.StringDtype):
-        arr = pa.array(values.array)  # zero-copy for Arrow-backed text
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        arr = arr.cast(pa.large_string())
-    elif (only := only_text(values)) is not None:
-        arr = only
+    if (as_text := only_text(values)) is not None:
+        arr = as_text
     else:
         known = values.notna().to_numpy()  # NaT, say, is text here ("NaT") but missing
         # text stays text: str() of each value (a bool in an object column as true/false)
@@ -94,12 +89,14 @@ def _cell_text(values: pd.Series) -> tuple[pa.Array, npt.NDArray[np.bool_], bool
 
 
 def only_text(values: pd.Series) -> pa.LargeStringArray | None:
-    """Return an object column as Arrow text when it holds only text and missing values.
+    """Return a column of text and missing values as one Arrow text array, else None.
 
-    Arrow converts a column of Python strings in C, some ten times faster than ``str()``
-    of each value; the text is the same (``str(s)`` is ``s``), and missing values (None,
-    NaN, NA, NaT) become nulls. None when any value is not text (numbers, booleans,
-    dates, bytes) or cannot be encoded: the caller then writes ``str()`` of each value.
+    Arrow text (``str`` dtype) as it is, without a copy of its characters. An ``object``
+    column when every value is text or missing: Arrow converts it in C, some ten times
+    faster than ``str()`` of each value, to the same text (``str(s)`` is ``s``), missing
+    values (None, NaN, NA, NaT) as nulls. None for any other column, and for one with a
+    value that is not text (numbers, booleans, dates, bytes) or that UTF-8 cannot encode
+    (a lone surrogate): the caller then deals with each value.
 
     Examples
     --------
@@ -108,6 +105,13 @@ def only_text(values: pd.Series) -> pa.LargeStringArray | None:
     >>> only_text(pd.Series(["a", 1.5], dtype=object)) is None
     True
     """
+    if isinstance(values.dtype, pd.StringDtype):
+        text = pa.array(values.array)  # zero-copy for Arrow-backed text
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        return text.cast(pa.large_string())
+    if values.dtype != object:
+        return None
     try:
         arr = pa.array(values.to_numpy(dtype=object), from_pandas=True)
     except (pa.ArrowException, UnicodeError):

@@ -173,8 +173,8 @@ def require_encodable(frame: pd.DataFrame, what: str) -> None:
     """
     for col in frame.columns:
         values = frame[col]
-        if values.dtype != object or _xlsx.only_text(values) is not None:
-            continue  # (Arrow encodes text to UTF-8 as it converts it: it is encodable)
+        if values.dtype != object:
+            continue
         texts = [v for v in values.tolist() if isinstance(v, str)]
         try:
             "".join(texts).encode("utf-8")
@@ -189,6 +189,22 @@ def require_encodable(frame: pd.DataFrame, what: str) -> None:
                             "written as UTF-8 (a lone surrogate code point); correct the value "
                             "where it comes from."
                         ) from None
+
+
+def _text_as_arrow(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with its object columns of text and missing values as Arrow text.
+
+    Converted once, before a file is written (the writers take a file a block of rows
+    at a time): the conversion is also the UTF-8 check of those columns, so that
+    :func:`require_encodable` reads only the object columns that hold other values.
+    The other columns are the frame's own (copy-on-write).
+    """
+    out = frame.copy(deep=False)
+    for j in range(frame.shape[1]):
+        values = frame.iloc[:, j]
+        if values.dtype == object and (text := _xlsx.only_text(values)) is not None:
+            out.isetitem(j, pd.array(text, dtype="str"))
+    return out
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None = None) -> Path:
@@ -211,6 +227,7 @@ def write_csv(frame: pd.DataFrame, path: str | Path, *, float_format: str | None
     -------
     Path
     """
+    frame = _text_as_arrow(frame)
     require_encodable(frame, Path(path).name)
     chunks = _csv_chunks(frame, float_format)
     if chunks is None:  # a column type the kernel does not format: pandas writes it
@@ -234,10 +251,8 @@ def _csv_text(values: pd.Series, float_format: str | None) -> Any:
     import pyarrow.compute as pc
 
     dtype = values.dtype
-    if pd.api.types.is_object_dtype(dtype):
-        text = _xlsx.only_text(values)
-        if text is not None:  # text and missing values only: converted by Arrow
-            return text, text.is_valid().to_numpy(zero_copy_only=False), True
+    if (text := _xlsx.only_text(values)) is not None:  # Arrow text, or objects all text
+        return text, text.is_valid().to_numpy(zero_copy_only=False), True
     present = values.notna().to_numpy()
     if pd.api.types.is_bool_dtype(dtype):
         arr = pa.array(np.where(values.to_numpy(dtype=bool, na_value=False), "True", "False"))
@@ -251,10 +266,6 @@ def _csv_text(values: pd.Series, float_format: str | None) -> Any:
         fmt = (lambda x: float_format % x) if float_format else repr
         texts = [fmt(x) if p else "" for x, p in zip(nums.tolist(), present.tolist(), strict=True)]
         return pa.array(texts, pa.large_string()), present, False
-    if isinstance(dtype, pd.StringDtype):
-        arr = pa.array(values.array)
-        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        return arr.cast(pa.large_string()), present, True
     if pd.api.types.is_object_dtype(dtype):
         texts = [
             str(v) if p else "" for v, p in zip(values.tolist(), present.tolist(), strict=True)
@@ -1359,6 +1370,7 @@ def write_xlsx(
     frames = dict(frame) if isinstance(frame, Mapping) else {sheet: frame}
     if not frames:
         frames = {sheet: pd.DataFrame()}
+    frames = {source: _text_as_arrow(f) for source, f in frames.items()}
     target = Path(path)
     for source, f in frames.items():
         require_encodable(f, target.name)

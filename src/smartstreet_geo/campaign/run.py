@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
 
 from .._memory import releasing
+from .._xlsx import only_text
 from ..errors import ConfigError
 from ..io import read_customers, read_equipment, read_network
 from ..io._result import empty_rejects
@@ -36,7 +36,6 @@ from ..schema import (
 )
 from . import _circuits, _locate
 from ._join import (
-    arrow,
     dense_rank,
     first_of_groups,
     fixed,
@@ -733,7 +732,7 @@ def _digest_column(digest: Any, values: pd.Series) -> None:
     same id); numbers as their bytes; anything else (dates, None, mixed) as codes of its
     distinct values and their text (missing values, None or NaN, are one code).
     """
-    text = _as_arrow_text(values)
+    text = only_text(values)
     if text is not None:
         offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
         offsets = offsets[text.offset : text.offset + len(text) + 1]
@@ -750,26 +749,6 @@ def _digest_column(digest: Any, values: pd.Series) -> None:
     digest.update(b"O" + np.asarray(codes, dtype=np.int64).tobytes())
     for u in uniques:
         digest.update(str(u).encode("utf-8", "surrogatepass") + b"\0")
-
-
-def _as_arrow_text(values: pd.Series) -> pa.LargeStringArray | None:
-    """Return a column of text (Arrow or str objects, and missing values) as Arrow text.
-
-    None for any other column, or text UTF-8 cannot encode (a lone surrogate).
-    """
-    if isinstance(values.dtype, pd.StringDtype):
-        source: Any = values
-    elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in (
-        "string",
-        "empty",
-    ):
-        source = values.to_numpy(dtype=object)
-    else:
-        return None
-    try:
-        return arrow(source, pa.large_string())
-    except (pa.ArrowException, UnicodeError, TypeError, ValueError):
-        return None
 
 
 def _open_register(
