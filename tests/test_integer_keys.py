@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from hostile import HOSTILE
-from smartstreet_geo.campaign import _join
 from smartstreet_geo.campaign._join import (
     _repeats,
     arrow,
@@ -36,6 +35,7 @@ from smartstreet_geo.campaign.reconcile import (
 from smartstreet_geo.campaign.register import _ref_numbers, load_register
 from smartstreet_geo.campaign.rules import _merge_on_customers, _with_members
 from smartstreet_geo.campaign.run import _digest_column
+from smartstreet_geo.io import _fields
 
 ALPHABET = list("abAZ09 é漢-~")
 
@@ -109,7 +109,7 @@ def test_text_of_is_pandas_plus(seed, dtype):
 def test_take_rows_on_threads_is_dataframe_take(seed, monkeypatch):
     # every kind of column a contact list holds: Arrow text with nulls, object text and
     # None, dates, floats with NaN, nullable and plain integers, booleans; a named index
-    monkeypatch.setattr(_join, "_THREADED_ROWS", 1)  # the threaded path on a small frame
+    monkeypatch.setattr(_fields, "THREADED_ROWS", 1)  # the threaded path on a small frame
     rng = np.random.default_rng(seed)
     n = int(rng.integers(2, 400))
     frame = pd.DataFrame(

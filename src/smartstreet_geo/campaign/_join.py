@@ -151,10 +151,10 @@ def take_rows(frame: pd.DataFrame, positions: npt.ArrayLike) -> pd.DataFrame:
     2  3  z
     0  1  x
     """
-    from ..io._fields import in_threads
+    from ..io import _fields
 
     pos = np.asarray(positions, dtype=np.intp)
-    if len(pos) < _THREADED_ROWS or frame.shape[1] < 2 or not frame.columns.is_unique:
+    if len(pos) < _fields.THREADED_ROWS or frame.shape[1] < 2 or not frame.columns.is_unique:
         return frame.take(pos)
     index = frame.index.take(pos)
 
@@ -162,13 +162,9 @@ def take_rows(frame: pd.DataFrame, positions: npt.ArrayLike) -> pd.DataFrame:
         column = frame.iloc[:, j]
         return pd.Series(column.array.take(pos), index=index, name=column.name, dtype=column.dtype)
 
-    out = pd.concat(list(in_threads(one, range(frame.shape[1]), rows=len(pos))), axis=1)
+    out = pd.concat(list(_fields.in_threads(one, range(frame.shape[1]), rows=len(pos))), axis=1)
     out.columns = frame.columns
     return out
-
-
-#: Rows from which :func:`take_rows` takes a frame's columns on threads.
-_THREADED_ROWS = 100_000
 
 
 def fixed(values: pd.Series, spec: str) -> pd.Series:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +80,8 @@ from .result import CampaignResult
 from .rules import _CIX, KIND_WORDS, RULES, Facts, as_contacts
 
 __all__ = ["run_campaign"]
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -402,9 +404,7 @@ def run_campaign(
     # ``cust`` is only read from here on: the customers' ranks for the letter order (Arrow
     # sorts of millions of premise keys, which release the GIL) are worked out on a second
     # thread while the rules propose contacts
-    ranking = ThreadPoolExecutor(1, thread_name_prefix="ranks")
-    ranks = ranking.submit(_CustomerRanks, cust[["premise_key", POSTCODE, CUSTOMER_ID]])
-    ranking.shutdown(wait=False)  # the thread ends when the ranks are made
+    ranks = _beside(_CustomerRanks, cust[["premise_key", POSTCODE, CUSTOMER_ID]])
     opted_out: set[str] = set()
     if cfg.opted_out is not None:
         # side-file ids are matched after the customer file's normalisation (see _sidefiles)
@@ -535,17 +535,15 @@ def run_campaign(
     at_contacts, at_covered = _rows(contacts), _rows(covered)
     refs, numbers = allocate_numbered_refs(contacts, register)
     contacts.insert(0, "contact_ref", refs)
-    registering = ThreadPoolExecutor(1, thread_name_prefix="register")
-    if _part is None:
-        # the run id (a SHA-256 of every contact), the register and the trace need nothing
-        # the reconciliation makes: they are made on a second thread meanwhile (hashing and
-        # Arrow release the GIL), from their own view of the contacts
-        registered = registering.submit(
-            _register_contacts, contacts.copy(deep=False), register, cfg, dates, numbers
-        )
-    else:  # numbered, traced and registered once, when the partitions are merged
-        registered = registering.submit(lambda: ("", register, None, None))
-    registering.shutdown(wait=False)
+    # the run id (a SHA-256 of every contact), the register and the trace need nothing the
+    # reconciliation makes: they are made on a second thread meanwhile (hashing and Arrow
+    # release the GIL), from their own view of the contacts. A partition's are made once,
+    # when the partitions are merged.
+    registered = (
+        _beside(_register_contacts, contacts.copy(deep=False), register, cfg, dates, numbers)
+        if _part is None
+        else None
+    )
     copies = _nominee_copies(contacts, cust, cust_r, reviews, warnings)
 
     # ------------------------------------------------------------------ reconciliation
@@ -558,7 +556,9 @@ def run_campaign(
         internal=cfg.internal_details, notes=backfed_notes, positions=positions,
     )  # fmt: skip
     manual, reconciliation = tables.manual_review, tables.reconciliation
-    run_id, updated, trace, envelopes = registered.result()
+    run_id, updated, trace, envelopes = (
+        registered.result() if registered is not None else ("", register, None, None)
+    )
     customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])
     edges = net_r.edges.copy() if net_r is not None else None
     if edges is not None:
@@ -629,6 +629,19 @@ def run_campaign(
 
 
 _NOMINEE_COLUMNS = (*NOMINEE_ADDRESS_LINES, NOMINEE_POST_TOWN, NOMINEE_POSTCODE)
+
+
+def _beside(fn: Callable[..., _T], *args: Any) -> Future[_T]:
+    """Start ``fn(*args)`` on a thread of its own; return its future.
+
+    For work that reads only what it is given (its own frames or views) while the run
+    goes on; ``.result()`` waits for it and re-raises its error. The thread ends with it.
+    """
+    pool = ThreadPoolExecutor(1, thread_name_prefix=fn.__name__.strip("_"))
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _register_contacts(
