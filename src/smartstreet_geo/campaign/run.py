@@ -302,6 +302,10 @@ def run_campaign(
     # (copy-on-write, pandas 3: a change to either frame copies only what it changes; a deep
     # copy held the numeric and geometry columns twice, 60 MB at 2.4 M; Arrow text is shared)
     customers = cust_r.data.copy(deep=False)
+    # The premise keys and the customers' ranks for the letter order (Arrow sorts of millions
+    # of keys, which release the GIL) need only the customers: they are worked out on a
+    # second thread while the circuits, proximity and outages keep the first one busy.
+    keyed = _beside(_Premises, customers[[c for c in _KEY_COLUMNS if c in customers]])
     equipment = eq_r.data.copy()
     kinds = set(equipment["kind"])
     missing = sorted(kinds - set(cfg.radii))
@@ -392,7 +396,8 @@ def run_campaign(
     # ------------------------------------------------------------------ candidates
     say(f"building contact lists ({len(customers):,} customers)")
     cust = pd.DataFrame(customers.drop(columns=customers.geometry.name))
-    cust["premise_key"] = premise_keys(cust)
+    premises = keyed.result()
+    cust["premise_key"] = premises.keys
     # each customer's row: contacts carry it (``_CIX``), so that sorting and reconciling them
     # works on integers, not on millions of id and address strings
     cust[_CIX] = np.arange(len(cust), dtype=np.int64)
@@ -401,10 +406,6 @@ def run_campaign(
     cust["accessible_format"] = accessible_format_by_premise(
         cust["premise_key"], formats["accessible_format"]
     )
-    # ``cust`` is only read from here on: the customers' ranks for the letter order (Arrow
-    # sorts of millions of premise keys, which release the GIL) are worked out on a second
-    # thread while the rules propose contacts
-    ranks = _beside(_CustomerRanks, cust[["premise_key", POSTCODE, CUSTOMER_ID]])
     opted_out: set[str] = set()
     if cfg.opted_out is not None:
         # side-file ids are matched after the customer file's normalisation (see _sidefiles)
@@ -518,7 +519,7 @@ def run_campaign(
     call_list = order_calls(contacts[is_call], notice_days=cfg.notice_days, run_date=cfg.run_date)
 
     # ------------------------------------------------------------------ one letter per premise
-    contacts, covered = _one_letter_per_premise(contacts, ~is_call, call_list.calls, ranks.result())
+    contacts, covered = _one_letter_per_premise(contacts, ~is_call, call_list.calls, premises.ranks)
     # per campaign (a few values, looked up once each, not once per contact)
     camp_code, camp_names = pd.factorize(contacts["campaign"])
     template = [cfg.templates[k].template_id if k in cfg.templates else None for k in camp_names]
@@ -948,6 +949,18 @@ def _rows(frame: pd.DataFrame) -> npt.NDArray[np.intp] | None:
     if rows.isna().any():
         return None
     return rows.to_numpy(dtype=np.intp)
+
+
+#: The customer columns the premise keys and the letter order's ranks are made from.
+_KEY_COLUMNS = (PREMISE_ID, *ADDRESS_LINES, POSTCODE, CUSTOMER_ID)
+
+
+class _Premises:
+    """Each valid customer's premise key (:func:`premise_keys`) and letter-order ranks."""
+
+    def __init__(self, customers: pd.DataFrame) -> None:
+        self.keys = premise_keys(customers)
+        self.ranks = _CustomerRanks(customers.assign(premise_key=self.keys))
 
 
 class _CustomerRanks:
