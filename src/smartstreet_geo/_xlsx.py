@@ -221,6 +221,12 @@ _DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01, the date xlsxwriter gives eve
 _DOS_TIME = 0
 
 
+try:  # ISA-L's CRC-32: the same checksum as zlib's, about 7x faster (0.5 s of 1.3 GB of XML)
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - isal is a declared dependency
+    _crc32 = zlib.crc32
+
+
 class _Deflate:
     """Raw DEFLATE with ISA-L where installed (same format as zlib, much faster)."""
 
@@ -269,7 +275,7 @@ def rezip(
         deflate, crc, size = _Deflate(), 0, 0
         packed: list[bytes] = []
         for chunk in chunks:
-            crc = zlib.crc32(chunk, crc)
+            crc = _crc32(chunk, crc)
             size += len(chunk)
             packed.append(deflate.compress(chunk))
         packed.append(deflate.flush())
