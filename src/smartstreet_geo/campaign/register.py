@@ -976,9 +976,12 @@ def _why(
 
 
 # --------------------------------------------------------------------------- references
-def _ref_text(reference: str, kinds: Any, number: npt.NDArray[np.int64]) -> Any:
+def _ref_text(reference: str, kinds: pd.Series, number: npt.NDArray[np.int64]) -> Any:
     pa, pc = _pa()
-    prefix = pa.array(pd.Series(_to_series(kinds)).map(REF_PREFIXES), type=pa.large_string())
+    # each kind's prefix looked up once (a few kinds), decoded by Arrow per contact
+    code, names = pd.factorize(kinds, use_na_sentinel=False)
+    words = pa.array([REF_PREFIXES.get(k) for k in names], type=pa.large_string())
+    prefix = words.take(pa.array(code.astype(np.int64)))
     digits = pc.utf8_lpad(pc.cast(pa.array(number), pa.large_string()), REF_DIGITS, "0")
     head = f"{reference}-" if reference else ""
     return _concat(head, prefix, "-", digits)
@@ -1039,8 +1042,9 @@ def _allocate(
     """Return :func:`allocate_refs`'s references and their numbers (for append_contacts)."""
     kinds = contacts["campaign"]
     number = _ref_numbers(kinds, register)
-    refs = _ref_text(register.campaign_reference, _text(kinds), number)
-    series = pd.Series(_to_series(refs).to_numpy(), index=contacts.index, name=_REF_COLUMN)
+    refs = _ref_text(register.campaign_reference, kinds, number)
+    # Arrow text as it is: no Python string per contact
+    series = pd.Series(pd.array(refs, dtype="str"), index=contacts.index, name=_REF_COLUMN)
     return series, number
 
 
@@ -1069,7 +1073,7 @@ def _checked_refs(register: ContactRegister, contacts: pd.DataFrame, what: str) 
     number = np.zeros(len(contacts), dtype=np.int64)
     if pattern.all() and len(contacts):
         number = np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64)
-    expected = _ref_text(register.campaign_reference, kinds, number)
+    expected = _ref_text(register.campaign_reference, contacts["campaign"], number)
     if not pattern.all() or not _bools(pc.equal(ref_arr, expected)).all():
         raise ParameterError(
             f"{what}: {_REF_COLUMN} does not follow the pattern of campaign reference "
