@@ -156,3 +156,32 @@ def test_bad_campaign_file_names_the_key(tmp_path):
     assert r.returncode == 1
     assert "[inputs] customers: file" in r.stderr and "does not exist" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_cli_map_is_the_librarys_map_of_the_same_run(demo_runs, tmp_path):
+    """The CLI draws the map on a second thread while it writes the CSV files: the page is
+    still exactly what ``save_map(campaign_map(result))`` writes for the same campaign."""
+    from smartstreet_geo.maps import campaign_map, save_map
+
+    out, _ = demo_runs[0]
+    cfg = ssg.campaign.load_config(ssg.demo.path("campaign"))
+    result = ssg.run_campaign(cfg, new_register=True)
+    mine = save_map(campaign_map(result, tiles=cfg.map_tiles), tmp_path / "map.html")
+    assert mine.read_bytes() == (out / "map.html").read_bytes()
+
+
+def test_a_map_that_cannot_be_drawn_leaves_no_output_folder(tmp_path, monkeypatch, capsys):
+    """The drawing's error reaches the user (from the thread it ran on) and the folder,
+    written meanwhile, is not committed: all or nothing."""
+    import smartstreet_geo.maps as maps
+    from smartstreet_geo.cli import main
+
+    def broken(*_args, **_kwargs):
+        raise ssg.errors.ParameterError("the map cannot be drawn (test)")
+
+    monkeypatch.setattr(maps, "campaign_map", broken)
+    out = tmp_path / "o"
+    assert main(["demo", "--out", str(out), "--quiet"]) == 1
+    assert "the map cannot be drawn (test)" in capsys.readouterr().err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
                 )
             extra: dict[str, Callable[[Path], object]] = {}
             if not args.no_map and cfg.write_map:
-                extra["map.html"] = partial(_draw_map, result, cfg.map_tiles)
+                extra["map.html"] = partial(_write_page, _draw_beside(result, cfg.map_tiles))
             # saves the register once every file is written, then commits the folder
             write_campaign(
                 result,
@@ -182,11 +183,34 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
     return 0
 
 
-def _draw_map(result: object, tiles: str, path: Path) -> None:
-    """Write the campaign's map (no personal data) to ``path``."""
-    from ..maps import campaign_map, save_map
+def _draw_beside(result: object, tiles: str) -> Future[bytes]:
+    """Start drawing the campaign's map (no personal data) on a second thread.
 
-    save_map(campaign_map(result, tiles=tiles), path)
+    The map only reads the result, so it is drawn while the CSV and XLSX files are
+    written (their kernels release the GIL) instead of after them: at 2.4 M customers
+    it is several seconds of mostly Python work that the second core would otherwise
+    spend idle. Returns the future of the page's bytes (:func:`_write_page` waits for
+    it, as the last output, and re-raises the drawing's error).
+    """
+    pool = ThreadPoolExecutor(1, thread_name_prefix="map")
+    try:
+        return pool.submit(_map_page, result, tiles)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _map_page(result: object, tiles: str) -> bytes:
+    from ..maps import campaign_map
+    from ..maps._api import page_bytes
+
+    return page_bytes(campaign_map(result, tiles=tiles))
+
+
+def _write_page(drawn: Future[bytes], path: Path) -> None:
+    """Write the map drawn by :func:`_draw_beside` to ``path`` (atomically, owner-only)."""
+    from ..export import atomic_write_bytes
+
+    atomic_write_bytes(path, drawn.result())
 
 
 def _summary(result: object, out: Path, paths: dict[str, Path]) -> None:

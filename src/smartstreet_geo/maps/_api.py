@@ -531,6 +531,15 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
     ...     out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     True
     """
+    return atomic_write_bytes(path, page_bytes(m))
+
+
+def page_bytes(m: folium.Map) -> bytes:
+    """Return the HTML page :func:`save_map` writes, as UTF-8 bytes (checked the same way).
+
+    For a caller that draws the map away from where it writes it (the CLI draws the
+    campaign map on a second thread while the CSV files are written).
+    """
     html = m.get_root().render()
     found = EXTERNAL_RESOURCE.search(html)
     if found:
@@ -539,4 +548,4 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
             "not open offline; build maps with smartstreet_geo.maps (which embeds its "
             "scripts) and do not add folium plugins that load from a CDN."
         )
-    return atomic_write_bytes(path, html.encode("utf-8"))
+    return html.encode("utf-8")
