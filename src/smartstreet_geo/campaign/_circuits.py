@@ -248,14 +248,17 @@ def downstream(
     cols = [*_PAIR_COLUMNS, "detail"]
     if outage_eq.empty:
         return OutageImpact(_frame([], _PAIR_COLUMNS), _frame([], cols))
-    psr = (
-        customers[customers["psr"].fillna(False).astype(bool)]
-        if "psr" in customers
-        else (customers.iloc[:0])
-    )
+
+    def psr_customers() -> pd.DataFrame:
+        # (only where an answer is uncertain: a copy of every PSR customer's row, 0.3 s at 2.4 M)
+        if "psr" not in customers:
+            return customers.iloc[:0]
+        return customers[customers["psr"].fillna(False).astype(bool)]
+
     affected: list[pd.DataFrame] = []
     uncertain: list[pd.DataFrame] = []
     if placed is None:
+        psr = psr_customers()
         warnings.append(
             "no network given: everyone on an outage equipment's declared circuit is taken as "
             "affected (the whole feeder) - give the network for an exact answer"
@@ -384,7 +387,7 @@ def downstream(
                 )
             uncertain.append(
                 _within_reach(
-                    psr,
+                    psr_customers(),
                     unknown,
                     "the equipment cannot be placed on the network and its circuit is unknown: "
                     "check whether the outage interrupts this customer's supply",
