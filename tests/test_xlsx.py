@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -289,3 +290,27 @@ def test_the_real_row_limit(tmp_path):
     assert [(s.name, s.rows) for s in out.sheets] == [("LEAF", n - 1), ("LEAF (2)", 1)]
     wb = openpyxl.load_workbook(out, read_only=True)
     assert wb["LEAF (2)"]["A2"].value == str(n - 1)
+
+
+def test_letters_by_template_are_groupbys_groups_without_copying_runs():
+    """``_groups`` gives exactly ``groupby(sort=False, dropna=False)``'s groups (names, order,
+    rows, index), as slices of the table where each value's rows are one run."""
+    from smartstreet_geo.export import _groups
+
+    rng = np.random.default_rng(7)
+    for trial in range(400):
+        n = int(rng.integers(0, 30))
+        values = rng.choice(np.array(["T1", "T2", None, "T3"], dtype=object), n)
+        if trial % 2:  # runs, as letters sorted by campaign give them
+            values = np.array(sorted(values, key=lambda v: (v is None, v or "")), dtype=object)
+        column = pd.Series(values, dtype="str" if trial % 3 else object)
+        table = pd.DataFrame({"template_id": column, "row": np.arange(n)})
+        table.index = rng.permutation(n) + 10
+        got = _groups(table, "template_id")
+        want = {str(k): g for k, g in table.groupby("template_id", sort=False, dropna=False)}
+        assert list(got) == list(want)
+        for name in want:
+            pd.testing.assert_frame_equal(got[name], want[name])
+    runs = pd.DataFrame({"template_id": ["A"] * 5 + ["B"] * 3, "x": np.arange(8)})
+    a = _groups(runs, "template_id")["A"]
+    assert np.shares_memory(a["x"].to_numpy(), runs["x"].to_numpy())  # a view, not a copy

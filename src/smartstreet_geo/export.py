@@ -1644,6 +1644,26 @@ def _commit_with_register(result: Any, stage: StagedFolder) -> None:
         raise
 
 
+def _groups(table: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
+    """Return ``table``'s rows by ``str(column value)``, as ``groupby(sort=False, dropna=False)``.
+
+    Groups in order of first appearance, rows in table order. Letters come sorted by
+    campaign, and a template belongs to a campaign, so each template's letters are
+    usually one run of rows: those groups are slices of the table (views of its columns),
+    not a copy of every letter. Otherwise (nominee copies appended after the letters, two
+    campaigns sharing a template) the groups are taken as ``groupby`` takes them.
+    """
+    if not len(table):
+        return {}
+    codes, names = pd.factorize(table[column], use_na_sentinel=False)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    if len(starts) != len(names):
+        return {str(t): g for t, g in table.groupby(column, sort=False, dropna=False)}
+    ends = [*starts[1:].tolist(), len(codes)]
+    runs = zip(starts.tolist(), ends, strict=True)
+    return {str(names[codes[a]]): table.iloc[a:b] for a, b in runs}
+
+
 def _stage_campaign(
     result: Any,
     stage: StagedFolder,
@@ -1677,9 +1697,7 @@ def _stage_campaign(
         letter_table = pd.concat([letter_table, copies[list(LETTER_COLUMNS)]], ignore_index=True)
     say = releasing(step or (lambda _label: None))  # freed memory given back per file
     when = dt.date.fromisoformat(created[:10]) if isinstance(created, str) else None
-    by_template = {
-        str(t): g for t, g in letter_table.groupby("template_id", sort=False, dropna=False)
-    }
+    by_template = _groups(letter_table, "template_id")
     # The XLSX is written on a second thread while the CSVs are written: its row kernel and
     # its deflate release the GIL, so on two cores it costs little more than the CSVs alone.
     # One sheet per template, continued on "<template> (2)" ... past Excel's row limit.
