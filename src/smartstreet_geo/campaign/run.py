@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from .._memory import releasing
+from .._threads import beside
 from .._xlsx import only_text
 from ..errors import ConfigError
 from ..io import read_customers, read_equipment, read_network
@@ -80,8 +80,6 @@ from .result import CampaignResult
 from .rules import _CIX, KIND_WORDS, RULES, Facts, as_contacts
 
 __all__ = ["run_campaign"]
-
-_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +303,7 @@ def run_campaign(
     # The premise keys and the customers' ranks for the letter order (Arrow sorts of millions
     # of keys, which release the GIL) need only the customers: they are worked out on a
     # second thread while the circuits, proximity and outages keep the first one busy.
-    keyed = _beside(_Premises, customers[[c for c in _KEY_COLUMNS if c in customers]])
+    keyed = beside(_Premises, customers[[c for c in _KEY_COLUMNS if c in customers]])
     equipment = eq_r.data.copy()
     kinds = set(equipment["kind"])
     missing = sorted(kinds - set(cfg.radii))
@@ -541,7 +539,7 @@ def run_campaign(
     # release the GIL), from their own view of the contacts. A partition's are made once,
     # when the partitions are merged.
     registered = (
-        _beside(_register_contacts, contacts.copy(deep=False), register, cfg, dates, numbers)
+        beside(_register_contacts, contacts.copy(deep=False), register, cfg, dates, numbers)
         if _part is None
         else None
     )
@@ -630,19 +628,6 @@ def run_campaign(
 
 
 _NOMINEE_COLUMNS = (*NOMINEE_ADDRESS_LINES, NOMINEE_POST_TOWN, NOMINEE_POSTCODE)
-
-
-def _beside(fn: Callable[..., _T], *args: Any) -> Future[_T]:
-    """Start ``fn(*args)`` on a thread of its own; return its future.
-
-    For work that reads only what it is given (its own frames or views) while the run
-    goes on; ``.result()`` waits for it and re-raises its error. The thread ends with it.
-    """
-    pool = ThreadPoolExecutor(1, thread_name_prefix=fn.__name__.strip("_"))
-    try:
-        return pool.submit(fn, *args)
-    finally:
-        pool.shutdown(wait=False)
 
 
 def _register_contacts(

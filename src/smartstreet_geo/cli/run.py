@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 
@@ -192,11 +192,9 @@ def _draw_beside(result: object, tiles: str) -> Future[bytes]:
     spend idle. Returns the future of the page's bytes (:func:`_write_page` waits for
     it, as the last output, and re-raises the drawing's error).
     """
-    pool = ThreadPoolExecutor(1, thread_name_prefix="map")
-    try:
-        return pool.submit(_map_page, result, tiles)
-    finally:
-        pool.shutdown(wait=False)
+    from .._threads import beside
+
+    return beside(_map_page, result, tiles)
 
 
 def _map_page(result: object, tiles: str) -> bytes:
