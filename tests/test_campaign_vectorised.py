@@ -179,3 +179,40 @@ def test_reasons_near_matches_the_per_customer_oracle():
         "new equipment nearby: E1 (lv capacitor) 4.2 m away, radius 30 m; "
         "E2 (link box switch) 4.2 m away, radius 20.5 m"
     )
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_take_rows_then_equals_take_and_concat(seed, monkeypatch):
+    """``take_rows(frame, pos, then=tail)`` is ``pd.concat([frame.take(pos), tail])``.
+
+    Oracle: pandas' own take and concat, on frames of text (Arrow), object, number,
+    boolean and mixed columns, the tail's dtypes sometimes different (pandas then finds
+    the common dtype), threaded (threshold lowered) and not.
+    """
+    from smartstreet_geo.campaign._join import take_rows
+    from smartstreet_geo.io import _fields
+
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(_fields, "THREADED_ROWS", 0 if seed % 2 else 10**9)
+    n, m = int(rng.integers(1, 60)), int(rng.integers(0, 10))
+
+    def frame(rows: int, differ: bool) -> pd.DataFrame:
+        text = [None if v % 5 == 0 else f"t{v}" for v in rng.integers(0, 20, rows)]
+        objects = np.array([None if v % 3 else float(v) for v in rng.integers(0, 9, rows)], object)
+        return pd.DataFrame(
+            {
+                "s": pd.Series(text, dtype="str"),
+                "o": pd.Series(objects, dtype=object),
+                "i": rng.integers(0, 100, rows),
+                "f": rng.random(rows),
+                "b": rng.random(rows) < 0.5,
+                "x": pd.Series(text, dtype=object if differ else "str"),
+            }
+        )
+
+    left, tail = frame(n, False), frame(m, bool(seed % 3 == 0))
+    left.index = rng.permutation(n) + 100
+    pos = rng.integers(0, n, int(rng.integers(0, 2 * n)))
+    got = take_rows(left, pos, then=tail.iloc[:, ::-1])
+    want = pd.concat([left.take(pos), tail[left.columns]], ignore_index=True)
+    pd.testing.assert_frame_equal(got, want)

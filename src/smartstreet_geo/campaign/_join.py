@@ -134,7 +134,9 @@ def text_of(*parts: str | pd.Series) -> pd.Series:
     return pd.Series(pd.array(joined, dtype="str"), index=columns[0].index)
 
 
-def take_rows(frame: pd.DataFrame, positions: npt.ArrayLike) -> pd.DataFrame:
+def take_rows(
+    frame: pd.DataFrame, positions: npt.ArrayLike, then: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Return ``frame.take(positions)``, each column taken on its own thread.
 
     Taking a million contacts in a new order (the letter house's) reads every text
@@ -144,27 +146,58 @@ def take_rows(frame: pd.DataFrame, positions: npt.ArrayLike) -> pd.DataFrame:
     for 1.9 million letters of 29 columns). Same values, dtypes, columns and index.
     Small frames, and frames whose column names repeat, are taken as they are.
 
+    ``then``: rows to append (``pd.concat([frame.take(positions), then[frame.columns]],
+    ignore_index=True)``), column by column as each is taken: Arrow text is appended as
+    a second chunk (no copy) and object columns are taken straight into the longer array,
+    instead of a copy of every taken column into the concatenated frame (0.3-0.5 s for
+    1.9 million letters). Columns whose dtypes differ are concatenated by pandas.
+
     Examples
     --------
     >>> take_rows(pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}), [2, 0])
        a  b
     2  3  z
     0  1  x
+    >>> take_rows(pd.DataFrame({"a": [1, 2, 3]}), [2], then=pd.DataFrame({"a": [9]}))
+       a
+    0  3
+    1  9
     """
     from ..io import _fields
 
     pos = np.asarray(positions, dtype=np.intp)
-    if len(pos) < _fields.THREADED_ROWS or frame.shape[1] < 2 or not frame.columns.is_unique:
-        return frame.take(pos)
-    index = frame.index.take(pos)
+    small = len(pos) < _fields.THREADED_ROWS or frame.shape[1] < 2
+    if small or not frame.columns.is_unique:
+        taken = frame.take(pos)
+        return taken if then is None else pd.concat([taken, then[frame.columns]], ignore_index=True)
+    index = frame.index.take(pos) if then is None else pd.RangeIndex(len(pos) + len(then))
 
     def one(j: int) -> pd.Series:
         column = frame.iloc[:, j]
-        return pd.Series(column.array.take(pos), index=index, name=column.name, dtype=column.dtype)
+        if then is None:
+            return pd.Series(
+                column.array.take(pos), index=index, name=column.name, dtype=column.dtype
+            )
+        return _take_then(column, pos, then[column.name], index)
 
     out = pd.concat(list(_fields.in_threads(one, range(frame.shape[1]), rows=len(pos))), axis=1)
     out.columns = frame.columns
     return out
+
+
+def _take_then(
+    column: pd.Series, pos: npt.NDArray[np.intp], tail: pd.Series, index: pd.Index
+) -> pd.Series:
+    """Return ``pd.concat([column.take(pos), tail], ignore_index=True)`` (``index``)."""
+    if column.dtype == tail.dtype and column.dtype == object:
+        values = np.empty(len(pos) + len(tail), dtype=object)
+        np.take(column.to_numpy(), pos, out=values[: len(pos)])
+        values[len(pos) :] = tail.to_numpy()
+        return pd.Series(values, index=index, name=column.name, dtype=object)
+    # (Arrow columns: pandas appends the tail as a second chunk, without copying the first)
+    taken = pd.Series(column.array.take(pos), name=column.name, dtype=column.dtype)
+    joined = pd.concat([taken, tail], ignore_index=True)
+    return pd.Series(joined.array, index=index, name=column.name, dtype=joined.dtype)
 
 
 def fixed(values: pd.Series, spec: str) -> pd.Series:

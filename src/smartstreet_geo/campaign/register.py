@@ -1330,11 +1330,18 @@ def trace_table(register: ContactRegister, *, run_id: str | None = None) -> pd.D
     """
     t = register.table
     if run_id is not None:
-        t = t[t["run_id"] == run_id]
-    out = t.rename(columns={"customer_key": "customer_id"})[list(TRACE_COLUMNS)].copy()
+        mine = (t["run_id"] == run_id).to_numpy(dtype=bool)
+        if not mine.all():  # (a first wave's register holds this run only: nothing to drop)
+            t = t[mine]
+    # a selection, not a copy (copy-on-write): the trace shares the register's columns
+    out = t.rename(columns={"customer_key": "customer_id"})[list(TRACE_COLUMNS)]
     import pyarrow as pa
 
-    # Arrow's cast writes ISO dates without a Python call per row
-    days = pa.array(out["run_date"]).cast(pa.date32()).cast(pa.string())
-    out["run_date"] = np.asarray(days.to_numpy(zero_copy_only=False), dtype=object)
+    # Arrow's cast writes ISO dates without a Python call per row; a run has one date, so
+    # each distinct date is one str object (not a str per contact: 0.1 GB at 2.4 million)
+    days = pa.chunked_array(pa.array(out["run_date"])).cast(pa.date32()).combine_chunks()
+    words = days.dictionary_encode()
+    texts = np.asarray([*words.dictionary.cast(pa.string()).to_pylist(), None], dtype=object)
+    codes = words.indices.fill_null(len(texts) - 1).to_numpy(zero_copy_only=False)
+    out = out.assign(run_date=texts[codes])
     return out.reset_index(drop=True)

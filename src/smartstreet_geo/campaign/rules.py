@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
@@ -149,7 +150,8 @@ class Facts:
                 + join_groups(a["text"], starts, "; "),
             }
         )
-        psr = _merge_on_customers(self.customers[self.customers["psr"]], per)
+        psr_rows = np.flatnonzero(self.customers["psr"].to_numpy(dtype=bool))
+        psr = _merge_on_customers(self.customers, per, rows=psr_rows)
         psr["circuit_for_contact"] = psr["circuit_id"]
         return psr
 
@@ -254,22 +256,31 @@ def _with_members(
     return pd.concat([left, right], axis=1)
 
 
-def _merge_on_customers(customers: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+def _merge_on_customers(
+    customers: pd.DataFrame,
+    table: pd.DataFrame,
+    rows: npt.NDArray[np.intp] | None = None,
+) -> pd.DataFrame:
     """Return ``customers.merge(table, on=customer_id)``; the customers' ids are unique.
 
     The same rows in the same order (the customers' order, then the table's), found by
     looking the table's ids up among the customers' (unique) ids instead of a hash join
-    over every customer's id.
+    over every customer's id. ``rows``: merge with ``customers.iloc[rows]`` instead (the
+    PSR customers, say), without copying those rows first: only the rows the table
+    names are taken, once.
     """
     extra = [c for c in table.columns if c != CUSTOMER_ID]
     if set(extra) & set(customers.columns):  # (ids unique: the reader sets duplicates aside)
-        return customers.merge(table, on=CUSTOMER_ID)
+        subset = customers if rows is None else customers.iloc[rows]
+        return subset.merge(table, on=CUSTOMER_ID)
     from .reconcile import _Ids
 
-    at = _Ids(customers[CUSTOMER_ID]).positions(table[CUSTOMER_ID])
+    ids = customers[CUSTOMER_ID] if rows is None else customers[CUSTOMER_ID].take(rows)
+    at = _Ids(ids).positions(table[CUSTOMER_ID])
     found = np.flatnonzero(at >= 0)
     found = found[np.argsort(at[found], kind="stable")]
-    left = customers.take(at[found]).reset_index(drop=True)
+    chosen = at[found] if rows is None else rows[at[found]]
+    left = customers.take(chosen).reset_index(drop=True)
     right = table[extra].take(found).reset_index(drop=True)
     return pd.concat([left, right], axis=1)
 

@@ -480,7 +480,11 @@ def run_campaign(
 
     # ------------------------------------------------------------------ undeliverable letters
     # a letter without an address line cannot be delivered: a person completes the address
-    no_address = (contacts["channel"] == "letter") & ~known(contacts["address_line_1"])
+    # (rows that drop out here are masked, not filtered out: the one take of the contacts, in
+    # letter order, leaves them behind, instead of a copy of every contact per filter)
+    no_address = ((contacts["channel"] == "letter") & ~known(contacts["address_line_1"])).to_numpy(
+        dtype=bool
+    )
     undeliverable = contacts[no_address]
     reviews.append(
         pd.DataFrame(
@@ -493,12 +497,12 @@ def run_campaign(
             }
         )
     )
-    contacts = contacts[~no_address]
+    live = ~no_address
 
     # ------------------------------------------------------------------ outages already past
     outage_kind = contacts["campaign"].isin(["outage_letter", "outage_phone_call"])
     when = pd.to_datetime(contacts["outage_date"].where(outage_kind), errors="coerce")
-    past = (when < pd.Timestamp(cfg.run_date)).fillna(False).to_numpy(dtype=bool)
+    past = (when < pd.Timestamp(cfg.run_date)).fillna(False).to_numpy(dtype=bool) & live
     if past.any():
         gone = contacts[past]
         n_gone = gone[CUSTOMER_ID].nunique()
@@ -509,15 +513,18 @@ def run_campaign(
             warnings.append(past_outage_warning(n_gone, gone_eq, cfg.run_date))
         for cid in gone[CUSTOMER_ID]:
             not_reasons.setdefault(cid, "the planned outage is already past: nothing to announce")
-        contacts = contacts[~past]
+        live &= ~past
 
     # ------------------------------------------------------------------ calls, in working order
-    say(f"building contact lists: calls and one letter per premise ({len(contacts):,})")
-    is_call = (contacts["channel"] == "phone").to_numpy()
+    say(f"building contact lists: calls and one letter per premise ({int(live.sum()):,})")
+    is_phone = (contacts["channel"] == "phone").to_numpy(dtype=bool)
+    is_call = is_phone & live
     call_list = order_calls(contacts[is_call], notice_days=cfg.notice_days, run_date=cfg.run_date)
 
     # ------------------------------------------------------------------ one letter per premise
-    contacts, covered = _one_letter_per_premise(contacts, ~is_call, call_list.calls, premises.ranks)
+    contacts, covered = _one_letter_per_premise(
+        contacts, ~is_phone & live, call_list.calls, premises.ranks
+    )
     # per campaign (a few values, looked up once each, not once per contact)
     camp_code, camp_names = pd.factorize(contacts["campaign"])
     template = [cfg.templates[k].template_id if k in cfg.templates else None for k in camp_names]
@@ -1007,8 +1014,8 @@ def _one_letter_per_premise(
     # the letter house's order (as letter_order): campaign, postcode, premise, customer
     k = kept_rows
     second = np.lexsort((cid[k], prem[k], post[k], _campaign_order(letters["campaign"])[k]))
-    kept = take_rows(contacts, at[kept_rows[second]])  # the one wide take, in letter order
+    # the one wide take, in letter order, the calls appended as each column is taken
+    out = take_rows(contacts, at[kept_rows[second]], then=calls)
     columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in contacts else [])]
     covered = take_rows(contacts[columns], at[covered_rows])
-    out = pd.concat([kept, calls[kept.columns]], ignore_index=True)
     return out, covered.reset_index(drop=True)
