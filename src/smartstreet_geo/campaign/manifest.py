@@ -45,11 +45,8 @@ def _now() -> datetime:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()  # (one reused buffer)
 
 
 def shown_path(path: str | Path, base: Path | None) -> str:

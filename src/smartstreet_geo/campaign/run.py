@@ -400,9 +400,14 @@ def run_campaign(
     # works on integers, not on millions of id and address strings
     cust[_CIX] = np.arange(len(cust), dtype=np.int64)
     # one letter goes to a premise: in braille or large print when anyone there needs it
-    formats = assess_needs_many(cust["psr_needs"], needs_table, on=cfg.run_date)
+    # (only customers with needs codes can need a format: assessed alone, not every customer)
+    has_codes = cust["psr_needs"].notna().to_numpy(dtype=bool)
+    formats = np.full(len(cust), "", dtype=object)
+    if has_codes.any():
+        coded = assess_needs_many(cust["psr_needs"][has_codes], needs_table, on=cfg.run_date)
+        formats[has_codes] = coded["accessible_format"].to_numpy(dtype=object)
     cust["accessible_format"] = accessible_format_by_premise(
-        cust["premise_key"], formats["accessible_format"]
+        cust["premise_key"], pd.Series(formats, index=cust.index, dtype=object)
     )
     opted_out: set[str] = set()
     if cfg.opted_out is not None:
@@ -743,16 +748,23 @@ def _digest_column(digest: Any, values: pd.Series) -> None:
         offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
         offsets = offsets[text.offset : text.offset + len(text) + 1]
         valid = text.is_valid().to_numpy(zero_copy_only=False)
-        digest.update(b"T" + np.diff(offsets).tobytes() + np.packbits(valid).tobytes())
+        # (fed piece by piece: the same digest as of the pieces joined, without their copies)
+        digest.update(b"T")
+        digest.update(np.ascontiguousarray(np.diff(offsets)))
+        digest.update(np.packbits(valid))
         data = text.buffers()[2]
         if data is not None:
             digest.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
         return
     if values.dtype.kind in "biuf":  # numpy numbers and booleans
-        digest.update(b"N" + str(values.dtype).encode() + values.to_numpy().tobytes())
+        numbers = values.to_numpy()
+        digest.update(b"N" + str(values.dtype).encode())
+        contiguous = numbers.dtype != object
+        digest.update(np.ascontiguousarray(numbers) if contiguous else numbers.tobytes())
         return
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    digest.update(b"O" + np.asarray(codes, dtype=np.int64).tobytes())
+    digest.update(b"O")
+    digest.update(np.ascontiguousarray(codes, dtype=np.int64))
     for u in uniques:
         digest.update(str(u).encode("utf-8", "surrogatepass") + b"\0")
 
