@@ -216,3 +216,43 @@ def test_take_rows_then_equals_take_and_concat(seed, monkeypatch):
     got = take_rows(left, pos, then=tail.iloc[:, ::-1])
     want = pd.concat([left.take(pos), tail[left.columns]], ignore_index=True)
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_contacts_carry_their_customers_own_columns():
+    """Every contact's name, address, postcode, phone and row are its customer's record.
+
+    run_campaign's rules leave those columns out of the proposed contacts and take them from
+    the customers once, for the contacts that are sent; the oracle looks each contact's
+    customer up by id in the result's customers instead (the demo campaign, every kind).
+    """
+    from smartstreet_geo import demo
+    from smartstreet_geo.campaign.rules import _CUSTOMER_COLUMNS, CONTACT_COLUMNS
+
+    result = run_campaign(demo.path("campaign"))
+    contacts = result.contacts
+    assert list(contacts.columns[: len(CONTACT_COLUMNS) + 1]) == ["contact_ref", *CONTACT_COLUMNS]
+    assert set(contacts["campaign"]) == {
+        "leaflet", "installation_letter", "outage_letter", "outage_phone_call"
+    }  # fmt: skip
+    own = result.customers.set_index("customer_id")
+    for column in _CUSTOMER_COLUMNS:
+        want = own[column].reindex(contacts["customer_id"]).reset_index(drop=True)
+        got = contacts[column].reset_index(drop=True)
+        assert got.dtype == own[column].dtype, column
+        pd.testing.assert_series_equal(got, want, check_names=False, check_dtype=False)
+
+
+def test_as_contacts_keeps_customer_columns_without_rows():
+    """A frame without run_campaign's private rows gives every contact column (the rules'
+    public behaviour); with them, the customer's own columns are left to the caller."""
+    from smartstreet_geo.campaign.rules import _CIX, _CUSTOMER_COLUMNS, CONTACT_COLUMNS, as_contacts
+
+    frame = pd.DataFrame({"customer_id": ["A"], "name": ["Ann"], "postcode": ["M1 1AA"]})
+    full = as_contacts(frame, "leaflet")
+    assert list(full.columns) == CONTACT_COLUMNS
+    assert full.loc[0, "name"] == "Ann"
+    narrow = as_contacts(frame.assign(**{_CIX: [0]}), "leaflet")
+    assert list(narrow.columns) == [
+        *(c for c in CONTACT_COLUMNS if c not in _CUSTOMER_COLUMNS),
+        _CIX,
+    ]

@@ -86,6 +86,14 @@ CONTACT_COLUMNS = [
 ]
 #: run_campaign's private column: each contact's row among the valid customers.
 _CIX = "_cix"
+#: Contact columns that are the customer's own, whatever the rule (the name, address and
+#: phone on record). Contacts that carry their customer's row (``_CIX``) leave them out:
+#: run_campaign takes them from the customers once, for the contacts that are sent, instead
+#: of a copy for every proposed contact that is then filtered and sorted (issue 14).
+#: (``accessible_format`` is not one: a call carries the customer's own formats, a letter
+#: its premise's.)
+_CUSTOMER_COLUMNS = (PREMISE_ID, "source_row", "name", *ADDRESS_LINES, "post_town", POSTCODE,
+                     "phone")  # fmt: skip
 #: Columns of a manual-review proposal.
 REVIEW_COLUMNS = [CUSTOMER_ID, "issue", "detail"]
 
@@ -181,21 +189,27 @@ Rule = Callable[[Facts], Proposal]
 
 
 def as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
-    """Return ``frame`` as contacts of ``campaign`` (:data:`CONTACT_COLUMNS`; missing: empty)."""
+    """Return ``frame`` as contacts of ``campaign`` (:data:`CONTACT_COLUMNS`; missing: empty).
+
+    A frame that carries its customers' rows (``_cix``, run_campaign's private column) gives
+    contacts without the customer's own columns (:data:`_CUSTOMER_COLUMNS`), and with ``_cix``.
+    """
     out = pd.DataFrame(index=frame.index)
     out["campaign"] = campaign
     out["channel"] = CAMPAIGNS[campaign]
-    for col in CONTACT_COLUMNS[2:]:
+    deferred = _CIX in frame
+    columns = [c for c in CONTACT_COLUMNS if not (deferred and c in _CUSTOMER_COLUMNS)]
+    for col in columns[2:]:
         if col == "circuit_id":
             out[col] = frame.get("circuit_for_contact", frame.get("circuit_id"))
         elif col in frame:
             out[col] = frame[col]
         else:
             out[col] = None
-    if _CIX in frame:
+    if deferred:
         out[_CIX] = frame[_CIX]
     # the customer's row, when the frame comes from run_campaign's customers (private)
-    return out[[*CONTACT_COLUMNS, _CIX]] if _CIX in frame else out[CONTACT_COLUMNS]
+    return out[[*columns, _CIX]] if deferred else out[columns]
 
 
 # --------------------------------------------------------------------------- the rules
@@ -226,7 +240,14 @@ def _contact_fields(customers: pd.DataFrame) -> pd.DataFrame:
     only these, not every column of the customer file (nominee addresses, PSR codes,
     connection nodes, locations).
     """
-    return customers[[c for c in customers.columns if c in _CONTACT_FIELDS]]
+    deferred = _CIX in customers  # (as_contacts leaves the customer's own columns out)
+    return customers[
+        [
+            c
+            for c in customers.columns
+            if c in _CONTACT_FIELDS and not (deferred and c in _CUSTOMER_COLUMNS)
+        ]
+    ]
 
 
 #: The customer columns :func:`as_contacts` reads.

@@ -77,7 +77,7 @@ from .register import (
 )
 from .register import _allocate as allocate_numbered_refs
 from .result import CampaignResult
-from .rules import _CIX, KIND_WORDS, RULES, Facts, as_contacts
+from .rules import _CIX, _CUSTOMER_COLUMNS, CONTACT_COLUMNS, KIND_WORDS, RULES, Facts, as_contacts
 
 __all__ = ["run_campaign"]
 
@@ -487,8 +487,8 @@ def run_campaign(
     # a letter without an address line cannot be delivered: a person completes the address
     # (rows that drop out here are masked, not filtered out: the one take of the contacts, in
     # letter order, leaves them behind, instead of a copy of every contact per filter)
-    no_address = ((contacts["channel"] == "letter") & ~known(contacts["address_line_1"])).to_numpy(
-        dtype=bool
+    no_address = (contacts["channel"] == "letter").to_numpy(dtype=bool) & ~_customer_values(
+        contacts, cust, known(cust["address_line_1"]).to_numpy(dtype=bool), "address_line_1"
     )
     undeliverable = contacts[no_address]
     reviews.append(
@@ -524,12 +524,17 @@ def run_campaign(
     say(f"building contact lists: calls and one letter per premise ({int(live.sum()):,})")
     is_phone = (contacts["channel"] == "phone").to_numpy(dtype=bool)
     is_call = is_phone & live
-    call_list = order_calls(contacts[is_call], notice_days=cfg.notice_days, run_date=cfg.run_date)
+    call_list = order_calls(
+        with_customer_columns(contacts[is_call], cust),
+        notice_days=cfg.notice_days,
+        run_date=cfg.run_date,
+    )
 
     # ------------------------------------------------------------------ one letter per premise
     contacts, covered = _one_letter_per_premise(
         contacts, ~is_phone & live, call_list.calls, premises.ranks
     )
+    contacts = with_customer_columns(contacts, cust)  # the contacts sent: their own columns
     # per campaign (a few values, looked up once each, not once per contact)
     camp_code, camp_names = pd.factorize(contacts["campaign"])
     template = [cfg.templates[k].template_id if k in cfg.templates else None for k in camp_names]
@@ -991,6 +996,37 @@ class _CustomerRanks:
         return self.of[column][rows.to_numpy(dtype=np.intp)]
 
 
+def _customer_values(
+    contacts: pd.DataFrame, cust: pd.DataFrame, per_customer: npt.NDArray[Any], column: str
+) -> npt.NDArray[Any]:
+    """Return, per contact, ``per_customer`` at its customer's row; else from ``column``.
+
+    Contacts that carry their customer's row (``_cix``) have no customer columns of their
+    own (see :func:`with_customer_columns`); others (a frame made elsewhere) have them.
+    """
+    if column in contacts:
+        return np.asarray(known(contacts[column]).to_numpy(dtype=bool))
+    return per_customer[contacts[_CIX].to_numpy(dtype=np.intp)]
+
+
+def with_customer_columns(contacts: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
+    """Return ``contacts`` with the customer's own columns, taken from ``cust`` by ``_cix``.
+
+    The rules leave the name, address and phone on record out of contacts that carry their
+    customer's row (:data:`~smartstreet_geo.campaign.rules._CUSTOMER_COLUMNS`): they are taken
+    here once, for the contacts that are sent, in :data:`CONTACT_COLUMNS` order. Contacts that
+    have those columns already are returned as they are.
+    """
+    missing = [c for c in _CUSTOMER_COLUMNS if c not in contacts]
+    if not missing or _CIX not in contacts:
+        return contacts
+    own = take_rows(cust[missing], contacts[_CIX].to_numpy(dtype=np.intp))
+    own.index = contacts.index
+    out = pd.concat([contacts, own], axis=1)
+    order = [c for c in (*CONTACT_COLUMNS, _CIX) if c in out]
+    return out[order + [c for c in out.columns if c not in order]]
+
+
 def _one_letter_per_premise(
     contacts: pd.DataFrame,
     is_letter: npt.NDArray[np.bool_],
@@ -1009,8 +1045,8 @@ def _one_letter_per_premise(
     # and one take of the wide frame per output, straight from ``contacts``: no copy of the
     # letters first.
     at = np.flatnonzero(is_letter)
-    letters = contacts[["campaign", "premise_key", CUSTOMER_ID, POSTCODE, "distance_m"]]
-    letters = letters.take(at)
+    keys = ["campaign", "premise_key", CUSTOMER_ID, "distance_m"]
+    letters = contacts[keys + ([POSTCODE] if POSTCODE in contacts else [])].take(at)
     camp = dense_rank(letters["campaign"])
     cix = contacts[_CIX].take(at) if _CIX in contacts else None
     if ranks is not None and cix is not None and cix.notna().all():
@@ -1027,7 +1063,7 @@ def _one_letter_per_premise(
     k = kept_rows
     second = np.lexsort((cid[k], prem[k], post[k], _campaign_order(letters["campaign"])[k]))
     # the one wide take, in letter order, the calls appended as each column is taken
-    out = take_rows(contacts, at[kept_rows[second]], then=calls)
+    out = take_rows(contacts, at[kept_rows[second]], then=calls[contacts.columns])
     columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in contacts else [])]
     covered = take_rows(contacts[columns], at[covered_rows])
     return out, covered.reset_index(drop=True)
