@@ -576,9 +576,11 @@ def run_campaign(
         registered.result() if registered is not None else ("", register, None, None)
     )
     customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])
-    edges = net_r.edges.copy() if net_r is not None else None
-    if edges is not None:
-        edges["in_scope"] = edges["circuit_id"].isin(in_scope)
+    edges = (  # (copy-on-write: the edges' own columns are shared, not copied)
+        net_r.edges.assign(in_scope=net_r.edges["circuit_id"].isin(in_scope))
+        if net_r is not None
+        else None
+    )
     rejects_parts = [cust_r.rejects, eq_r.rejects] + ([net_r.rejects] if net_r is not None else [])
     rejects_parts = [r for r in rejects_parts if len(r)]
     rejects = pd.concat(rejects_parts, ignore_index=True) if rejects_parts else empty_rejects()
