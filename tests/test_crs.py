@@ -178,3 +178,23 @@ def test_require_bng_raises_with_advice(crs, message):
     g = gpd.GeoSeries([Point(1, 1)], crs=crs)
     with pytest.raises(ssg.CRSError, match=message):
         require_bng(g, what="customers")
+
+
+@pytest.mark.parametrize("block", [1, 7, 1000])
+def test_ostn15_in_blocks_gives_the_same_numbers(block, monkeypatch):
+    """The shifts worked out a block of points at a time are bit for bit those of the whole
+    array at once (oracle: the same function with one block), both directions, with points
+    outside the grid and missing values among them."""
+    from smartstreet_geo import _ostn15
+
+    rng = np.random.default_rng(block)
+    e = rng.uniform(-50_000, 750_000, 3_001)
+    n = rng.uniform(-50_000, 1_300_000, 3_001)
+    e[::97] = np.nan
+    monkeypatch.setattr(_ostn15, "_BLOCK", 10**9)
+    whole = (*_ostn15.bng_to_etrs89(e, n), *_ostn15.etrs89_to_bng(*_ostn15.bng_to_etrs89(e, n)))
+    monkeypatch.setattr(_ostn15, "_BLOCK", block)
+    parts = (*_ostn15.bng_to_etrs89(e, n), *_ostn15.etrs89_to_bng(*_ostn15.bng_to_etrs89(e, n)))
+    for a, b in zip(whole, parts, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    assert np.isfinite(whole[0]).sum() > 1_000  # most points are inside the grid

@@ -80,8 +80,29 @@ def _tm(inverse: bool) -> Transformer:
     return Transformer.from_crs("EPSG:4258", _ETRS89_TM, always_xy=True)
 
 
+#: Points per block of :func:`_shifts`: its dozen temporaries stay a few megabytes each.
+_BLOCK = 1 << 16
+
+
 def _shifts(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Bilinear OSTN15 shifts at ETRS89 grid coordinates; NaN outside the grid."""
+    """Bilinear OSTN15 shifts at ETRS89 grid coordinates; NaN outside the grid.
+
+    Worked out a block of points at a time (element by element, so the same numbers as all
+    at once): at millions of points (a licence area's customers on the map) the temporaries
+    of the whole array at once were about 0.4 GB per call, and the transformation calls
+    this several times.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or len(x) <= _BLOCK:
+        return _shifts_block(x, y)
+    se, sn = np.empty(len(x)), np.empty(len(x))
+    for start in range(0, len(x), _BLOCK):
+        at = slice(start, start + _BLOCK)
+        se[at], sn[at] = _shifts_block(x[at], y[at])
+    return se, sn
+
+
+def _shifts_block(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
     se_grid, sn_grid = _shift_grids()
     inside = (x >= 0) & (x < 700_000) & (y >= 0) & (y < 1_250_000)
     xi = np.where(inside, x, 0.0) / 1000.0
@@ -127,7 +148,8 @@ def bng_to_etrs89(e: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]
     for _ in range(20):
         se2, sn2 = _shifts(x, y)
         x2, y2 = e - se2, n - sn2
-        done = np.nanmax(np.abs(np.r_[x2 - x, y2 - y]), initial=0.0) < 1e-5
+        change = max(np.nanmax(np.abs(x2 - x), initial=0.0), np.nanmax(np.abs(y2 - y), initial=0.0))
+        done = change < 1e-5
         x, y = x2, y2
         if done:
             break
