@@ -243,6 +243,27 @@ def test_script_json_round_trips_and_cannot_close_a_script(value):
     assert not set(out) & {"<", ">", "&", "\u2028", "\u2029"}
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(-(2**62), 2**62), max_size=40), min_size=1, max_size=4),
+    st.text(),
+)
+def test_script_json_writes_int_arrays_as_json_dumps_writes_lists(arrays, text):
+    """Long integer arrays (``JSONInts``, written by Arrow) give exactly the text of
+    ``json.dumps`` of the same lists (oracle), beside text that looks like a placeholder."""
+    from smartstreet_geo.maps._escape import JSONInts
+
+    plain = {"t": text, "a": arrays, "fake": '"0123:0"'}
+    wrapped = {"t": text, "a": [JSONInts(np.array(a, dtype=np.int64)) for a in arrays],
+               "fake": '"0123:0"'}  # fmt: skip
+    assert maps.script_json(wrapped) == maps.script_json(plain)
+
+
+def test_script_json_still_refuses_what_json_cannot_hold():
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        maps.script_json({"x": object()})
+
+
 def test_folium_tooltip_with_escaped_text_has_no_live_template_syntax(tmp_path, monkeypatch):
     # folium writes tooltip text inside a JavaScript template literal (`...`), and branca
     # renders it as a Jinja2 template twice: escape_text makes it inert for both

@@ -82,8 +82,14 @@ class Encoder:
             Position ``k`` of ``flat`` is input point ``order[k]`` (to reorder
             labels or counts the same way).
         """
+        flat, order = self.point_deltas(qlon, qlat)
+        out: list[int] = flat.tolist()
+        return out, order
+
+    def point_deltas(self, qlon: IntArray, qlat: IntArray) -> tuple[IntArray, IntArray]:
+        """Return :meth:`points` as an array (``flat``) instead of a list."""
         if qlon.size == 0:
-            return [], np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         # one int64 key (band, lon, lat), sorted stably: the order of
         # np.lexsort((qlat, qlon, qlat // _BAND)) at a third of the time
         lat0, lon0 = int(qlat.min()), int(qlon.min())
@@ -96,7 +102,7 @@ class Encoder:
             order = np.argsort(key, kind="stable").astype(np.int64)
         else:  # positions too far apart for one key
             order = np.lexsort((qlat, qlon, qlat // _BAND)).astype(np.int64)
-        return self._deltas(qlon[order], qlat[order]), order
+        return self._delta_array(qlon[order], qlat[order]), order
 
     def line(self, qlon: IntArray, qlat: IntArray) -> list[int]:
         """Return interleaved deltas of one line's vertices, the first from the origin."""
@@ -122,11 +128,14 @@ class Encoder:
         return [values[b - 2 * k : b] for b, k in zip(ends.tolist(), sizes.tolist(), strict=True)]
 
     def _deltas(self, qlon: IntArray, qlat: IntArray) -> list[int]:
+        out: list[int] = self._delta_array(qlon, qlat).tolist()
+        return out
+
+    def _delta_array(self, qlon: IntArray, qlat: IntArray) -> IntArray:
         flat = np.empty(2 * qlon.size, dtype=np.int64)
         flat[0::2] = np.diff(qlon, prepend=self.origin[0])
         flat[1::2] = np.diff(qlat, prepend=self.origin[1])
-        out: list[int] = flat.tolist()
-        return out
+        return flat
 
 
 def line_parts(

@@ -24,9 +24,50 @@ from __future__ import annotations
 import json
 import math
 import re
+import secrets
 from typing import Any
 
-__all__ = ["escape_text", "script_json"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["JSONInts", "escape_text", "script_json"]
+
+
+class JSONInts:
+    """A long array of integers for :func:`script_json`, written by Arrow in C.
+
+    The map of a licence area holds millions of integers (positions, categories): as
+    Python ints, each is an object for ``json.dumps`` to visit (about 0.3 GB and a second
+    for 2.4 million customers). The text is the same as ``json.dumps`` of the list.
+
+    Examples
+    --------
+    >>> script_json({"xy": JSONInts(np.array([3, -12, 0]))})
+    '{"xy":[3,-12,0]}'
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: npt.ArrayLike) -> None:
+        self.values = np.ascontiguousarray(values, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def json(self) -> str:
+        """Return the JSON array text (``[1,2,3]``)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not len(self.values):
+            return "[]"
+        text = pc.cast(pa.array(self.values), pa.string())
+        one = pa.ListArray.from_arrays(pa.array([0, len(text)], pa.int32()), text)
+        return "[" + str(pc.binary_join(one, ",")[0].as_py()) + "]"
+
 
 _TEMPLATE_LITERAL = str.maketrans(
     {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
@@ -107,7 +148,26 @@ def script_json(value: Any) -> str:
     >>> script_json("a\ud800b")
     '"a\\ud800b"'
     """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # JSONInts are written as placeholders (a random token: no data can hold it), then
+    # replaced by their text; the text of integers needs no escaping
+    arrays: list[JSONInts] = []
+    token = secrets.token_hex(16)
+
+    def placeholder(obj: Any) -> str:
+        if not isinstance(obj, JSONInts):
+            raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+        arrays.append(obj)
+        return f"{token}:{len(arrays) - 1}"
+
+    text = json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=placeholder
+    )
+    if arrays:
+        pieces = re.split(f'"{token}:([0-9]+)"', text)
+        if len(pieces) != 2 * len(arrays) + 1:  # pragma: no cover - a 128-bit random token
+            raise RuntimeError("script_json: a placeholder was found in the data")
+        pieces[1::2] = [arrays[int(k)].json() for k in pieces[1::2]]
+        text = "".join(pieces)
     # str.replace per character (a fast search) rather than str.translate, which
     # maps every character of a page that can be tens of megabytes
     for char, escaped in _SCRIPT_CHARS:

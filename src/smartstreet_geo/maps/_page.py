@@ -34,6 +34,7 @@ from ._areas import areas_data
 from ._assets import InlineAssets
 from ._elements import DataIsland, MapSetup
 from ._encode import SCALE, Encoder, line_parts
+from ._escape import JSONInts
 from ._options import Options, tiles_data
 
 if TYPE_CHECKING:
@@ -182,21 +183,25 @@ def _encode_layers(page: Page) -> tuple[Encoder, list[list[float]] | None]:
             spec.update(enc.spec())
         if factory == "points":
             qlon, qlat = spec.pop("_q")
-            spec["xy"], order = enc.points(qlon, qlat)
+            # long integer arrays go to the page's JSON as they are (JSONInts), not as a
+            # Python int each
+            xy, order = enc.point_deltas(qlon, qlat)
+            spec["xy"] = JSONInts(xy)
             if "_n" in spec:
-                spec["n"] = spec.pop("_n")[order].tolist()
+                n = np.asarray(spec.pop("_n"))[order]
+                spec["n"] = JSONInts(n) if n.dtype.kind in "iu" else n.tolist()
             if "_labels" in spec:  # first lines, plus an index into the shared rest
                 labels = spec.pop("_labels")
                 ordered = [labels[i] for i in order.tolist()]
                 codes, rest = pd.factorize(pd.Series([r for _, r in ordered], dtype=object))
                 spec["labels"] = [head for head, _ in ordered]
                 spec["rest"] = [str(r) for r in rest]
-                spec["ri"] = codes.tolist()
+                spec["ri"] = JSONInts(codes)
             if "_reasons" in spec:  # reasons repeat: each text once, an index per point
                 why = pd.Series(spec.pop("_reasons")[order], dtype=object)
                 codes, texts = pd.factorize(why)
                 spec["reasons"] = [str(t) for t in texts]
-                spec["wi"] = codes.tolist()
+                spec["wi"] = JSONInts(codes)
         elif factory == "lines":
             raw = [item.pop("_parts") for item in spec["items"]]
             flat = iter(enc.lines([part for parts in raw for part in parts]))
