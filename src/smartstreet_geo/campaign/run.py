@@ -487,9 +487,10 @@ def run_campaign(
     # a letter without an address line cannot be delivered: a person completes the address
     # (rows that drop out here are masked, not filtered out: the one take of the contacts, in
     # letter order, leaves them behind, instead of a copy of every contact per filter)
-    no_address = (contacts["channel"] == "letter").to_numpy(dtype=bool) & ~_customer_values(
-        contacts, cust, known(cust["address_line_1"]).to_numpy(dtype=bool), "address_line_1"
-    )
+    has_address = known(cust["address_line_1"]).to_numpy(dtype=bool)
+    no_address = (contacts["channel"] == "letter").to_numpy(dtype=bool) & ~has_address[
+        contacts[_CIX].to_numpy(dtype=np.intp)
+    ]
     undeliverable = contacts[no_address]
     reviews.append(
         pd.DataFrame(
@@ -998,30 +999,14 @@ class _CustomerRanks:
         return self.of[column][rows.to_numpy(dtype=np.intp)]
 
 
-def _customer_values(
-    contacts: pd.DataFrame, cust: pd.DataFrame, per_customer: npt.NDArray[Any], column: str
-) -> npt.NDArray[Any]:
-    """Return, per contact, ``per_customer`` at its customer's row; else from ``column``.
-
-    Contacts that carry their customer's row (``_cix``) have no customer columns of their
-    own (see :func:`with_customer_columns`); others (a frame made elsewhere) have them.
-    """
-    if column in contacts:
-        return np.asarray(known(contacts[column]).to_numpy(dtype=bool))
-    return per_customer[contacts[_CIX].to_numpy(dtype=np.intp)]
-
-
 def with_customer_columns(contacts: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
     """Return ``contacts`` with the customer's own columns, taken from ``cust`` by ``_cix``.
 
     The rules leave the name, address and phone on record out of contacts that carry their
     customer's row (:data:`~smartstreet_geo.campaign.rules._CUSTOMER_COLUMNS`): they are taken
-    here once, for the contacts that are sent, in :data:`CONTACT_COLUMNS` order. Contacts that
-    have those columns already are returned as they are.
+    here once, for the contacts that are sent, in :data:`CONTACT_COLUMNS` order.
     """
     missing = [c for c in _CUSTOMER_COLUMNS if c not in contacts]
-    if not missing or _CIX not in contacts:
-        return contacts
     own = take_rows(cust[missing], contacts[_CIX].to_numpy(dtype=np.intp))
     own.index = contacts.index
     out = pd.concat([contacts, own], axis=1)
@@ -1033,7 +1018,7 @@ def _one_letter_per_premise(
     contacts: pd.DataFrame,
     is_letter: npt.NDArray[np.bool_],
     calls: pd.DataFrame,
-    ranks: _CustomerRanks | None = None,
+    ranks: _CustomerRanks,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Keep one letter per (campaign, premise); return the contacts and the covered customers.
 
@@ -1041,20 +1026,16 @@ def _one_letter_per_premise(
     campaign, postcode and premise (the order a letter house sorts mail); calls follow in
     the order given (a call handler's working order,
     :func:`~smartstreet_geo.campaign.calls.order_calls`). ``ranks``: the customers'
-    ranks, when ``contacts`` carry their rows (``_CIX``).
+    ranks, taken by each contact's row (``_CIX``).
     """
     # Sorts as integer codes (np.lexsort is stable; missing values last, as in sort_values)
     # and one take of the wide frame per output, straight from ``contacts``: no copy of the
     # letters first.
     at = np.flatnonzero(is_letter)
-    keys = ["campaign", "premise_key", CUSTOMER_ID, "distance_m"]
-    letters = contacts[keys + ([POSTCODE] if POSTCODE in contacts else [])].take(at)
+    letters = contacts[["campaign", "distance_m", _CIX]].take(at)
     camp = dense_rank(letters["campaign"])
-    cix = contacts[_CIX].take(at) if _CIX in contacts else None
-    if ranks is not None and cix is not None and cix.notna().all():
-        prem, cid, post = (ranks.take(c, cix) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
-    else:
-        prem, cid, post = (dense_rank(letters[c]) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
+    cix = letters[_CIX]
+    prem, cid, post = (ranks.take(c, cix) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
     dist = letters["distance_m"].to_numpy(dtype=float, na_value=np.nan)
     first_sort = np.lexsort((cid, dist, prem, camp))
     c, p = camp[first_sort], prem[first_sort]
@@ -1066,6 +1047,5 @@ def _one_letter_per_premise(
     second = np.lexsort((cid[k], prem[k], post[k], _campaign_order(letters["campaign"])[k]))
     # the one wide take, in letter order, the calls appended as each column is taken
     out = take_rows(contacts, at[kept_rows[second]], then=calls[contacts.columns])
-    columns = ["campaign", CUSTOMER_ID, "premise_key", *([_CIX] if _CIX in contacts else [])]
-    covered = take_rows(contacts[columns], at[covered_rows])
+    covered = take_rows(contacts[["campaign", CUSTOMER_ID, "premise_key", _CIX]], at[covered_rows])
     return out, covered.reset_index(drop=True)

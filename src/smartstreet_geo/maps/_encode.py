@@ -67,7 +67,7 @@ class Encoder:
         """Return the keys the page needs to decode: ``origin`` and ``scale``."""
         return {"origin": list(self.origin), "scale": SCALE}
 
-    def points(self, qlon: IntArray, qlat: IntArray) -> tuple[list[int], IntArray]:
+    def points(self, qlon: IntArray, qlat: IntArray) -> tuple[IntArray, IntArray]:
         """Return interleaved deltas of points in a compact order, and that order.
 
         Parameters
@@ -76,18 +76,12 @@ class Encoder:
 
         Returns
         -------
-        flat : list of int
+        flat : numpy.ndarray of int64
             ``[dlon0, dlat0, dlon1, dlat1, ...]``, the first from the origin.
         order : numpy.ndarray
             Position ``k`` of ``flat`` is input point ``order[k]`` (to reorder
             labels or counts the same way).
         """
-        flat, order = self.point_deltas(qlon, qlat)
-        out: list[int] = flat.tolist()
-        return out, order
-
-    def point_deltas(self, qlon: IntArray, qlat: IntArray) -> tuple[IntArray, IntArray]:
-        """Return :meth:`points` as an array (``flat``) instead of a list."""
         if qlon.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         # one int64 key (band, lon, lat), sorted stably: the order of

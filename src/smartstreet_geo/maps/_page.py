@@ -185,7 +185,7 @@ def _encode_layers(page: Page) -> tuple[Encoder, list[list[float]] | None]:
             qlon, qlat = spec.pop("_q")
             # long integer arrays go to the page's JSON as they are (JSONInts), not as a
             # Python int each
-            xy, order = enc.point_deltas(qlon, qlat)
+            xy, order = enc.points(qlon, qlat)
             spec["xy"] = JSONInts(xy)
             if "_n" in spec:
                 n = np.asarray(spec.pop("_n"))[order]
