@@ -123,6 +123,45 @@ def test_plain_parquet_keeps_types(tmp_path):
     assert r.rejects["reason_code"].tolist() == ["missing_coordinates"]
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_text_columns_are_read_whole_not_in_pieces(tmp_path, suffix):
+    # Arrow reads a file in pieces (Parquet batches, CSV blocks); a chunked text column is
+    # concatenated whole by every later take of its rows, so the reader joins it once
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    n = 30_000
+    rng = np.random.default_rng(5)
+    table = pa.table(
+        {
+            "customer_id": [f"C{i:07d}" for i in range(n)],
+            "name": [f"Name {v}" for v in rng.integers(0, 10**9, n)],
+            "postcode": ["WN5 9XP"] * n,
+            "easting": rng.uniform(E - 500, E + 500, n),
+            "northing": rng.uniform(N - 500, N + 500, n),
+        }
+    )
+    path = tmp_path / f"c{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(table, path, row_group_size=1_000)
+    else:
+        pacsv.write_csv(table, path)
+    pieces = (
+        pq.read_table(path).column("name").num_chunks
+        if suffix == ".parquet"
+        else pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
+        .column("name")
+        .num_chunks
+    )
+    assert pieces > 1  # the premise of the test: Arrow itself gives pieces
+    r = ssg.read_customers(path)
+    for col in ("customer_id", "name", "postcode"):
+        arrow_data = pa.array(r.data[col].array)
+        assert not isinstance(arrow_data, pa.ChunkedArray) or arrow_data.num_chunks == 1, col
+        assert r.data[col].tolist() == table.column(col).to_pylist(), col
+
+
 def test_unknown_file_type_and_missing_file(tmp_path):
     (tmp_path / "c.xlsx").write_bytes(b"PK")
     with pytest.raises(ssg.InputFileError, match="unknown file type"):

@@ -194,7 +194,12 @@ def _take_then(
         np.take(column.to_numpy(), pos, out=values[: len(pos)])
         values[len(pos) :] = tail.to_numpy()
         return pd.Series(values, index=index, name=column.name, dtype=object)
-    # (Arrow columns: pandas appends the tail as a second chunk, without copying the first)
+    if column.dtype == tail.dtype and isinstance(column.array, pd.arrays.ArrowExtensionArray):
+        # one array, not the tail as a second chunk: Arrow takes rows of a chunked column
+        # by concatenating it whole first, and these columns are taken from again later
+        head = pc.take(arrow(column), pos)
+        whole = pa.concat_arrays([head, arrow(tail, head.type)])
+        return pd.Series(pd.array(whole, dtype=column.dtype), index=index, name=column.name)
     taken = pd.Series(column.array.take(pos), name=column.name, dtype=column.dtype)
     joined = pd.concat([taken, tail], ignore_index=True)
     return pd.Series(joined.array, index=index, name=column.name, dtype=joined.dtype)

@@ -145,6 +145,32 @@ def _load(
     return load_table(source, encoding=encoding, layer=layer, delimiter=delimiter, crs=crs)
 
 
+def _whole_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with each Arrow-backed column made one array (not a chunked one).
+
+    Arrow's readers give columns in pieces (a CSV block or Parquet batch each: 19 at
+    2.4 M customers), and Arrow takes rows of a chunked text column by first
+    concatenating the whole column: every later selection of rows (contacts, letters,
+    review rows) would copy each column again. One concatenation here instead. A
+    column too large for one array (32-bit offsets) stays as it is.
+    """
+    import pyarrow as pa
+
+    for i in range(frame.shape[1]):
+        arr = frame.iloc[:, i].array
+        if not isinstance(arr, pd.arrays.ArrowExtensionArray):
+            continue
+        chunked = pa.array(arr)  # the array's own Arrow data (``__arrow_array__``), no copy
+        if not isinstance(chunked, pa.ChunkedArray) or chunked.num_chunks <= 1:
+            continue
+        try:
+            whole = chunked.combine_chunks()
+        except pa.ArrowInvalid:  # offsets past 2 GiB: left in pieces
+            continue
+        frame.isetitem(i, pd.array(whole, dtype=arr.dtype))
+    return frame
+
+
 def _prepare(
     path: Input,
     wanted: Sequence[str],
@@ -190,7 +216,7 @@ def _prepare(
     # select by position: an unused name may repeat, a used one never does
     at = [i for i, c in enumerate(plan.present) if c in plan.used]
     frame = raw.frame.iloc[:, at].set_axis([plan.used[plan.present[i]] for i in at], axis=1)
-    frame = frame.reset_index(drop=True)
+    frame = _whole_columns(frame.reset_index(drop=True))
     rejects = Rejects(len(frame), source)
     rejects.labels = raw.row_labels
     rejects.personal = frozenset(s for s, c in plan.used.items() if c in PERSONAL_COLUMNS)
