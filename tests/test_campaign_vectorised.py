@@ -261,3 +261,78 @@ def test_as_contacts_keeps_customer_columns_without_rows():
         *(c for c in CONTACT_COLUMNS if c not in _CUSTOMER_COLUMNS),
         _CIX,
     ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_reconciliation_rows_in_order_equal_concat_and_sort(seed):
+    """``_in_row_order`` (column by column) equals ``pd.concat`` then a stable sort."""
+    from smartstreet_geo.campaign.reconcile import _in_row_order
+
+    rng = np.random.default_rng(seed)
+
+    def part(n: int, object_status: bool) -> pd.DataFrame:
+        rows = rng.integers(1, 40, n) if seed % 2 else np.sort(rng.integers(1, 40, n))
+        words = [None if v == 0 else f"w{v}" for v in rng.integers(0, 4, n)]
+        return pd.DataFrame(
+            {
+                "source_row": rows,
+                "customer_id": pd.Series([f"C{v}" for v in rng.integers(0, 9, n)], dtype="str"),
+                "status": pd.Series(words, dtype=object if object_status else "str"),
+                "reason": pd.Series(words, dtype=object),
+            }
+        )
+
+    parts = [part(int(rng.integers(1, 30)), False), part(int(rng.integers(0, 5)), True)]
+    parts = [p for p in parts if len(p)]
+    want = (
+        pd.concat(parts, ignore_index=True)
+        .sort_values("source_row", kind="stable")
+        .reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(_in_row_order(parts), want)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_review_rows_status_equals_first_reconciliation_row(seed):
+    """``_status_of_rows`` equals the map through the first row of each source row."""
+    from smartstreet_geo.campaign.reconcile import _status_of_rows
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 30))
+    recon = pd.DataFrame(
+        {
+            "source_row": np.sort(rng.integers(1, 25, n)),
+            "status": pd.Series([f"s{v}" for v in rng.integers(0, 5, n)], dtype="str"),
+        }
+    )
+    asked = pd.array(
+        [None if v == 0 else int(v) for v in rng.integers(0, 30, int(rng.integers(0, 20)))],
+        dtype="Int64",
+    )
+    asked = pd.Series(asked)
+    first = recon.drop_duplicates("source_row").set_index("source_row")["status"]
+    want = asked.map(first).astype(object).to_numpy()
+    got = _status_of_rows(recon, asked)
+    assert got.dtype == object
+    assert [None if pd.isna(v) else v for v in got] == [None if pd.isna(v) else v for v in want]
+
+
+@pytest.mark.parametrize("pattern", ["run", "start", "end", "gaps", "none", "all"])
+def test_rows_where_is_the_mask(pattern):
+    """``export._rows_where`` equals ``table.loc[mask]`` (a slice when the rows are one run)."""
+    from smartstreet_geo.export import _rows_where
+
+    n = 12
+    mask = {
+        "run": np.r_[[False] * 3, [True] * 5, [False] * 4],
+        "start": np.r_[[True] * 4, [False] * 8],
+        "end": np.r_[[False] * 8, [True] * 4],
+        "gaps": np.array([True, False] * 6),
+        "none": np.zeros(n, dtype=bool),
+        "all": np.ones(n, dtype=bool),
+    }[pattern]
+    table = pd.DataFrame(
+        {"a": pd.Series([f"t{i}" for i in range(n)], dtype="str"), "b": np.arange(n) * 1.5}
+    )
+    got = _rows_where(table, mask)
+    pd.testing.assert_frame_equal(got, table.loc[mask])

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import _xlsx
@@ -1644,6 +1645,18 @@ def _commit_with_register(result: Any, stage: StagedFolder) -> None:
         raise
 
 
+def _rows_where(table: pd.DataFrame, mask: npt.NDArray[np.bool_]) -> pd.DataFrame:
+    """Return ``table[mask]``: a slice (views of the columns) when the rows are one run.
+
+    A run's contacts are its letters, then its calls: each is one run of rows, and a
+    slice does not copy the 2 million letters of a licence area as a mask would.
+    """
+    where = np.flatnonzero(mask)
+    if len(where) and where[-1] - where[0] + 1 == len(where):
+        return table.iloc[where[0] : where[-1] + 1]
+    return table.loc[mask]
+
+
 def _groups(table: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
     """Return ``table``'s rows by ``str(column value)``, as ``groupby(sort=False, dropna=False)``.
 
@@ -1679,7 +1692,7 @@ def _stage_campaign(
     created = result.manifest.get("run_date", result.manifest.get("created"))  # never the clock
     contacts = result.contacts
     channel = contacts["channel"]
-    calls = contacts.loc[(channel == "phone").to_numpy(), list(PHONE_COLUMNS)]
+    calls = _rows_where(contacts, (channel == "phone").to_numpy(dtype=bool))[list(PHONE_COLUMNS)]
     recon = result.reconciliation[list(RECONCILIATION_COLUMNS)]  # copy-on-write: no copy
     manual = result.manual_review[list(MANUAL_REVIEW_COLUMNS)]
     shared = shareable_outputs(  # no absolute paths; with a key, every customer id pseudonymised
@@ -1687,10 +1700,10 @@ def _stage_campaign(
     )
     recon, manual, rejects = shared["r"], shared["m"], shared["j"]
     envelopes = getattr(result, "envelopes", None)
-    letter_table = (  # the letters' own columns only: a mask copies what it selects
+    letter_table = (  # the letters' own columns only
         envelopes[list(LETTER_COLUMNS)]
         if envelopes is not None
-        else contacts.loc[(channel == "letter").to_numpy(), list(LETTER_COLUMNS)]
+        else _rows_where(contacts, (channel == "letter").to_numpy(dtype=bool))[list(LETTER_COLUMNS)]
     )
     copies = getattr(result, "nominee_copies", None)
     if copies is not None and len(copies):  # copies of outage letters for nominees

@@ -613,8 +613,9 @@ def reconcile(
         contacted_reason = _then(contacted_reason, valid.lookup(notes.astype(object)))
     said_not = valid.lookup(pd.Series(not_reasons, dtype=object))
     # not contacted: why nothing is sent, else that nothing concerns them
-    said_not_text = said_not.to_numpy(dtype=object)
-    reason = np.where(said_not.notna().to_numpy(), said_not_text, _NOTHING)
+    # (the one text object in every row without a reason: np.where would make a str per row)
+    reason = said_not.to_numpy(dtype=object).copy()
+    reason[said_not.isna().to_numpy()] = _NOTHING
     contacted = status == _CONTACTED
     reason[contacted] = contacted_reason.to_numpy(dtype=object)[contacted]
     # a customer held for review whose letter was also suppressed (sent in an earlier wave,
@@ -650,21 +651,50 @@ def reconcile(
         }
     )
     parts = [p for p in (valid_rows, rej_rows) if len(p)]
-    recon = (
-        (pd.concat(parts, ignore_index=True) if parts else valid_rows)
-        .sort_values("source_row", kind="stable")
-        .reset_index(drop=True)
-    )
+    recon = _in_row_order(parts) if parts else valid_rows
+    del valid_rows, rej_rows, parts
 
     # ---------------------------------------------------------------- the review table
     if not internal:
         manual = manual.copy()
         manual.loc[review.index, ["issue", "detail"]] = review[["issue", "detail"]]
-    row_status = recon.drop_duplicates("source_row").set_index("source_row")["status"]
-    manual = manual.assign(status=manual["source_row"].map(row_status).astype(object))
+    manual = manual.assign(status=_status_of_rows(recon, manual["source_row"]))
     manual = manual.sort_values(["issue", "source_row", CUSTOMER_ID], kind="stable")
     manual = manual.reset_index(drop=True)[["source_row", CUSTOMER_ID, "status", "issue", "detail"]]
     return Reconciled(recon, manual, categories, internal)
+
+
+def _in_row_order(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Return ``pd.concat(parts).sort_values("source_row", kind="stable")``, index 0..n-1.
+
+    Column by column: the concatenation and the sorted copy of a whole 2.4-million-row
+    table are never held at once, only one column's.
+    """
+    rows = np.concatenate([p["source_row"].to_numpy(dtype=np.int64) for p in parts])
+    order = np.argsort(rows, kind="stable")
+    in_order = bool((order == np.arange(len(order))).all())
+    out = {}
+    for column in parts[0].columns:
+        joined = pd.concat([p[column] for p in parts], ignore_index=True)
+        out[column] = joined if in_order else joined.take(order).reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def _status_of_rows(recon: pd.DataFrame, rows: pd.Series) -> npt.NDArray[np.object_]:
+    """Return the status of the first reconciliation row of each of ``rows`` (NaN: none).
+
+    ``recon`` is sorted by ``source_row``: a binary search per asked row, no index of
+    every customer's row for the few rows of the review table.
+    """
+    sorted_rows = recon["source_row"].to_numpy(dtype=np.int64)
+    given = rows.notna().to_numpy()
+    wanted = rows.to_numpy(dtype=np.int64, na_value=-1)
+    at = np.minimum(np.searchsorted(sorted_rows, wanted), max(len(sorted_rows) - 1, 0))
+    found = given & (len(sorted_rows) > 0)
+    found[found] = sorted_rows[at[found]] == wanted[found]
+    out = np.full(len(rows), np.nan, dtype=object)
+    out[found] = recon["status"].iloc[at[found]].to_numpy(dtype=object)
+    return out
 
 
 def _ids_column(ids: pd.Series) -> Any:
