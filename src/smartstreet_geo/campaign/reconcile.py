@@ -539,6 +539,9 @@ def reconcile(
     first = np.sort(np.unique(key, return_index=True)[1])
     camps = pd.DataFrame({"campaign": camp_all.iloc[first].reset_index(drop=True)})
     at_camps = at_all[first]
+    # (per-contact and per-customer intermediates are let go as soon as they are used: at
+    # 2.4 M customers each is 15-40 MB, and a dozen of them made the run's peak)
+    del camp_all, at_all, code, key, first
 
     # ---------------------------------------------------------------- statuses
     at_review = valid.positions(valid_review[CUSTOMER_ID])
@@ -609,6 +612,7 @@ def reconcile(
     details = valid.joined(review, "detail", " | ", sort=False, pos=at_review)
     also = _wrap("also for manual review: ", details, "")
     contacted_reason = _then(_then(said, via_text), also)
+    del said, via_text, also
     if notes is not None and len(notes):
         contacted_reason = _then(contacted_reason, valid.lookup(notes.astype(object)))
     said_not = valid.lookup(pd.Series(not_reasons, dtype=object))
@@ -624,6 +628,7 @@ def reconcile(
     reason[review_rows] = _then(details.iloc[review_rows], said_not.iloc[review_rows]).to_numpy(
         dtype=object
     )
+    del contacted_reason, said_not, details, direct
     s = from_codes(status, _STATUS_WORDS).array
     valid_rows = pd.DataFrame(
         {
@@ -635,6 +640,7 @@ def reconcile(
             "reason": pd.Series(reason, dtype=object),
         }
     )
+    del campaigns, reason, s
     rej = cust_r.rejects
     code = rej["reason_code"]
     rej_rows = pd.DataFrame(
