@@ -669,3 +669,15 @@ def test_suppression_agrees_with_a_row_by_row_oracle(tmp_path, seed):
             reg, kept, run_id=f"w{w}", run_date=dt.date(2027, 1, 4 + w), outage_dates=dates
         )
         assert reg.table["contact_ref"].is_unique
+
+
+def test_blanking_nothing_keeps_the_array_itself():
+    """``_nulls_where`` with nothing to blank returns its input (no copy), else blanks exactly."""
+    import numpy as np
+    import pyarrow as pa
+
+    from smartstreet_geo.campaign.register import _nulls_where
+
+    arr = pa.array(["a", None, "c"], pa.large_string())
+    assert _nulls_where(arr, np.zeros(3, dtype=bool)) is arr
+    assert _nulls_where(arr, np.array([False, False, True])).to_pylist() == ["a", None, None]
