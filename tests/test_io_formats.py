@@ -271,3 +271,28 @@ def test_network_needs_substations(tmp_path):
     path.write_text("edge_id,from_node,to_node\n")
     with pytest.raises(ssg.InputFileError, match="substations"):
         ssg.read_network(path)
+
+
+def test_a_frame_with_arrow_columns_in_pieces_is_read_whole_and_left_as_it_was():
+    import pyarrow as pa
+
+    def pieces(*parts):
+        return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(list(parts))))
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": pieces(pa.array(["C1", "C2"]), pa.array(["C3"])),
+            "postcode": pieces(
+                pa.array(["WN5 9XP", "WN5 9XP"]).dictionary_encode(),
+                pa.array(["WN5 9XP"]).dictionary_encode(),
+            ),
+            "easting": [E, E + 10, E + 20],
+            "northing": [N, N, N],
+        }
+    )
+    r = ssg.read_customers(frame)
+    assert r.data["customer_id"].tolist() == ["C1", "C2", "C3"]
+    assert r.data["postcode"].tolist() == ["WN5 9XP"] * 3
+    data = pa.array(r.data["customer_id"].array)
+    assert not isinstance(data, pa.ChunkedArray) or data.num_chunks == 1
+    assert pa.array(frame["customer_id"].array).num_chunks == 2  # the caller's frame untouched
