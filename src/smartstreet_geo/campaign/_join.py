@@ -198,8 +198,12 @@ def _take_then(
         # one array, not the tail as a second chunk: Arrow takes rows of a chunked column
         # by concatenating it whole first, and these columns are taken from again later
         head = pc.take(arrow(column), pos)
-        whole = pa.concat_arrays([head, arrow(tail, head.type)])
-        return pd.Series(pd.array(whole, dtype=column.dtype), index=index, name=column.name)
+        try:
+            whole = pa.concat_arrays([head, arrow(tail, head.type)])
+        except pa.ArrowException:  # too long for one array of 32-bit offsets: pandas' way
+            pass
+        else:
+            return pd.Series(pd.array(whole, dtype=column.dtype), index=index, name=column.name)
     taken = pd.Series(column.array.take(pos), name=column.name, dtype=column.dtype)
     joined = pd.concat([taken, tail], ignore_index=True)
     return pd.Series(joined.array, index=index, name=column.name, dtype=joined.dtype)
