@@ -683,11 +683,10 @@ def _nominee_copies(
     customer file gives no nominee address column at all, one warning says how
     many copies could not be made, instead of a review row per customer.
     """
-    is_letter = (contacts["campaign"] == "outage_letter").to_numpy()
-    if "nominee_name" not in contacts or not (known(contacts["nominee_name"]) & is_letter).any():
-        return contacts.iloc[:0].copy()  # (the rows are taken only when there are copies)
-    letters = contacts[is_letter]
-    named = known(letters["nominee_name"])
+    letters = contacts[contacts["campaign"] == "outage_letter"]
+    named = known(letters["nominee_name"]) if "nominee_name" in letters else None
+    if named is None or not named.any():
+        return letters.iloc[:0].copy()
     if "nominee_address_line_1" not in set(cust_r.columns_used.values()):
         warnings.append(
             f"{int(named.sum()):,} outage letters are for customers with a nominee, but the "
