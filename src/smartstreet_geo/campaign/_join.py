@@ -24,6 +24,7 @@ __all__ = [
     "group_starts",
     "join_groups",
     "lookup_few",
+    "no_rows",
     "same_values",
     "take_rows",
     "text_of",
@@ -109,6 +110,23 @@ def from_codes(codes: npt.NDArray[np.integer], words: npt.ArrayLike) -> pd.Serie
         raise IndexError("a code has no word")
     text = pa.DictionaryArray.from_arrays(indices, vocabulary).cast(pa.large_string())
     return pd.Series(pd.array(text, dtype="str"))
+
+
+def no_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with no rows, holding none of its data (same columns and dtypes).
+
+    ``frame.iloc[:0].copy()`` still holds every row: an Arrow-backed column's empty
+    slice is a view of the whole column's buffers (Arrow arrays are immutable, so
+    pandas' copy of one is the same array). An empty table kept in a result that way
+    held the text of every proposed contact alive (0.3 GB at 2.4 M customers). A take
+    of no rows makes new, empty arrays.
+
+    Examples
+    --------
+    >>> no_rows(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})).dtypes.tolist()
+    [dtype('int64'), <StringDtype(na_value=nan)>]
+    """
+    return frame.take(np.array([], dtype=np.intp))
 
 
 def text_of(*parts: str | pd.Series) -> pd.Series:

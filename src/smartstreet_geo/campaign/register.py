@@ -90,6 +90,7 @@ import pandas as pd
 from ..errors import ParameterError, SmartStreetGeoError
 from ..export import TRACE_COLUMNS as _TRACE_COLUMNS
 from ..schema import CUSTOMER_ID
+from ._join import no_rows
 
 __all__ = [
     "REF_PREFIXES",
@@ -786,7 +787,7 @@ def suppress_repeats(
     nflags = _flags(_text(contacts["campaign"]))
     new = _contact_items(contacts, nflags, _iso_dates(outage_dates), what)
     if len(register.table) == 0:  # a first wave: nothing to match, nothing copied
-        suppressed = contacts.iloc[:0].copy()
+        suppressed = no_rows(contacts)  # not contacts.iloc[:0]: a view of every contact
         suppressed["suppressed_reason"] = pd.Series(dtype=object)
         suppressed["previous_refs"] = pd.Series(dtype=object)
         return Suppression(contacts, suppressed)

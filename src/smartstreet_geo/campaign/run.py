@@ -41,6 +41,7 @@ from ._join import (
     fixed,
     group_starts,
     join_groups,
+    no_rows,
     take_rows,
 )
 from ._keys import known
@@ -686,14 +687,14 @@ def _nominee_copies(
     letters = contacts[contacts["campaign"] == "outage_letter"]
     named = known(letters["nominee_name"]) if "nominee_name" in letters else None
     if named is None or not named.any():
-        return letters.iloc[:0].copy()
+        return no_rows(letters)
     if "nominee_address_line_1" not in set(cust_r.columns_used.values()):
         warnings.append(
             f"{int(named.sum()):,} outage letters are for customers with a nominee, but the "
             "customer file gives no nominee address (nominee_address_line_1...): no copies "
             "for nominees were made - map the nominee address columns to send them"
         )
-        return letters.iloc[:0].copy()
+        return no_rows(letters)
     with_address = letters.merge(
         cust[[CUSTOMER_ID, *_NOMINEE_COLUMNS]], on=CUSTOMER_ID, how="left", validate="m:1"
     )

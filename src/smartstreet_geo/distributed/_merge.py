@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..campaign._join import no_rows
 from ..campaign._partition import PARTITIONS_FILE
 from ..campaign.calls import call_order
 from ..campaign.config import CampaignConfig
@@ -223,7 +224,7 @@ def _copies(
     full = [f.assign(_part=i) for i, f in enumerate(frames) if f is not None and len(f)]
     if not full:
         base = frames[0]
-        return base.iloc[:0].copy() if base is not None else contacts.iloc[:0].copy()
+        return no_rows(base if base is not None else contacts)
     copies = pd.concat(full, ignore_index=True)
     lookup = new_ref.set_index(["part", "old_ref"])["contact_ref"]
     keys = pd.MultiIndex.from_arrays([copies.pop("_part"), copies["copy_of"].astype(str)])
