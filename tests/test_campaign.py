@@ -445,6 +445,27 @@ def test_pseudonymised_ids(tmp_path):
     assert rec["customer_id"].str.fullmatch(r"[0-9a-f]{16}").all()
 
 
+def test_the_results_customers_keep_no_names_phones_needs_or_nominees():
+    # data minimisation: a result kept in a notebook holds the personal columns only in the
+    # contacts that need them; its customers are what maps, GIS layers and counts read
+    from smartstreet_geo.campaign._partition import PART_CUSTOMER_COLUMNS
+
+    cfg = load_config(ssg.demo.path("campaign"))
+    r = run_campaign(cfg)
+    customers = r.customers
+    own = [c for c in customers.columns if c != customers.geometry.name]
+    assert set(own) <= set(PART_CUSTOMER_COLUMNS), own
+    read = ssg.read_customers(cfg.customers).data
+    personal = ("name", "phone", "psr_needs", "nominee_name", "nominee_phone", "connection_node")
+    assert all(c in read for c in personal)  # the premise: the file has them
+    assert not any(c in customers for c in personal)
+    names = set(read["name"].dropna())
+    assert names.isdisjoint(customers[own].astype(str).to_numpy().ravel())
+    letters = r.contacts[r.contacts["campaign"] == "outage_letter"]
+    assert letters["name"].notna().all() and r.contacts["phone"].notna().any()
+    assert len(customers) == r.status_table()["map_category"].notna().sum()
+
+
 def test_manifest_records_inputs_and_dates(tmp_path):
     cfg = make_inputs(
         tmp_path, [customer("1", 5)], [f"EQ1,lv_capacitor,C1,2027-03-01,false,{E},{N}"]

@@ -228,9 +228,12 @@ def test_contacts_carry_their_customers_own_columns():
 
     run_campaign's rules leave those columns out of the proposed contacts and take them from
     the customers once, for the contacts that are sent; the oracle looks each contact's
-    customer up by id in the result's customers instead (the demo campaign, every kind).
+    customer up by id in the customer file as the reader reads it (the demo campaign,
+    every kind; the result's customers keep no names or phone numbers).
     """
-    from smartstreet_geo import demo
+    from smartstreet_geo import demo, read_customers
+    from smartstreet_geo.campaign import _locate
+    from smartstreet_geo.campaign.config import load_config
     from smartstreet_geo.campaign.rules import _CUSTOMER_COLUMNS, CONTACT_COLUMNS
 
     result = run_campaign(demo.path("campaign"))
@@ -239,7 +242,9 @@ def test_contacts_carry_their_customers_own_columns():
     assert set(contacts["campaign"]) == {
         "leaflet", "installation_letter", "outage_letter", "outage_phone_call"
     }  # fmt: skip
-    own = result.customers.set_index("customer_id")
+    cfg = load_config(demo.path("campaign"))  # the demo places some customers ([locate])
+    read = _locate.locate_rejected(read_customers(cfg.customers), cfg, [])
+    own = read.read.data.set_index("customer_id")
     for column in _CUSTOMER_COLUMNS:
         want = own[column].reindex(contacts["customer_id"]).reset_index(drop=True)
         got = contacts[column].reset_index(drop=True)

@@ -125,7 +125,13 @@ class CampaignResult:
         Inputs (path, rows, SHA-256), parameters, versions, counts, dates, warnings.
     customers : GeoDataFrame
         Valid customers (EPSG:27700) with ``map_category`` and
-        ``map_category_shared`` (see :data:`MAP_CATEGORIES`).
+        ``map_category_shared`` (see :data:`MAP_CATEGORIES`): the columns the
+        maps, the GIS layers and the counts read (ids, address, postcode, PSR
+        flag, circuit, substation, source row, location source), as in a
+        partitioned run. Names, phone numbers, PSR needs, nominees and
+        connection nodes are not kept here (data minimisation): the contacts
+        carry them where a contact needs them; the customer file as read
+        (:func:`~smartstreet_geo.io.read_customers`) has them all.
     equipment : GeoDataFrame
         Equipment with ``radius_m`` and ``n_customers_within``.
     edges, substations : GeoDataFrame or None
