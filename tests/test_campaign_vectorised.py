@@ -216,6 +216,13 @@ def test_take_rows_then_equals_take_and_concat(seed, monkeypatch):
     got = take_rows(left, pos, then=tail.iloc[:, ::-1])
     want = pd.concat([left.take(pos), tail[left.columns]], ignore_index=True)
     pd.testing.assert_frame_equal(got, want)
+    # consumed: the same rows, and the frame given is left with no columns (let go)
+    given = left.copy()
+    pd.testing.assert_frame_equal(take_rows(given, pos, then=tail, consume=True), want)
+    assert given.shape == (n, 0)
+    alone = left.copy()
+    pd.testing.assert_frame_equal(take_rows(alone, pos, consume=True), left.take(pos))
+    assert alone.shape == (n, 0)
     if seed % 2:  # threaded: Arrow text comes back as one array, not the tail as a piece
         import pyarrow as pa
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -52,6 +53,29 @@ def test_csv_reads_back_the_same_text(tmp_path, hid, value):
     assert rows[0] == ["contact_ref", "text", "after"]
     assert len(rows) == 3, "an embedded line break split a row"
     assert rows[2] == ["LF-000002", _expected_csv(value), "kept"]
+
+
+@pytest.mark.parametrize("at", [0, 6, 7, 12, 20])
+def test_csv_names_the_row_of_unencodable_text_in_a_later_block(tmp_path, monkeypatch, at):
+    # object columns are made text a block of rows at a time: the row named is the file's
+    # data row, and nothing of the file is left
+    from smartstreet_geo import export
+
+    monkeypatch.setattr(export, "CSV_BLOCK_ROWS", 7)
+    n = 21
+    texts = np.array([f"t{i}" for i in range(n)], dtype=object)
+    texts[at] = "a\ud800b"
+    frame = pd.DataFrame({"n": np.arange(n), "number": [1.5] * n})
+    frame["text"] = pd.Series(texts, dtype=object)  # (the str dtype cannot hold it at all)
+    frame["mixed"] = pd.Series([i if i % 2 else f"s{i}" for i in range(n)], dtype=object)
+    path = tmp_path / "out.csv"
+    with pytest.raises(SmartStreetGeoError, match=rf"out.csv: column 'text', row {at + 1} "):
+        write_csv(frame, path)
+    assert not list(tmp_path.iterdir())
+    frame.loc[at, "text"] = "fine"
+    write_csv(frame, path)
+    want = frame.to_csv(index=False, lineterminator="\r\n")
+    assert path.read_bytes() == want.encode("utf-8")
 
 
 @pytest.mark.parametrize(("hid", "value"), HOSTILE, ids=hostile_ids())

@@ -153,7 +153,11 @@ def text_of(*parts: str | pd.Series) -> pd.Series:
 
 
 def take_rows(
-    frame: pd.DataFrame, positions: npt.ArrayLike, then: pd.DataFrame | None = None
+    frame: pd.DataFrame,
+    positions: npt.ArrayLike,
+    then: pd.DataFrame | None = None,
+    *,
+    consume: bool = False,
 ) -> pd.DataFrame:
     """Return ``frame.take(positions)``, each column taken on its own thread.
 
@@ -169,6 +173,11 @@ def take_rows(
     a second chunk (no copy) and object columns are taken straight into the longer array,
     instead of a copy of every taken column into the concatenated frame (0.3-0.5 s for
     1.9 million letters). Columns whose dtypes differ are concatenated by pandas.
+
+    ``consume=True``: each of ``frame``'s columns is let go as soon as it is taken, and
+    ``frame`` (the caller's object) is left with no columns. For a caller that replaces
+    the frame with the rows taken: the whole frame and the whole taken copy are then never
+    held at once (0.5 GB at 2.4 million contacts).
 
     Examples
     --------
@@ -187,20 +196,36 @@ def take_rows(
     small = len(pos) < _fields.THREADED_ROWS or frame.shape[1] < 2
     if small or not frame.columns.is_unique:
         taken = frame.take(pos)
-        return taken if then is None else pd.concat([taken, then[frame.columns]], ignore_index=True)
+        out = taken if then is None else pd.concat([taken, then[frame.columns]], ignore_index=True)
+        if consume:
+            _drop_all_columns(frame)
+        return out
     index = frame.index.take(pos) if then is None else pd.RangeIndex(len(pos) + len(then))
+    names = frame.columns
+    columns: list[pd.Series | None] = [frame.iloc[:, j] for j in range(frame.shape[1])]
+    if consume:  # the list holds the only references now: each is dropped once taken
+        _drop_all_columns(frame)
 
     def one(j: int) -> pd.Series:
-        column = frame.iloc[:, j]
+        column = columns[j]
+        assert column is not None
+        if consume:
+            columns[j] = None
         if then is None:
             return pd.Series(
                 column.array.take(pos), index=index, name=column.name, dtype=column.dtype
             )
         return _take_then(column, pos, then[column.name], index)
 
-    out = pd.concat(list(_fields.in_threads(one, range(frame.shape[1]), rows=len(pos))), axis=1)
-    out.columns = frame.columns
+    out = pd.concat(list(_fields.in_threads(one, range(len(names)), rows=len(pos))), axis=1)
+    out.columns = names
     return out
+
+
+def _drop_all_columns(frame: pd.DataFrame) -> None:
+    """Remove every column of ``frame`` in place (``del``: pandas 3.1 deprecates inplace)."""
+    for name in list(dict.fromkeys(frame.columns)):
+        del frame[name]
 
 
 def _take_then(

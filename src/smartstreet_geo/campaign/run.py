@@ -1036,7 +1036,8 @@ def _one_letter_per_premise(
     campaign, postcode and premise (the order a letter house sorts mail); calls follow in
     the order given (a call handler's working order,
     :func:`~smartstreet_geo.campaign.calls.order_calls`). ``ranks``: the customers'
-    ranks, taken by each contact's row (``_CIX``).
+    ranks, taken by each contact's row (``_CIX``). ``contacts`` is consumed: it is left
+    with no columns (the caller replaces it with the contacts returned).
     """
     # Sorts as integer codes (np.lexsort is stable; missing values last, as in sort_values)
     # and one take of the wide frame per output, straight from ``contacts``: no copy of the
@@ -1056,6 +1057,8 @@ def _one_letter_per_premise(
     k = kept_rows
     second = np.lexsort((cid[k], prem[k], post[k], _campaign_order(letters["campaign"])[k]))
     # the one wide take, in letter order, the calls appended as each column is taken
-    out = take_rows(contacts, at[kept_rows[second]], then=calls[contacts.columns])
     covered = take_rows(contacts[["campaign", CUSTOMER_ID, "premise_key", _CIX]], at[covered_rows])
+    # (consumed: each column of the contacts is let go once taken, so that every proposed
+    # contact and every letter kept are not all held at once; the caller's frame is emptied)
+    out = take_rows(contacts, at[kept_rows[second]], then=calls[contacts.columns], consume=True)
     return out, covered.reset_index(drop=True)
