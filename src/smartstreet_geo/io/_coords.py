@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from .._gc import collector_paused
 from ..crs import classify_bng, classify_lonlat, geometries_to_bng, lonlat_to_bng
 from ..errors import CoordinateError, CRSError, MissingColumnError
 from ..schema import (
@@ -277,7 +278,8 @@ def _from_xy(
         ex, ny = ex[keep], ny[keep]
         ok = np.zeros(n, dtype=bool)
         ok[ok_idx] = True
-    out[ok] = shapely.points(np.column_stack((ex, ny)))  # (one (n, 2) array: ~25% faster)
+    with collector_paused():  # points cannot form cycles: no collections while made
+        out[ok] = shapely.points(np.column_stack((ex, ny)))  # (one (n, 2) array: ~25% faster)
     if xy_out is not None:
         xy_out["x"], xy_out["y"] = np.full(n, np.nan), np.full(n, np.nan)
         xy_out["x"][ok], xy_out["y"][ok] = ex, ny

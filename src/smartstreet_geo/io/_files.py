@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._gc import collector_paused
 from ..errors import CRSError, EncodingError, InputFileError
 
 __all__ = ["RawTable", "Source", "load_frame", "load_sql", "load_table"]
@@ -378,7 +379,8 @@ def _load_parquet(p: Path, *, crs: Any) -> RawTable:
         import geopandas as gpd
 
         try:
-            gdf = gpd.read_parquet(p)
+            with collector_paused():  # a geometry per row (see smartstreet_geo._gc)
+                gdf = gpd.read_parquet(p)
         except Exception as exc:
             raise InputFileError(f"{p}: cannot read GeoParquet ({exc}).") from exc
         return _split_geo(gdf, "geoparquet", p, crs)
@@ -403,7 +405,8 @@ def _load_ogr(p: Path, *, layer: str | int | None, crs: Any) -> RawTable:
     if layer is not None and isinstance(layer, str) and layer not in names:
         raise InputFileError(f"{p}: has no layer {layer!r}; layers are {', '.join(names)}.")
     try:
-        gdf = pyogrio.read_dataframe(p, layer=layer)
+        with collector_paused():  # a geometry per row (see smartstreet_geo._gc)
+            gdf = pyogrio.read_dataframe(p, layer=layer)
     except Exception as exc:
         raise InputFileError(f"{p}: cannot read layer {layer!r} ({exc}).") from exc
     if "geometry" not in gdf:
