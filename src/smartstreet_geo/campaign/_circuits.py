@@ -11,7 +11,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
-from ._join import arrow, dense_rank, first_of_groups, group_starts, join_groups, same_values
+from ._join import (
+    arrow,
+    dense_rank,
+    first_of_groups,
+    group_starts,
+    join_groups,
+    no_rows,
+    same_values,
+)
 from ._keys import known
 
 __all__ = [
@@ -252,7 +260,7 @@ def downstream(
     def psr_customers() -> pd.DataFrame:
         # (only where an answer is uncertain: a copy of every PSR customer's row, 0.3 s at 2.4 M)
         if "psr" not in customers:
-            return customers.iloc[:0]
+            return no_rows(customers)
         return customers[customers["psr"].fillna(False).astype(bool)]
 
     affected: list[pd.DataFrame] = []
@@ -314,7 +322,7 @@ def downstream(
     unplaced_psr = (
         unplaced[unplaced["psr"].fillna(False).astype(bool)]
         if "psr" in unplaced
-        else (unplaced.iloc[:0])
+        else no_rows(unplaced)
     )
     mapped = equipment_isolation_points(net, outage_eq)
     on_net = mapped["isolation_point"].notna().to_numpy()

@@ -29,6 +29,7 @@ from ._join import (
     first_of_groups,
     group_starts,
     join_groups,
+    no_rows,
     same_values,
     take_rows,
     text_of,
@@ -137,7 +138,7 @@ class Facts:
         """Return PSR customers who lose supply, with ``equipment_ids`` and ``reason``."""
         affected = self.impact.affected
         if affected.empty:
-            return self.customers.iloc[:0].assign(equipment_ids="", reason="")
+            return no_rows(self.customers).assign(equipment_ids="", reason="")
         # each item's text once per outage equipment; the per-customer joins by Arrow (``_join``)
         eq = self.outage_eq[["equipment_id", "kind", "outage_date"]].copy()
         eq["text"] = (
@@ -216,7 +217,7 @@ def as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
 def leaflet(facts: Facts) -> Proposal:
     """Propose a leaflet to everyone served by a circuit in scope; ambiguous circuits to review."""
     if not facts.in_scope:
-        return Proposal(as_contacts(facts.customers.iloc[:0], "leaflet"))
+        return Proposal(as_contacts(no_rows(facts.customers), "leaflet"))
     ms = facts.membership
     m = ms[ms["in_scope"] & ~ms["needs_review"]]
     c = _with_members(

@@ -439,7 +439,7 @@ def run_campaign(
     reviews += [r for r in (located.review, near_review) if len(r)]
     not_reasons: dict[str, str] = {}
     contacts = pd.concat(
-        [p.contacts for p in proposals] or [as_contacts(cust.iloc[:0], "leaflet")],
+        [p.contacts for p in proposals] or [as_contacts(no_rows(cust), "leaflet")],
         ignore_index=True,
     )
     # the rules' own frames, the membership and the placement are not used again: let them
