@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from hostile import HOSTILE
+from smartstreet_geo._ids import id_codes
 from smartstreet_geo.campaign._join import (
     _repeats,
     arrow,
@@ -78,6 +79,23 @@ def test_dense_rank_takes_each_path_on_the_text_it_is_for():
         codes, uniques = pd.factorize(values, sort=True)
         expected = np.where(codes < 0, len(uniques), codes)
         np.testing.assert_array_equal(dense_rank(values), expected)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_id_codes_are_equal_exactly_where_pandas_factorize_codes_are(seed, dtype):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 2_000))
+    values = pd.Series(_words(rng, n, missing=0.1, longest=3), dtype=dtype)
+    got = id_codes(values)
+    expected, _ = pd.factorize(values)  # the oracle: the same partition of the rows
+    assert got.dtype == np.int64 and got.shape == (n,)
+    np.testing.assert_array_equal(got < 0, expected < 0)
+    pairs = pd.DataFrame({"got": got, "expected": expected}).drop_duplicates()
+    assert pairs["got"].is_unique and pairs["expected"].is_unique  # one code for one id
+    # digit ids of one width take the integer path: the numbers themselves
+    digits = pd.Series([f"{v:013d}" for v in rng.integers(0, 10**13, size=n)], dtype=dtype)
+    np.testing.assert_array_equal(id_codes(digits), digits.astype("int64").to_numpy())
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -26,6 +26,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ._threads import max_threads, run_ranges
+
 __all__ = ["CACHE", "row_chunks", "run_chunks"]
 
 log = logging.getLogger(__name__)
@@ -112,8 +114,7 @@ def row_chunks(n: int, min_rows: int = 32_768) -> list[tuple[int, int]]:
     installing, and as long again to load from the cache on every run, for the
     same speed on a handful of cores.
     """
-    threads = max(1, min(int(os.environ.get("NUMBA_NUM_THREADS") or 0) or os.cpu_count() or 1, 32))
-    parts = max(1, min(threads, n // max(min_rows, 1)))
+    parts = max(1, min(max_threads(), n // max(min_rows, 1)))
     bounds = [n * k // parts for k in range(parts + 1)]
     return list(itertools.pairwise(bounds))
 
@@ -125,13 +126,8 @@ def run_chunks(
 ) -> list[object]:
     """Run ``work(lo, hi)`` on each range, in threads when there is more than one.
 
-    ``threads`` (default: one per range) caps the threads; the results come in the
-    order of ``chunks``.
+    ``threads`` (default: one per range) caps the ranges worked on at once; the
+    results come in the order of ``chunks``. The calling thread works too, beside the
+    process's shared threads (:func:`smartstreet_geo._threads.run_ranges`).
     """
-    workers = min(len(chunks), threads or len(chunks))
-    if workers <= 1:
-        return [work(lo, hi) for lo, hi in chunks]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda c: work(*c), chunks))
+    return run_ranges(work, chunks, min(len(chunks), threads or len(chunks)))

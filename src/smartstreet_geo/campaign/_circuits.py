@@ -15,6 +15,7 @@ from ._join import (
     arrow,
     dense_rank,
     first_of_groups,
+    from_codes,
     group_starts,
     join_groups,
     no_rows,
@@ -154,14 +155,11 @@ def membership(
     out["in_scope"] = out["member_circuit"].notna()
     out["needs_review"] = out["needs_review"].fillna(False).astype(bool)
     out["method"] = out["method"].fillna("")
-    # (an object array of one shared string: np.where would build a fixed-width unicode
-    # array of the sentence's length for every customer)
-    detail = np.full(len(out), "", dtype=object)
-    detail[out["needs_review"].to_numpy()] = (
+    ambiguous = (
         "circuit inferred from the nearest cable is ambiguous (two circuits' cables about "
         "equally close): confirm the feeder before the leaflet goes"
     )
-    out["detail"] = pd.Series(detail, index=out.index, dtype="str")
+    out["detail"] = from_codes(out["needs_review"].to_numpy(), ["", ambiguous], out.index)
     return out
 
 

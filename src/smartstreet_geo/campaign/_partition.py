@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from ._points import CustomerTable
 
 __all__ = [
     "PARTITIONS_FILE",
@@ -81,8 +83,17 @@ PART_CUSTOMER_COLUMNS = (
 )
 
 
-def slim_customers(customers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the customers with only :data:`PART_CUSTOMER_COLUMNS` and the geometry."""
+def slim_customers(
+    customers: gpd.GeoDataFrame | CustomerTable,
+) -> gpd.GeoDataFrame | CustomerTable:
+    """Return the customers with only :data:`PART_CUSTOMER_COLUMNS` and the geometry last.
+
+    Customers held as coordinates (:class:`~smartstreet_geo.campaign._points.CustomerTable`)
+    stay so, their geometry's place moved last as in the GeoDataFrame.
+    """
+    if isinstance(customers, CustomerTable):
+        keep = [c for c in customers.frame.columns if c in PART_CUSTOMER_COLUMNS]
+        return replace(customers, frame=customers.frame[keep], at=len(keep))
     keep = [c for c in customers.columns if c in PART_CUSTOMER_COLUMNS]
     return customers[[*keep, customers.geometry.name]]
 

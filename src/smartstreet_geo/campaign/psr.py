@@ -411,7 +411,7 @@ def accessible_format_by_premise(keys: pd.Series, formats: pd.Series) -> pd.Seri
     """
     # Few customers need a format: sets are built for those rows only, and every row then
     # looks its premise up in one vectorised map (a missing or blank key matches nothing).
-    text = formats.astype(object).where(formats.notna(), "").astype(str)
+    text = formats.astype("str").fillna("")  # (Arrow text throughout: no object copy)
     needs = (text != "").to_numpy()
     # each row's formats as a code into a few distinct texts ("" for most rows), decoded
     # by Arrow at the end: a text column, not a Python string per customer

@@ -90,7 +90,7 @@ import pandas as pd
 from ..errors import ParameterError, SmartStreetGeoError
 from ..export import TRACE_COLUMNS as _TRACE_COLUMNS
 from ..schema import CUSTOMER_ID
-from ._join import no_rows
+from ._join import from_codes, no_rows
 
 __all__ = [
     "REF_PREFIXES",
@@ -1346,5 +1346,8 @@ def trace_table(register: ContactRegister, *, run_id: str | None = None) -> pd.D
     words = days.dictionary_encode()
     texts = np.asarray([*words.dictionary.cast(pa.string()).to_pylist(), None], dtype=object)
     codes = words.indices.fill_null(len(texts) - 1).to_numpy(zero_copy_only=False)
-    out = out.assign(run_date=texts[codes])
+    if len(texts) > 1:  # decoded by Arrow into text (no object array of references)
+        out = out.assign(run_date=from_codes(codes, texts, out.index))
+    else:  # no dates at all: None, as before
+        out = out.assign(run_date=texts[codes])
     return out.reset_index(drop=True)

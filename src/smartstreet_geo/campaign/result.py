@@ -9,6 +9,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from ._points import CustomerTable, LazyCustomers
+
 __all__ = [
     "MAP_CATEGORIES",
     "READER_STATUSES",
@@ -42,7 +44,7 @@ MAP_CATEGORIES = ("phone_call", "manual_review", "installation_letter", "leaflet
 def count_summary(
     reconciliation: pd.DataFrame,
     manual_review: pd.DataFrame,
-    customers: pd.DataFrame,
+    customers: pd.DataFrame | CustomerTable,
     contacts: pd.DataFrame,
 ) -> dict[str, Any]:
     """Return every count of a run from its one table of statuses (console, manifest, map).
@@ -63,6 +65,8 @@ def count_summary(
         ``by_issue``, ``rows_by_status``); ``map`` and ``map_shared``
         (customers per map category, one per valid customer).
     """
+    if isinstance(customers, CustomerTable):  # (a run's customers held as coordinates)
+        customers = customers.frame
     status = reconciliation["status"].value_counts()
     by_status = {s: int(status.get(s, 0)) for s in RECONCILIATION_STATUSES}
     rows = manual_review.drop_duplicates("source_row")
@@ -177,7 +181,7 @@ class CampaignResult:
     reconciliation: pd.DataFrame
     rejects: pd.DataFrame
     manifest: dict[str, Any]
-    customers: gpd.GeoDataFrame
+    customers: gpd.GeoDataFrame  # (see LazyCustomers below the class)
     equipment: gpd.GeoDataFrame
     edges: gpd.GeoDataFrame | None
     substations: gpd.GeoDataFrame | None
@@ -226,16 +230,30 @@ class CampaignResult:
         out = recon.assign(
             review_issues=recon["source_row"].map(issues).fillna(0).astype(int).to_numpy()
         )
-        cols = [c for c in ("map_category", "map_category_shared") if c in self.customers]
+        customers = self.customer_columns()
+        cols = [c for c in ("map_category", "map_category_shared") if c in customers]
         valid = out["status"].isin(["contacted", "manual_review", "not_contacted"])
-        cats = pd.DataFrame(self.customers[["customer_id", *cols]]).set_index("customer_id")
+        cats = pd.DataFrame(customers[["customer_id", *cols]]).set_index("customer_id")
         for c in cols:
             out[c] = out["customer_id"].map(cats[c]).where(valid)
         return out
 
     def count_summary(self) -> dict[str, Any]:
         """Return every count of the run (see :func:`count_summary`)."""
-        return count_summary(self.reconciliation, self.manual_review, self.customers, self.contacts)
+        return count_summary(
+            self.reconciliation, self.manual_review, self.customer_columns(), self.contacts
+        )
+
+    def customer_columns(self) -> pd.DataFrame:
+        """Return :attr:`customers` without its geometry column (no points are made).
+
+        The counts, the map and the files read the customers' columns and coordinates
+        only; reading :attr:`customers` makes a point per customer the first time.
+        """
+        held = LazyCustomers.table(self)
+        if isinstance(held, CustomerTable):
+            return held.frame
+        return pd.DataFrame(held.drop(columns=held.geometry.name))
 
     # ------------------------------------------------------------------ display
     def _summary_lines(self) -> list[tuple[str, str]]:
@@ -272,3 +290,10 @@ class CampaignResult:
             for k, v in self._summary_lines()
         )
         return f"<table><caption>CampaignResult</caption>{cells}</table>"
+
+
+# ``customers`` is held as a CustomerTable (columns and coordinates) when a run makes the
+# result, and becomes its GeoDataFrame, points and all, the first time it is read: a data
+# descriptor set on the class after the dataclass is made (the generated __init__ stores
+# the value through it). See smartstreet_geo.campaign._points.
+setattr(CampaignResult, "customers", LazyCustomers("customers"))  # noqa: B010

@@ -26,6 +26,7 @@ import pandas as pd
 from ..schema import ADDRESS_LINES, CUSTOMER_ID, POSTCODE, PREMISE_ID
 from ._circuits import OutageImpact
 from ._join import (
+    constant_text,
     first_of_groups,
     group_starts,
     join_groups,
@@ -196,8 +197,8 @@ def as_contacts(frame: pd.DataFrame, campaign: str) -> pd.DataFrame:
     contacts without the customer's own columns (:data:`_CUSTOMER_COLUMNS`), and with ``_cix``.
     """
     out = pd.DataFrame(index=frame.index)
-    out["campaign"] = campaign
-    out["channel"] = CAMPAIGNS[campaign]
+    out["campaign"] = constant_text(campaign, out.index)
+    out["channel"] = constant_text(CAMPAIGNS[campaign], out.index)
     deferred = _CIX in frame
     columns = [c for c in CONTACT_COLUMNS if not (deferred and c in _CUSTOMER_COLUMNS)]
     for col in columns[2:]:

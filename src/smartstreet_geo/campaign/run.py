@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -40,6 +41,7 @@ from ._join import (
     dense_rank,
     first_of_groups,
     fixed,
+    from_codes,
     group_starts,
     join_groups,
     no_rows,
@@ -56,6 +58,7 @@ from ._partition import (
     slim_customers,
     worker_network,
 )
+from ._points import CustomerTable
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
@@ -395,7 +398,18 @@ def run_campaign(
 
     # ------------------------------------------------------------------ candidates
     say(f"building contact lists ({len(customers):,} customers)")
-    cust = pd.DataFrame(customers.drop(columns=customers.geometry.name))
+    # Nothing from here reads a point: the customers keep their coordinates, and the
+    # result makes the points again only if it is asked for them (0.45 GB at 2.4 M
+    # customers, held through the contact lists, reconciliation and writing; see
+    # campaign._points). The reader's result keeps only its rows (its length is read).
+    customers = CustomerTable.of(customers)
+    cust_r = replace(cust_r, data=_rows_only(customers))
+    located = replace(located, read=cust_r)
+    cust = (
+        customers.frame.copy(deep=False)  # (its own columns are added: not the table's)
+        if isinstance(customers, CustomerTable)
+        else pd.DataFrame(customers.drop(columns=customers.geometry.name))
+    )
     premises = keyed.result()
     cust["premise_key"] = premises.keys
     # each customer's row: contacts carry it (``_CIX``), so that sorting and reconciling them
@@ -542,9 +556,13 @@ def run_campaign(
     camp_code, camp_names = pd.factorize(contacts["campaign"])
     template = [cfg.templates[k].template_id if k in cfg.templates else None for k in camp_names]
     named = [k in cfg.templates and cfg.templates[k].addressee == "name" for k in camp_names]
-    contacts["template_id"] = pd.Series(
-        np.array([*template, None], dtype=object)[camp_code], index=contacts.index
-    )
+    if any(t is not None for t in template):  # Arrow text, decoded from the codes
+        at = np.where(camp_code < 0, len(template), camp_code)
+        contacts["template_id"] = from_codes(at, [*template, None], contacts.index)
+    else:  # no template ids: an object column of None, as pandas makes it
+        contacts["template_id"] = pd.Series(
+            np.array([*template, None], dtype=object)[camp_code], index=contacts.index
+        )
     wants_name = np.array([*named, False], dtype=bool)[camp_code]
     contacts["addressee"] = contacts["name"].where(
         wants_name & contacts["name"].notna().to_numpy(), "The Occupier"
@@ -571,7 +589,7 @@ def run_campaign(
     # (0.3 GB at 2.4 M customers).
     customers = slim_customers(customers)
     cust = cust[[CUSTOMER_ID, "source_row"]]
-    cust_r = replace(cust_r, data=slim_customers(cust_r.data))
+    cust_r = replace(cust_r, data=_rows_only(customers))
     located = replace(located, read=cust_r)
 
     # ------------------------------------------------------------------ reconciliation
@@ -587,7 +605,8 @@ def run_campaign(
     run_id, updated, trace, envelopes = (
         registered.result() if registered is not None else ("", register, None, None)
     )
-    customers[list(MAP_COLUMNS)] = tables.map_columns(customers[CUSTOMER_ID])
+    columns = customers.frame if isinstance(customers, CustomerTable) else customers
+    columns[list(MAP_COLUMNS)] = tables.map_columns(columns[CUSTOMER_ID])
     edges = (  # (copy-on-write: the edges' own columns are shared, not copied)
         net_r.edges.assign(in_scope=net_r.edges["circuit_id"].isin(in_scope))
         if net_r is not None
@@ -676,6 +695,13 @@ def _register_contacts(
     trace = trace_table(updated, run_id=run_id)
     envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
     return run_id, updated, trace, envelopes
+
+
+def _rows_only(customers: CustomerTable | gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the customers' rows for the reader's result, without their points."""
+    if isinstance(customers, CustomerTable):
+        return gpd.GeoDataFrame(customers.frame)  # (columns shared, not copied)
+    return customers
 
 
 def _nominee_copies(
@@ -850,10 +876,11 @@ def _merge_fields(contacts: pd.DataFrame, equipment: pd.DataFrame) -> None:
         if pd.notna(d)
     }
     # a few distinct equipment lists recur on many contacts: words once per distinct list
-    codes, distinct = pd.factorize(contacts["equipment_ids"].to_numpy(dtype=object))
+    codes, distinct = pd.factorize(contacts["equipment_ids"])
+    at = np.where(codes < 0, len(distinct), codes)  # missing: the last word
     for column, info in (("equipment_kind", kind), ("install_date", installed)):
-        words = np.array([_words(i, info) for i in distinct] + [_words(None, info)], dtype=object)
-        contacts[column] = words[codes].tolist()  # code -1 (missing): the last entry
+        words = [_words(i, info) for i in distinct] + [_words(None, info)]
+        contacts[column] = from_codes(at, words, contacts.index)
 
 
 #: Columns of an envelope row that list each letter's value (``;``-joined, in campaign order).

@@ -34,6 +34,7 @@ from ._page import (
     Page,
     as_frame,
     assemble,
+    customer_frame,
 )
 from ._plan import add_plan
 
@@ -77,10 +78,11 @@ def _build(
     frame = None
     if equipment is not None:
         add_equipment(page, as_frame(equipment, "equipment"), radii)
+    xy = None
     if customers is not None:
-        frame = as_frame(customers, "customers")
+        frame, xy = customer_frame(customers)
         why = _reasons(frame, reasons) if opts.internal else None
-        add_customers(page, frame, opts, categorised=categorised, reasons=why)
+        add_customers(page, frame, opts, categorised=categorised, reasons=why, xy=xy)
     network = None if edges is None else as_frame(edges, "network")
     add_network(
         page,
@@ -89,7 +91,7 @@ def _build(
         in_scope,
     )
     if plans:  # after the network: plan layers draw over the circuits
-        add_plan(page, plans, network, frame, opts)
+        add_plan(page, plans, network, frame, opts, customer_xy=xy)
     return assemble(page, opts)
 
 
@@ -264,13 +266,14 @@ def campaign_map(
         title or "Campaign map",
     )
     for attr in ("customers", "equipment"):
-        if not hasattr(result, attr):
+        # (looked up in the instance first: reading a result's customers makes their points)
+        if attr not in getattr(result, "__dict__", {}) and not hasattr(result, attr):
             raise ParameterError(
                 f"campaign_map: the result has no .{attr}; pass a campaign result "
                 "(customers, equipment, and optionally edges and substations)."
             )
     return _build(
-        customers=result.customers,
+        customers=_customers_of(result),
         equipment=result.equipment,
         edges=getattr(result, "edges", None),
         substations=getattr(result, "substations", None),
@@ -279,6 +282,14 @@ def campaign_map(
         reasons=getattr(result, "reconciliation", None),
         plans=getattr(result, "outage_plans", None),
     )
+
+
+def _customers_of(result: Any) -> Any:
+    """Return a campaign result's customers: coordinates when it holds them so (no points)."""
+    from ..campaign._points import CustomerTable
+
+    held = getattr(result, "__dict__", {}).get("customers")
+    return held if isinstance(held, CustomerTable) else result.customers
 
 
 def inputs_map(

@@ -44,13 +44,17 @@ def _customer_points(
     *,
     categorised: bool,
     reasons: pd.Series | None = None,
+    xy: tuple[npt.NDArray[np.float64], ...] | None = None,
 ) -> list[tuple[Style, npt.NDArray[np.int64], npt.NDArray[np.int64], Any, Any, Any]]:
-    """Select the allowlisted columns, place, group and label customer points."""
+    """Select the allowlisted columns, place, group and label customer points.
+
+    ``xy``: each customer's BNG x, y when known (else taken from the geometry).
+    """
     columns = [c for c in PSEUDONYMOUS_CUSTOMER_COLUMNS if c in customers.columns]
     if opts.internal:
         columns += [c for c in INTERNAL_CUSTOMER_COLUMNS if c in customers.columns]
     view = pd.DataFrame(customers[columns].reset_index(drop=True))  # nothing else is read
-    x, y = positions(customers, "customers")
+    x, y = positions(customers, "customers") if xy is None else xy
     if categorised:
         if CATEGORY_COLUMN not in view.columns:
             raise ParameterError(
@@ -231,13 +235,17 @@ def add_customers(
     *,
     categorised: bool,
     reasons: pd.Series | None = None,
+    xy: tuple[npt.NDArray[np.float64], ...] | None = None,
 ) -> None:
     """Add customer layers (one per contact type), their legend rows and search entries.
 
     ``reasons`` (internal maps only): why each customer gets its contact,
-    aligned with ``customers`` by position; shown in the click popup.
+    aligned with ``customers`` by position; shown in the click popup. ``xy``: each
+    customer's BNG x, y when known (else taken from the geometry).
     """
-    groups = _customer_points(page, customers, opts, categorised=categorised, reasons=reasons)
+    groups = _customer_points(
+        page, customers, opts, categorised=categorised, reasons=reasons, xy=xy
+    )
     rows = []
     for style, qlon, qlat, counts, labels, why in groups:
         total = int(counts.sum()) if counts is not None else int(qlon.size)

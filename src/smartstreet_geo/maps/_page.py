@@ -86,6 +86,24 @@ def as_frame(obj: Any, what: str) -> gpd.GeoDataFrame:
     return frame
 
 
+def customer_frame(obj: Any) -> tuple[pd.DataFrame, tuple[npt.NDArray[np.float64], ...]]:
+    """Return the customers' columns and each one's BNG x, y.
+
+    From a GeoDataFrame (or a reader result), or from a campaign's customers held as
+    coordinates (:class:`~smartstreet_geo.campaign._points.CustomerTable`), whose
+    points are then never made.
+    """
+    import geopandas as gpd
+
+    from ..campaign._points import CustomerTable
+
+    if isinstance(obj, CustomerTable):
+        require_bng(gpd.GeoSeries([], crs=obj.crs), what="customers")
+        return obj.frame, (obj.x, obj.y)
+    frame = as_frame(obj, "customers")
+    return frame, positions(frame, "customers")
+
+
 def as_text(values: pd.Series) -> list[str | None]:
     """Values as text, missing as None (no personal columns ever pass here by default)."""
     out: list[str | None] = []

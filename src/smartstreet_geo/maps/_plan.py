@@ -324,6 +324,7 @@ def add_plan(
     edges: gpd.GeoDataFrame | None,
     customers: gpd.GeoDataFrame | None,
     opts: Options,
+    customer_xy: tuple[npt.NDArray[np.float64], ...] | None = None,
 ) -> PlanFeatures | None:
     """Add the outage-plan layers (all off when the map opens) and their legend section.
 
@@ -435,7 +436,7 @@ def add_plan(
         notes.append("The outage plan's network elements are not shown: no network edges.")
     if missing:
         notes.append(f"{missing:,} plan element(s) not on the map's network, not shown.")
-    _interrupted(page, rows, feats, customers, opts, notes)
+    _interrupted(page, rows, feats, customers, opts, notes, customer_xy)
     days = len(plans)
     page.sections.append(
         {
@@ -476,8 +477,12 @@ def _interrupted(
     customers: gpd.GeoDataFrame | None,
     opts: Options,
     notes: list[str],
+    customer_xy: tuple[npt.NDArray[np.float64], ...] | None = None,
 ) -> None:
-    """Add the customers still interrupted: one point each (positions only on a shared map)."""
+    """Add the customers still interrupted: one point each (positions only on a shared map).
+
+    ``customer_xy``: each customer's BNG x, y when known (else from the geometry).
+    """
     off = feats.interrupted.dropna(subset=[CUSTOMER_ID])
     if not len(off):
         return
@@ -498,7 +503,7 @@ def _interrupted(
     first = ~ids.iloc[rows_at].duplicated().to_numpy()
     rows_at = rows_at[first]
     unplaced = len(days) - len(rows_at)
-    x, y = positions(customers, "customers")
+    x, y = positions(customers, "customers") if customer_xy is None else customer_xy
     x, y = x[rows_at], y[rows_at]
     located = np.isfinite(x) & np.isfinite(y)
     qlon, qlat, ok = quantise(np.where(located, x, 0.0), np.where(located, y, 0.0))
