@@ -143,14 +143,22 @@ def no_rows(frame: pd.DataFrame) -> pd.DataFrame:
     slice is a view of the whole column's buffers (Arrow arrays are immutable, so
     pandas' copy of one is the same array). An empty table kept in a result that way
     held the text of every proposed contact alive (0.3 GB at 2.4 M customers). A take
-    of no rows makes new, empty arrays.
+    of no rows makes new, empty arrays, column by column: ``frame.take`` first
+    consolidates a frame's separate columns of one dtype into one block, copying them
+    all (0.3 s and 0.25 GB for the proposed contacts' object columns at 2.4 M).
 
     Examples
     --------
     >>> no_rows(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})).dtypes.tolist()
     [dtype('int64'), <StringDtype(na_value=nan)>]
     """
-    return frame.take(np.array([], dtype=np.intp))
+    empty = np.array([], dtype=np.intp)
+    out = pd.DataFrame(
+        {j: frame.iloc[:, j].array.take(empty) for j in range(frame.shape[1])},
+        index=frame.index.take(empty),
+    )
+    out.columns = frame.columns
+    return out
 
 
 def text_of(*parts: str | pd.Series) -> pd.Series:
