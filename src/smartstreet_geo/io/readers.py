@@ -351,7 +351,10 @@ def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.D
     )
     first_row = np.zeros(len(ids), dtype=np.int64)
     first_row[rows] = first_of.to_numpy()
-    exact = keys.duplicated(keep="first").to_numpy() & has_id & ~conflict
+    # later copies of a repeated id: among the rows whose id repeats (their order kept)
+    exact = np.zeros(len(ids), dtype=bool)
+    exact[rows] = keys.iloc[rows].duplicated(keep="first").to_numpy()
+    exact &= ~conflict
     name = p.names[id_col]
     n_conflict_ids = int(pd.Series(ids[conflict]).nunique())
     p.rejects.add(
