@@ -61,19 +61,24 @@ class CustomerTable:
         """
         name = customers.geometry.name
         geoms = np.asarray(customers.geometry.array, dtype=object)
-        missing = shapely.is_missing(geoms)
-        present = geoms[~missing]
-        if (
-            (shapely.get_type_id(present) != 0).any()
-            or shapely.is_empty(present).any()
-            or shapely.has_z(present).any()
-        ):
+        # a few passes over the points (a GEOS call per geometry each: 0.03-0.04 s at 2.4 M)
+        kind = shapely.get_type_id(geoms)
+        present = kind >= 0  # (-1: missing)
+        every = bool(present.all())
+        points = geoms if every else geoms[present]
+        if (kind[present] != 0).any() or shapely.has_z(points).any():
             return customers
-        x = np.full(len(geoms), np.nan)
-        y = np.full(len(geoms), np.nan)
-        x[~missing], y[~missing] = shapely.get_x(present), shapely.get_y(present)
-        if not (np.isfinite(x[~missing]).all() and np.isfinite(y[~missing]).all()):
+        try:
+            px, py = shapely.get_x(points), shapely.get_y(points)
+        except shapely.errors.GEOSException:  # an empty point has no x
             return customers
+        if not (np.isfinite(px).all() and np.isfinite(py).all()):
+            return customers
+        if every:
+            x, y = px, py
+        else:
+            x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+            x[present], y[present] = px, py
         return cls(
             frame=pd.DataFrame(customers.drop(columns=name)),
             x=x,
