@@ -61,28 +61,30 @@ def _plain_number(data: npt.NDArray[np.uint8], start: int, end: int) -> bool:
     return i == end
 
 
+#: A cell's flags, found by the first pass and used by the second (no second scan).
+_QUOTE, _PREFIX, _DOUBLE = 1, 2, 4
+
+
 @njit(cache=CACHE, nogil=True)
-def _field(
-    data: npt.NDArray[np.uint8], start: int, end: int, neutralise: bool
-) -> tuple[int, bool, bool]:
-    """Return (bytes of the field as written, quoted?, prefixed?)."""
-    prefix = False  # a formula-like text: starts with = + - @ TAB CR and is not a number
-    if neutralise and end > start:
+def _field(data: npt.NDArray[np.uint8], start: int, end: int, neutralise: bool) -> tuple[int, int]:
+    """Return (bytes of the field as written, its flags: quoted, prefixed, quotes doubled)."""
+    flags = 0
+    if neutralise and end > start:  # a formula-like text: starts with = + - @ TAB CR ...
         b = data[start]
-        if b == 61 or b == 43 or b == 45 or b == 64 or b == 9 or b == 13:
-            prefix = not _plain_number(data, start, end)
-    quote = False
-    n = end - start + (1 if prefix else 0)
+        formula_like = b == 61 or b == 43 or b == 45 or b == 64 or b == 9 or b == 13
+        if formula_like and not _plain_number(data, start, end):  # ... and is not a number
+            flags |= _PREFIX
+    n = end - start + (1 if flags & _PREFIX else 0)
     for k in range(start, end):
         b = data[k]
         if b == 34:  # "
-            quote = True
+            flags |= _QUOTE | _DOUBLE
             n += 1
         elif b == 44 or b == 13 or b == 10:
-            quote = True
-    if quote:
+            flags |= _QUOTE
+    if flags & _QUOTE:
         n += 2
-    return n, quote, prefix
+    return n, flags
 
 
 @njit(cache=CACHE, nogil=True)
@@ -94,15 +96,17 @@ def _sizes(
     lo: int,
     hi: int,
     sizes: npt.NDArray[np.int64],
+    flags: npt.NDArray[np.uint8],
 ) -> None:
-    """First pass: the size in bytes of rows ``lo..hi``, into ``sizes``."""
+    """First pass: the size in bytes of rows ``lo..hi`` into ``sizes``, each cell's flags."""
     n_cols = present.shape[1]
     for r in range(lo, hi):
         size = 2 + (n_cols - 1)  # CRLF and the commas
         empty_row = True
         for c in range(n_cols):
             if present[r, c]:
-                n, _q, _p = _field(data, offsets[r, c], offsets[r + 1, c], neutralise[c])
+                n, f = _field(data, offsets[r, c], offsets[r + 1, c], neutralise[c])
+                flags[r, c] = f
                 size += n
                 if n:
                     empty_row = False
@@ -116,7 +120,7 @@ def _write(
     data: npt.NDArray[np.uint8],
     offsets: npt.NDArray[np.int64],
     present: npt.NDArray[np.bool_],
-    neutralise: npt.NDArray[np.bool_],
+    flags: npt.NDArray[np.uint8],
     lo: int,
     hi: int,
     ends: npt.NDArray[np.int64],
@@ -138,23 +142,27 @@ def _write(
             if not present[r, c]:
                 continue
             start, end = offsets[r, c], offsets[r + 1, c]
-            n, quote, prefix = _field(data, start, end, neutralise[c])
-            if n:
+            f = flags[r, c]
+            if end > start or f & _PREFIX:
                 empty_row = False
-            if quote:
+            if f & _QUOTE:
                 out[p] = 34
                 p += 1
-            if prefix:
+            if f & _PREFIX:
                 out[p] = 39  # '
                 p += 1
-            for k in range(start, end):
-                b = data[k]
-                out[p] = b
-                p += 1
-                if b == 34:
-                    out[p] = 34
+            if f & _DOUBLE:
+                for k in range(start, end):
+                    b = data[k]
+                    out[p] = b
                     p += 1
-            if quote:
+                    if b == 34:
+                        out[p] = 34
+                        p += 1
+            else:  # nothing to double: the bytes as they are
+                out[p : p + (end - start)] = data[start:end]
+                p += end - start
+            if f & _QUOTE:
                 out[p] = 34
                 p += 1
         if n_cols == 1 and empty_row:
@@ -199,11 +207,14 @@ def render_csv(
     n_rows = present.shape[0]
     chunks = row_chunks(n_rows)
     sizes = np.zeros(n_rows, dtype=np.int64)
-    run_chunks(lambda lo, hi: _sizes(data, offsets, present, neutralise, lo, hi, sizes), chunks)
+    flags = np.zeros(present.shape, dtype=np.uint8)
+    run_chunks(
+        lambda lo, hi: _sizes(data, offsets, present, neutralise, lo, hi, sizes, flags), chunks
+    )
     ends = np.cumsum(sizes)
     out = np.empty(int(ends[-1]) if n_rows else 0, dtype=np.uint8)
     done = run_chunks(
-        lambda lo, hi: _write(data, offsets, present, neutralise, lo, hi, ends, out), chunks
+        lambda lo, hi: _write(data, offsets, present, flags, lo, hi, ends, out), chunks
     )
     if not all(done):  # the two passes disagree: never hand back a half-written row
         raise RuntimeError("render_csv: a row's size and its bytes disagree")
