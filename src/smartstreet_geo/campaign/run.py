@@ -983,6 +983,28 @@ def letter_order(letters: pd.DataFrame) -> npt.NDArray[np.intp]:
     )
 
 
+def _one_key(high: npt.ArrayLike, low: npt.ArrayLike) -> npt.NDArray[np.int64] | None:
+    """Return one integer per row that sorts as ``(high, low)`` do; None if it could overflow.
+
+    For ranks (integers from 0): ``high * (max(low) + 1) + low``.
+
+    Examples
+    --------
+    >>> _one_key(np.array([1, 0, 1]), np.array([0, 5, 2])).tolist()
+    [6, 5, 8]
+    """
+    hi: npt.NDArray[np.int64] = np.asarray(high, dtype=np.int64)
+    lo: npt.NDArray[np.int64] = np.asarray(low, dtype=np.int64)
+    if not len(lo):
+        return hi
+    if int(lo.min()) < 0 or int(hi.min()) < 0:
+        return None
+    span = int(lo.max()) + 1
+    if int(hi.max()) >= (1 << 62) // span:
+        return None
+    return hi * span + lo
+
+
 def _campaign_order(campaigns: pd.Series) -> npt.NDArray[np.float64]:
     """Return each campaign's place in :data:`CAMPAIGNS` (unknown or missing: last)."""
     code, names = pd.factorize(campaigns)  # a few names, looked up once each
@@ -1075,14 +1097,27 @@ def _one_letter_per_premise(
     cix = letters[_CIX]
     prem, cid, post = (ranks.take(c, cix) for c in ("premise_key", CUSTOMER_ID, POSTCODE))
     dist = letters["distance_m"].to_numpy(dtype=float, na_value=np.nan)
-    first_sort = np.lexsort((cid, dist, prem, camp))
+    # (two ranks that sort together as one integer key: one stable sort less each time)
+    camp_prem = _one_key(camp, prem)
+    first_sort = (
+        np.lexsort((cid, dist, prem, camp))
+        if camp_prem is None
+        else np.lexsort((cid, dist, camp_prem))
+    )
     c, p = camp[first_sort], prem[first_sort]
     first = np.ones(len(c), dtype=bool)  # the first letter of each (campaign, premise)
     first[1:] = (c[1:] != c[:-1]) | (p[1:] != p[:-1])
     kept_rows, covered_rows = first_sort[first], first_sort[~first]
     # the letter house's order (as letter_order): campaign, postcode, premise, customer
     k = kept_rows
-    second = np.lexsort((cid[k], prem[k], post[k], _campaign_order(letters["campaign"])[k]))
+    order = _campaign_order(letters["campaign"])[k]
+    order = np.where(np.isinf(order), len(CAMPAIGNS), order).astype(np.int64)  # unknown: last
+    major, minor = _one_key(order, post[k]), _one_key(prem[k], cid[k])
+    second = (
+        np.lexsort((cid[k], prem[k], post[k], order))
+        if major is None or minor is None
+        else np.lexsort((minor, major))
+    )
     # the one wide take, in letter order, the calls appended as each column is taken
     covered = take_rows(contacts[["campaign", CUSTOMER_ID, "premise_key", _CIX]], at[covered_rows])
     # (consumed: each column of the contacts is let go once taken, so that every proposed
