@@ -163,6 +163,15 @@ def test_from_codes_is_the_words_taken_by_code(seed):
     pd.testing.assert_series_equal(got, expected)
     with pytest.raises(IndexError):
         from_codes(np.array([0, 3]), words)
+    # a word None is a missing value; nothing but missing values: what pandas makes of them
+    with_none = np.array([*words, None], dtype=object)
+    pd.testing.assert_series_equal(
+        from_codes(codes, with_none), pd.Series(with_none[codes], dtype="str")
+    )
+    only_none = np.full(len(codes), len(words))
+    pd.testing.assert_series_equal(
+        from_codes(only_none, with_none), pd.Series(with_none[only_none])
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))

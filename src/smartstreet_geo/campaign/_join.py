@@ -105,7 +105,8 @@ def from_codes(
     Arrow decodes a dictionary into text in C: some 15 times faster at millions of rows
     than building the column from an object array of the words (one Python object per
     row). For a few words used by every row, such as statuses and map categories. A
-    word that is None gives a missing value.
+    word that is None gives a missing value; a column of nothing but missing values is
+    an ``object`` column of None, as pandas makes it from such words.
 
     Examples
     --------
@@ -116,6 +117,8 @@ def from_codes(
     indices = pa.array(np.asarray(codes, dtype=np.int64))
     if len(indices) and (pc.min(indices).as_py() < 0 or pc.max(indices).as_py() >= len(vocabulary)):
         raise IndexError("a code has no word")
+    if vocabulary.null_count and not pc.any(pc.is_valid(pc.take(vocabulary, indices))).as_py():
+        return pd.Series(np.full(len(indices), None, dtype=object), index=index)
     text = pa.DictionaryArray.from_arrays(indices, vocabulary).cast(pa.large_string())
     return pd.Series(pd.array(text, dtype="str"), index=index)
 

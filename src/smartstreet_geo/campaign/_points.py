@@ -24,7 +24,7 @@ import shapely
 
 from .._gc import collector_paused
 
-__all__ = ["CustomerTable", "LazyCustomers"]
+__all__ = ["CustomerTable", "LazyCustomers", "columns_of", "held_customers"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +125,20 @@ class LazyCustomers:
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.name] = value
 
-    @staticmethod
-    def table(obj: Any, name: str = "customers") -> CustomerTable | gpd.GeoDataFrame:
-        """Return what ``obj`` holds for ``name``: a table, or a GeoDataFrame once read."""
-        return obj.__dict__[name]
+
+def held_customers(result: Any) -> Any:
+    """Return a result's customers as held, without making points: a table or a frame.
+
+    Any object with ``customers`` will do (a campaign result, or a stand-in for one).
+    """
+    held = getattr(result, "__dict__", {}).get("customers")
+    return held if held is not None else result.customers
+
+
+def columns_of(customers: CustomerTable | pd.DataFrame) -> pd.DataFrame:
+    """Return the customers' columns without their geometry (no point is made)."""
+    if isinstance(customers, CustomerTable):
+        return customers.frame
+    if isinstance(customers, gpd.GeoDataFrame):
+        return pd.DataFrame(customers.drop(columns=customers.geometry.name))
+    return customers

@@ -1346,8 +1346,5 @@ def trace_table(register: ContactRegister, *, run_id: str | None = None) -> pd.D
     words = days.dictionary_encode()
     texts = np.asarray([*words.dictionary.cast(pa.string()).to_pylist(), None], dtype=object)
     codes = words.indices.fill_null(len(texts) - 1).to_numpy(zero_copy_only=False)
-    if len(texts) > 1:  # decoded by Arrow into text (no object array of references)
-        out = out.assign(run_date=from_codes(codes, texts, out.index))
-    else:  # no dates at all: None, as before
-        out = out.assign(run_date=texts[codes])
+    out = out.assign(run_date=from_codes(codes, texts, out.index))  # (decoded by Arrow)
     return out.reset_index(drop=True)

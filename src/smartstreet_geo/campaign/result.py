@@ -9,7 +9,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from ._points import CustomerTable, LazyCustomers
+from ._points import CustomerTable, LazyCustomers, columns_of, held_customers
 
 __all__ = [
     "MAP_CATEGORIES",
@@ -65,8 +65,7 @@ def count_summary(
         ``by_issue``, ``rows_by_status``); ``map`` and ``map_shared``
         (customers per map category, one per valid customer).
     """
-    if isinstance(customers, CustomerTable):  # (a run's customers held as coordinates)
-        customers = customers.frame
+    customers = columns_of(customers)  # (a run's customers may be held as coordinates)
     status = reconciliation["status"].value_counts()
     by_status = {s: int(status.get(s, 0)) for s in RECONCILIATION_STATUSES}
     rows = manual_review.drop_duplicates("source_row")
@@ -253,10 +252,7 @@ class CampaignResult:
         The counts, the map and the files read the customers' columns and coordinates
         only; reading :attr:`customers` makes a point per customer the first time.
         """
-        held = LazyCustomers.table(self)
-        if isinstance(held, CustomerTable):
-            return held.frame
-        return pd.DataFrame(held.drop(columns=held.geometry.name))
+        return columns_of(held_customers(self))
 
     # ------------------------------------------------------------------ display
     def _summary_lines(self) -> list[tuple[str, str]]:

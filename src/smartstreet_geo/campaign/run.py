@@ -58,7 +58,7 @@ from ._partition import (
     slim_customers,
     worker_network,
 )
-from ._points import CustomerTable
+from ._points import CustomerTable, columns_of
 from ._sidefiles import read_opted_out
 from .calls import earliest_outage, late_notice_warnings, order_calls
 from .config import CAMPAIGNS, CampaignConfig, check_against_inputs, load_config
@@ -405,11 +405,7 @@ def run_campaign(
     customers = CustomerTable.of(customers)
     cust_r = replace(cust_r, data=_rows_only(customers))
     located = replace(located, read=cust_r)
-    cust = (
-        customers.frame.copy(deep=False)  # (its own columns are added: not the table's)
-        if isinstance(customers, CustomerTable)
-        else pd.DataFrame(customers.drop(columns=customers.geometry.name))
-    )
+    cust = columns_of(customers).copy(deep=False)  # (its own columns are added: not the table's)
     premises = keyed.result()
     cust["premise_key"] = premises.keys
     # each customer's row: contacts carry it (``_CIX``), so that sorting and reconciling them
@@ -556,13 +552,8 @@ def run_campaign(
     camp_code, camp_names = pd.factorize(contacts["campaign"])
     template = [cfg.templates[k].template_id if k in cfg.templates else None for k in camp_names]
     named = [k in cfg.templates and cfg.templates[k].addressee == "name" for k in camp_names]
-    if any(t is not None for t in template):  # Arrow text, decoded from the codes
-        at = np.where(camp_code < 0, len(template), camp_code)
-        contacts["template_id"] = from_codes(at, [*template, None], contacts.index)
-    else:  # no template ids: an object column of None, as pandas makes it
-        contacts["template_id"] = pd.Series(
-            np.array([*template, None], dtype=object)[camp_code], index=contacts.index
-        )
+    at = np.where(camp_code < 0, len(template), camp_code)  # (missing: the last word)
+    contacts["template_id"] = from_codes(at, [*template, None], contacts.index)
     wants_name = np.array([*named, False], dtype=bool)[camp_code]
     contacts["addressee"] = contacts["name"].where(
         wants_name & contacts["name"].notna().to_numpy(), "The Occupier"
@@ -699,9 +690,7 @@ def _register_contacts(
 
 def _rows_only(customers: CustomerTable | gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return the customers' rows for the reader's result, without their points."""
-    if isinstance(customers, CustomerTable):
-        return gpd.GeoDataFrame(customers.frame)  # (columns shared, not copied)
-    return customers
+    return gpd.GeoDataFrame(columns_of(customers))  # (columns shared, not copied)
 
 
 def _nominee_copies(
@@ -1005,11 +994,12 @@ def _one_key(high: npt.ArrayLike, low: npt.ArrayLike) -> npt.NDArray[np.int64] |
     return hi * span + lo
 
 
-def _campaign_order(campaigns: pd.Series) -> npt.NDArray[np.float64]:
+def _campaign_order(campaigns: pd.Series) -> npt.NDArray[np.int64]:
     """Return each campaign's place in :data:`CAMPAIGNS` (unknown or missing: last)."""
     code, names = pd.factorize(campaigns)  # a few names, looked up once each
     where = {name: i for i, name in enumerate(CAMPAIGNS)}
-    return np.array([where.get(n, np.inf) for n in names] + [np.inf], dtype=float)[code]
+    last = len(CAMPAIGNS)
+    return np.array([where.get(n, last) for n in names] + [last], dtype=np.int64)[code]
 
 
 def _rows(frame: pd.DataFrame) -> npt.NDArray[np.intp] | None:
@@ -1111,7 +1101,6 @@ def _one_letter_per_premise(
     # the letter house's order (as letter_order): campaign, postcode, premise, customer
     k = kept_rows
     order = _campaign_order(letters["campaign"])[k]
-    order = np.where(np.isinf(order), len(CAMPAIGNS), order).astype(np.int64)  # unknown: last
     major, minor = _one_key(order, post[k]), _one_key(prem[k], cid[k])
     second = (
         np.lexsort((cid[k], prem[k], post[k], order))

@@ -265,6 +265,8 @@ def campaign_map(
         min_group,
         title or "Campaign map",
     )
+    from ..campaign._points import held_customers
+
     for attr in ("customers", "equipment"):
         # (looked up in the instance first: reading a result's customers makes their points)
         if attr not in getattr(result, "__dict__", {}) and not hasattr(result, attr):
@@ -273,7 +275,7 @@ def campaign_map(
                 "(customers, equipment, and optionally edges and substations)."
             )
     return _build(
-        customers=_customers_of(result),
+        customers=held_customers(result),  # coordinates when held so: no points made
         equipment=result.equipment,
         edges=getattr(result, "edges", None),
         substations=getattr(result, "substations", None),
@@ -282,14 +284,6 @@ def campaign_map(
         reasons=getattr(result, "reconciliation", None),
         plans=getattr(result, "outage_plans", None),
     )
-
-
-def _customers_of(result: Any) -> Any:
-    """Return a campaign result's customers: coordinates when it holds them so (no points)."""
-    from ..campaign._points import CustomerTable
-
-    held = getattr(result, "__dict__", {}).get("customers")
-    return held if isinstance(held, CustomerTable) else result.customers
 
 
 def inputs_map(
