@@ -314,3 +314,71 @@ def test_letters_by_template_are_groupbys_groups_without_copying_runs():
     runs = pd.DataFrame({"template_id": ["A"] * 5 + ["B"] * 3, "x": np.arange(8)})
     a = _groups(runs, "template_id")["A"]
     assert np.shares_memory(a["x"].to_numpy(), runs["x"].to_numpy())  # a view, not a copy
+
+
+# --------------------------------------------------------------------------- the package's deflate
+def _stream(chunks: list[bytes], piece: int, threads: int, monkeypatch) -> bytes:
+    from smartstreet_geo import _threads, _xlsx
+
+    monkeypatch.setattr(_xlsx, "DEFLATE_PIECE", piece)
+    monkeypatch.setattr(_threads, "max_threads", lambda: threads)
+    deflate = _xlsx.Deflate()
+    return b"".join(b"".join(deflate.compress(c)) for c in chunks) + deflate.flush()
+
+
+def _sheet_like(n: int, seed: int) -> bytes:
+    from smartstreet_geo import _xlsx
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "reference": [f"SS-DEMO-2027-LF-{i:07d}" for i in rng.permutation(n)],
+            "addressee": rng.choice(["The Occupier", "Mx A Example", "Dr B Sample"], n),
+            "line_1": [f"{k} Example Road" for k in rng.integers(1, 400, n)],
+            "postcode": [f"WN{a} {b}XX" for a, b in rng.integers(1, 9, (n, 2))],
+        }
+    )
+    rows, _ = _xlsx.sheet_rows(frame)
+    return b"".join(bytes(b) for b in rows)
+
+
+@pytest.mark.parametrize("piece", [1, 1000, 40_000, 4 << 20])
+def test_the_deflate_stream_inflates_to_the_bytes_whatever_the_pieces(monkeypatch, piece):
+    """Chunks empty, shorter than a piece, than DEFLATE's 32 KiB window, and random bytes."""
+    import os
+    import zlib
+
+    sheet = _sheet_like(3000, 0)
+    chunks = [b"<sheetData>", b"", sheet[:70_000], os.urandom(5000), sheet[70_000:], b"</x>"]
+    stream = _stream(chunks, piece, 2, monkeypatch)
+    assert zlib.decompress(stream, -15) == b"".join(chunks)  # zlib itself reads it back
+
+
+def test_each_piece_refers_back_across_its_start(monkeypatch):
+    """A piece is primed with the 32 KiB before it: as small as one zlib stream (the oracle).
+
+    Random 20 KB repeated: every byte but the first copy's is a reference 20 KB back, across
+    the pieces' starts too (without the priming, each piece's first 20 KB cannot be).
+    """
+    import os
+    import zlib
+
+    motif = os.urandom(20_000)
+    data = motif * 30
+    stream = _stream([data[:50_000], data[50_000:]], 40_000, 2, monkeypatch)
+    assert zlib.decompress(stream, -15) == data
+    one = zlib.compressobj(1, zlib.DEFLATED, -15)
+    assert len(stream) <= 1.02 * len(one.compress(data) + one.flush())
+
+
+def test_the_deflate_stream_is_the_same_bytes_on_one_thread_or_two(monkeypatch):
+    """The pieces depend on the bytes alone, never on which thread took which piece."""
+    import concurrent.futures
+
+    chunks = [_sheet_like(4000, seed) for seed in range(3)]
+    one = _stream(chunks, 20_000, 1, monkeypatch)
+    assert _stream(chunks, 20_000, 2, monkeypatch) == one
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:  # pieces of three streams at once
+        assert (
+            list(pool.map(lambda _: _stream(chunks, 20_000, 2, monkeypatch), range(3))) == [one] * 3
+        )

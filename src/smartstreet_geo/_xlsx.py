@@ -8,7 +8,7 @@ both fast and reproducible (rustpy-xlsxwriter stamps the clock into the file). S
 data rows of each sheet are built here with Arrow string kernels, one column at a time,
 as exactly the XML xlsxwriter writes in its ``constant_memory`` mode (inline strings, the
 same escapes; a test compares the two byte for byte), and the package is deflated with
-ISA-L (``isal``: the same DEFLATE format, about 15 times faster than zlib level 6).
+zlib at level 1 (about 4 times faster than xlsxwriter's level 6, see :func:`rezip`).
 
 One deliberate difference from xlsxwriter: a text that starts with ``<r>`` and ends with
 ``</r>`` is written by xlsxwriter *unescaped*, as rich-text XML. Data is never markup
@@ -22,7 +22,6 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -227,22 +226,68 @@ except ImportError:  # pragma: no cover - isal is a declared dependency
     _crc32 = zlib.crc32
 
 
-class _Deflate:
-    """Raw DEFLATE with ISA-L where installed (same format as zlib, much faster)."""
+#: zlib's compression level for the package (xlsxwriter's is 6: 3-4 times slower, 10% smaller).
+DEFLATE_LEVEL = 1
+#: Bytes of a chunk compressed at a time, pieces on the row kernels' threads (:class:`Deflate`).
+DEFLATE_PIECE = 4 << 20
+_WINDOW = 32 << 10  # DEFLATE's history: a piece may refer this far back
+
+
+class Deflate:
+    """Raw DEFLATE of a byte stream, with zlib, in pieces compressed on two threads.
+
+    Why zlib and not ISA-L (``isal``, about 7 times faster here): the same inputs must
+    give the same bytes (the manifest's SHA-256 of every file is the run's record), and
+    ISA-L's deflate did not: two processes of the same demo run on the CI machine wrote
+    a sheet whose content (size and CRC-32) was identical and whose compressed stream was
+    one byte apart. On the development machine no run, memory contents or buffer
+    alignment tried made it differ, so the cause (a code path of that CPU, or memory it
+    reads) could not be pinned down. zlib's output depends on its input alone and is the
+    same on every machine, which is what Python's :mod:`zipfile` and reproducible builds
+    rely on.
+
+    Why pieces (what pigz does): zlib is one thread. Each chunk given to
+    :meth:`compress` is cut into pieces of :data:`DEFLATE_PIECE` bytes, and each piece
+    is compressed on its own, on the calling thread and a shared row-kernel thread
+    (zlib releases the GIL), primed with the 32 KiB before it as its dictionary (so it
+    compresses as well as one stream would) and ended with a sync flush (a byte-aligned
+    empty stored block): the pieces concatenated are one valid DEFLATE stream, ended by
+    :meth:`flush`. Every piece depends on the bytes alone, never on the threads' timing.
+    """
 
     def __init__(self) -> None:
-        try:
-            from isal import isal_zlib
+        self._history = b""  # the last 32 KiB compressed so far
 
-            self._obj: Any = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
-        except ImportError:  # pragma: no cover - isal is a declared dependency
-            self._obj = zlib.compressobj(1, zlib.DEFLATED, -15)
+    def compress(self, chunk: bytes | memoryview) -> list[bytes]:
+        """Return the compressed pieces of ``chunk``, in order."""
+        from ._threads import max_threads, run_ranges
 
-    def compress(self, data: bytes | memoryview) -> bytes:
-        return bytes(self._obj.compress(data))
+        data = memoryview(chunk).cast("B")
+        n = len(data)
+        if n == 0:
+            return []
+        history = self._history
 
-    def flush(self) -> bytes:
-        return bytes(self._obj.flush())
+        def piece(lo: int, hi: int) -> bytes:
+            before = data[max(lo - _WINDOW, 0) : lo].tobytes()
+            if len(before) < _WINDOW:
+                before = (history + before)[-_WINDOW:]
+            z = (
+                zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15, zdict=before)
+                if before
+                else zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+            )
+            return z.compress(data[lo:hi]) + z.flush(zlib.Z_SYNC_FLUSH)
+
+        ranges = [(lo, min(lo + DEFLATE_PIECE, n)) for lo in range(0, n, DEFLATE_PIECE)]
+        packed = run_ranges(piece, ranges, min(max_threads(), 2))
+        self._history = (history + data[max(n - _WINDOW, 0) :].tobytes())[-_WINDOW:]
+        return packed
+
+    @staticmethod
+    def flush() -> bytes:
+        """Return the end of the stream (an empty final block)."""
+        return zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15).flush()
 
 
 def rezip(
@@ -254,12 +299,13 @@ def rezip(
     ``parts`` and each part's chunks are read once, in order, as they come: a part
     rendered as it is read is never whole in memory, only its compressed bytes.
 
-    Python's :mod:`zipfile` deflates with zlib only; this writes the same format
-    (PKZIP 2.0 local headers and central directory, Zip64 fields only where a part or
-    an offset passes 4 GiB) with ISA-L's deflate, at a fixed date so identical inputs
-    give identical bytes. Each part is compressed in memory first (a sheet of a million
-    letters is about 120 MB compressed) so that its sizes go in its local header.
-    Read back with :mod:`zipfile` and openpyxl in the tests.
+    The package holds xlsxwriter's parts in xlsxwriter's order (PKZIP 2.0 local headers
+    and central directory, Zip64 fields only where a part or an offset passes 4 GiB), at
+    a fixed date, and deflated with zlib (:class:`Deflate`), so identical inputs give
+    identical bytes on any machine. Each
+    part is compressed in memory first (a sheet of a million letters is about 120 MB
+    compressed) so that its sizes go in its local header. Read back with
+    :mod:`zipfile` and openpyxl in the tests.
     """
     central: list[bytes] = []
     offset = 0
@@ -272,12 +318,12 @@ def rezip(
 
     for name, data in parts:
         chunks = [data] if isinstance(data, bytes | memoryview) else data
-        deflate, crc, size = _Deflate(), 0, 0
+        deflate, crc, size = Deflate(), 0, 0
         packed: list[bytes] = []
         for chunk in chunks:
             crc = _crc32(chunk, crc)
             size += len(chunk)
-            packed.append(deflate.compress(chunk))
+            packed += deflate.compress(chunk)
         packed.append(deflate.flush())
         csize = sum(len(b) for b in packed)
         raw_name = name.encode("utf-8")
