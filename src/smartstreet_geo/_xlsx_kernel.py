@@ -215,8 +215,12 @@ def _sizes(
     lo: int,
     hi: int,
     sizes: npt.NDArray[np.int64],
+    plain: npt.NDArray[np.bool_],
 ) -> None:
-    """First pass: the size in bytes of rows ``lo..hi``, into ``sizes``."""
+    """First pass: the size in bytes of rows ``lo..hi``, into ``sizes``.
+
+    ``plain[r, c]``: the cell's text needs no escape (the second pass copies it whole).
+    """
     n_cols = present.shape[1]
     for r in range(lo, hi):
         row_no = first_row + r
@@ -231,7 +235,9 @@ def _sizes(
                 size += _NUM_CELL + cell_ref + (end - start)
             else:
                 size += _TEXT_CELL_KEEP if _preserve(data, start, end) else _TEXT_CELL
-                size += cell_ref + _escaped_size(data, start, end)
+                escaped = _escaped_size(data, start, end)
+                plain[r, c] = escaped == end - start  # every escape lengthens the text
+                size += cell_ref + escaped
         if size:
             size += _ROW + d
         sizes[r] = size
@@ -249,6 +255,7 @@ def _write(
     lo: int,
     hi: int,
     ends: npt.NDArray[np.int64],
+    plain: npt.NDArray[np.bool_],
     out: npt.NDArray[np.uint8],
 ) -> bool:
     """Second pass: the bytes of rows ``lo..hi``, each ending at ``ends[r]``.
@@ -256,13 +263,17 @@ def _write(
     Returns False when a row's bytes do not end where its size said.
     """
     n_cols = present.shape[1]
+    number = np.empty(20, dtype=np.uint8)  # the row number's digits, for every cell's reference
     for r in range(lo, hi):
         p = ends[r - 1] if r else 0
         if ends[r] == p:
             continue
         row_no = first_row + r
+        d = _put_int(number, 0, row_no)
         p = _put(out, p, _ROW_OPEN)
-        p = _put_int(out, p, row_no)
+        for k in range(d):
+            out[p + k] = number[k]
+        p += d
         p = _put(out, p, _ROW_MID)
         for c in range(n_cols):
             if not present[r, c]:
@@ -272,17 +283,22 @@ def _write(
             for k in range(letter_offsets[c], letter_offsets[c + 1]):
                 out[p] = letters[k]
                 p += 1
-            p = _put_int(out, p, row_no)
+            for k in range(d):
+                out[p + k] = number[k]
+            p += d
             if is_number[c]:
                 p = _put(out, p, _NUM_MID)
-                for k in range(start, end):
-                    out[p] = data[k]
-                    p += 1
+                out[p : p + end - start] = data[start:end]
+                p += end - start
                 p = _put(out, p, _NUM_END)
             else:
                 mid = _TEXT_MID_KEEP if _preserve(data, start, end) else _TEXT_MID
                 p = _put(out, p, mid)
-                p = _put_escaped(out, p, data, start, end)
+                if plain[r, c]:  # most cells: copied whole, without the escapes' tests
+                    out[p : p + end - start] = data[start:end]
+                    p += end - start
+                else:
+                    p = _put_escaped(out, p, data, start, end)
                 p = _put(out, p, _TEXT_END)
         p = _put(out, p, _ROW_END)
         if p != ends[r]:
@@ -328,9 +344,10 @@ def render_rows(
     n_rows = present.shape[0]
     chunks = row_chunks(n_rows)
     sizes = np.zeros(n_rows, dtype=np.int64)
+    plain = np.zeros(present.shape, dtype=np.bool_)
     run_chunks(
         lambda lo, hi: _sizes(
-            data, offsets, present, is_number, letter_offsets, first_row, lo, hi, sizes
+            data, offsets, present, is_number, letter_offsets, first_row, lo, hi, sizes, plain
         ),
         chunks,
     )
@@ -348,6 +365,7 @@ def render_rows(
             lo,
             hi,
             ends,
+            plain,
             out,
         ),
         chunks,
