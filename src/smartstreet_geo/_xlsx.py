@@ -229,7 +229,7 @@ except ImportError:  # pragma: no cover - isal is a declared dependency
 #: zlib's compression level for the package (xlsxwriter's is 6: 3-4 times slower, 10% smaller).
 DEFLATE_LEVEL = 1
 #: zlib's memory level: 7 (a hash table of 16,384 entries, not 32,768) deflates a sheet's
-#: XML about 9% faster here, 0.3% larger (benchmarks/README.md, "Deflate").
+#: XML about 9% faster here, 0.3% larger (benchmarks/README.md, "Deterministic deflate").
 DEFLATE_MEMORY = 7
 #: Bytes of a chunk compressed at a time, pieces on the row kernels' threads (:class:`Deflate`).
 DEFLATE_PIECE = 4 << 20
@@ -239,7 +239,7 @@ _WINDOW = 32 << 10  # DEFLATE's history: a piece may refer this far back
 class Deflate:
     """Raw DEFLATE of a byte stream, with zlib, in pieces compressed on two threads.
 
-    Why zlib and not ISA-L (``isal``, about 7 times faster here): the same inputs must
+    Why zlib and not ISA-L (``isal``, 3-4 times faster here): the same inputs must
     give the same bytes (the manifest's SHA-256 of every file is the run's record), and
     ISA-L's deflate did not: two processes of the same demo run on the CI machine wrote
     a sheet whose content (size and CRC-32) was identical and whose compressed stream was
