@@ -237,7 +237,7 @@ _WINDOW = 32 << 10  # DEFLATE's history: a piece may refer this far back
 
 
 class Deflate:
-    """Raw DEFLATE of a byte stream, with zlib, in pieces compressed on two threads.
+    """Raw DEFLATE of a byte stream, with zlib, in pieces compressed side by side.
 
     Why zlib and not ISA-L (``isal``, 3-4 times faster here): the same inputs must
     give the same bytes (the manifest's SHA-256 of every file is the run's record), and
@@ -251,7 +251,7 @@ class Deflate:
 
     Why pieces (what pigz does): zlib is one thread. Each chunk given to
     :meth:`compress` is cut into pieces of :data:`DEFLATE_PIECE` bytes, and each piece
-    is compressed on its own, on the calling thread and a shared row-kernel thread
+    is compressed on its own, on the calling thread and the shared row-kernel threads
     (zlib releases the GIL), primed with the 32 KiB before it as its dictionary (so it
     compresses as well as one stream would) and ended with a sync flush (a byte-aligned
     empty stored block): the pieces concatenated are one valid DEFLATE stream, ended by
@@ -275,15 +275,11 @@ class Deflate:
             before = data[max(lo - _WINDOW, 0) : lo].tobytes()
             if len(before) < _WINDOW:
                 before = (history + before)[-_WINDOW:]
-            z = (
-                zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15, DEFLATE_MEMORY, zdict=before)
-                if before
-                else zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15, DEFLATE_MEMORY)
-            )
+            z = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15, DEFLATE_MEMORY, zdict=before)
             return z.compress(data[lo:hi]) + z.flush(zlib.Z_SYNC_FLUSH)
 
         ranges = [(lo, min(lo + DEFLATE_PIECE, n)) for lo in range(0, n, DEFLATE_PIECE)]
-        packed = run_ranges(piece, ranges, min(max_threads(), 2))
+        packed = run_ranges(piece, ranges, max_threads())
         self._history = (history + data[max(n - _WINDOW, 0) :].tobytes())[-_WINDOW:]
         return packed
 
