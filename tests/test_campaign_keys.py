@@ -265,6 +265,34 @@ def test_network_with_no_valid_edge_is_a_clear_error(tmp_path):
         _run(tmp_path, _config(tmp_path, **files))
 
 
+def test_network_read_beside_the_customers_fails_as_it_did_alone(tmp_path):
+    # the network is read on a second thread while the customers are read: its error
+    # still names its file, at its own step, after the customers were read
+    _customers(
+        tmp_path, [{"customer_id": "c1", "easting": E, "northing": N, "connection_node": "a"}]
+    )
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "F1", "easting": E, "northing": N}])
+    files = _network(tmp_path)
+    (tmp_path / "edges.gpkg").write_bytes(b"not a GeoPackage")
+    steps: list[str] = []
+    with pytest.raises(ssg.errors.InputFileError, match=r"edges\.gpkg"):
+        run_campaign(load_config(_config(tmp_path, **files), base=tmp_path), step=steps.append)
+    assert steps == ["reading customers", "reading equipment", "reading network"]
+
+
+def test_broken_customers_and_network_report_the_customers_first(tmp_path):
+    # as when the network was read after the customers: the first step's error is shown
+    pd.DataFrame({"customer_id": ["c1"], "easting": [E]}).to_csv(
+        tmp_path / "customers.csv", index=False
+    )  # no northing: the customers cannot be located
+    _equipment(tmp_path, [{"equipment_id": "EQ1", "circuit_id": "F1", "easting": E, "northing": N}])
+    files = _network(tmp_path)
+    (tmp_path / "edges.gpkg").write_bytes(b"not a GeoPackage")
+    with pytest.raises(ssg.errors.SmartStreetGeoError, match=r"customers\.csv") as err:
+        _run(tmp_path, _config(tmp_path, **files))
+    assert "edges.gpkg" not in str(err.value)
+
+
 def test_network_object_refuses_no_edges():
     empty = gpd.GeoDataFrame(
         {"edge_id": [], "from_node": [], "to_node": []}, geometry=[], crs="EPSG:27700"

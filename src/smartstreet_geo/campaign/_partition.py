@@ -111,7 +111,6 @@ def worker_network(cfg: Any, read: Callable[[], Any]) -> tuple[Any, Any]:
     :class:`~smartstreet_geo.network.Network` is only read after it is built (None when
     a file has no usable rows: the campaign then says so).
     """
-    from ..network import Network
 
     def identity(path: Any) -> tuple[Any, ...]:
         if path is None:
@@ -127,12 +126,23 @@ def worker_network(cfg: Any, read: Callable[[], Any]) -> tuple[Any, Any]:
         cfg.encoding,
     )
     if key not in _NETWORK:
-        net_r = read()
-        usable = net_r.edges_result.n_valid and net_r.substations_result.n_valid
-        network = Network(net_r.edges, net_r.substations) if usable else None
+        built = read_and_build(read)
         _NETWORK.clear()  # one campaign's network at a time
-        _NETWORK[key] = (net_r, network)
+        _NETWORK[key] = built
     return _NETWORK[key]
+
+
+def read_and_build(read: Callable[[], Any]) -> tuple[Any, Any]:
+    """Return the network as read (``read()``) and its :class:`~smartstreet_geo.network.Network`.
+
+    The network is None when a file has no usable rows (the campaign then says so, in
+    :func:`smartstreet_geo.campaign._circuits.place`).
+    """
+    from ..network import Network
+
+    net_r = read()
+    usable = net_r.edges_result.n_valid and net_r.substations_result.n_valid
+    return net_r, Network(net_r.edges, net_r.substations) if usable else None
 
 
 def forget_worker_network() -> None:
