@@ -176,11 +176,6 @@ class CampaignResult:
     outage_plans : dict or None
         With a plan: the :class:`~smartstreet_geo.network.OutagePlan` of each outage
         day (key: ISO date) or of each equipment without a date (``equipment:<id>``).
-    network_layers : Future or None
-        The campaign map's network layers, drawn on a second thread while the run
-        worked out the contacts (the command line's runs, which draw a map, ask for
-        them); :func:`smartstreet_geo.maps.campaign_map` uses them while ``edges`` and
-        ``substations`` are the frames they were drawn from.
     """
 
     contacts: pd.DataFrame
@@ -201,7 +196,6 @@ class CampaignResult:
     outage_plan: pd.DataFrame | None = None
     backfed: pd.DataFrame | None = None
     outage_plans: dict[str, Any] | None = field(default=None, compare=False)
-    network_layers: Any = field(default=None, compare=False, repr=False)
     save_register: Callable[[], Callable[[], object]] | None = field(default=None, compare=False)
 
     def counts(self) -> pd.DataFrame:

@@ -182,7 +182,6 @@ def run_campaign(
     scheduler: str | None = None,
     workers: int | None = None,
     _part: CustomerPart | None = None,
-    _draw_network: bool = False,
 ) -> CampaignResult:
     """Run a campaign: read the inputs, find who to contact, reconcile every customer.
 
@@ -337,20 +336,6 @@ def run_campaign(
     # ------------------------------------------------------------------ circuits
     say(f"circuit membership ({len(customers):,} customers)")
     in_scope = _scope(cfg, warnings)
-    edges = (  # (copy-on-write: the edges' own columns are shared, not copied)
-        net_r.edges.assign(in_scope=net_r.edges["circuit_id"].isin(in_scope))
-        if net_r is not None
-        else None
-    )
-    # ``_draw_network`` (the command line, which draws the map): the map's network layers
-    # (lines merged per circuit, simplified, in ETRS89; 3 s of CPU at 1.4 million edges)
-    # depend on the network alone, so they are drawn on a second thread from here, while
-    # this one works out the contacts, instead of beside the writers at the end.
-    network_layers = (
-        beside(_network_layers, edges, net_r.substations)
-        if _draw_network and net_r is not None and _part is None
-        else None
-    )
     placed = _circuits.place(customers, net_r, cfg, network)
     membership = _circuits.membership(customers, placed, in_scope, warnings)
 
@@ -624,6 +609,11 @@ def run_campaign(
     )
     columns = customers.frame if isinstance(customers, CustomerTable) else customers
     columns[list(MAP_COLUMNS)] = tables.map_columns(columns[CUSTOMER_ID])
+    edges = (  # (copy-on-write: the edges' own columns are shared, not copied)
+        net_r.edges.assign(in_scope=net_r.edges["circuit_id"].isin(in_scope))
+        if net_r is not None
+        else None
+    )
     rejects_parts = [cust_r.rejects, eq_r.rejects] + ([net_r.rejects] if net_r is not None else [])
     rejects_parts = [r for r in rejects_parts if len(r)]
     rejects = pd.concat(rejects_parts, ignore_index=True) if rejects_parts else empty_rejects()
@@ -684,15 +674,8 @@ def run_campaign(
         backfed=plans.backfed if plans is not None else None,
         outage_plans=plans.plans if plans is not None else None,
         save_register=_saver(updated, run_id) if cfg.register is not None else None,
-        network_layers=network_layers,
         **result_wo_manifest,
     )
-
-
-def _network_layers(edges: gpd.GeoDataFrame, substations: gpd.GeoDataFrame | None) -> Any:
-    from ..maps._network import network_layers
-
-    return network_layers(edges, substations)
 
 
 _NOMINEE_COLUMNS = (*NOMINEE_ADDRESS_LINES, NOMINEE_POST_TOWN, NOMINEE_POSTCODE)

@@ -153,7 +153,6 @@ def run_and_write(campaign: Path, args: argparse.Namespace) -> int:
                 new_register=bool(getattr(args, "new_register", False)),
                 scheduler=getattr(args, "scheduler", None),
                 workers=getattr(args, "workers", None),
-                _draw_network=not args.no_map and cfg.write_map,
             )
             if getattr(args, "strict", False) and result.warnings:
                 for w in result.warnings:

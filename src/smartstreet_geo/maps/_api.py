@@ -22,7 +22,7 @@ from ..schema import CUSTOMER_ID
 from ._assets import EXTERNAL_RESOURCE
 from ._customers import add_customers
 from ._equipment import add_equipment
-from ._network import NetworkLayers, add_network
+from ._network import add_network
 from ._options import Options, check_tiles
 from ._page import (
     CATEGORY_COLUMN,
@@ -73,7 +73,6 @@ def _build(
     opts: Options,
     reasons: Any = None,
     plans: Any = None,
-    ahead: NetworkLayers | None = None,
 ) -> folium.Map:
     page = Page()
     frame = None
@@ -85,15 +84,12 @@ def _build(
         why = _reasons(frame, reasons) if opts.internal else None
         add_customers(page, frame, opts, categorised=categorised, reasons=why, xy=xy)
     network = None if edges is None else as_frame(edges, "network")
-    if ahead is not None and in_scope is None:
-        page.merge(ahead.page)  # drawn ahead from these very frames (campaign_map checks)
-    else:
-        add_network(
-            page,
-            network,
-            None if substations is None else as_frame(substations, "substations"),
-            in_scope,
-        )
+    add_network(
+        page,
+        network,
+        None if substations is None else as_frame(substations, "substations"),
+        in_scope,
+    )
     if plans:  # after the network: plan layers draw over the circuits
         add_plan(page, plans, network, frame, opts, customer_xy=xy)
     return assemble(page, opts)
@@ -278,34 +274,16 @@ def campaign_map(
                 f"campaign_map: the result has no .{attr}; pass a campaign result "
                 "(customers, equipment, and optionally edges and substations)."
             )
-    edges, substations = getattr(result, "edges", None), getattr(result, "substations", None)
-    ahead = _network_ahead(result, edges, substations)
     return _build(
         customers=held_customers(result),  # coordinates when held so: no points made
         equipment=result.equipment,
-        edges=edges,
-        substations=substations,
+        edges=getattr(result, "edges", None),
+        substations=getattr(result, "substations", None),
         categorised=True,
         opts=opts,
         reasons=getattr(result, "reconciliation", None),
         plans=getattr(result, "outage_plans", None),
-        ahead=ahead,
     )
-
-
-def _network_ahead(result: Any, edges: Any, substations: Any) -> NetworkLayers | None:
-    """Return the network layers the run drew ahead for ``result``'s own frames, or None.
-
-    Waits for them (and re-raises their error). Layers drawn for other frames (a
-    result whose ``edges`` or ``substations`` were replaced since) are not used.
-    """
-    drawing = getattr(result, "network_layers", None)
-    if drawing is None:
-        return None
-    ahead = drawing.result() if hasattr(drawing, "result") else drawing
-    if not isinstance(ahead, NetworkLayers):
-        return None
-    return ahead if ahead.edges is edges and ahead.substations is substations else None
 
 
 def inputs_map(

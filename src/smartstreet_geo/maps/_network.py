@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +12,7 @@ import shapely
 
 from ..schema import CIRCUIT_ID, EDGE_ID, NAME, NORMALLY_OPEN, SUBSTATION_ID
 from ._encode import SCALE, quantise
-from ._page import IN_SCOPE_COLUMN, Page, as_frame, as_text, parts_by_owner, positions
+from ._page import IN_SCOPE_COLUMN, Page, as_text, parts_by_owner, positions
 from ._style import (
     CIRCUIT_IN_SCOPE,
     CIRCUIT_OUT_OF_SCOPE,
@@ -26,38 +25,9 @@ from ._style import (
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["NetworkLayers", "add_network", "network_layers"]
+__all__ = ["add_network"]
 
 _SIMPLIFY_M = 0.5  # circuit lines: Douglas-Peucker tolerance, metres
-
-
-@dataclass(frozen=True)
-class NetworkLayers:
-    """The network's layers built ahead, on a page of their own, for these frames."""
-
-    edges: Any
-    substations: Any
-    page: Page
-
-
-def network_layers(edges: Any, substations: Any) -> NetworkLayers:
-    """Build the network's layers of a campaign map ahead (:func:`add_network`'s work).
-
-    Lines merged per circuit, simplified and converted to ETRS89 take seconds for a
-    licence area's network (3 s of CPU at 1.4 million edges), and depend on the
-    network alone: a campaign run started for a map draws them on a second thread
-    while it works out the contacts (see ``run_campaign(..., _draw_network=True)``),
-    and the map merges them (:meth:`Page.merge`) when ``edges`` and ``substations``
-    are still the result's own frames.
-    """
-    page = Page()
-    add_network(
-        page,
-        None if edges is None else as_frame(edges, "network"),
-        None if substations is None else as_frame(substations, "substations"),
-        None,
-    )
-    return NetworkLayers(edges, substations, page)
 
 
 def add_network(

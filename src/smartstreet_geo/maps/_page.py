@@ -8,7 +8,6 @@ JSON data island (see :mod:`smartstreet_geo.maps._elements`).
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -167,27 +166,6 @@ class Page:
         if qlon.size:
             self.lon.append(np.array([qlon.min(), qlon.max()]))
             self.lat.append(np.array([qlat.min(), qlat.max()]))
-
-    def merge(self, other: Page) -> None:
-        """Add what ``other`` collected, in its order, as if it had been collected here.
-
-        For layers built on a page of their own (on another thread, see
-        :func:`smartstreet_geo.maps._network.network_layers`): the builders only add
-        to a page, never read what it holds, so building apart and merging gives the
-        same page. ``other`` is copied first (the page's assembly rewrites the layers'
-        specifications), so the same layers can be merged into several pages.
-        """
-        other = copy.deepcopy(other)
-        self.layers += other.layers
-        self.lon += other.lon
-        self.lat += other.lat
-        self.sections += other.sections
-        self.icons.update(other.icons)
-        self.notes += other.notes
-        self.places.update(other.places)
-        self.search += other.search
-        self.bookmarks += other.bookmarks
-        self.quiet_labels |= other.quiet_labels
 
 
 def parts_by_owner(
