@@ -279,8 +279,9 @@ def run_campaign(
         )
 
     # The network is read and built on a second thread while the customers are read: both
-    # spend much of their time outside the GIL (Arrow's decoding, the kernel's page faults);
-    # 2-3 s less at 5.1 M customers. (Its future is let go once read: it held the network.)
+    # spend much of their time in calls that release the GIL (Arrow's Parquet decoding and
+    # compute kernels, numpy, shapely); 2-3 s less at 5.1 M customers. (The future is let go
+    # once read: it would hold the network to the end of the run.)
     net_reading = (
         beside(read_and_build, read_net)
         if cfg.network_edges is not None and _part is None
