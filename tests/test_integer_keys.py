@@ -17,7 +17,8 @@ import pyarrow as pa
 import pytest
 
 from hostile import HOSTILE
-from smartstreet_geo._ids import id_codes
+from smartstreet_geo import _ids
+from smartstreet_geo._ids import coded_ids, id_codes, repeated
 from smartstreet_geo.campaign._join import (
     _repeats,
     arrow,
@@ -106,6 +107,94 @@ def test_id_codes_are_equal_exactly_where_pandas_factorize_codes_are(seed, dtype
     # digit ids of one width take the integer path: the numbers themselves
     digits = pd.Series([f"{v:013d}" for v in rng.integers(0, 10**13, size=n)], dtype=dtype)
     np.testing.assert_array_equal(id_codes(digits), digits.astype("int64").to_numpy())
+
+
+def _same_partition(got: np.ndarray, expected: np.ndarray) -> None:
+    """Assert that two code arrays group the rows alike (and agree on the missing)."""
+    np.testing.assert_array_equal(got < 0, expected < 0)
+    pairs = pd.DataFrame({"got": got, "expected": expected}).drop_duplicates()
+    assert pairs["got"].is_unique and pairs["expected"].is_unique
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_hashed_id_codes_are_factorize_codes_and_repeats_are_duplicated(seed, dtype, monkeypatch):
+    """From HASHED_ROWS rows text is hashed; codes and repeats are pandas' own."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3_000))
+    longest = [2, 3, 12][seed % 3]  # mostly repeats; some; mostly distinct
+    values = pd.Series(_words(rng, n, missing=0.1, longest=longest), dtype=dtype)
+    expected, _ = pd.factorize(values)  # the oracle
+    oracle_again = pd.Series(expected).duplicated(keep=False).to_numpy() & (expected >= 0)
+    for threshold in (10**9, 0):  # dictionary-encoded; hashed
+        monkeypatch.setattr(_ids, "HASHED_ROWS", threshold)
+        codes, again = coded_ids(values)
+        assert codes.dtype == np.int64 and codes.shape == (n,)
+        _same_partition(codes, expected)
+        np.testing.assert_array_equal(again, oracle_again)
+        np.testing.assert_array_equal(id_codes(values), codes)
+    # text in several chunks, with a slice offset: the same hashes
+    words = pa.array(values.astype("str").array, pa.large_string())
+    cuts = np.sort(rng.integers(0, n + 1, 3))
+    chunked = pa.chunked_array(
+        [words[a:b] for a, b in itertools.pairwise([0, *cuts.tolist(), n])], pa.large_string()
+    )
+    np.testing.assert_array_equal(
+        coded_ids(pd.Series(pd.array(chunked, dtype="str")))[0], coded_ids(values)[0]
+    )
+    # 32-bit offsets (pa.string) hash as 64-bit ones
+    small = pd.Series(pd.array(words.cast(pa.string()), dtype=pd.ArrowDtype(pa.string())))
+    np.testing.assert_array_equal(coded_ids(small)[0], coded_ids(values)[0])
+
+
+def test_hashed_id_codes_fall_back_when_different_ids_share_a_hash(monkeypatch):
+    """A collision never joins two ids: the text is compared and encoded instead."""
+    values = pd.Series(["b~1", "a~1", None, "b~1", "c~2", "a~1", "d~3"], dtype="str")
+    expected, _ = pd.factorize(values)
+    monkeypatch.setattr(_ids, "HASHED_ROWS", 0)
+
+    def collide(arr: pa.ChunkedArray) -> np.ndarray:  # every present id hashes to 7
+        return np.where(np.asarray(arr.is_null().to_numpy(zero_copy_only=False)), -1, 7)
+
+    monkeypatch.setattr(_ids, "_hashes", collide)
+    codes, again = coded_ids(values)
+    _same_partition(codes, expected)
+    assert again.tolist() == [True, True, False, True, False, True, False]
+    # the same hash for the same text is no collision: the hashes are kept as codes
+    same = pd.Series(["x~1", None, "x~1"], dtype="str")
+    codes, again = coded_ids(same)
+    assert codes.tolist() == [7, -1, 7] and again.tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repeated_is_duplicated_keep_false_without_the_missing(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 2_000))
+    codes = rng.integers(-1, [3, 50, 10**6, 2**62][seed % 4], size=n)
+    expected = pd.Series(codes).duplicated(keep=False).to_numpy() & (codes != -1)
+    np.testing.assert_array_equal(repeated(codes), expected)
+
+
+def test_reader_finds_the_same_duplicates_with_hashed_ids(monkeypatch):
+    """Exact and conflicting duplicates of text ids: the same reading either way."""
+    from smartstreet_geo import demo
+    from smartstreet_geo.io import read_customers
+
+    frame = pd.read_parquet(demo.path("customers")).iloc[:3_000].reset_index(drop=True)
+    frame["customer_id"] = frame["customer_id"].astype("str") + "~A"  # not digits
+    extra = frame.iloc[[5, 9, 9, 40]].copy()
+    extra.loc[extra.index[1], "address_line_1"] = "Somewhere else"  # conflicts with row 9
+    frame = pd.concat([frame, extra], ignore_index=True)
+    frame.loc[17, "customer_id"] = None
+    readings = []
+    for threshold in (10**9, 0):
+        monkeypatch.setattr(_ids, "HASHED_ROWS", threshold)
+        readings.append(read_customers(frame, check_postcodes=False))
+    plain, hashed = readings
+    pd.testing.assert_frame_equal(hashed.data, plain.data)
+    pd.testing.assert_frame_equal(hashed.rejects, plain.rejects)
+    reasons = plain.rejects["reason_code"].value_counts().to_dict()
+    assert reasons.get("exact_duplicate") == 2 and reasons.get("conflicting_duplicate") == 3
 
 
 @pytest.mark.parametrize("seed", range(4))

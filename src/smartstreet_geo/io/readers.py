@@ -21,7 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 from geopandas.array import GeometryArray
 
-from .._ids import id_codes
+from .._ids import coded_ids
 from ..errors import InputFileError, MissingColumnError
 from ..locate import check_against_postcodes, normalise_postcodes, valid_postcodes
 from ..schema import (
@@ -322,9 +322,8 @@ def _blank_rows(raw: RawTable, candidates: npt.NDArray[np.bool_]) -> npt.NDArray
 
 def _check_duplicates(p: _Prepared, ids: pd.Series, id_col: str, signature: pd.DataFrame) -> None:
     """Collapse exact duplicates, reject every row of a conflicting duplicate."""
-    has_id = ids.notna().to_numpy()
-    keys = pd.Series(id_codes(ids))
-    dup_any = keys.duplicated(keep=False).to_numpy() & has_id
+    codes, dup_any = coded_ids(ids)  # (missing ids never repeat: they match nothing)
+    keys = pd.Series(codes)
     if not dup_any.any():
         return
     # hash only the rows whose id repeats (a handful in a real file)
