@@ -33,6 +33,8 @@ from .schema import BNG_CRS, Reason
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from ._customer_table import CustomerTable
+
 __all__ = [
     "GB_BNG_BOUNDS",
     "GB_LONLAT_BOUNDS",
@@ -276,7 +278,7 @@ def classify_lonlat(lon: npt.ArrayLike, lat: npt.ArrayLike) -> npt.NDArray[np.ob
 
 
 # --------------------------------------------------------------------------- guards
-def require_bng(frame: gpd.GeoDataFrame | gpd.GeoSeries, *, what: str) -> None:
+def require_bng(frame: gpd.GeoDataFrame | gpd.GeoSeries | CustomerTable, *, what: str) -> None:
     """Raise :class:`CRSError` unless ``frame`` is in British National Grid.
 
     Computations measure distances in metres and never guess a CRS: a missing
@@ -285,7 +287,7 @@ def require_bng(frame: gpd.GeoDataFrame | gpd.GeoSeries, *, what: str) -> None:
 
     Parameters
     ----------
-    frame : GeoDataFrame or GeoSeries
+    frame : GeoDataFrame, GeoSeries or CustomerTable
     what : str
         How to name the frame in the message, e.g. ``"customers"``.
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._customer_table import CustomerTable, columns_of, geo_rows
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
 from ._join import (
     arrow,
@@ -45,7 +46,9 @@ class Placed:
     customers: Any  # smartstreet_geo.network.AttachedCustomers
 
 
-def place(customers: pd.DataFrame, net_r: Any, cfg: Any, network: Any = None) -> Placed | None:
+def place(
+    customers: pd.DataFrame | CustomerTable, net_r: Any, cfg: Any, network: Any = None
+) -> Placed | None:
     """Build the network and attach the customers once (None without a network).
 
     Customers are placed by connection node, or on the nearest cable within
@@ -239,7 +242,10 @@ def _frame(parts: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
 
 
 def downstream(
-    customers: pd.DataFrame, placed: Placed | None, outage_eq: pd.DataFrame, warnings: list[str]
+    customers: pd.DataFrame | CustomerTable,
+    placed: Placed | None,
+    outage_eq: pd.DataFrame,
+    warnings: list[str],
 ) -> OutageImpact:
     """Return who loses supply while each outage equipment is installed, and who might.
 
@@ -250,16 +256,20 @@ def downstream(
     every PSR customer who might be affected (on the same declared circuit or
     substation when that is known, else within :data:`POSSIBLE_REACH_M`) is
     returned in ``uncertain`` for manual review.
+
+    ``customers`` may be a :class:`~smartstreet_geo._customer_table.CustomerTable`:
+    only the rows whose distance to equipment is asked (as above) become points.
     """
     cols = [*_PAIR_COLUMNS, "detail"]
     if outage_eq.empty:
         return OutageImpact(_frame([], _PAIR_COLUMNS), _frame([], cols))
+    frame = columns_of(customers)
 
     def psr_customers() -> pd.DataFrame:
         # (only where an answer is uncertain: a copy of every PSR customer's row, 0.3 s at 2.4 M)
-        if "psr" not in customers:
-            return no_rows(customers)
-        return customers[customers["psr"].fillna(False).astype(bool)]
+        if "psr" not in frame:
+            return geo_rows(customers, np.zeros(0, dtype=np.intp))
+        return geo_rows(customers, frame["psr"].fillna(False).astype(bool).to_numpy())
 
     affected: list[pd.DataFrame] = []
     uncertain: list[pd.DataFrame] = []
@@ -282,8 +292,8 @@ def downstream(
         by_circuit = outage_eq[has_circ]
         by_substation = outage_eq[~has_circ & has_sub]  # work at the substation: all its circuits
         unknown = outage_eq[~has_circ & ~has_sub]
-        affected.append(_key_pairs(customers, by_circuit, CIRCUIT_ID))
-        affected.append(_key_pairs(customers, by_substation, SUBSTATION_ID))
+        affected.append(_key_pairs(frame, by_circuit, CIRCUIT_ID))
+        affected.append(_key_pairs(frame, by_substation, SUBSTATION_ID))
         for key, eq in ((CIRCUIT_ID, by_circuit), (SUBSTATION_ID, by_substation)):
             blank = ~known(psr[key]) if key in psr else pd.Series(True, index=psr.index)
             uncertain.append(
@@ -316,7 +326,7 @@ def downstream(
     net = placed.network
     att = placed.customers
     unplaced_rows = np.flatnonzero(np.asarray(att.best_method) == -1)
-    unplaced = customers.iloc[unplaced_rows]
+    unplaced = geo_rows(customers, unplaced_rows)
     unplaced_psr = (
         unplaced[unplaced["psr"].fillna(False).astype(bool)]
         if "psr" in unplaced

@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .._customer_table import CustomerTable, columns_of, geo_rows
 from ..io._result import ReadResult
 from ..locate import _reread
 from ..locate._reread import Located
@@ -46,7 +47,10 @@ def locate_rejected(
 
 
 def uncertain_pairs(
-    customers: gpd.GeoDataFrame, equipment: pd.DataFrame, radii: dict[str, float], pairs: Any
+    customers: gpd.GeoDataFrame | CustomerTable,
+    equipment: pd.DataFrame,
+    radii: dict[str, float],
+    pairs: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decide proximity honestly for customers placed with an uncertainty.
 
@@ -57,7 +61,7 @@ def uncertain_pairs(
 
     Parameters
     ----------
-    customers : GeoDataFrame
+    customers : GeoDataFrame or CustomerTable
         With ``location_uncertainty_m``.
     equipment : DataFrame
         With ``equipment_id``, ``kind``.
@@ -75,8 +79,8 @@ def uncertain_pairs(
     from ..locate import proximity_certainty
     from ..proximity import customers_near
 
-    u = customers["location_uncertainty_m"].astype(float).fillna(np.inf)
-    fuzzy = customers[(u > 0).to_numpy()]
+    u = columns_of(customers)["location_uncertainty_m"].astype(float).fillna(np.inf)
+    fuzzy = geo_rows(customers, (u > 0).to_numpy())  # (a table's only rows made points)
     empty = pd.DataFrame(columns=[CUSTOMER_ID, "issue", "detail"])
     if fuzzy.empty or equipment.empty:
         return pairs, empty

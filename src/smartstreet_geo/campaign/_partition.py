@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._points import CustomerTable
+from ._points import CustomerTable, columns_of
 
 __all__ = [
     "PARTITIONS_FILE",
@@ -170,7 +170,9 @@ def is_partitioned(path: Any) -> bool:
     return p.is_dir() and (p / PARTITIONS_FILE).is_file()
 
 
-def equipment_halo(customers: gpd.GeoDataFrame, equipment: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def equipment_halo(
+    customers: gpd.GeoDataFrame | CustomerTable, equipment: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
     """Return the equipment that can be within reach of any of ``customers``.
 
     Reach is the largest radius plus the largest location uncertainty (a customer
@@ -183,8 +185,9 @@ def equipment_halo(customers: gpd.GeoDataFrame, equipment: gpd.GeoDataFrame) -> 
     if len(customers) == 0 or len(equipment) == 0:
         return equipment.iloc[:0]
     reach = float(equipment["radius_m"].max()) + 1.0
-    if "location_uncertainty_m" in customers:
-        reach += float(np.nan_to_num(customers["location_uncertainty_m"].max()))
+    columns = columns_of(customers)
+    if "location_uncertainty_m" in columns:
+        reach += float(np.nan_to_num(columns["location_uncertainty_m"].max()))
     box = shapely.box(*customers.total_bounds)
     near = shapely.distance(equipment.geometry.to_numpy(), box) <= reach
     return equipment[near]

@@ -24,9 +24,11 @@ import pandas as pd
 from .._memory import releasing
 from .._threads import beside
 from .._xlsx import only_text
+from ..crs import require_bng
 from ..errors import ConfigError
-from ..io import read_customers, read_equipment, read_network
+from ..io import read_equipment, read_network
 from ..io._result import empty_rejects
+from ..io.readers import read_customer_table
 from ..schema import (
     ADDRESS_LINES,
     CUSTOMER_ID,
@@ -288,7 +290,8 @@ def run_campaign(
         else None
     )
     say("reading customers")
-    cust_r = read_customers(
+    # read as coordinates, no point made (see smartstreet_geo._customer_table)
+    cust_r = read_customer_table(
         cfg.customers if _part is None else _part.frame,
         columns=cfg.column_maps.get("customers") or None,
         encoding=cfg.encoding,
@@ -314,13 +317,16 @@ def run_campaign(
         cust_r, cfg, warnings, source=None if _part is None else _part.frame
     )
     cust_r = located.read
-    # (copy-on-write, pandas 3: a change to either frame copies only what it changes; a deep
-    # copy held the numeric and geometry columns twice, 60 MB at 2.4 M; Arrow text is shared)
-    customers = cust_r.data.copy(deep=False)
+    # The customers are held as their columns and coordinates (a GeoDataFrame only where
+    # they came with geometries that are not all points); the steps that place them read
+    # the coordinates, the others ``frame``, the columns. (Copy-on-write, pandas 3: a
+    # change to either frame copies only what it changes; Arrow text is shared.)
+    customers = CustomerTable.of(cust_r.data)
+    frame = columns_of(customers).copy(deep=False)
     # The premise keys and the customers' ranks for the letter order (Arrow sorts of millions
     # of keys, which release the GIL) need only the customers: they are worked out on a
     # second thread while the circuits, proximity and outages keep the first one busy.
-    keyed = beside(_Premises, customers[[c for c in _KEY_COLUMNS if c in customers]])
+    keyed = beside(_Premises, frame[[c for c in _KEY_COLUMNS if c in frame]])
     equipment = eq_r.data.copy()
     kinds = set(equipment["kind"])
     missing = sorted(kinds - set(cfg.radii))
@@ -338,18 +344,16 @@ def run_campaign(
     say(f"circuit membership ({len(customers):,} customers)")
     in_scope = _scope(cfg, warnings)
     placed = _circuits.place(customers, net_r, cfg, network)
-    membership = _circuits.membership(customers, placed, in_scope, warnings)
+    membership = _circuits.membership(frame, placed, in_scope, warnings)
 
     # ------------------------------------------------------------------ proximity
     say(f"customers near new equipment ({len(equipment):,} items)")
-    from ..proximity import customers_near
-
     # a partition looks only at the equipment within reach of its own customers (the halo)
     eq_near = equipment if _part is None else equipment_halo(customers, equipment)
-    pairs = customers_near(customers, eq_near, radius=cfg.radii) if len(eq_near) else None
+    pairs = near_pairs(customers, eq_near, cfg.radii) if len(eq_near) else None
     if pairs is None:
         pairs = pd.DataFrame(columns=[CUSTOMER_ID, "equipment_id", "distance_m"])
-    if (customers["location_uncertainty_m"] > 0).any():  # placed by postcode or address
+    if (frame["location_uncertainty_m"] > 0).any():  # placed by postcode or address
         pairs, near_review = _locate.uncertain_pairs(customers, eq_near, cfg.radii, pairs)
     else:
         near_review = pd.DataFrame(columns=[CUSTOMER_ID, "issue", "detail"])
@@ -375,14 +379,14 @@ def run_campaign(
         if placed is not None:
             check_against_inputs(cfg, cfg.outage_dates, circuit_ids=placed.network.circuit_ids)
         medical = (
-            assess_needs_many(customers["psr_needs"], needs_table, on=cfg.run_date)[
+            assess_needs_many(frame["psr_needs"], needs_table, on=cfg.run_date)[
                 "medically_dependent"
             ]
-            if "psr_needs" in customers
+            if "psr_needs" in frame
             else None
         )
         plans = _circuits.plan_outages(
-            customers, placed, outage_eq, impact, cfg.backfeed, warnings,
+            frame, placed, outage_eq, impact, cfg.backfeed, warnings,
             medically_dependent=medical,
         )  # fmt: skip
         impact = plans.impact  # calls and letters only for customers still interrupted
@@ -410,11 +414,10 @@ def run_campaign(
 
     # ------------------------------------------------------------------ candidates
     say(f"building contact lists ({len(customers):,} customers)")
-    # Nothing from here reads a point: the customers keep their coordinates, and the
-    # result makes the points again only if it is asked for them (0.45 GB at 2.4 M
-    # customers, held through the contact lists, reconciliation and writing; see
+    # Nothing from here reads a point: the customers stay a table of columns and
+    # coordinates, and the result makes the points only if it is asked for them (see
     # campaign._points). The reader's result keeps only its rows (its length is read).
-    customers = CustomerTable.of(customers)
+    del frame
     cust_r = replace(cust_r, data=_rows_only(customers))
     located = replace(located, read=cust_r)
     cust = columns_of(customers).copy(deep=False)  # (its own columns are added: not the table's)
@@ -698,6 +701,25 @@ def _register_contacts(
     trace = trace_table(updated, run_id=run_id)
     envelopes = _envelopes(contacts) if cfg.one_envelope_per_premise else None
     return run_id, updated, trace, envelopes
+
+
+def near_pairs(
+    customers: CustomerTable | gpd.GeoDataFrame, equipment: gpd.GeoDataFrame, radii: Any
+) -> pd.DataFrame:
+    """Return :func:`~smartstreet_geo.proximity.customers_near` for the run's customers.
+
+    A table is indexed by its coordinates (:meth:`ProximityIndex.from_coordinates
+    <smartstreet_geo.proximity.ProximityIndex.from_coordinates>`, the same pairs in the
+    same order), so that no point is made.
+    """
+    from ..proximity import ProximityIndex, customers_near
+
+    if not isinstance(customers, CustomerTable):
+        return customers_near(customers, equipment, radius=radii)
+    require_bng(customers, what="customers")
+    ids = customers.frame[CUSTOMER_ID]
+    index = ProximityIndex.from_coordinates(ids, customers.x, customers.y)
+    return index.within(equipment, radius=radii)
 
 
 def _rows_only(customers: CustomerTable | gpd.GeoDataFrame) -> gpd.GeoDataFrame:

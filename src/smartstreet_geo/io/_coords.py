@@ -69,12 +69,16 @@ def locate_rows(
     geom_types: Collection[str],
     source_names: dict[str, str],
     xy_out: dict[str, npt.NDArray[np.float64]] | None = None,
-) -> npt.NDArray[Any]:
+    points: bool = True,
+) -> npt.NDArray[Any] | None:
     """Return one EPSG:27700 geometry per row (None where rejected).
 
     When the rows are located from coordinate columns and ``xy_out`` is
     given, it receives the National Grid ``"x"`` and ``"y"`` of every row (NaN
-    where rejected), saving a caller the read-back from a million points.
+    where rejected), saving a caller the read-back from a million points; with
+    ``points=False`` as well, no point is made and None is returned instead (rows
+    located by a geometry, or by two pairs of columns, which are compared as points,
+    still return their geometries).
 
     A row located twice - a geometry and easting/northing or longitude/latitude
     columns, or both pairs - is located by the first of geometry, easting/northing,
@@ -98,20 +102,22 @@ def locate_rows(
                 f"read as British National Grid metres, but crs={declared_crs!r} was given. "
                 "For other CRSs use a geometry column."
             )
-        out = _from_xy(
-            frame, rejects, EASTING, NORTHING, source, source_names, bng=True, xy_out=xy_out
-        )
+        got = _from_xy(
+            frame, rejects, EASTING, NORTHING, source, source_names, bng=True, xy_out=xy_out,
+            points=points or ll or xy_out is None,
+        )  # fmt: skip
         if ll:
+            assert got is not None  # (two pairs are compared as points: they were made)
             _check_agreement(
                 frame,
-                out,
+                got,
                 rejects,
                 [(LONGITUDE, LATITUDE, False)],
                 source,
                 source_names,
                 f"{source_names[EASTING]}/{source_names[NORTHING]}",
             )
-        return out
+        return got
     if LONGITUDE in cols and LATITUDE in cols:
         if declared_crs is not None and not CRS.from_user_input(declared_crs).is_geographic:
             raise CRSError(
@@ -119,8 +125,9 @@ def locate_rows(
                 f"degrees, but crs={declared_crs!r} is not a geographic CRS."
             )
         return _from_xy(
-            frame, rejects, LONGITUDE, LATITUDE, source, source_names, bng=False, xy_out=xy_out
-        )
+            frame, rejects, LONGITUDE, LATITUDE, source, source_names, bng=False, xy_out=xy_out,
+            points=points or xy_out is None,
+        )  # fmt: skip
     if GEOMETRY in cols:
         if declared_crs is None:
             raise CRSError(
@@ -242,7 +249,8 @@ def _from_xy(
     *,
     bng: bool,
     xy_out: dict[str, npt.NDArray[np.float64]] | None = None,
-) -> npt.NDArray[Any]:
+    points: bool = True,
+) -> npt.NDArray[Any] | None:
     n = len(frame)
     x, xbad = parse_float(frame[xcol])
     y, ybad = parse_float(frame[ycol])
@@ -256,10 +264,11 @@ def _from_xy(
     _file_level_check_xy(reasons, xbad | ybad, source, label, pair)
     for reason in np.unique(reasons[~none_mask(reasons)].astype(str)):
         rejects.add(reasons == reason, reason, label, pair)
-    out = np.full(n, None, dtype=object)
     ok = rejects.ok & none_mask(reasons)
+    if xy_out is not None:
+        xy_out["x"], xy_out["y"] = np.full(n, np.nan), np.full(n, np.nan)
     if not ok.any():
-        return out
+        return np.full(n, None, dtype=object) if points else None
     if bng:
         ex, ny = x[ok], y[ok]
     else:
@@ -278,11 +287,13 @@ def _from_xy(
         ex, ny = ex[keep], ny[keep]
         ok = np.zeros(n, dtype=bool)
         ok[ok_idx] = True
+    if xy_out is not None:
+        xy_out["x"][ok], xy_out["y"][ok] = ex, ny
+    if not points:
+        return None
+    out = np.full(n, None, dtype=object)
     with collector_paused():  # points cannot form cycles: no collections while made
         out[ok] = shapely.points(np.column_stack((ex, ny)))  # (one (n, 2) array: ~25% faster)
-    if xy_out is not None:
-        xy_out["x"], xy_out["y"] = np.full(n, np.nan), np.full(n, np.nan)
-        xy_out["x"][ok], xy_out["y"][ok] = ex, ny
     return out
 
 

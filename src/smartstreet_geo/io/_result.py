@@ -50,7 +50,10 @@ class ReadResult:
     Attributes
     ----------
     data : GeoDataFrame
-        Valid rows, canonical columns, EPSG:27700, plus ``source_row``.
+        Valid rows, canonical columns, EPSG:27700, plus ``source_row``. (From the
+        campaign's internal ``read_customer_table``, a
+        :class:`~smartstreet_geo._customer_table.CustomerTable`: the same rows as
+        columns and coordinates.)
     rejects : DataFrame
         One row per rejected input row: ``source_file``, ``row_number`` (1-based
         data row, header excluded), ``record_id``, ``column``, ``value``,

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._customer_table import CustomerTable, columns_of
 from ..io._files import load_table
 from ..io._result import ReadResult
 from ..schema import CUSTOMER_ID
@@ -94,9 +96,43 @@ class Located:
     )
 
 
-def _supplied(data: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _supplied(data: gpd.GeoDataFrame | CustomerTable) -> gpd.GeoDataFrame | CustomerTable:
     # assign, not copy(): with copy-on-write the other columns are shared, not duplicated
+    if isinstance(data, CustomerTable):
+        frame = data.frame.assign(location_source="supplied", location_uncertainty_m=0.0)
+        return data.with_frame(frame)
     return data.assign(location_source="supplied", location_uncertainty_m=0.0)
+
+
+def _with_located(
+    data: gpd.GeoDataFrame | CustomerTable, new: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame | CustomerTable:
+    """Return the rows read and the rows located, in the file's order (``source_row``).
+
+    A table stays a table (the located rows' points, a few, become coordinates).
+    """
+    added = CustomerTable.of(new) if isinstance(data, CustomerTable) else new
+    if isinstance(data, CustomerTable) and isinstance(added, CustomerTable):
+        frame = pd.concat([data.frame, added.frame], ignore_index=True)
+        order = np.argsort(frame["source_row"].to_numpy(), kind="stable")
+        if not (order == np.arange(order.size)).all():  # (in order already: nothing placed)
+            frame = frame.take(order).reset_index(drop=True)
+        return CustomerTable(
+            frame=frame,
+            x=np.concatenate([data.x, added.x])[order],
+            y=np.concatenate([data.y, added.y])[order],
+            geometry_name=data.geometry_name,
+            at=data.at,
+            crs=data.crs,
+        )
+    if isinstance(data, CustomerTable):  # (not plain points: held as the GeoDataFrame)
+        data = data.geodataframe()
+    joined = pd.concat([data, new], ignore_index=True)
+    return gpd.GeoDataFrame(
+        joined.sort_values("source_row", kind="stable").reset_index(drop=True),
+        geometry=data.geometry.name,
+        crs=data.crs,
+    )
 
 
 def locate_rejected(
@@ -177,7 +213,7 @@ def locate_rejected(
     # one id, two rows: the one with coordinates stands; the located one stays rejected
     # pyarrow's is_in: pandas' isin converts each of the (many) values to a scalar in Python
     clash = pc.is_in(
-        _arrow_text(new[CUSTOMER_ID]), value_set=_arrow_text(cust_r.data[CUSTOMER_ID])
+        _arrow_text(new[CUSTOMER_ID]), value_set=_arrow_text(columns_of(cust_r.data)[CUSTOMER_ID])
     ).to_numpy(zero_copy_only=False)
     new = new[~clash]
     moved = set(new["source_row"].astype(int))
@@ -201,12 +237,7 @@ def locate_rejected(
     rejects = rejects[~rejects["row_number"].astype(int).isin(set(extra["row_number"].astype(int)))]
     rejects = pd.concat([rejects, extra.assign(source_file=cust_r.source)], ignore_index=True)
     rejects = rejects.sort_values("row_number", kind="stable").reset_index(drop=True)
-    data = pd.concat([_supplied(cust_r.data), new], ignore_index=True)
-    data = gpd.GeoDataFrame(
-        data.sort_values("source_row", kind="stable").reset_index(drop=True),
-        geometry=cust_r.data.geometry.name,
-        crs=cust_r.data.crs,
-    )
+    data = _with_located(_supplied(cust_r.data), new)
     checks = info[info["location_review"].fillna(False).astype(bool).to_numpy()]
     checks = checks[checks.index.isin(list(moved))]
     # the candidates a person chooses among (UPRNs and scores: no personal data)

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from .._customer_table import CustomerTable
 from ..crs import require_bng
 from ..errors import ParameterError
 from ..schema import CIRCUIT_ID, CONNECTION_NODE, CUSTOMER_ID
@@ -79,7 +80,7 @@ class AttachedCustomers:
     def build(
         cls,
         net: Network,
-        customers: pd.DataFrame,
+        customers: pd.DataFrame | CustomerTable,
         *,
         infer: Literal["missing", "all", "none"],
         max_distance: float,
@@ -92,6 +93,9 @@ class AttachedCustomers:
             raise ParameterError(f"max_distance={max_distance!r}: give metres, 0 or more.")
         if not (np.isfinite(review_margin_m) and review_margin_m >= 0):
             raise ParameterError(f"review_margin_m={review_margin_m!r}: give metres, 0 or more.")
+        table = customers if isinstance(customers, CustomerTable) else None
+        if table is not None:  # columns and coordinates (the campaign's run)
+            customers = table.frame
         if not isinstance(customers, pd.DataFrame):
             raise TypeError(
                 f"customers must be a pandas or geopandas DataFrame, not {type(customers).__name__}"
@@ -112,7 +116,7 @@ class AttachedCustomers:
         state = np.where(blank, NODE_BLANK, np.where(node < 0, NODE_UNKNOWN, NODE_OK)).astype(
             np.int8
         )
-        x, y = _points(customers)
+        x, y = _points(customers if table is None else table)
         unc = _uncertainty(customers)
         usable = (node >= 0) & (net._pre[np.maximum(node, 0)] >= 0)
         if infer == "all":
@@ -334,7 +338,10 @@ def _nearest_two(
     return tuple(np.concatenate([p[k] for p in parts])[inv] for k in range(5))  # type: ignore[return-value]
 
 
-def _points(customers: pd.DataFrame) -> tuple[F64, F64]:
+def _points(customers: pd.DataFrame | CustomerTable) -> tuple[F64, F64]:
+    if isinstance(customers, CustomerTable):
+        require_bng(customers, what="customers")
+        return customers.x, customers.y  # (NaN: no point, as below)
     n = len(customers)
     if not isinstance(customers, gpd.GeoDataFrame) or customers.geometry.name not in customers:
         return np.full(n, np.nan), np.full(n, np.nan)

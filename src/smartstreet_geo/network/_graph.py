@@ -33,6 +33,7 @@ from ..schema import (
 from ._text import arrow_text, lookup, shown, take, to_series
 
 if TYPE_CHECKING:
+    from .._customer_table import CustomerTable
     from ._attach import AttachedCustomers
 
 __all__ = ["DEFAULT_MAX_DISTANCE_M", "DEFAULT_REVIEW_MARGIN_M", "Network"]
@@ -405,7 +406,7 @@ class Network:
     # ------------------------------------------------------------------ customers
     def attach(
         self,
-        customers: pd.DataFrame,
+        customers: pd.DataFrame | CustomerTable,
         *,
         infer: Literal["missing", "all", "none"] = "missing",
         max_distance: float = DEFAULT_MAX_DISTANCE_M,
@@ -420,7 +421,9 @@ class Network:
             (the declared circuit), Point geometry in EPSG:27700 and
             ``location_uncertainty_m`` (from
             :func:`smartstreet_geo.locate.locate_customers`: how far the true
-            point may be from the given one; absent or missing means 0).
+            point may be from the given one; absent or missing means 0). Or a
+            :class:`~smartstreet_geo._customer_table.CustomerTable`: those columns
+            and each customer's easting and northing, no points (the campaign's run).
         infer : {"missing", "all", "none"}, default "missing"
             Whose circuit to infer from the nearest cable: customers without a
             usable connection node, every customer with a location, or none.
