@@ -348,3 +348,24 @@ def test_rows_where_is_the_mask(pattern):
     )
     got = _rows_where(table, mask)
     pd.testing.assert_frame_equal(got, table.loc[mask])
+
+
+def test_membership_from_codes_is_membership_from_the_members_frame(tmp_path, monkeypatch):
+    """The fast path (integer codes, customers in attached order) against the general one.
+
+    The general path (a frame of members with their ids, matched back to the customers by
+    id) is what a reordered customer table takes; forcing it gives the oracle.
+    """
+    import smartstreet_geo as ssg
+    from smartstreet_geo.campaign import _circuits, run_campaign
+
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    fast_ring = _ring(tmp_path / "a", ["F1", "F2", "F3"])
+    fast = run_campaign(ssg.demo.path("campaign"), new_register=True)
+    monkeypatch.setattr(_circuits, "same_values", lambda *args: False)
+    pd.testing.assert_frame_equal(_ring(tmp_path / "b", ["F1", "F2", "F3"]), fast_ring)
+    general = run_campaign(ssg.demo.path("campaign"), new_register=True)
+    pd.testing.assert_frame_equal(general.contacts, fast.contacts)
+    pd.testing.assert_frame_equal(general.reconciliation, fast.reconciliation)
+    assert (fast.contacts["campaign"] == "leaflet").sum() > 60_000

@@ -211,6 +211,20 @@ def test_no_rows_is_a_take_of_no_rows_holding_nothing(seed):
             "count": pd.array(rng.integers(0, 9, n), dtype="Int64"),
             "when": pd.to_datetime(rng.integers(0, 10**9, n), unit="s"),
             "kind": pd.Categorical(rng.choice(["a", "b"], n)),
+            # Arrow columns in pieces (contacts joined from several lists), text and not
+            "pieces": pd.array(
+                pa.chunked_array(
+                    [
+                        pa.array(_words(rng, n // 2), pa.large_string()),
+                        pa.array(["x"] * (n - n // 2), pa.large_string()),
+                    ]
+                ),
+                dtype="str",
+            ),
+            "arrow_number": pd.array(
+                pa.chunked_array([pa.array(rng.random(n // 3)), pa.array(rng.random(n - n // 3))]),
+                dtype=pd.ArrowDtype(pa.float64()),
+            ),
         },
         index=pd.Index(rng.permutation(n) + 3, name="row"),
     )

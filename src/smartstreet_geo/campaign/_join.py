@@ -10,6 +10,7 @@ group boundaries found with numpy, and the joins done by Arrow's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -157,11 +158,23 @@ def no_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """
     empty = np.array([], dtype=np.intp)
     out = pd.DataFrame(
-        {j: frame.iloc[:, j].array.take(empty) for j in range(frame.shape[1])},
+        {j: _none_of(frame.iloc[:, j].array, empty) for j in range(frame.shape[1])},
         index=frame.index.take(empty),
     )
     out.columns = frame.columns
     return out
+
+
+def _none_of(values: Any, empty: npt.NDArray[np.intp]) -> Any:
+    """Return an empty array of the same dtype as ``values`` (a take of no rows).
+
+    An Arrow column in pieces (contacts joined from several lists) is made new and
+    empty: Arrow takes from a chunked array by first concatenating it, which for no rows
+    copied a whole column (0.1 s per 4 million texts).
+    """
+    if isinstance(values, pd.arrays.ArrowExtensionArray):
+        return pd.array(pa.chunked_array([], type=pa.array(values).type), dtype=values.dtype)
+    return values.take(empty)
 
 
 def text_of(*parts: str | pd.Series) -> pd.Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -208,6 +209,48 @@ def _members_and_rows(
     The rows are positions in ``att`` (the attached customers, in their own order): a
     caller that groups members per customer does so on these integers.
     """
+    m = member_codes(network, att, circuits, method)
+    frame = _member_frame(att, m.row, m.circuit, m.n_circuits, m.how, m.how_names)
+    return frame, m.row
+
+
+@dataclass(frozen=True)
+class MemberCodes:
+    """Circuit membership as integers: one entry per (customer, circuit) member.
+
+    Sorted by circuit code, then customer row (the order of :func:`circuit_members`).
+
+    Attributes
+    ----------
+    row : ndarray of int64
+        The customer's position in the attached customers.
+    circuit : ndarray of int64
+        The circuit's code (a position in ``network.circuit_ids``).
+    n_circuits : ndarray of int64
+        Circuits in the customer's group (2 or more: a closed ring).
+    how : ndarray of int8
+        A position in ``how_names`` (``"connectivity"``, ``"inferred"``).
+    how_names : list of str
+    """
+
+    row: I64
+    circuit: I64
+    n_circuits: I64
+    how: npt.NDArray[np.int8]
+    how_names: list[str]
+
+    def needs_review(self, att: AttachedCustomers) -> B:
+        """Whether each member was inferred with a margin too small to trust alone."""
+        inferred = np.asarray([x == "inferred" for x in self.how_names], dtype=bool)[self.how]
+        if not inferred.any():
+            return np.zeros(len(self.row), dtype=bool)
+        return inferred & att.inf_needs_review[self.row]
+
+
+def member_codes(
+    network: Network, att: AttachedCustomers, circuits: Iterable[str] | None, method: str
+) -> MemberCodes:
+    """Return :func:`circuit_members`' rows as integer codes, no text (see MemberCodes)."""
     wanted = _wanted_codes(network, circuits)
     parts: list[tuple[I64, I64, str]] = []
     if method in ("connectivity", "best"):
@@ -234,10 +277,13 @@ def _members_and_rows(
     code = c[order]
     code = code.astype(np.uint16) if len(network._circuit_ids) < 2**16 else code
     order = order[np.argsort(code, kind="stable")]
-    how = np.concatenate(hs)[order]
-    names = [p[2] for p in parts]
-    frame = _member_frame(att, r[order], c[order], np.concatenate(ns)[order], how, names)
-    return frame, r[order]
+    return MemberCodes(
+        row=r[order],
+        circuit=c[order],
+        n_circuits=np.concatenate(ns)[order],
+        how=np.concatenate(hs)[order],
+        how_names=[p[2] for p in parts],
+    )
 
 
 def _wanted_codes(network: Network, circuits: Iterable[str] | None) -> B:
