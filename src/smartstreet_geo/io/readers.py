@@ -649,11 +649,8 @@ def read_customers(
     >>> ssg.read_customers(frame).n_valid == result.n_valid
     True
     """
-    p = _prepare(
+    result = _read_customer_rows(
         path,
-        CUSTOMER_COLUMNS,
-        (CUSTOMER_ID,),
-        what="customer",
         columns=columns,
         encoding=encoding,
         layer=layer,
@@ -661,11 +658,9 @@ def read_customers(
         delimiter=delimiter,
         sql=sql,
         geom_col=geom_col,
+        check_postcodes=check_postcodes,
+        points=True,
     )
-    # the checks' intermediates (the file's columns, cleaned copies) are let go when the
-    # helper returns: only the output columns reach _finish, which lets go of each in turn
-    out, geoms, _ = _customer_columns(p, crs, check_postcodes=check_postcodes)
-    result = _finish(p, "customer", out, geoms)
     if locate is None:
         return result
     if sql is not None:
@@ -693,6 +688,23 @@ def read_customer_table(
     (GeoPackage, GeoParquet) gives the GeoDataFrame as :func:`read_customers` does.
     ``table.geodataframe()`` is exactly what :func:`read_customers` returns.
     """
+    return _read_customer_rows(path, columns=columns, encoding=encoding, points=False)
+
+
+def _read_customer_rows(
+    path: Input,
+    *,
+    columns: Columns,
+    encoding: str | None,
+    layer: str | int | None = None,
+    crs: Any = None,
+    delimiter: str | None = None,
+    sql: str | None = None,
+    geom_col: str | None = "geom",
+    check_postcodes: bool = True,
+    points: bool,
+) -> ReadResult:
+    """Read and check the customer rows (:func:`read_customers` without ``locate``)."""
     p = _prepare(
         path,
         CUSTOMER_COLUMNS,
@@ -700,12 +712,16 @@ def read_customer_table(
         what="customer",
         columns=columns,
         encoding=encoding,
-        layer=None,
-        crs=None,
-        delimiter=None,
+        layer=layer,
+        crs=crs,
+        delimiter=delimiter,
+        sql=sql,
+        geom_col=geom_col,
     )
-    out, geoms, xy = _customer_columns(p, None, check_postcodes=True, points=False)
-    return _finish(p, "customer", out, geoms, xy)
+    # the checks' intermediates (the file's columns, cleaned copies) are let go when the
+    # helper returns: only the output columns reach _finish, which lets go of each in turn
+    out, geoms, xy = _customer_columns(p, crs, check_postcodes=check_postcodes, points=points)
+    return _finish(p, "customer", out, geoms, xy if geoms is None else None)
 
 
 def _customer_columns(
