@@ -173,7 +173,8 @@ def _none_of(values: Any, empty: npt.NDArray[np.intp]) -> Any:
     copied a whole column (0.1 s per 4 million texts).
     """
     if isinstance(values, pd.arrays.ArrowExtensionArray):
-        return pd.array(pa.chunked_array([], type=pa.array(values).type), dtype=values.dtype)
+        kind = pa.array(values).type
+        return pd.array(pa.chunked_array([pa.array([], type=kind)]), dtype=values.dtype)
     return values.take(empty)
 
 
