@@ -139,22 +139,12 @@ def repeated(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
 
 def _hashes(arr: Any) -> npt.NDArray[np.int64]:
     """Return a 63-bit hash of each text value of an Arrow string array (-1 where null)."""
-    import pyarrow as pa
-
+    from ._arrow_text import text_buffers
     from ._ids_kernel import hash_texts
 
     parts = []
     for chunk in arr.chunks:
-        n = len(chunk)
-        wide = pa.types.is_large_string(chunk.type)
-        all_offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
-        offsets = np.asarray(all_offsets[chunk.offset : chunk.offset + n + 1], dtype=np.int64)
-        data_buffer = chunk.buffers()[2]
-        data = (
-            np.frombuffer(data_buffer, dtype=np.uint8)
-            if data_buffer is not None
-            else np.zeros(0, np.uint8)
-        )
+        offsets, data = text_buffers(chunk)
         missing = np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         parts.append(hash_texts(offsets, data, missing))
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -169,6 +159,6 @@ def _same_text_where_equal(
         return True
     import pyarrow as pa
 
-    text = pa.chunked_array(arr).take(pa.array(rows)).to_pylist()
+    text = arr.take(pa.array(rows)).to_pylist()
     pairs = pd.DataFrame({"hash": hashes[rows], "text": text})
     return bool((pairs.groupby("hash", sort=False)["text"].nunique() == 1).all())

@@ -29,6 +29,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._arrow_text import text_buffers
+
 __all__ = ["pack_texts", "read_parts", "rezip", "sheet_rows"]
 
 
@@ -143,9 +145,7 @@ def pack_texts(
     base = 0
     for j, arr in enumerate(columns):
         arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-        bufs = arr.buffers()
-        offs = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
-        raw = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
+        offs, raw = text_buffers(arr)
         raw = raw[offs[0] : offs[-1]]
         offsets[:, j] = offs - offs[0] + base
         base += len(raw)

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._arrow_text import text_buffers
 from .._memory import releasing
 from .._threads import beside
 from .._xlsx import only_text
@@ -812,16 +813,13 @@ def _digest_column(digest: Any, values: pd.Series) -> None:
     """
     text = only_text(values)
     if text is not None:
-        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
-        offsets = offsets[text.offset : text.offset + len(text) + 1]
+        offsets, data = text_buffers(text)
         valid = text.is_valid().to_numpy(zero_copy_only=False)
         # (fed piece by piece: the same digest as of the pieces joined, without their copies)
         digest.update(b"T")
         digest.update(np.ascontiguousarray(np.diff(offsets)))
         digest.update(np.packbits(valid))
-        data = text.buffers()[2]
-        if data is not None:
-            digest.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+        digest.update(data[int(offsets[0]) : int(offsets[-1])])  # (a view, not a copy)
         return
     if values.dtype.kind in "biuf":  # numpy numbers and booleans
         numbers = values.to_numpy()

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._arrow_text import text_buffers
 from ..schema import MAX_FIELD_LENGTH, PERSONAL_COLUMNS, Reason
 from ._result import empty_rejects
 
@@ -119,19 +120,14 @@ def _any_match(arr: pa.ChunkedArray, pattern: str) -> bool:
     row-by-row scan that follows settles.
     """
     for chunk in arr.chunks:
-        if len(chunk) == 0 or chunk.buffers()[2] is None:
+        offsets, data = text_buffers(chunk)
+        if len(chunk) == 0 or not data.size:
             continue
-        wide = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
-        lo, hi = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+        lo, hi = int(offsets[0]), int(offsets[-1])
         whole = pa.Array.from_buffers(
             pa.large_string(),
             1,
-            [
-                None,
-                pa.py_buffer(np.array([0, hi - lo], np.int64)),
-                chunk.buffers()[2].slice(lo, hi - lo),
-            ],
+            [None, pa.py_buffer(np.array([0, hi - lo], np.int64)), pa.py_buffer(data[lo:hi])],
         )
         if pc.any(pc.match_substring_regex(whole, pattern)).as_py():
             return True
@@ -157,14 +153,9 @@ def _trimmed(arr: pa.ChunkedArray) -> pa.ChunkedArray:
     column is trimmed only when one of them could be whitespace.
     """
     for chunk in arr.chunks:
-        if len(chunk) == 0 or chunk.buffers()[2] is None:
+        offsets, data = text_buffers(chunk)
+        if len(chunk) == 0 or not data.size:
             continue
-        wide = pa.types.is_large_string(chunk.type)
-        all_offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
-        offsets = cast(
-            "npt.NDArray[np.int64]", all_offsets[chunk.offset : chunk.offset + len(chunk) + 1]
-        )
-        data = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)
         start, stop = offsets[:-1], offsets[1:]
         filled = stop > start  # (null slots are empty or their bytes are ignored)
         if _WS_FIRST[data[start[filled]]].any() or _WS_LAST[data[stop[filled] - 1]].any():
