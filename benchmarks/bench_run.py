@@ -8,8 +8,10 @@
 For each k the bundled demo inputs (customers, equipment, network, substations, circuits and
 the campaign file) are tiled k times into a temporary folder: every id gets a ``~t`` suffix
 (customer, premise, equipment, circuit, substation, edge and node ids, and the first address
-line, so premises without a premise id stay distinct), and tile t is shifted by a whole number
-of 10 km steps on a 6-wide grid; points the reader rejects, such as (0, 0), are not moved, so
+line, so premises without a premise id stay distinct), every dialable phone number of tiles
+after the first is replaced by a valid number of its own (a licence area has about one number
+per customer; repeating the demo's would measure work done once per distinct number at 1/k of
+its size), and tile t is shifted by a whole number of 10 km steps on a 6-wide grid; points the reader rejects, such as (0, 0), are not moved, so
 they stay rejected. Known limit: the demo spans about 90 km by 150 km, so tiles 10 km apart
 overlap in space; ids keep the networks apart, but answers are only nearly k times the demo's
 (k = 3: exactly; k = 28: 65 more contacted, 65 fewer not contacted, of 2.4 million).
@@ -56,6 +58,36 @@ WIDE_MARGIN_M = 1e9
 def _suffix(s: pd.Series, t: int) -> pd.Series:
     s = s.astype("str")
     return s.where(s.isna() | (s.str.strip() == ""), s + f"~{t}")
+
+
+def _own_numbers(customers: pd.DataFrame, per_tile: int) -> pd.DataFrame:
+    """Give every dialable number after the first tile a number of its own.
+
+    A licence area has about one number per customer, where tiles of the demo would repeat
+    its 15,685: work done once per distinct number would be measured at 1/k of its size.
+    Each dialable number of tiles 1 to k-1 becomes 0161 5xx xxxx, then 0161 2xx xxxx
+    (every number of both blocks is valid, none in a drama range); numbers that are not
+    dialable stay as they are, so every answer stays k times the demo's.
+    """
+    from smartstreet_geo.campaign.phones import normalise_uk_phones
+
+    out = customers.copy()
+    later = np.arange(len(out)) >= per_tile
+    used = 0
+    for col in ("phone", "nominee_phone"):
+        if col not in out:
+            continue
+        rows = np.flatnonzero(later & normalise_uk_phones(out[col]).notna().to_numpy())
+        serial = used + np.arange(rows.size)
+        used += rows.size
+        block = np.where(serial < 5_000_000, 5_000_000 + serial, serial - 3_000_000)
+        if serial.max(initial=0) >= 7_960_000:  # 0161 496 xxxx is a drama range
+            raise ValueError("more numbers than the two blocks hold")
+        digits = pd.Series(block.astype(str))
+        text = out[col].astype(object).to_numpy()
+        text[rows] = ("0161 " + digits.str[:3] + " " + digits.str[3:]).to_numpy()
+        out[col] = pd.array(text, dtype="str")
+    return out
 
 
 def make_inputs(k: int, folder: Path) -> Path:
@@ -119,7 +151,7 @@ def make_inputs(k: int, folder: Path) -> Path:
             "connection_node",
         ],
         "columns",
-    ).to_parquet(folder / "customers.parquet", index=False)
+    ).pipe(_own_numbers, len(cust)).to_parquet(folder / "customers.parquet", index=False)
     eq_t = tiled(eq, ["equipment_id", "circuit_id", "substation_id"], None)
     eq_ok = plausible(eq["easting"], eq["northing"])
     for t in range(k):  # (string columns: shift by hand)

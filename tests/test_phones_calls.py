@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import phonenumbers
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +26,7 @@ from hostile import HOSTILE, hostile_ids
 from smartstreet_geo import demo
 from smartstreet_geo.campaign import normalise_uk_phone
 from smartstreet_geo.campaign import phones as phones_module
+from smartstreet_geo.campaign._phones_plain import plain_uk_numbers
 from smartstreet_geo.campaign.calls import (
     CALL_COLUMNS,
     earliest_outage,
@@ -31,7 +34,11 @@ from smartstreet_geo.campaign.calls import (
     order_calls,
     plan_calls,
 )
-from smartstreet_geo.campaign.phones import is_drama_number, normalise_uk_phones
+from smartstreet_geo.campaign.phones import (
+    DRAMA_PREFIXES,
+    is_drama_number,
+    normalise_uk_phones,
+)
 from smartstreet_geo.campaign.psr import (
     DEFAULT_CALL_NOMINEE_FIRST,
     accessible_format_by_premise,
@@ -217,7 +224,85 @@ def test_vectorised_equals_elementwise_and_parses_each_value_once(
     assert out.tolist() == expected
     assert out.index.tolist() == s.index.tolist()
     assert out.dtype == object
-    assert len(calls) == len({v for v in sample if isinstance(v, str)})
+    # plainly written numbers are decided together; each other value once, by the library
+    assert len(calls) == len(set(calls))
+    assert 0 < len(calls) < len({v for v in sample if isinstance(v, str)})
+    assert "0161 496 0000 ext 23" in calls and "07700900123" not in calls
+
+
+def _written(rng: random.Random, nsn: str) -> str:
+    """``nsn`` written as people write it: 0, +44 or 0044 in front, separators anywhere."""
+    head = rng.choice(
+        ["0", "0", "+44", "+44 ", "0044 ", "(0", "(+44) ", "+ 44", "+44 (0)", "00 44 "]
+    )
+    body = "".join(d + (rng.choice(" -./") if rng.random() < 0.2 else "") for d in nsn)
+    if head == "(0":
+        cut = rng.randint(2, 5)
+        body = body[:cut] + ")" + rng.choice(["", " "]) + body[cut:]
+    text = head + body
+    return rng.choice([text, " " + text + " ", text + "\t", text.replace(" ", "\u00a0")])
+
+
+def _nsns(rng: random.Random) -> list[str]:
+    """Every four-digit start of a national number, at the lengths the UK plan has and
+    one either side, with Ofcom's drama ranges and the 180020 prefix the parser strips."""
+    out = []
+    for start in range(1000, 10_000):
+        for length in (9, 10):
+            out.append(str(start) + "".join(rng.choice("0123456789") for _ in range(length - 4)))
+    for length in (5, 7, 8, 11):
+        out += [str(rng.randint(10 ** (length - 1), 10**length - 1)) for _ in range(300)]
+    out += [p + f"{rng.randint(0, 999):03d}" for p in sorted(DRAMA_PREFIXES)]
+    out += ["180020" + f"{rng.randint(0, 9999):04d}" for _ in range(20)]
+    # the short forms: 0800 1111, 0845 46 47, Brampton's 016977 with four digits
+    out += ["8001111", "8454647", "169773456", "1697734567"]
+    # the library's example number of each type in each region sharing +44
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[44]:
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                out.append(phonenumbers.national_significant_number(example))
+    return out
+
+
+@pytest.mark.parametrize("accept_drama", [True, False])
+def test_plain_numbers_decided_together_as_the_library_decides_them(accept_drama: bool) -> None:
+    """Oracle: phonenumbers itself (``normalise_uk_phone``), value by value, on every
+    four-digit prefix of the UK plan written in many ways."""
+    rng = random.Random(2027)
+    short = ["0800 1111", "0845 46 47", "016977 3456", "01697 73456", "+44 800 1111"]
+    texts = list(dict.fromkeys([_written(rng, nsn) for nsn in _nsns(rng)] + short))
+    decided, found = plain_uk_numbers(
+        pa.array(texts, type=pa.string()), DRAMA_PREFIXES, accept_drama=accept_drama
+    )
+    expected = [normalise_uk_phone(t, accept_drama=accept_drama) for t in texts]
+    mismatched = [
+        (t, f, e)
+        for t, d, f, e in zip(texts, decided, found, expected, strict=True)
+        if d and f != e
+    ]
+    assert mismatched == []
+    # the plain path decides the plain forms, valid and not valid alike
+    plain = [not any(c in t for c in "\t\u00a0") and "(0)" not in t for t in texts]
+    share = np.asarray(decided)[np.asarray(plain)].mean()
+    assert share > 0.95
+    assert not np.asarray(decided)[~np.asarray(plain)].any()
+    kept = [f for d, f in zip(decided, found, strict=True) if d and f is not None]
+    assert 1_000 < len(kept) < sum(decided)  # dialable and not dialable both decided here
+    # each of the UK's eight national formats is used (0800 1111, 0845 46 47, 0800 123456,
+    # 016977 3456, 01234 56789, 020 7946 0018, 01234 567890, 0161 496 0123), and more shapes
+    shapes = {re.sub("[0-9]", "d", f) for f in kept}
+    assert shapes >= {
+        "dddd dddd",
+        "dddd dd dd",
+        "dddd dddddd",
+        "dddddd dddd",
+        "ddddd ddddd",
+        "ddd dddd dddd",
+        "ddddd dddddd",
+        "dddd ddd dddd",
+    }
+    assert normalise_uk_phones(pd.Series(texts), accept_drama=accept_drama).tolist() == expected
 
 
 def test_vectorised_empty_series() -> None:
@@ -732,3 +817,16 @@ def test_notice_deadline_boundary() -> None:
     lines = late_notice_warnings(eq, {"T1", "T2"}, notice_days=5, run_date=RUN)
     # sent on the deadline itself is in time
     assert [line.split(":")[0] for line in lines] == ["T2"]
+
+
+def test_without_usable_metadata_every_value_goes_to_the_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import smartstreet_geo.campaign._phones_plain as plain_module
+
+    values = pd.Series([r for r, _ in DIALABLE] + NOT_DIALABLE, dtype=object)
+    expected = [normalise_uk_phone(v) for v in values]
+    monkeypatch.setattr(plain_module, "_plan", lambda: None)
+    decided, _ = plain_uk_numbers(pa.array(["0161 496 0123"]), DRAMA_PREFIXES, accept_drama=True)
+    assert not decided.any()
+    assert normalise_uk_phones(values).tolist() == expected

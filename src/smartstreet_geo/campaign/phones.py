@@ -31,6 +31,9 @@ import re
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+
+from ._phones_plain import plain_uk_numbers
 
 __all__ = ["DRAMA_PREFIXES", "is_drama_number", "normalise_uk_phone", "normalise_uk_phones"]
 
@@ -213,7 +216,14 @@ def is_drama_number(value: object) -> bool:
 
 
 def normalise_uk_phones(values: pd.Series, *, accept_drama: bool = True) -> pd.Series:
-    """Vectorised :func:`normalise_uk_phone`: each distinct value is parsed once.
+    """Vectorised :func:`normalise_uk_phone`: each distinct value is decided once.
+
+    Plainly written numbers (digits and the separators space ``( ) - . /``, with
+    ``0``, ``+44`` or ``0044`` in front) are decided together, by the library's own
+    metadata and rules applied to the whole column with Arrow's regular expressions
+    (:mod:`smartstreet_geo.campaign._phones_plain`); every other distinct value
+    (extensions, ``(0)``, other countries, text) by :func:`normalise_uk_phone`. The
+    answers are the same either way.
 
     Parameters
     ----------
@@ -233,9 +243,22 @@ def normalise_uk_phones(values: pd.Series, *, accept_drama: bool = True) -> pd.S
     >>> normalise_uk_phones(pd.Series(["+441614960123", None, "0161 496 012"])).tolist()
     ['0161 496 0123', None, None]
     """
-    mask = values.notna().to_numpy()
-    present = values[mask]
-    lookup = {v: normalise_uk_phone(v, accept_drama=accept_drama) for v in pd.unique(present)}
-    out = np.full(len(values), None, dtype=object)
-    out[mask] = [lookup[v] for v in present]
+    codes, uniques = pd.factorize(values)  # missing values: code -1
+    distinct = np.asarray(uniques, dtype=object)
+    answers = np.full(len(distinct) + 1, None, dtype=object)  # the last one: missing
+    # plain forms are ASCII (and only text Arrow can hold goes there: no lone surrogates)
+    text = np.fromiter(
+        (isinstance(v, str) and v.isascii() for v in distinct), dtype=bool, count=len(distinct)
+    )
+    decided = np.zeros(len(distinct), dtype=bool)
+    if text.any():
+        rows = np.flatnonzero(text)
+        plain, found = plain_uk_numbers(
+            pa.array(distinct[rows], type=pa.string()), DRAMA_PREFIXES, accept_drama=accept_drama
+        )
+        answers[rows[plain]] = found[plain]
+        decided[rows[plain]] = True
+    for i in np.flatnonzero(~decided).tolist():  # the rest: one library call per value
+        answers[i] = normalise_uk_phone(distinct[i], accept_drama=accept_drama)
+    out = answers[codes]  # code -1 takes the last entry, None
     return pd.Series(out, index=values.index, dtype=object, name=values.name)
