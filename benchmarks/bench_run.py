@@ -11,10 +11,11 @@ the campaign file) are tiled k times into a temporary folder: every id gets a ``
 line, so premises without a premise id stay distinct), every dialable phone number of tiles
 after the first is replaced by a valid number of its own (a licence area has about one number
 per customer; repeating the demo's would measure work done once per distinct number at 1/k of
-its size), and tile t is shifted by a whole number of 10 km steps on a 6-wide grid; points the reader rejects, such as (0, 0), are not moved, so
-they stay rejected. Known limit: the demo spans about 90 km by 150 km, so tiles 10 km apart
-overlap in space; ids keep the networks apart, but answers are only nearly k times the demo's
-(k = 3: exactly; k = 28: 65 more contacted, 65 fewer not contacted, of 2.4 million).
+its size), and tile t is shifted by a whole number of 10 km steps on a 6-wide grid; points
+the reader rejects, such as (0, 0), are not moved, so they stay rejected. Known limit: the
+demo spans about 90 km by 150 km, so tiles 10 km apart overlap in space; ids keep the
+networks apart, but answers are only nearly k times the demo's (k = 3: exactly; k = 28: 65
+more contacted, 65 fewer not contacted, of 2.4 million).
 The shift moves customers away from their postcode districts, so the benchmark widens the
 reader's postcode-district margin (``smartstreet_geo.locate.DISTRICT_MARGIN_M``); the check
 still runs, at full cost, on every row. The campaign runs without its ``[locate]`` section (its
@@ -65,28 +66,49 @@ def _own_numbers(customers: pd.DataFrame, per_tile: int) -> pd.DataFrame:
 
     A licence area has about one number per customer, where tiles of the demo would repeat
     its 15,685: work done once per distinct number would be measured at 1/k of its size.
-    Each dialable number of tiles 1 to k-1 becomes 0161 5xx xxxx, then 0161 2xx xxxx
-    (every number of both blocks is valid, none in a drama range); numbers that are not
-    dialable stay as they are, so every answer stays k times the demo's.
+    In tiles 1 to k-1, each plainly written dialable number (10 digits after 0, +44 or
+    0044) gets the digits of a new number, 0161 5xx xxxx, then 0161 2xx xxxx (every number
+    of both blocks is valid, none in a drama range), written in the original's way (its
+    prefix and separators). One number gets one new number per tile, in both columns, so
+    rows that shared a number, or its text, still do; other values stay as they are, and
+    every answer stays k times the demo's.
     """
     from smartstreet_geo.campaign.phones import normalise_uk_phones
 
     out = customers.copy()
-    later = np.arange(len(out)) >= per_tile
-    used = 0
-    for col in ("phone", "nominee_phone"):
-        if col not in out:
-            continue
-        rows = np.flatnonzero(later & normalise_uk_phones(out[col]).notna().to_numpy())
-        serial = used + np.arange(rows.size)
-        used += rows.size
-        block = np.where(serial < 5_000_000, 5_000_000 + serial, serial - 3_000_000)
-        if serial.max(initial=0) >= 7_960_000:  # 0161 496 xxxx is a drama range
-            raise ValueError("more numbers than the two blocks hold")
-        digits = pd.Series(block.astype(str))
-        text = out[col].astype(object).to_numpy()
-        text[rows] = ("0161 " + digits.str[:3] + " " + digits.str[3:]).to_numpy()
-        out[col] = pd.array(text, dtype="str")
+    tile = np.arange(len(out)) // per_tile
+    cols = [c for c in ("phone", "nominee_phone") if c in out]
+    texts = {c: out[c].astype(object).to_numpy(copy=True) for c in cols}
+    rows, keys = {}, []
+    for c in cols:
+        raw = out[c].astype("str").fillna("")
+        digits = raw.str.replace(r"[^0-9+]", "", regex=True)
+        plain = (
+            raw.str.fullmatch(r"[0-9 ()\-./+]*")
+            & digits.str.fullmatch(r"(?:0|\+44|0044)[1-9][0-9]{9}")
+            & normalise_uk_phones(out[c]).notna()
+        ).to_numpy(dtype=bool)
+        rows[c] = np.flatnonzero(plain & (tile > 0))
+        nsn_now = digits.str[-10:].to_numpy(dtype=object)[rows[c]].astype(str)
+        keys.append(np.char.add(np.char.add(tile[rows[c]].astype(str), ":"), nsn_now))
+    serial, _ = pd.factorize(np.concatenate(keys)) if keys else (np.array([], int), None)
+    if serial.max(initial=0) >= 7_960_000:  # (0161 496 xxxx is a drama range)
+        raise ValueError("more numbers than the two blocks hold")
+    block = np.where(serial < 5_000_000, serial + 5_000_000, serial - 3_000_000)
+    nsn = np.char.add("161", block.astype(str))
+    start = 0
+    for c in cols:
+        new = nsn[start : start + rows[c].size]
+        start += rows[c].size
+        for i, r in enumerate(rows[c].tolist()):  # the new digits into the old writing
+            old, given, j = texts[c][r], list(new[i]), 10
+            chars = list(old)
+            for pos in range(len(chars) - 1, -1, -1):
+                if j and chars[pos].isdigit():
+                    j -= 1
+                    chars[pos] = given[j]
+            texts[c][r] = "".join(chars)
+        out[c] = pd.array(texts[c], dtype="str")
     return out
 
 
