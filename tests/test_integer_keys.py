@@ -35,6 +35,8 @@ from smartstreet_geo.campaign.reconcile import (
     SHAREABLE_OUTAGE_CAMPAIGN,
     _Ids,
     _joined_few,
+    _may_name_word,
+    _may_name_words,
     _shareable_text,
 )
 from smartstreet_geo.campaign.register import _ref_numbers, load_register
@@ -412,6 +414,28 @@ def test_shareable_text_is_the_expressions_applied_to_every_row(seed, dtype):
     assert got == [by_row(t if isinstance(t, str) else "") for t in rows]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_word_hints_in_one_scan_are_the_per_text_check_and_cover_the_expressions(seed):
+    rng = np.random.default_rng(seed)
+    pool = PHRASES + [v for _, v in HOSTILE if isinstance(v, str)] + ["oUtAgE", "NEED"]
+    texts = [
+        " ".join(pool[k] for k in rng.integers(len(pool), size=int(rng.integers(1, 4))))
+        for _ in range(400)
+    ]
+    values = np.array([*texts, None, 7], dtype=object)
+    one_by_one = np.array([_may_name_word(t) for t in values])
+    np.testing.assert_array_equal(_may_name_words(values, None), one_by_one)
+    holdable = [
+        t for t in texts if t.encode("utf-8", "surrogatepass").decode("utf-8", "ignore") == t
+    ]
+    as_arrow = pa.array(holdable, type=pa.string())
+    got = _may_name_words(np.array(holdable, dtype=object), as_arrow)
+    np.testing.assert_array_equal(got, [_may_name_word(t) for t in holdable])
+    named = [bool(_CAMPAIGN_WORDS.search(t) or _PSR_WORDS.search(t)) for t in holdable]
+    assert not (np.array(named) & ~got).any()  # a superset of what the expressions find
+    assert got.sum() > sum(named) > 0 and not got.all()
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_reference_numbers_continue_per_kind_in_order(seed, tmp_path):
     rng = np.random.default_rng(seed)
@@ -493,3 +517,23 @@ def test_run_id_digest_is_the_same_for_the_same_text_in_either_dtype():
     assert _digest(pd.DataFrame({"reason": text})) == _digest(pd.DataFrame({"reason": objects}))
     other = pd.Series(["served by F1", None, "e", ""], dtype=object)
     assert _digest(pd.DataFrame({"reason": text})) != _digest(pd.DataFrame({"reason": other}))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sorted_unique_is_np_unique(seed):
+    from smartstreet_geo._unique import sorted_unique
+
+    rng = np.random.default_rng(seed)
+    for values in (
+        rng.integers(-(2**40), 2**40, size=5_000),  # mostly distinct
+        rng.integers(-3, 3, size=5_000),  # few distinct
+        rng.integers(0, 2, size=1_000).astype(bool),
+        rng.integers(0, 300, size=2_000).astype(np.int32),
+        np.array([7]),
+        np.array([], dtype=np.int64),
+        rng.normal(size=100).round(1),  # floats: np.unique itself
+        np.array([np.nan, 1.0, np.nan]),
+    ):
+        got, want = sorted_unique(values), np.unique(values)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)

@@ -8,6 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ._unique import sorted_unique
+
 
 def digit_ids_as_int64(values: pd.Series) -> npt.NDArray[np.int64] | None:
     """Return text ids as integers when they are ASCII digit strings of one length.
@@ -134,7 +136,7 @@ def repeated(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     values = values[values != -1]
     if not values.size:
         return np.zeros(len(codes), dtype=bool)
-    return np.asarray(pd.Series(codes).isin(np.unique(values)).to_numpy(), dtype=bool)
+    return np.asarray(pd.Series(codes).isin(sorted_unique(values)).to_numpy(), dtype=bool)
 
 
 def _hashes(arr: Any) -> npt.NDArray[np.int64]:

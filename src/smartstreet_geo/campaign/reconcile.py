@@ -23,7 +23,7 @@ detail as the rules wrote them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -128,36 +128,72 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "")
 
 
-def _per_distinct(text: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+def _per_distinct(
+    text: pd.Series, fn: Callable[[pd.Series, pa.Array | None], pd.Series]
+) -> pd.Series:
     """Return ``fn(text)``, computed once per distinct text (reasons repeat a great deal).
 
-    Arrow text (missing as empty) is dictionary-encoded by Arrow, without a Python
-    string per row; other text is factorized by pandas.
+    Text is dictionary-encoded by Arrow (missing as empty), and ``fn`` gets the
+    distinct texts as Arrow text too: Arrow text as it is, Python text copied to Arrow
+    (hashing a Python str per row is slower: 2.3 s against 0.4 s for the 1.9 million
+    distinct reasons of a later wave at 2.4 million customers). Text Arrow cannot hold
+    (a lone surrogate, not text at all) is factorized by pandas, and ``fn`` gets None.
     """
+    dictionary = None
+    as_arrow = None
     if isinstance(text.dtype, pd.StringDtype):
-        coded = pc.dictionary_encode(pc.fill_null(arrow(text), ""))
+        as_arrow = pc.fill_null(arrow(text), "")
+    else:
+        try:
+            as_arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string())
+        except (pa.ArrowException, UnicodeError, TypeError):
+            as_arrow = None
+        else:
+            if as_arrow.null_count:  # missing text: factorized as its own value below
+                as_arrow = None
+    if as_arrow is not None:
+        coded = pc.dictionary_encode(as_arrow)
         codes = coded.indices.to_numpy(zero_copy_only=False)
-        uniques = np.asarray(coded.dictionary.to_pylist(), dtype=object)
+        dictionary = coded.dictionary
+        uniques = np.asarray(dictionary.to_pylist(), dtype=object)
     else:
         codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=False)
-    done = fn(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    done = fn(pd.Series(uniques, dtype=object), dictionary).to_numpy(dtype=object)
     return pd.Series(done[codes], index=text.index, dtype=object)
 
 
-def _may_name_words(text: Any) -> bool:
-    """Whether ``text`` might hold campaign or PSR words (False: it certainly does not).
+def _may_name_words(
+    texts: npt.NDArray[np.object_], as_arrow: pa.Array | None
+) -> npt.NDArray[np.bool_]:
+    """Whether each text might hold campaign or PSR words (False: it certainly does not).
 
     A superset of what :data:`_CAMPAIGN_WORDS` and :data:`_PSR_WORDS` match, checked
     with plain substrings: both need one of these words in ASCII text (case aside),
-    and any other text is checked by the expressions themselves.
+    and any other text is checked by the expressions themselves. One Arrow scan of
+    all the texts (a wave after the first has a distinct reason per customer, each
+    naming its earlier reference: 1.9 million at 2.4 million customers); text Arrow
+    cannot hold (a lone surrogate, not text at all) is checked in Python.
     """
+    if as_arrow is None:
+        try:
+            as_arrow = pa.array(texts, type=pa.string())
+        except (pa.ArrowException, UnicodeError, TypeError):
+            return np.array([_may_name_word(t) for t in texts], dtype=bool)
+    hint = pc.match_substring_regex(as_arrow, "|".join(_WORD_HINTS), ignore_case=True)
+    maybe = pc.or_(pc.invert(pc.string_is_ascii(as_arrow)), hint)
+    return np.asarray(pc.fill_null(maybe, True), dtype=bool)
+
+
+def _may_name_word(text: Any) -> bool:
+    """:func:`_may_name_words` for one value, in Python."""
     if not isinstance(text, str) or not text.isascii():
         return True
     low = text.lower()
     return any(word in low for word in _WORD_HINTS)
 
 
-#: Substrings that every match of :data:`_CAMPAIGN_WORDS` or :data:`_PSR_WORDS` holds.
+#: Substrings that every match of :data:`_CAMPAIGN_WORDS` or :data:`_PSR_WORDS` holds
+#: (plain letters and spaces: the same as a regular expression of alternatives).
 _WORD_HINTS = ("outage", "psr", "priority services", "nominee", "need", "medical", "vulnerab",
                "disab")  # fmt: skip
 
@@ -173,11 +209,11 @@ def _shareable_text(text: pd.Series) -> pd.Series:
         name = SHAREABLE_OUTAGE_CAMPAIGN if joined else "outage notice"
         return f"{article}{name}{plural}"
 
-    def shareable(distinct: pd.Series) -> pd.Series:
+    def shareable(distinct: pd.Series, as_arrow: pa.Array | None) -> pd.Series:
         # only the texts that may name such words go through the expressions (most
         # distinct reasons, one per circuit or per equipment item, do not)
         out = distinct.to_numpy(dtype=object).copy()
-        maybe = np.flatnonzero([_may_name_words(t) for t in out])
+        maybe = np.flatnonzero(_may_name_words(out, as_arrow))
         words = distinct.iloc[maybe].str.replace(_CAMPAIGN_WORDS, outage_notice, regex=True)
         words = words.where(~words.str.contains(_PSR_WORDS, regex=True), _WITHHELD)
         out[maybe] = words.to_numpy(dtype=object)
@@ -467,7 +503,7 @@ def reconcile(
     contacts: pd.DataFrame,
     covered: pd.DataFrame,
     reviews: list[pd.DataFrame],
-    not_reasons: dict[str, str],
+    not_reasons: Mapping[str, str] | pd.Series | npt.NDArray[np.object_],
     *,
     internal: bool = False,
     notes: pd.Series | None = None,
@@ -488,8 +524,9 @@ def reconcile(
         ``customer_id``, ``campaign``: customers covered by the letter to their premise.
     reviews : list of DataFrame
         Manual-review proposals (see :func:`manual_review_table`).
-    not_reasons : dict
-        Customer id -> why nothing is sent (opted out, already sent, ...).
+    not_reasons : dict, Series or ndarray
+        Customer id -> why nothing is sent (opted out, already sent, ...), ids unique; or
+        an object array aligned with ``cust``, None where nothing is said.
     internal : bool, default False
         Keep PSR campaigns, issues and details in the tables (see the module notes).
     notes : Series, optional
@@ -565,6 +602,14 @@ def reconcile(
     )
 
     # ---------------------------------------------------------------- words
+    at_said: npt.NDArray[np.intp] | None = None
+    if isinstance(not_reasons, np.ndarray):  # aligned with the customers: rows with a reason
+        at_said = np.flatnonzero(pd.notna(not_reasons))
+        said_texts = pd.Series(not_reasons[at_said], dtype=object)
+    elif isinstance(not_reasons, pd.Series):
+        said_texts = not_reasons.astype(object)
+    else:
+        said_texts = pd.Series(dict(not_reasons), dtype=object)
     direct = contacts[[CUSTOMER_ID, "campaign", "reason"]].copy()
     review = valid_review[[CUSTOMER_ID, "issue", "detail"]].copy()
     if internal:
@@ -593,13 +638,8 @@ def reconcile(
             _shareable_text(_as_text(rej["reason_code"]) + ": column " + _as_text(rej["column"]))
             + " (see rejects.csv)"
         )
-        not_reasons = dict(
-            zip(
-                not_reasons,
-                _shareable_text(pd.Series(list(not_reasons.values()), dtype=object)),
-                strict=True,
-            )
-        )
+        said = _shareable_text(pd.Series(said_texts.to_numpy(dtype=object), dtype=object))
+        said_texts = pd.Series(said.to_numpy(dtype=object), index=said_texts.index, dtype=object)
     campaigns = _joined_few(valid, camp_names["campaign"], at_camps, ";")
     if campaigns is None:
         campaigns = valid.joined(camp_names, "campaign", ";", sort=True, pos=at_camps)
@@ -615,7 +655,11 @@ def reconcile(
     del said, via_text, also
     if notes is not None and len(notes):
         contacted_reason = _then(contacted_reason, valid.lookup(notes.astype(object)))
-    said_not = valid.lookup(pd.Series(not_reasons, dtype=object))
+    if at_said is not None:
+        said_not = pd.Series(np.full(len(valid), np.nan, dtype=object), index=ids.index)
+        said_not.iloc[at_said] = said_texts.to_numpy(dtype=object)
+    else:
+        said_not = valid.lookup(said_texts)
     # not contacted: why nothing is sent, else that nothing concerns them
     # (the one text object in every row without a reason: np.where would make a str per row)
     reason = said_not.to_numpy(dtype=object).copy()

@@ -463,7 +463,7 @@ def run_campaign(
     proposals = [RULES[kind](facts) for kind in CAMPAIGNS if kind in cfg.produce]
     reviews = [p.review for p in proposals if len(p.review)]
     reviews += [r for r in (located.review, near_review) if len(r)]
-    not_reasons: dict[str, str] = {}
+    not_reasons = _FirstSaid(cust[CUSTOMER_ID])  # per customer: why nothing is sent them
     contacts = pd.concat(
         [p.contacts for p in proposals] or [as_contacts(no_rows(cust), "leaflet")],
         ignore_index=True,
@@ -478,20 +478,17 @@ def run_campaign(
         supp = contacts["campaign"].isin(["leaflet", "installation_letter"]) & contacts[
             CUSTOMER_ID
         ].isin(opted_out)
-        for cid in contacts.loc[supp, CUSTOMER_ID]:
-            not_reasons.setdefault(cid, "opted out of letters (outage notices are not suppressed)")
+        not_reasons.add(contacts[supp], "opted out of letters (outage notices are not suppressed)")
         contacts = contacts[~supp]
     # the register: what earlier waves sent is not sent again (by premise and by customer)
     dates = dict(zip(outage_eq["equipment_id"], outage_eq["outage_date"], strict=True))
     contacts, suppressed = suppress_repeats(contacts, register, outage_dates=dates)
-    for cid, why in zip(suppressed[CUSTOMER_ID], suppressed["suppressed_reason"], strict=True):
-        not_reasons.setdefault(cid, why)
+    not_reasons.add(suppressed, suppressed["suppressed_reason"])
     backfed_notes: pd.Series | None = None
     if plans is not None and len(plans.backfed):
         # kept on supply: nobody phones them about that outage; the reconciliation says why
         backfed_notes = _circuits.backfeed_reasons(plans.backfed)
-        for cid, why in backfed_notes.items():
-            not_reasons.setdefault(str(cid), why)
+        not_reasons.add_ids(backfed_notes.index.astype(str), backfed_notes)
     # A PSR customer already written to about these outages, with nothing new to announce, is
     # not sent back to review for a missing phone or a register code every wave.
     told = suppressed.loc[suppressed["campaign"] == "outage_letter", CUSTOMER_ID]
@@ -545,8 +542,7 @@ def run_campaign(
             tracked.defer("past", {"customers": int(n_gone), "equipment": sorted(gone_eq)})
         else:
             warnings.append(past_outage_warning(n_gone, gone_eq, cfg.run_date))
-        for cid in gone[CUSTOMER_ID]:
-            not_reasons.setdefault(cid, "the planned outage is already past: nothing to announce")
+        not_reasons.add(gone, "the planned outage is already past: nothing to announce")
         live &= ~past
 
     # ------------------------------------------------------------------ calls, in working order
@@ -605,7 +601,7 @@ def run_campaign(
     if at_contacts is not None and at_covered is not None:
         positions = (at_contacts, at_covered)
     tables = reconcile(
-        cust_r, cust, contacts, covered, reviews, not_reasons,
+        cust_r, cust, contacts, covered, reviews, not_reasons.by_row,
         internal=cfg.internal_details, notes=backfed_notes, positions=positions,
     )  # fmt: skip
     manual, reconciliation = tables.manual_review, tables.reconciliation
@@ -1042,6 +1038,37 @@ def _rows(frame: pd.DataFrame) -> npt.NDArray[np.intp] | None:
     if rows.isna().any():
         return None
     return rows.to_numpy(dtype=np.intp)
+
+
+class _FirstSaid:
+    """Per valid customer, why nothing is sent them; the first reason given holds.
+
+    Filled by customer row (contacts carry theirs, ``_CIX``), a whole part at a time: a
+    follow-up wave suppresses a contact per customer (1.9 million reasons at 2.4 million
+    customers, where a dict filled row by row took 3 s and looking it up by id 1 s more).
+    """
+
+    def __init__(self, ids: pd.Series) -> None:
+        self._ids = ids
+        self.by_row = np.full(len(ids), None, dtype=object)
+        self._said = np.zeros(len(ids), dtype=bool)
+
+    def add(self, contacts: pd.DataFrame, why: pd.Series | str) -> None:
+        """Give ``why`` (one text, or one per contact) for the customers of ``contacts``."""
+        self._add(contacts[_CIX].to_numpy(dtype=np.intp), why)
+
+    def add_ids(self, ids: pd.Index, why: pd.Series) -> None:
+        """Give ``why`` for customers named by id (ids not among them are left out)."""
+        rows = pd.Index(self._ids.array).get_indexer(ids)
+        known = rows >= 0
+        self._add(rows[known], why.iloc[np.flatnonzero(known)])
+
+    def _add(self, rows: npt.NDArray[np.intp], why: pd.Series | str) -> None:
+        first = np.unique(rows, return_index=True)[1]  # each customer's first in this part
+        free = first[~self._said[rows[first]]]
+        taken = rows[free]
+        self.by_row[taken] = why if isinstance(why, str) else why.to_numpy(dtype=object)[free]
+        self._said[taken] = True
 
 
 #: The customer columns the premise keys and the letter order's ranks are made from.

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._unique import sorted_unique
 from ._common import (
     add_input_options,
     check_out_file,
@@ -249,7 +250,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, target: Path | None, layers: list[Path], key: Any) -> int:
-    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -301,8 +301,8 @@ def _run(args: argparse.Namespace, target: Path | None, layers: list[Path], key:
                 for path, name in zip(layers, _NEAR_LAYERS, strict=True):
                     write_layers({name: named[name]}, path, geo="parquet")
 
-    n_cust = int(np.unique(pairs.customer).size)
-    n_eq = int(np.unique(pairs.equipment).size)
+    n_cust = int(sorted_unique(pairs.customer).size)
+    n_eq = int(sorted_unique(pairs.equipment).size)
     echo(
         f"pairs: {len(pairs):,} ({n_cust:,} customers near {n_eq:,} of "
         f"{equipment.n_valid:,} equipment)"

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from .._unique import sorted_unique
 from ..errors import ParameterError
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, SUBSTATION_ID
 from ._attach import NODE_UNKNOWN, AttachedCustomers, as_attached
@@ -611,7 +612,7 @@ def _exact_circuit_distance(net: Network, att: AttachedCustomers, rows: I64, cod
     """Distance from customers to every cable of a circuit (GEOS), for far customers."""
     out = np.full(len(rows), np.inf)
     geoms = net._geometry
-    seg_edges = np.unique(net._segments.edge)
+    seg_edges = sorted_unique(net._segments.edge)
     for code in np.unique(codes):
         member = _group_contains(
             net, net._edge_group[seg_edges], np.full(len(seg_edges), code, np.int64)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from .._unique import sorted_unique
 from ..crs import require_bng
 from ..errors import ParameterError, SmartStreetGeoWarning
 from ..schema import CIRCUIT_ID, CUSTOMER_ID, EDGE_ID, EQUIPMENT_ID, NODE, SUBSTATION_ID
@@ -725,5 +726,5 @@ def _customers_by_query(att: AttachedCustomers, kinds: I64, idx: I64) -> tuple[I
     q4, r4 = _ranges(ekey, erow, idx[eq], idx[eq] + 1, eq)
     n = att.n
     key = np.concatenate([q1 * n + r1, q2 * n + r2, q3 * n + r3, q4 * n + r4])
-    key = np.unique(key)
+    key = sorted_unique(key)
     return key // n, key % n
