@@ -14,6 +14,7 @@ import re
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from hostile import HOSTILE
@@ -537,3 +538,20 @@ def test_sorted_unique_is_np_unique(seed):
         got, want = sorted_unique(values), np.unique(values)
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+
+
+def test_arrow_numbers_distinct_texts_in_order_of_first_appearance():
+    """_per_distinct relies on it to keep Python text's own objects (no second copy)."""
+    from smartstreet_geo.campaign.reconcile import _per_distinct
+
+    rng = np.random.default_rng(3)
+    texts = [f"reason {k}" for k in rng.integers(0, 400, size=3_000)]
+    coded = pc.dictionary_encode(pa.array(texts, type=pa.large_string()))
+    assert coded.dictionary.to_pylist() == list(dict.fromkeys(texts))
+    objects = pd.Series([str(t) for t in texts], dtype=object)  # each row its own object
+    got = _per_distinct(objects, lambda uniques, as_arrow: uniques)
+    assert got.tolist() == texts
+    first = {}
+    for i, t in enumerate(objects):
+        first.setdefault(t, i)
+    assert all(got[i] is objects[first[t]] for i, t in enumerate(objects))

@@ -87,6 +87,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._memory import release_freed_memory
 from .._unique import sorted_unique
 from ..errors import ParameterError, SmartStreetGeoError
 from ..export import TRACE_COLUMNS as _TRACE_COLUMNS
@@ -980,7 +981,14 @@ def _why(
     reason = _concat(
         done, _text(who), _text(about), _text(under), " in an earlier run (", earlier, ")"
     )
-    return _to_series(reason).to_numpy(), _to_series(earlier).to_numpy()
+    # the parts go before the texts become Python strings (a later wave has a reason per
+    # customer: at 2.4 M the parts are a few hundred megabytes, the strings as many again)
+    del ref_text, eq_text, done, who, about, under, kinds, refs
+    release_freed_memory()
+    why = _to_series(reason).to_numpy()
+    del reason
+    release_freed_memory()
+    return why, _to_series(earlier).to_numpy()
 
 
 # --------------------------------------------------------------------------- references
