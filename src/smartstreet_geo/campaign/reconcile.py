@@ -514,7 +514,7 @@ def reconcile(
     contacts: pd.DataFrame,
     covered: pd.DataFrame,
     reviews: list[pd.DataFrame],
-    not_reasons: Mapping[str, str] | pd.Series | npt.NDArray[np.object_],
+    not_reasons: Mapping[str, str] | npt.NDArray[np.object_],
     *,
     internal: bool = False,
     notes: pd.Series | None = None,
@@ -535,9 +535,10 @@ def reconcile(
         ``customer_id``, ``campaign``: customers covered by the letter to their premise.
     reviews : list of DataFrame
         Manual-review proposals (see :func:`manual_review_table`).
-    not_reasons : dict, Series or ndarray
-        Customer id -> why nothing is sent (opted out, already sent, ...), ids unique; or
-        an object array aligned with ``cust``, None where nothing is said.
+    not_reasons : dict or ndarray
+        Customer id -> why nothing is sent (opted out, already sent, ...); or an object
+        array aligned with ``cust``, None where nothing is said (what ``run_campaign``
+        passes: no lookup by id).
     internal : bool, default False
         Keep PSR campaigns, issues and details in the tables (see the module notes).
     notes : Series, optional
@@ -617,8 +618,6 @@ def reconcile(
     if isinstance(not_reasons, np.ndarray):  # aligned with the customers: rows with a reason
         at_said = np.flatnonzero(pd.notna(not_reasons))
         said_texts = pd.Series(not_reasons[at_said], dtype=object)
-    elif isinstance(not_reasons, pd.Series):
-        said_texts = not_reasons.astype(object)
     else:
         said_texts = pd.Series(dict(not_reasons), dtype=object)
     direct = contacts[[CUSTOMER_ID, "campaign", "reason"]].copy()
@@ -667,8 +666,9 @@ def reconcile(
     if notes is not None and len(notes):
         contacted_reason = _then(contacted_reason, valid.lookup(notes.astype(object)))
     if at_said is not None:
-        said_not = pd.Series(np.full(len(valid), np.nan, dtype=object), index=ids.index)
-        said_not.iloc[at_said] = said_texts.to_numpy(dtype=object)
+        said_by_row = np.full(len(valid), np.nan, dtype=object)
+        said_by_row[at_said] = said_texts.to_numpy(dtype=object)
+        said_not = pd.Series(said_by_row, index=ids.index, dtype=object)
     else:
         said_not = valid.lookup(said_texts)
     # not contacted: why nothing is sent, else that nothing concerns them
